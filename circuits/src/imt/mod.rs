@@ -1,0 +1,421 @@
+//! Indexed Merkle tree (spec §4), native side.
+//!
+//! A binary Poseidon tree of fixed depth whose leaves `(key, next_key, v0, v1, v2)` form
+//! a sorted linked list. Leaf hash `H(key, next_key, v0, v1, v2)`; an empty slot is 0;
+//! internal node `H(left, right)`. Index 0 holds the sentinel `(0, smallest key or 0, 0, 0, 0)`.
+//! Membership of `x`: the leaf with `key == x`. Non-membership: the *low leaf* with
+//! `key < x` and (`x < next_key` or `next_key == 0`).
+//!
+//! Storage is one dense vector per level (leaves are allocated from index 1 upward and
+//! freed slots are reused), so insert / update / delete are O(depth) hashes and a
+//! bulk build hashes every level in parallel.
+
+pub mod constraints;
+
+use crate::cmp::fits_in_bits;
+use crate::poseidon::{hash2, hash_n};
+use crate::tags::KEY_BITS;
+use crate::{CircuitError, Fr};
+use ark_ff::Zero;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Default tree depth.
+pub const DEFAULT_DEPTH: usize = 32;
+
+/// One leaf of an indexed tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Leaf {
+    /// The subject key (0 only for the sentinel).
+    #[serde(with = "crate::field::serde_fr")]
+    pub key: Fr,
+    /// The next larger key in the tree, 0 if none.
+    #[serde(with = "crate::field::serde_fr")]
+    pub next_key: Fr,
+    /// The record `(v0, v1, v2)`.
+    #[serde(with = "crate::field::serde_fr_vec3")]
+    pub values: [Fr; 3],
+}
+
+impl Leaf {
+    /// `H(key, next_key, v0, v1, v2)` (spec §4.1).
+    pub fn hash(&self) -> Fr {
+        hash_n([
+            self.key,
+            self.next_key,
+            self.values[0],
+            self.values[1],
+            self.values[2],
+        ])
+    }
+}
+
+/// An authenticated lookup witness: a leaf, its index and its Merkle path (spec §4.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupWitness {
+    /// Leaf index; its little-endian bits are the path directions (1 = node is a right child).
+    pub index: u64,
+    /// The matching leaf (membership) or the low leaf (non-membership).
+    pub leaf: Leaf,
+    /// Siblings from the leaf level up to (excluding) the root.
+    #[serde(with = "crate::field::serde_fr_vec")]
+    pub siblings: Vec<Fr>,
+}
+
+impl LookupWitness {
+    /// A placeholder witness of the right shape for a disabled lookup (empty registry slot).
+    pub fn empty(depth: usize) -> Self {
+        Self {
+            index: 0,
+            leaf: Leaf::default(),
+            siblings: vec![Fr::zero(); depth],
+        }
+    }
+
+    /// The root this path leads to.
+    pub fn computed_root(&self) -> Fr {
+        let mut cur = self.leaf.hash();
+        for (level, sib) in self.siblings.iter().enumerate() {
+            cur = if (self.index >> level) & 1 == 1 {
+                hash2(*sib, cur)
+            } else {
+                hash2(cur, *sib)
+            };
+        }
+        cur
+    }
+
+    /// Native twin of [`constraints::lookup`]: `Some((present, values))` if the witness is
+    /// valid for `x` under `root`, `None` otherwise. Absent ⇒ values are zero.
+    pub fn verify(&self, root: &Fr, x: &Fr) -> Option<(bool, [Fr; 3])> {
+        if self.computed_root() != *root {
+            return None;
+        }
+        if self.leaf.key == *x {
+            return Some((true, self.leaf.values));
+        }
+        let low_ok = crate::cmp::le(&self.leaf.key, x, KEY_BITS);
+        let next_ok = self.leaf.next_key.is_zero()
+            || (crate::cmp::le(x, &self.leaf.next_key, KEY_BITS) && *x != self.leaf.next_key);
+        (low_ok && next_ok).then_some((false, [Fr::zero(); 3]))
+    }
+}
+
+/// Checks a subject key is in `[1, 2^248)` (spec §3.4).
+pub fn check_key(key: &Fr) -> Result<(), CircuitError> {
+    if key.is_zero() || !fits_in_bits(key, KEY_BITS) {
+        return Err(CircuitError::KeyOutOfRange);
+    }
+    Ok(())
+}
+
+/// A native indexed Merkle tree.
+#[derive(Clone)]
+pub struct IndexedMerkleTree {
+    depth: usize,
+    /// `levels[0]` = leaf hashes, `levels[depth]` = `[root]`; each dense, shorter than
+    /// capacity, missing entries are `zeros[level]`.
+    levels: Vec<Vec<Fr>>,
+    leaves: Vec<Option<Leaf>>,
+    index_of: BTreeMap<Fr, u64>,
+    free: Vec<u64>,
+    zeros: Vec<Fr>,
+}
+
+impl std::fmt::Debug for IndexedMerkleTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexedMerkleTree")
+            .field("depth", &self.depth)
+            .field("len", &self.len())
+            .field("root", &self.root())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hashes of empty subtrees: `zeros[0] = 0`, `zeros[l+1] = H(zeros[l], zeros[l])`.
+pub fn zero_hashes(depth: usize) -> Vec<Fr> {
+    let mut z = vec![Fr::zero()];
+    for l in 0..depth {
+        z.push(hash2(z[l], z[l]));
+    }
+    z
+}
+
+impl IndexedMerkleTree {
+    /// An empty tree (only the sentinel) of the given depth (1..=64).
+    pub fn new(depth: usize) -> Result<Self, CircuitError> {
+        if depth == 0 || depth > 64 {
+            return Err(CircuitError::BadDepth(depth));
+        }
+        let mut t = Self {
+            depth,
+            levels: vec![Vec::new(); depth + 1],
+            leaves: Vec::new(),
+            index_of: BTreeMap::new(),
+            free: Vec::new(),
+            zeros: zero_hashes(depth),
+        };
+        t.leaves.push(Some(Leaf::default()));
+        t.index_of.insert(Fr::zero(), 0);
+        t.rehash_path(0);
+        Ok(t)
+    }
+
+    /// Builds a tree from rows in one pass, hashing in parallel (spec §4.4 bulk rebuild).
+    /// Keys must be distinct and in `[1, 2^248)`.
+    pub fn from_rows(depth: usize, rows: &[(Fr, [Fr; 3])]) -> Result<Self, CircuitError> {
+        let mut t = Self::new(depth)?;
+        if rows.is_empty() {
+            return Ok(t);
+        }
+        if (rows.len() as u128 + 1) > (1u128 << depth) {
+            return Err(CircuitError::TreeFull { depth });
+        }
+        let mut sorted: Vec<(Fr, [Fr; 3])> = rows.to_vec();
+        for (k, _) in &sorted {
+            check_key(k)?;
+        }
+        sorted.par_sort_unstable_by_key(|r| r.0);
+        if sorted.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(CircuitError::DuplicateKey);
+        }
+        let n = sorted.len();
+        let mut leaves = Vec::with_capacity(n + 1);
+        leaves.push(Some(Leaf {
+            key: Fr::zero(),
+            next_key: sorted[0].0,
+            values: [Fr::zero(); 3],
+        }));
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            let next = sorted.get(i + 1).map(|r| r.0).unwrap_or_else(Fr::zero);
+            leaves.push(Some(Leaf {
+                key: *k,
+                next_key: next,
+                values: *v,
+            }));
+        }
+        t.index_of = sorted
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.0, i as u64 + 1))
+            .chain(std::iter::once((Fr::zero(), 0)))
+            .collect();
+        t.leaves = leaves;
+        t.levels = t.build_levels();
+        Ok(t)
+    }
+
+    /// Hashes every level from the leaf table, in parallel.
+    fn build_levels(&self) -> Vec<Vec<Fr>> {
+        let mut levels = Vec::with_capacity(self.depth + 1);
+        let leaf_hashes: Vec<Fr> = self
+            .leaves
+            .par_iter()
+            .map(|l| l.as_ref().map(Leaf::hash).unwrap_or_else(Fr::zero))
+            .collect();
+        levels.push(leaf_hashes);
+        for l in 0..self.depth {
+            let zero = self.zeros[l];
+            let above: Vec<Fr> = levels[l]
+                .par_chunks(2)
+                .map(|c: &[Fr]| hash2(c[0], c.get(1).copied().unwrap_or(zero)))
+                .collect();
+            levels.push(above);
+        }
+        levels
+    }
+
+    /// The root recomputed from scratch from the leaf table (an audit of the incremental
+    /// updates; also what a store does after loading leaves).
+    pub fn recompute_root(&self) -> Fr {
+        self.build_levels()[self.depth]
+            .first()
+            .copied()
+            .unwrap_or(self.zeros[self.depth])
+    }
+
+    /// Tree depth.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Number of keys (excluding the sentinel).
+    pub fn len(&self) -> usize {
+        self.index_of.len() - 1
+    }
+
+    /// `true` if only the sentinel is present.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The root.
+    pub fn root(&self) -> Fr {
+        self.node(self.depth, 0)
+    }
+
+    fn node(&self, level: usize, index: u64) -> Fr {
+        self.levels[level]
+            .get(index as usize)
+            .copied()
+            .unwrap_or(self.zeros[level])
+    }
+
+    fn set_node(&mut self, level: usize, index: u64, v: Fr) {
+        let lv = &mut self.levels[level];
+        let i = index as usize;
+        if i >= lv.len() {
+            let z = self.zeros[level];
+            lv.resize(i + 1, z);
+        }
+        lv[i] = v;
+    }
+
+    fn rehash_path(&mut self, index: u64) {
+        let h = self.leaves[index as usize]
+            .as_ref()
+            .map(Leaf::hash)
+            .unwrap_or_else(Fr::zero);
+        self.set_node(0, index, h);
+        let mut idx = index;
+        for l in 0..self.depth {
+            let parent = idx >> 1;
+            let left = self.node(l, parent << 1);
+            let right = self.node(l, (parent << 1) | 1);
+            self.set_node(l + 1, parent, hash2(left, right));
+            idx = parent;
+        }
+    }
+
+    fn low_index(&self, key: &Fr) -> u64 {
+        // The sentinel (key 0) is always present and every key is > 0.
+        *self
+            .index_of
+            .range(..*key)
+            .next_back()
+            .expect("sentinel present")
+            .1
+    }
+
+    fn leaf_mut(&mut self, index: u64) -> &mut Leaf {
+        self.leaves[index as usize]
+            .as_mut()
+            .expect("indexed leaves are occupied")
+    }
+
+    /// The record stored under `key`, if any.
+    pub fn get(&self, key: &Fr) -> Option<[Fr; 3]> {
+        if key.is_zero() {
+            return None;
+        }
+        self.index_of
+            .get(key)
+            .and_then(|i| self.leaves[*i as usize].as_ref())
+            .map(|l| l.values)
+    }
+
+    /// Keys in ascending order (excluding the sentinel).
+    pub fn keys(&self) -> impl Iterator<Item = &Fr> {
+        self.index_of.keys().skip(1)
+    }
+
+    /// Inserts a new key. O(depth) hashes (two leaf paths).
+    pub fn insert(&mut self, key: Fr, values: [Fr; 3]) -> Result<(), CircuitError> {
+        check_key(&key)?;
+        if self.index_of.contains_key(&key) {
+            return Err(CircuitError::DuplicateKey);
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = self.leaves.len() as u64;
+                if self.depth < 64 && i >= (1u64 << self.depth) {
+                    return Err(CircuitError::TreeFull { depth: self.depth });
+                }
+                self.leaves.push(None);
+                i
+            }
+        };
+        let low = self.low_index(&key);
+        let low_leaf = self.leaf_mut(low);
+        let next = low_leaf.next_key;
+        low_leaf.next_key = key;
+        self.leaves[index as usize] = Some(Leaf {
+            key,
+            next_key: next,
+            values,
+        });
+        self.index_of.insert(key, index);
+        self.rehash_path(low);
+        self.rehash_path(index);
+        Ok(())
+    }
+
+    /// Replaces the record of an existing key. O(depth) hashes.
+    pub fn update(&mut self, key: Fr, values: [Fr; 3]) -> Result<(), CircuitError> {
+        if key.is_zero() {
+            return Err(CircuitError::KeyNotFound);
+        }
+        let index = *self.index_of.get(&key).ok_or(CircuitError::KeyNotFound)?;
+        self.leaf_mut(index).values = values;
+        self.rehash_path(index);
+        Ok(())
+    }
+
+    /// Inserts or updates.
+    pub fn upsert(&mut self, key: Fr, values: [Fr; 3]) -> Result<(), CircuitError> {
+        if self.index_of.contains_key(&key) && !key.is_zero() {
+            self.update(key, values)
+        } else {
+            self.insert(key, values)
+        }
+    }
+
+    /// Deletes a key: the low leaf takes over its `next_key`, its slot becomes empty (0)
+    /// and is reused by a later insert. O(depth) hashes.
+    pub fn delete(&mut self, key: &Fr) -> Result<(), CircuitError> {
+        if key.is_zero() {
+            return Err(CircuitError::KeyNotFound);
+        }
+        let index = self.index_of.remove(key).ok_or(CircuitError::KeyNotFound)?;
+        let removed = self.leaves[index as usize]
+            .take()
+            .expect("indexed leaves are occupied");
+        let low = self.low_index(key);
+        self.leaf_mut(low).next_key = removed.next_key;
+        self.rehash_path(index);
+        self.rehash_path(low);
+        self.free.push(index);
+        Ok(())
+    }
+
+    fn path(&self, index: u64) -> Vec<Fr> {
+        (0..self.depth)
+            .map(|l| self.node(l, (index >> l) ^ 1))
+            .collect()
+    }
+
+    /// The lookup witness for `x`: the leaf of `x` if present, else its low leaf.
+    /// Returns `(present, witness)`. `x` must be a valid key.
+    pub fn witness(&self, x: &Fr) -> Result<(bool, LookupWitness), CircuitError> {
+        check_key(x)?;
+        let (present, index) = match self.index_of.get(x) {
+            Some(i) => (true, *i),
+            None => (false, self.low_index(x)),
+        };
+        let leaf = self.leaves[index as usize].expect("indexed leaves are occupied");
+        Ok((
+            present,
+            LookupWitness {
+                index,
+                leaf,
+                siblings: self.path(index),
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! Indexed Merkle tree: property tests over random operation sequences, and the lookup
+//! gadget driven against its native twin.
+
+use super::constraints::{lookup, LookupWitnessVar};
+use super::*;
+use ark_r1cs_std::{alloc::AllocVar, fields::fp::FpVar, prelude::Boolean, GR1CSVar};
+use ark_relations::gr1cs::ConstraintSystem;
+use proptest::prelude::*;
+use std::collections::BTreeMap as Model;
+
+const D: usize = 10;
+
+fn k(x: u64) -> Fr {
+    Fr::from(x)
+}
+
+fn vals(x: u64) -> [Fr; 3] {
+    [Fr::from(x), Fr::from(x * 3 + 1), Fr::from(x % 7)]
+}
+
+/// Runs the lookup gadget on (root, x, witness) and returns (satisfied, present, values).
+fn gadget(root: Fr, x: Fr, w: &LookupWitness, depth: usize) -> (bool, bool, [Fr; 3]) {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    let root_v = FpVar::new_input(cs.clone(), || Ok(root)).unwrap();
+    let x_v = FpVar::new_witness(cs.clone(), || Ok(x)).unwrap();
+    let wv = LookupWitnessVar::alloc(cs.clone(), Some(w), depth).unwrap();
+    let r = lookup(&Boolean::TRUE, &root_v, &x_v, &wv).unwrap();
+    let vals = [
+        r.values[0].value().unwrap(),
+        r.values[1].value().unwrap(),
+        r.values[2].value().unwrap(),
+    ];
+    (cs.is_satisfied().unwrap(), r.present.value().unwrap(), vals)
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(u64, u64),
+    Update(u64, u64),
+    Delete(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (1u64..64, 0u64..1000).prop_map(|(a, b)| Op::Insert(a, b)),
+        (1u64..64, 0u64..1000).prop_map(|(a, b)| Op::Update(a, b)),
+        (1u64..64).prop_map(Op::Delete),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// After any sequence of operations: the root equals a from-scratch rebuild, every
+    /// present key proves membership with its record, every absent key proves
+    /// non-membership, and native and gadget agree.
+    #[test]
+    fn random_operation_sequences(ops in proptest::collection::vec(op(), 1..40)) {
+        let mut t = IndexedMerkleTree::new(D).unwrap();
+        let mut model: Model<u64, u64> = Model::new();
+        for o in &ops {
+            match *o {
+                Op::Insert(a, b) => {
+                    let r = t.insert(k(a), vals(b));
+                    prop_assert_eq!(r.is_ok(), !model.contains_key(&a));
+                    model.entry(a).or_insert(b);
+                }
+                Op::Update(a, b) => {
+                    let r = t.update(k(a), vals(b));
+                    prop_assert_eq!(r.is_ok(), model.contains_key(&a));
+                    if let Some(v) = model.get_mut(&a) { *v = b; }
+                }
+                Op::Delete(a) => {
+                    let r = t.delete(&k(a));
+                    prop_assert_eq!(r.is_ok(), model.remove(&a).is_some());
+                }
+            }
+        }
+        // Incremental O(depth) updates agree with a from-scratch rebuild of the same leaves.
+        prop_assert_eq!(t.root(), t.recompute_root());
+        // The parallel bulk build equals inserting the same rows one by one in key order.
+        let rows: Vec<(Fr, [Fr; 3])> = model.iter().map(|(a, b)| (k(*a), vals(*b))).collect();
+        let rebuilt = IndexedMerkleTree::from_rows(D, &rows).unwrap();
+        let mut fresh = IndexedMerkleTree::new(D).unwrap();
+        for (a, b) in &rows { fresh.insert(*a, *b).unwrap(); }
+        prop_assert_eq!(rebuilt.root(), fresh.root());
+        prop_assert_eq!(t.len(), model.len());
+        let root = t.root();
+        for x in 1u64..66 {
+            let (present, w) = t.witness(&k(x)).unwrap();
+            prop_assert_eq!(present, model.contains_key(&x));
+            let native = w.verify(&root, &k(x));
+            let expected = model.get(&x).map(|b| vals(*b)).unwrap_or([Fr::zero(); 3]);
+            prop_assert_eq!(native, Some((present, expected)));
+        }
+        // The gadget on a few keys (synthesis is the slow part).
+        for x in [1u64, 17, 33, 65] {
+            let (present, w) = t.witness(&k(x)).unwrap();
+            let (ok, p, v) = gadget(root, k(x), &w, D);
+            prop_assert!(ok);
+            prop_assert_eq!(p, present);
+            prop_assert_eq!(v, model.get(&x).map(|b| vals(*b)).unwrap_or([Fr::zero(); 3]));
+        }
+    }
+
+    /// A witness for one key never satisfies the gadget for another key, unless it is a
+    /// legitimate witness for that key too (same low leaf, both absent).
+    #[test]
+    fn witness_for_wrong_key_never_satisfies(
+        keys in proptest::collection::btree_set(1u64..200, 1..12),
+        a in 1u64..200, b in 1u64..200,
+    ) {
+        prop_assume!(a != b);
+        let rows: Vec<(Fr, [Fr; 3])> = keys.iter().map(|x| (k(*x), vals(*x))).collect();
+        let t = IndexedMerkleTree::from_rows(D, &rows).unwrap();
+        let (_, wa) = t.witness(&k(a)).unwrap();
+        let (_, wb) = t.witness(&k(b)).unwrap();
+        let (ok, _, _) = gadget(t.root(), k(b), &wa, D);
+        let legit = wa == wb;
+        prop_assert_eq!(ok, legit);
+        prop_assert_eq!(wa.verify(&t.root(), &k(b)).is_some(), legit);
+    }
+}
+
+fn populated() -> IndexedMerkleTree {
+    let rows: Vec<(Fr, [Fr; 3])> = [10u64, 20, 30, 40].iter().map(|x| (k(*x), vals(*x))).collect();
+    IndexedMerkleTree::from_rows(D, &rows).unwrap()
+}
+
+#[test]
+fn wrong_sibling_fails() {
+    let t = populated();
+    let (_, mut w) = t.witness(&k(25)).unwrap();
+    assert!(gadget(t.root(), k(25), &w, D).0);
+    w.siblings[3] += Fr::from(1u64);
+    assert!(!gadget(t.root(), k(25), &w, D).0);
+    assert_eq!(w.verify(&t.root(), &k(25)), None);
+}
+
+#[test]
+fn flipped_path_bit_fails() {
+    let t = populated();
+    let (_, mut w) = t.witness(&k(30)).unwrap();
+    w.index ^= 1 << 2;
+    assert!(!gadget(t.root(), k(30), &w, D).0);
+    assert_eq!(w.verify(&t.root(), &k(30)), None);
+}
+
+#[test]
+fn key_equal_to_low_leaf_key_or_next_key_is_present_not_absent() {
+    let t = populated();
+    // 20's non-membership witness would be the leaf of 10 (low) whose next is 20: rejected.
+    let (_, w10) = t.witness(&k(10)).unwrap();
+    assert_eq!(w10.leaf.next_key, k(20));
+    assert!(!gadget(t.root(), k(20), &w10, D).0, "x == next_key must fail");
+    // Claiming 10 absent using the leaf whose key is 10 returns present = true instead.
+    let (ok, present, _) = gadget(t.root(), k(10), &w10, D);
+    assert!(ok && present);
+}
+
+#[test]
+fn first_and_last_keys_are_found() {
+    let t = populated();
+    for x in [10u64, 40] {
+        let (present, w) = t.witness(&k(x)).unwrap();
+        assert!(present);
+        let (ok, p, v) = gadget(t.root(), k(x), &w, D);
+        assert!(ok && p);
+        assert_eq!(v, vals(x));
+    }
+    // Below the first key and above the last key: absent, via sentinel / last leaf.
+    for x in [1u64, 41] {
+        let (present, w) = t.witness(&k(x)).unwrap();
+        assert!(!present);
+        let (ok, p, _) = gadget(t.root(), k(x), &w, D);
+        assert!(ok && !p);
+    }
+}
+
+#[test]
+fn absent_claim_with_a_far_low_leaf_fails() {
+    let t = populated();
+    // 35 lies between 30 and 40; the leaf of 10 is a real leaf but not its low leaf.
+    let (_, w10) = t.witness(&k(10)).unwrap();
+    assert!(!gadget(t.root(), k(35), &w10, D).0);
+    // The last leaf (40, next 0) cannot prove absence of 35 either (40 > 35).
+    let (_, w40) = t.witness(&k(40)).unwrap();
+    assert!(!gadget(t.root(), k(35), &w40, D).0);
+}
+
+#[test]
+fn disabled_lookup_enforces_nothing_and_returns_zero() {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    let root_v = FpVar::new_input(cs.clone(), || Ok(Fr::from(12345u64))).unwrap();
+    let x_v = FpVar::new_witness(cs.clone(), || Ok(k(7))).unwrap();
+    let mut w = LookupWitness::empty(D);
+    w.leaf.key = k(7);
+    w.leaf.values = vals(9);
+    let wv = LookupWitnessVar::alloc(cs.clone(), Some(&w), D).unwrap();
+    let r = lookup(&Boolean::FALSE, &root_v, &x_v, &wv).unwrap();
+    assert!(cs.is_satisfied().unwrap());
+    assert!(!r.present.value().unwrap());
+    assert_eq!(r.values[0].value().unwrap(), Fr::zero());
+}
+
+#[test]
+fn key_range_and_errors() {
+    let mut t = IndexedMerkleTree::new(D).unwrap();
+    assert_eq!(t.insert(Fr::zero(), vals(1)), Err(CircuitError::KeyOutOfRange));
+    let too_big = Fr::from(2u64).pow_u64(248);
+    assert_eq!(t.insert(too_big, vals(1)), Err(CircuitError::KeyOutOfRange));
+    t.insert(too_big - Fr::from(1u64), vals(1)).unwrap();
+    assert_eq!(t.insert(too_big - Fr::from(1u64), vals(1)), Err(CircuitError::DuplicateKey));
+    assert_eq!(t.delete(&k(5)), Err(CircuitError::KeyNotFound));
+    assert_eq!(t.update(k(5), vals(1)), Err(CircuitError::KeyNotFound));
+    let mut small = IndexedMerkleTree::new(2).unwrap();
+    for x in 1..=3 {
+        small.insert(k(x), vals(x)).unwrap();
+    }
+    assert_eq!(small.insert(k(9), vals(9)), Err(CircuitError::TreeFull { depth: 2 }));
+    assert!(IndexedMerkleTree::new(0).is_err());
+    assert!(IndexedMerkleTree::new(65).is_err());
+}
+
+trait PowU64 {
+    fn pow_u64(&self, e: u64) -> Self;
+}
+impl PowU64 for Fr {
+    fn pow_u64(&self, e: u64) -> Self {
+        ark_ff::Field::pow(self, [e])
+    }
+}
+
+#[test]
+fn empty_tree_root_is_sentinel_path() {
+    let t = IndexedMerkleTree::new(4).unwrap();
+    let z = zero_hashes(4);
+    let mut cur = Leaf::default().hash();
+    for zl in z.iter().take(4) {
+        cur = hash2(cur, *zl);
+    }
+    assert_eq!(t.root(), cur);
+}

@@ -1,0 +1,44 @@
+//! Domain separation (spec §3.3): every Poseidon use, its arity and its tag, in one place.
+//!
+//! | use | inputs | arity |
+//! |---|---|---|
+//! | holder commitment | `H(holder_secret)` | 1 |
+//! | Merkle internal node (IMT and registry) | `H(left, right)` | 2 |
+//! | nullifier | `H(TAG_NULLIFIER, holder_secret, scope)` | 3 |
+//! | registry slot leaf | `H(role, provider_id, provider_root, published_at)` | 4 |
+//! | IMT leaf | `H(key, next_key, v0, v1, v2)` | 5 |
+//! | policy hash | `H(max_active_loans, max_outstanding, max_arrears_days, min_score, max_score_age, max_root_age)` | 6 |
+//! | subject key | `H(TAG_SUBJECT, pepper, chunk0, chunk1)` truncated to 248 bits | 4 |
+//! | subject commitment (single-statement circuits) | `H(TAG_SUBJECT_COMMIT, subject_key, blinding)` | 3 |
+//!
+//! Arity-4 and arity-3 uses are separated by their first input: slot roles are 0..=4,
+//! tags are large ASCII constants that no role equals.
+
+/// Tag of the subject-key derivation (ASCII "zkc/subj").
+pub const TAG_SUBJECT: u64 = 0x7a6b_632f_7375_626a;
+/// Tag of the nullifier (ASCII "zkc/null").
+pub const TAG_NULLIFIER: u64 = 0x7a6b_632f_6e75_6c6c;
+/// Tag of the subject commitment used by the single-statement circuits (ASCII "zkc/scom").
+pub const TAG_SUBJECT_COMMIT: u64 = 0x7a6b_632f_7363_6f6d;
+
+/// Arity of the holder commitment hash.
+pub const ARITY_HOLDER: usize = 1;
+/// Arity of Merkle internal nodes.
+pub const ARITY_NODE: usize = 2;
+/// Arity of the nullifier hash.
+pub const ARITY_NULLIFIER: usize = 3;
+/// Arity of a registry slot leaf.
+pub const ARITY_SLOT: usize = 4;
+/// Arity of an IMT leaf.
+pub const ARITY_IMT_LEAF: usize = 5;
+/// Arity of the policy hash.
+pub const ARITY_POLICY: usize = 6;
+/// Arity of the subject-key derivation.
+pub const ARITY_SUBJECT: usize = 4;
+/// Bytes of the normalised identifier per field chunk.
+pub const SUBJECT_CHUNK_BYTES: usize = 31;
+
+/// Bits of a subject key: keys live in `[1, 2^248)`.
+pub const KEY_BITS: usize = 248;
+/// Bits of every numeric record field, timestamp and policy value (u64).
+pub const VALUE_BITS: usize = 64;

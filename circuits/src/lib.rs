@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod cmp;
+pub mod costs;
 pub mod eligibility;
 pub mod error;
 pub mod field;

@@ -10,9 +10,7 @@ use ark_relations::gr1cs::ConstraintSystem;
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use light_poseidon::{Poseidon, PoseidonHasher};
 
-/// Constraints of one in-circuit Poseidon hash, by arity (index = arity). Pinned: a change
-/// here is a deliberate cost change and must be reflected in README and docs/SPEC.md.
-pub const POSEIDON_CONSTRAINTS: [usize; 7] = [0, 213, 240, 261, 297, 321, 354];
+use crate::costs::POSEIDON as POSEIDON_CONSTRAINTS;
 
 #[test]
 fn known_answer_h1_2() {

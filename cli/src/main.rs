@@ -1,0 +1,324 @@
+//! `zkcredit`: setup, witness generation, proving, verification and the demo.
+#![forbid(unsafe_code)]
+
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use clap::{Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use zkcredit_circuits::eligibility::{offchain_context, EligibilityWitness, PUBLIC_INPUT_NAMES};
+use zkcredit_circuits::scenario::{eligible_applicant, Layout};
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::files::{pk_path, read_pk, write_atomic, write_pk, VkFiles};
+use zkcredit_verifier::snarkjs::{parse_proof, parse_public, parse_vk, public_to_json, ProofJson};
+use zkcredit_verifier::Verifier;
+
+#[derive(Parser)]
+#[command(name = "zkcredit", version, about = "Zero-knowledge credit eligibility proofs (Groth16/BN254)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Generate Groth16 keys: verifying key to the params dir, proving key to the cache.
+    /// Default: INSECURE development keys from the published seed (same on every machine).
+    Setup {
+        /// Circuit, e.g. eligibility_s16_d32, fraud_only_d32.
+        #[arg(long, default_value = "eligibility_s16_d32")]
+        circuit: String,
+        /// Where verifying keys live.
+        #[arg(long, default_value = "params")]
+        params: PathBuf,
+        /// Where proving keys are cached.
+        #[arg(long, default_value = "params/cache")]
+        cache: PathBuf,
+        /// Production keys from OS randomness instead of the insecure development seed.
+        /// Requires --params to name a directory other than the committed `params`.
+        #[arg(long)]
+        os_rng: bool,
+        /// Only check that the development verifying key equals the committed one.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Generate a synthetic alliance (KYC issuer, fraud lists, lenders, bureau) and an
+    /// eligible applicant's witness file.
+    GenWitness {
+        /// Output witness file.
+        #[arg(long, default_value = "witness.json")]
+        out: PathBuf,
+        /// Registry slots.
+        #[arg(long, default_value_t = 16)]
+        slots: usize,
+        /// Provider tree depth.
+        #[arg(long, default_value_t = 32)]
+        depth: usize,
+        /// Other borrowers in every provider's tree.
+        #[arg(long, default_value_t = 1000)]
+        borrowers: usize,
+        /// RNG seed (synthetic data only).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Prove a witness file; writes proof.json and public.json (snarkjs layout).
+    Prove {
+        /// Witness file (from gen-witness or a wallet).
+        #[arg(long)]
+        witness: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Where verifying keys live.
+        #[arg(long, default_value = "params")]
+        params: PathBuf,
+        /// Where proving keys are cached.
+        #[arg(long, default_value = "params/cache")]
+        cache: PathBuf,
+    },
+    /// Verify proof.json + public.json against verification_key.json. Exit 0 valid, 1 invalid, 2 bad input.
+    Verify {
+        /// proof.json
+        #[arg(long)]
+        proof: PathBuf,
+        /// public.json
+        #[arg(long)]
+        public: PathBuf,
+        /// verification_key.json
+        #[arg(long)]
+        vk: PathBuf,
+    },
+    /// The end-to-end story on generated provider data: setup (or cached keys), witness,
+    /// prove, verify, and a refused applicant.
+    Demo {
+        /// Where verifying keys live.
+        #[arg(long, default_value = "params")]
+        params: PathBuf,
+        /// Where proving keys are cached.
+        #[arg(long, default_value = "params/cache")]
+        cache: PathBuf,
+    },
+}
+
+/// A witness file: the circuit it is for and the witness.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessFile {
+    circuit: String,
+    witness: EligibilityWitness,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Prover(#[from] zkcredit_prover::ProverError),
+    #[error(transparent)]
+    Verify(#[from] zkcredit_verifier::VerifyError),
+    #[error("proof is INVALID: {0}")]
+    Invalid(zkcredit_verifier::VerifyError),
+}
+
+fn read_text(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
+fn secs(t: Instant) -> String {
+    format!("{:.2} s", t.elapsed().as_secs_f64())
+}
+
+/// Loads the proving key from the cache, or derives the development keys and caches them.
+fn load_or_setup(id: &CircuitId, params: &Path, cache: &Path) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, CliError> {
+    let name = id.name();
+    let vk_files = VkFiles::new(params, &name);
+    let vk = vk_files.read()?;
+    let path = pk_path(cache, &name);
+    if path.exists() {
+        match read_pk(&path, &vk) {
+            Ok(pk) => return Ok(pk),
+            Err(e) => eprintln!("warning: ignoring cached proving key: {e}"),
+        }
+    }
+    eprintln!("deriving INSECURE development proving key for {name} (cached afterwards) …");
+    let t = Instant::now();
+    let pk = id.insecure_dev_setup()?;
+    if pk.vk != vk {
+        return Err(CliError::Usage(format!(
+            "{} is not the development key of {name}: it came from another setup; its proving key must be supplied in {}",
+            vk_files.bin.display(),
+            path.display()
+        )));
+    }
+    write_pk(&path, &pk)?;
+    eprintln!("  setup {}", secs(t));
+    Ok(pk)
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.cmd {
+        Cmd::Setup { circuit, params, cache, os_rng, check } => {
+            let id = CircuitId::parse(&circuit)?;
+            let name = id.name();
+            let files = VkFiles::new(&params, &name);
+            if os_rng && params == Path::new("params") {
+                return Err(CliError::Usage(
+                    "--os-rng keys must not overwrite the committed development keys: pass --params DIR".into(),
+                ));
+            }
+            let t = Instant::now();
+            let pk = if os_rng { id.setup_os_rng()? } else { id.insecure_dev_setup()? };
+            let took = secs(t);
+            if check {
+                let committed = files.read()?;
+                if committed != pk.vk {
+                    return Err(CliError::Usage(format!(
+                        "{}: committed verifying key differs from the development setup (digest {} vs {})",
+                        files.bin.display(),
+                        zkcredit_verifier::keys::vk_digest(&committed),
+                        zkcredit_verifier::keys::vk_digest(&pk.vk)
+                    )));
+                }
+                println!("{name}: committed verifying key matches the development setup ({took})");
+                return Ok(());
+            }
+            files.write(&pk.vk)?;
+            let pkp = pk_path(&cache, &name);
+            write_pk(&pkp, &pk)?;
+            println!(
+                "{} keys for {name} in {took}\n  verifying key: {} (sha256 {})\n  proving key:   {}",
+                if os_rng { "production (OS randomness)" } else { "INSECURE development" },
+                files.json.display(),
+                zkcredit_verifier::keys::vk_digest(&pk.vk),
+                pkp.display()
+            );
+            Ok(())
+        }
+        Cmd::GenWitness { out, slots, depth, borrowers, seed } => {
+            let params = zkcredit_circuits::eligibility::EligibilityParams { slots, depth };
+            params.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+            let layout = if slots >= 8 { Layout::default() } else { Layout { fraud_lists: 1, lenders: slots.saturating_sub(3).max(1), bureaus: 1 } };
+            let now = unix_now();
+            let mut rng = StdRng::seed_from_u64(seed);
+            let t = Instant::now();
+            let (world, _b, mut w) = eligible_applicant(params, layout, &mut rng, borrowers, now)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            w.context = offchain_context([7u8; 32], [seed as u8; 32], now + 600);
+            let file = WitnessFile { circuit: params.id(), witness: w };
+            let text = serde_json::to_string_pretty(&file).expect("serialisable");
+            write_atomic(&out, text.as_bytes())?;
+            println!(
+                "generated {} providers × {} borrowers in {}; registry root {}\nwrote {}",
+                world.providers.len(),
+                borrowers + 1,
+                secs(t),
+                zkcredit_circuits::field::fr_to_dec(&world.registry.root()),
+                out.display()
+            );
+            Ok(())
+        }
+        Cmd::Prove { witness, out, params, cache } => {
+            let file: WitnessFile = serde_json::from_str(&read_text(&witness)?)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", witness.display())))?;
+            let id = CircuitId::parse(&file.circuit)?;
+            let CircuitId::Eligibility(p) = id else {
+                return Err(CliError::Usage(format!("witness files are for eligibility circuits, not {}", file.circuit)));
+            };
+            let pk = load_or_setup(&id, &params, &cache)?;
+            let t = Instant::now();
+            let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, file.witness)?;
+            let took = secs(t);
+            let proof_json = serde_json::to_string_pretty(&ProofJson::from_proof(&proof)).expect("serialisable");
+            let public_json = serde_json::to_string_pretty(&public_to_json(&public.to_vec())).expect("serialisable");
+            write_atomic(&out.join("proof.json"), proof_json.as_bytes())?;
+            write_atomic(&out.join("public.json"), public_json.as_bytes())?;
+            println!("proved {} in {took}; wrote {}/proof.json and public.json", id.name(), out.display());
+            Ok(())
+        }
+        Cmd::Verify { proof, public, vk } => {
+            let vk = parse_vk(&read_text(&vk)?)?;
+            let proof = parse_proof(&read_text(&proof)?)?;
+            let public = parse_public(&read_text(&public)?)?;
+            let t = Instant::now();
+            Verifier::new(&vk).verify_raw(&proof, &public).map_err(|e| match e {
+                zkcredit_verifier::VerifyError::InvalidProof => CliError::Invalid(e),
+                other => CliError::Verify(other),
+            })?;
+            println!("proof is VALID ({:.2} ms)", t.elapsed().as_secs_f64() * 1e3);
+            if public.len() == PUBLIC_INPUT_NAMES.len() {
+                for (n, v) in PUBLIC_INPUT_NAMES.iter().zip(&public) {
+                    println!("  {n:>13} = {}", zkcredit_circuits::field::fr_to_dec(v));
+                }
+            }
+            Ok(())
+        }
+        Cmd::Demo { params, cache } => demo(&params, &cache),
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1_790_000_000)
+}
+
+fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
+    use zkcredit_circuits::registry::Role;
+    let id = CircuitId::default_eligibility();
+    let CircuitId::Eligibility(p) = id else { unreachable!() };
+    println!("zkcredit demo — eligibility circuit {} ({} constraints)", id.name(), zkcredit_circuits::costs::ELIGIBILITY_S16_D32);
+    let t = Instant::now();
+    let pk = load_or_setup(&id, params, cache)?;
+    println!("[keys]    proving key ready ({})  vk sha256 {}", secs(t), zkcredit_verifier::keys::vk_digest(&pk.vk));
+    let verifier = Verifier::new(&pk.vk);
+
+    let now = unix_now();
+    let mut rng = StdRng::seed_from_u64(now);
+    let t = Instant::now();
+    let (mut world, borrower, w) = eligible_applicant(p, Layout::default(), &mut rng, 2000, now)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    println!(
+        "[alliance] KYC issuer, 2 fraud lists, 3 lenders, 1 bureau, 2,001 borrowers each; registry root published ({})",
+        secs(t)
+    );
+
+    let t = Instant::now();
+    let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, w.clone())?;
+    println!("[wallet]  applicant A (1 loan, score 700): proof generated in {}", secs(t));
+    let t = Instant::now();
+    verifier.verify(&proof, &public)?;
+    println!("[lender]  proof VALID in {:.2} ms — ACCEPTED", t.elapsed().as_secs_f64() * 1e3);
+    let mut tampered = public;
+    tampered.context += zkcredit_circuits::Fr::from(1u64);
+    match verifier.verify(&proof, &tampered) {
+        Err(e) => println!("[lender]  same proof for another request: REFUSED ({e})"),
+        Ok(()) => return Err(CliError::Usage("tampered context verified: soundness bug".into())),
+    }
+
+    // Applicant A takes a third loan at another lender: now at the policy's limit.
+    world.set_record(Role::Lender, 2, borrower.subject_key, [2, 50_000, 0]).map_err(|e| CliError::Usage(e.to_string()))?;
+    world.publish(now - 30).map_err(|e| CliError::Usage(e.to_string()))?;
+    let w2 = world.witness(&borrower, w.policy, now, w.scope, w.context).map_err(|e| CliError::Usage(e.to_string()))?;
+    match zkcredit_prover::prove_eligibility(&pk, p, w2) {
+        Err(e) => println!("[wallet]  after 2 more loans elsewhere: wallet refuses to prove — {e}"),
+        Ok(_) => return Err(CliError::Usage("over-borrowing applicant obtained a proof".into())),
+    }
+    println!("demo finished: 1 accepted, 2 refused as expected");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Invalid(e)) => {
+            eprintln!("error: proof is INVALID: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Real Groth16 proofs of the default eligibility circuit (16 slots × depth 32):
+//! the committed verifying key is the development key, an honest proof verifies (in Rust
+//! and in snarkjs), and each of the six public inputs changed alone makes it fail.
+
+use ark_ff::One;
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use std::process::Command;
+use std::sync::OnceLock;
+use zkcredit_circuits::eligibility::{EligibilityParams, PublicInputs, NUM_PUBLIC_INPUTS, PUBLIC_INPUT_NAMES};
+use zkcredit_circuits::scenario::{eligible_applicant, Layout};
+use zkcredit_circuits::Fr;
+use zkcredit_prover::files::VkFiles;
+use zkcredit_tests::{default_pk, params_dir, snarkjs};
+use zkcredit_verifier::snarkjs::{public_to_json, ProofJson, VerifyingKeyJson};
+use zkcredit_verifier::{keys, Verifier, VerifyError};
+
+type Proof = ark_groth16::Proof<ark_bn254::Bn254>;
+
+const NOW: u64 = 1_790_000_000;
+
+/// One honest proof, shared by the tests of this binary.
+fn honest() -> &'static (Proof, PublicInputs) {
+    static P: OnceLock<(Proof, PublicInputs)> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut rng = StdRng::seed_from_u64(99);
+        let params = EligibilityParams::default();
+        let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 200, NOW).unwrap();
+        zkcredit_prover::prove_eligibility(default_pk(), params, w).unwrap()
+    })
+}
+
+#[test]
+fn committed_verifying_key_is_the_development_key() {
+    let committed = VkFiles::new(&params_dir(), "eligibility_s16_d32").read().unwrap();
+    assert_eq!(committed, default_pk().vk, "params/ must hold the insecure development key; regenerate with `zkcredit setup`");
+    let pinned = std::fs::read_to_string(params_dir().join("eligibility_s16_d32.vk.sha256")).unwrap();
+    assert_eq!(pinned.trim(), keys::vk_digest(&default_pk().vk));
+    // The JSON file is exactly what our exporter writes (generated, never hand-edited).
+    let json = std::fs::read_to_string(params_dir().join("eligibility_s16_d32.vk.json")).unwrap();
+    let expected = serde_json::to_string_pretty(&VerifyingKeyJson::from_vk(&default_pk().vk)).unwrap() + "\n";
+    assert_eq!(json, expected);
+}
+
+#[test]
+fn honest_proof_verifies_and_is_128_bytes() {
+    let (proof, public) = honest();
+    let v = Verifier::new(&default_pk().vk);
+    assert_eq!(v.num_public_inputs(), NUM_PUBLIC_INPUTS);
+    v.verify(proof, public).unwrap();
+    let bytes = keys::proof_to_bytes(proof);
+    assert_eq!(bytes.len(), 128);
+    assert_eq!(&keys::proof_from_bytes(&bytes).unwrap(), proof);
+}
+
+#[test]
+fn each_public_input_changed_alone_fails_verification() {
+    let (proof, public) = honest();
+    let v = Verifier::new(&default_pk().vk);
+    for i in 0..NUM_PUBLIC_INPUTS {
+        let mut xs = public.to_vec();
+        xs[i] += Fr::one();
+        let tampered = PublicInputs::from_slice(&xs).unwrap();
+        assert_eq!(v.verify(proof, &tampered), Err(VerifyError::InvalidProof), "{} tampered", PUBLIC_INPUT_NAMES[i]);
+    }
+    // Wrong count is its own error, never a silent zero-padding.
+    let xs = public.to_vec();
+    assert!(matches!(v.verify_raw(proof, &xs[..5]), Err(VerifyError::PublicInputCount { expected: 6, got: 5 })));
+}
+
+#[test]
+fn a_proof_for_another_statement_does_not_verify() {
+    let (proof, public) = honest();
+    let mut rng = StdRng::seed_from_u64(100);
+    let params = EligibilityParams::default();
+    let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 10, NOW).unwrap();
+    let (proof2, public2) = zkcredit_prover::prove_eligibility(default_pk(), params, w).unwrap();
+    let v = Verifier::new(&default_pk().vk);
+    v.verify(&proof2, &public2).unwrap();
+    assert_eq!(v.verify(&proof2, public), Err(VerifyError::InvalidProof));
+    assert_eq!(v.verify(proof, &public2), Err(VerifyError::InvalidProof));
+}
+
+fn snarkjs_verify(dir: &std::path::Path) -> (bool, String) {
+    let out = Command::new("node")
+        .arg(snarkjs())
+        .args(["groth16", "verify"])
+        .arg(dir.join("verification_key.json"))
+        .arg(dir.join("public.json"))
+        .arg(dir.join("proof.json"))
+        .output()
+        .expect("node must be on PATH");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success() && text.contains("OK"), text)
+}
+
+/// Peer verifier interop: `snarkjs groth16 verify` accepts our proof and verifying key and
+/// rejects the same proof with one public signal changed.
+#[test]
+fn snarkjs_accepts_our_proof_and_rejects_a_changed_signal() {
+    let (proof, public) = honest();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(params_dir().join("eligibility_s16_d32.vk.json"), dir.path().join("verification_key.json")).unwrap();
+    let write = |name: &str, v: &serde_json::Value| std::fs::write(dir.path().join(name), v.to_string()).unwrap();
+    write("proof.json", &serde_json::to_value(ProofJson::from_proof(proof)).unwrap());
+    write("public.json", &serde_json::to_value(public_to_json(&public.to_vec())).unwrap());
+    let (ok, text) = snarkjs_verify(dir.path());
+    assert!(ok, "snarkjs rejected a valid zkcredit proof:\n{text}");
+
+    let mut xs = public.to_vec();
+    xs[4] += Fr::one(); // nullifier
+    write("public.json", &serde_json::to_value(public_to_json(&xs)).unwrap());
+    let (ok, text) = snarkjs_verify(dir.path());
+    assert!(!ok, "snarkjs accepted a changed public signal:\n{text}");
+}

@@ -36,11 +36,18 @@ mod tests {
         let w = LookupWitnessVar::alloc(cs.clone(), None, 32).unwrap();
         lookup(&Boolean::TRUE, &root, &x, &w).unwrap();
         let lookup_cost = cs.num_constraints();
-        let fraud = count(FraudOnlyCircuit { depth: 32, public: None, witness: None });
+        let fraud = count(FraudOnlyCircuit {
+            depth: 32,
+            public: None,
+            witness: None,
+        });
         let elig = count(EligibilityCircuit::for_setup(EligibilityParams::default()));
         println!("imt lookup d32 = {lookup_cost}, fraud-only d32 = {fraud}, eligibility s16 d32 = {elig}");
         assert_eq!(lookup_cost, IMT_LOOKUP_D32, "IMT lookup at depth 32");
         assert_eq!(fraud, FRAUD_ONLY_D32, "fraud-only at depth 32");
-        assert_eq!(elig, ELIGIBILITY_S16_D32, "eligibility at 16 slots × depth 32");
+        assert_eq!(
+            elig, ELIGIBILITY_S16_D32,
+            "eligibility at 16 slots × depth 32"
+        );
     }
 }

@@ -36,8 +36,14 @@ pub const PI_NULLIFIER: usize = 4;
 /// Index of `context`.
 pub const PI_CONTEXT: usize = 5;
 /// Public-input names, in order.
-pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] =
-    ["registry_root", "policy_hash", "now", "scope", "nullifier", "context"];
+pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] = [
+    "registry_root",
+    "policy_hash",
+    "now",
+    "scope",
+    "nullifier",
+    "context",
+];
 
 /// Bits of sums over lender slots: 64-bit values summed over at most 256 slots.
 pub const SUM_BITS: usize = VALUE_BITS + 8;
@@ -108,7 +114,10 @@ impl EligibilityParams {
             )));
         }
         if self.depth == 0 || self.depth > 64 {
-            return Err(CircuitError::Shape(format!("depth = {} must be in 1..=64", self.depth)));
+            return Err(CircuitError::Shape(format!(
+                "depth = {} must be in 1..=64",
+                self.depth
+            )));
         }
         Ok(())
     }
@@ -288,7 +297,9 @@ impl EligibilityWitness {
                 )));
             }
             if params.depth < 64 && s.lookup.index >> params.depth != 0 {
-                return Err(CircuitError::Shape(format!("slot {i}: leaf index beyond depth")));
+                return Err(CircuitError::Shape(format!(
+                    "slot {i}: leaf index beyond depth"
+                )));
             }
         }
         Ok(())
@@ -342,14 +353,18 @@ impl EligibilityWitness {
                     u(1)?;
                     u(2)?;
                     if present {
-                        return Err(fail(format!("§6.3 subject is on the fraud list in slot {i}")));
+                        return Err(fail(format!(
+                            "§6.3 subject is on the fraud list in slot {i}"
+                        )));
                     }
                 }
                 Role::Lender => {
                     loans += u(0)? as u128;
                     outstanding += u(1)? as u128;
                     if u(2)? > p.max_arrears_days {
-                        return Err(fail(format!("§6.4 arrears at lender slot {i} over the limit")));
+                        return Err(fail(format!(
+                            "§6.4 arrears at lender slot {i} over the limit"
+                        )));
                     }
                 }
                 Role::Bureau => {
@@ -366,10 +381,14 @@ impl EligibilityWitness {
             return Err(fail("§6.4 too many active loans across lenders"));
         }
         if outstanding > p.max_outstanding as u128 {
-            return Err(fail("§6.4 outstanding amount across lenders over the limit"));
+            return Err(fail(
+                "§6.4 outstanding amount across lenders over the limit",
+            ));
         }
         if !bureau_ok {
-            return Err(fail("§6.5 no registered bureau has a fresh score at or above the minimum"));
+            return Err(fail(
+                "§6.5 no registered bureau has a fresh score at or above the minimum",
+            ));
         }
         Ok(self.public_inputs())
     }
@@ -389,19 +408,38 @@ pub struct EligibilityCircuit {
 impl EligibilityCircuit {
     /// A circuit for key generation (no values).
     pub fn for_setup(params: EligibilityParams) -> Self {
-        Self { params, witness: None, public: None }
+        Self {
+            params,
+            witness: None,
+            public: None,
+        }
     }
 
     /// A circuit for proving `witness`, with the public inputs it implies.
-    pub fn new(params: EligibilityParams, witness: EligibilityWitness) -> Result<Self, CircuitError> {
+    pub fn new(
+        params: EligibilityParams,
+        witness: EligibilityWitness,
+    ) -> Result<Self, CircuitError> {
         witness.check_shape(&params)?;
         let public = witness.public_inputs();
-        Ok(Self { params, witness: Some(witness), public: Some(public) })
+        Ok(Self {
+            params,
+            witness: Some(witness),
+            public: Some(public),
+        })
     }
 
     /// A circuit with explicitly chosen public inputs (tests of tampering).
-    pub fn with_public(params: EligibilityParams, witness: EligibilityWitness, public: PublicInputs) -> Self {
-        Self { params, witness: Some(witness), public: Some(public) }
+    pub fn with_public(
+        params: EligibilityParams,
+        witness: EligibilityWitness,
+        public: PublicInputs,
+    ) -> Self {
+        Self {
+            params,
+            witness: Some(witness),
+            public: Some(public),
+        }
     }
 }
 
@@ -430,7 +468,12 @@ fn slot_flags(
             is_bureau: Boolean::FALSE,
         });
     }
-    let flag = |r: Role| Boolean::new_witness(cs.clone(), || role.map(|x| x == r).ok_or(SynthesisError::AssignmentMissing));
+    let flag = |r: Role| {
+        Boolean::new_witness(cs.clone(), || {
+            role.map(|x| x == r)
+                .ok_or(SynthesisError::AssignmentMissing)
+        })
+    };
     let is_empty = flag(Role::Empty)?;
     let is_fraud = flag(Role::FraudList)?;
     let is_lender = flag(Role::Lender)?;
@@ -440,20 +483,31 @@ fn slot_flags(
     let role = f(&is_fraud) * Role::FraudList.as_fr()
         + f(&is_lender) * Role::Lender.as_fr()
         + f(&is_bureau) * Role::Bureau.as_fr();
-    Ok(SlotFlags { role, nonempty: !is_empty, is_fraud, is_lender, is_bureau })
+    Ok(SlotFlags {
+        role,
+        nonempty: !is_empty,
+        is_fraud,
+        is_lender,
+        is_bureau,
+    })
 }
 
 impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
         let params = self.params;
-        params.validate().map_err(|_| SynthesisError::Unsatisfiable)?;
+        params
+            .validate()
+            .map_err(|_| SynthesisError::Unsatisfiable)?;
         let w = self.witness.as_ref();
         if let Some(w) = w {
-            w.check_shape(&params).map_err(|_| SynthesisError::Unsatisfiable)?;
+            w.check_shape(&params)
+                .map_err(|_| SynthesisError::Unsatisfiable)?;
         }
         let pi = self.public.as_ref();
         let missing = || SynthesisError::AssignmentMissing;
-        let input = |f: fn(&PublicInputs) -> Fr| FpVar::new_input(cs.clone(), || pi.map(f).ok_or_else(missing));
+        let input = |f: fn(&PublicInputs) -> Fr| {
+            FpVar::new_input(cs.clone(), || pi.map(f).ok_or_else(missing))
+        };
         let wit = |v: Option<Fr>| FpVar::new_witness(cs.clone(), || v.ok_or_else(missing));
 
         // §6 public inputs, in order.
@@ -470,7 +524,8 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
             .map(|j| wit(w.map(|w| Fr::from(w.policy.values()[j]))))
             .collect::<Result<_, _>>()?;
         let [max_loans, max_outstanding, max_arrears, min_score, max_score_age, max_root_age] =
-            <[FpVar<Fr>; 6]>::try_from(policy.clone()).map_err(|_| SynthesisError::Unsatisfiable)?;
+            <[FpVar<Fr>; 6]>::try_from(policy.clone())
+                .map_err(|_| SynthesisError::Unsatisfiable)?;
 
         // §6 range checks: `now` and every policy value are u64; the subject key is in [1, 2^248).
         enforce_bits(&now, VALUE_BITS)?;
@@ -484,8 +539,12 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
         hash_var(&policy)?.enforce_equal(&policy_hash)?;
 
         // §6.6 nullifier = H(TAG_NULLIFIER, holder_secret, scope); context bound.
-        hash_var(&[FpVar::constant(Fr::from(TAG_NULLIFIER)), secret.clone(), scope])?
-            .enforce_equal(&nullifier_in)?;
+        hash_var(&[
+            FpVar::constant(Fr::from(TAG_NULLIFIER)),
+            secret.clone(),
+            scope,
+        ])?
+        .enforce_equal(&nullifier_in)?;
         let _context_sq = context.square()?;
 
         let commitment = hash_var(&[secret])?;
@@ -504,8 +563,18 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
             // §6.1 the slot leaf enters the registry root; non-empty slots are fresh:
             // now <= published_at + max_root_age (65-bit bounded comparison).
             enforce_bits(&published_at, VALUE_BITS)?;
-            leaves.push(slot_leaf_var(&flags.role, &provider_id, &provider_root, &published_at)?);
-            enforce_le_if(&flags.nonempty, &now, &(&published_at + &max_root_age), VALUE_BITS + 1)?;
+            leaves.push(slot_leaf_var(
+                &flags.role,
+                &provider_id,
+                &provider_root,
+                &published_at,
+            )?);
+            enforce_le_if(
+                &flags.nonempty,
+                &now,
+                &(&published_at + &max_root_age),
+                VALUE_BITS + 1,
+            )?;
 
             // §4.3 lookup of the subject in this provider's tree (disabled for empty slots).
             let lw = LookupWitnessVar::alloc(cs.clone(), sw.map(|s| &s.lookup), params.depth)?;

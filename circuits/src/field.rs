@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(fr_from_dec(&fr_to_dec(&r_minus_1)).unwrap(), r_minus_1);
         assert_eq!(fr_from_dec("0").unwrap(), Fr::zero());
         let r = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
-        assert!(fr_from_dec(r).is_err(), "r itself must be rejected, not reduced");
+        assert!(
+            fr_from_dec(r).is_err(),
+            "r itself must be rejected, not reduced"
+        );
         assert!(fr_from_dec("-1").is_err());
         assert!(fr_from_dec("01").is_err());
         assert!(fr_from_dec(" 1").is_err());

@@ -23,7 +23,11 @@ pub struct Layout {
 
 impl Default for Layout {
     fn default() -> Self {
-        Self { fraud_lists: 2, lenders: 3, bureaus: 1 }
+        Self {
+            fraud_lists: 2,
+            lenders: 3,
+            bureaus: 1,
+        }
     }
 }
 
@@ -33,7 +37,11 @@ impl Layout {
         let n = slots - 1;
         let bureaus = (n / 6).max(1);
         let fraud_lists = (n / 3).max(1);
-        Self { fraud_lists, lenders: n - bureaus - fraud_lists, bureaus }
+        Self {
+            fraud_lists,
+            lenders: n - bureaus - fraud_lists,
+            bureaus,
+        }
     }
 }
 
@@ -92,7 +100,10 @@ impl Borrower {
     /// A random borrower.
     pub fn random<R: RngCore>(rng: &mut R) -> Self {
         let subject_key = crate::subject::truncate_248(&Fr::rand(rng));
-        Self { subject_key, holder_secret: Fr::rand(rng) }
+        Self {
+            subject_key,
+            holder_secret: Fr::rand(rng),
+        }
     }
 }
 
@@ -122,7 +133,11 @@ impl World {
                 })
             })
             .collect::<Result<Vec<_>, CircuitError>>()?;
-        let mut w = Self { params, providers, registry: Registry::new(params.slots)? };
+        let mut w = Self {
+            params,
+            providers,
+            registry: Registry::new(params.slots)?,
+        };
         w.publish(now)?;
         Ok(w)
     }
@@ -137,16 +152,30 @@ impl World {
     }
 
     /// Issues a KYC record `(holder_commitment, issued_at, expires_at)`.
-    pub fn register(&mut self, b: &Borrower, issued_at: u64, expires_at: u64) -> Result<(), CircuitError> {
+    pub fn register(
+        &mut self,
+        b: &Borrower,
+        issued_at: u64,
+        expires_at: u64,
+    ) -> Result<(), CircuitError> {
         let c = crate::eligibility::holder_commitment(&b.holder_secret);
-        self.provider_mut(Role::Kyc, 0)?
-            .tree
-            .upsert(b.subject_key, [c, Fr::from(issued_at), Fr::from(expires_at)])
+        self.provider_mut(Role::Kyc, 0)?.tree.upsert(
+            b.subject_key,
+            [c, Fr::from(issued_at), Fr::from(expires_at)],
+        )
     }
 
     /// Sets a record `(v0, v1, v2)` for `key` at the `nth` provider of `role`.
-    pub fn set_record(&mut self, role: Role, nth: usize, key: Fr, v: [u64; 3]) -> Result<(), CircuitError> {
-        self.provider_mut(role, nth)?.tree.upsert(key, v.map(Fr::from))
+    pub fn set_record(
+        &mut self,
+        role: Role,
+        nth: usize,
+        key: Fr,
+        v: [u64; 3],
+    ) -> Result<(), CircuitError> {
+        self.provider_mut(role, nth)?
+            .tree
+            .upsert(key, v.map(Fr::from))
     }
 
     /// Publishes every provider's current root in the registry at time `at`.
@@ -154,7 +183,12 @@ impl World {
         for p in &self.providers {
             self.registry.set(
                 p.slot,
-                Slot { role: p.role, provider_id: p.provider_id, provider_root: p.tree.root(), published_at: at },
+                Slot {
+                    role: p.role,
+                    provider_id: p.provider_id,
+                    provider_root: p.tree.root(),
+                    published_at: at,
+                },
             )?;
         }
         Ok(())
@@ -169,21 +203,41 @@ impl World {
             .ok_or_else(|| CircuitError::Registry(format!("no provider in slot {slot}")))?;
         self.registry.set(
             slot,
-            Slot { role: p.role, provider_id: p.provider_id, provider_root: p.tree.root(), published_at: at },
+            Slot {
+                role: p.role,
+                provider_id: p.provider_id,
+                provider_root: p.tree.root(),
+                published_at: at,
+            },
         )
     }
 
     /// Adds `n` random other borrowers with random records everywhere (realistic trees).
-    pub fn populate<R: Rng>(&mut self, rng: &mut R, n: usize, now: u64) -> Result<(), CircuitError> {
+    pub fn populate<R: Rng>(
+        &mut self,
+        rng: &mut R,
+        n: usize,
+        now: u64,
+    ) -> Result<(), CircuitError> {
         for _ in 0..n {
             let b = Borrower::random(rng);
             self.register(&b, now - 1000, now + 365 * 86_400)?;
             for p in self.providers.iter_mut().skip(1) {
                 if rng.gen_bool(0.5) {
                     let v = match p.role {
-                        Role::FraudList => [rng.gen_range(1..5), now - rng.gen_range(0..1_000_000), 0],
-                        Role::Lender => [rng.gen_range(0..3), rng.gen_range(0..200_000), rng.gen_range(0..60)],
-                        Role::Bureau => [rng.gen_range(300..850), now - rng.gen_range(0..10_000_000), 7],
+                        Role::FraudList => {
+                            [rng.gen_range(1..5), now - rng.gen_range(0..1_000_000), 0]
+                        }
+                        Role::Lender => [
+                            rng.gen_range(0..3),
+                            rng.gen_range(0..200_000),
+                            rng.gen_range(0..60),
+                        ],
+                        Role::Bureau => [
+                            rng.gen_range(300..850),
+                            now - rng.gen_range(0..10_000_000),
+                            7,
+                        ],
                         _ => continue,
                     };
                     p.tree.upsert(b.subject_key, v.map(Fr::from))?;
@@ -219,7 +273,10 @@ impl World {
                     }
                     _ => LookupWitness::empty(self.params.depth),
                 };
-                Ok(SlotWitness { slot: *slot, lookup })
+                Ok(SlotWitness {
+                    slot: *slot,
+                    lookup,
+                })
             })
             .collect::<Result<Vec<_>, CircuitError>>()?;
         Ok(EligibilityWitness {
@@ -254,7 +311,13 @@ pub fn eligible_applicant<R: Rng>(
     world.set_record(Role::Lender, 0, b.subject_key, [1, 120_000, 5])?;
     world.set_record(Role::Bureau, 0, b.subject_key, [700, now - 86_400, 7])?;
     world.publish(now - 60)?;
-    let w = world.witness(&b, example_policy(), now, Fr::from(0x5c09eu64), Fr::from(42u64))?;
+    let w = world.witness(
+        &b,
+        example_policy(),
+        now,
+        Fr::from(0x5c09eu64),
+        Fr::from(42u64),
+    )?;
     debug_assert!(!w.scope.is_zero());
     Ok((world, b, w))
 }

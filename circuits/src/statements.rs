@@ -51,8 +51,12 @@ fn subject_var(
     let blinding = FpVar::new_witness(cs.clone(), || s.map(|s| s.blinding).ok_or_else(m))?;
     enforce_bits(&key, KEY_BITS)?;
     key.enforce_not_equal(&FpVar::zero())?;
-    hash_var(&[FpVar::constant(Fr::from(TAG_SUBJECT_COMMIT)), key.clone(), blinding])?
-        .enforce_equal(commitment)?;
+    hash_var(&[
+        FpVar::constant(Fr::from(TAG_SUBJECT_COMMIT)),
+        key.clone(),
+        blinding,
+    ])?
+    .enforce_equal(commitment)?;
     Ok(key)
 }
 
@@ -84,7 +88,12 @@ pub struct FraudOnlyCircuit {
 
 impl FraudOnlyCircuit {
     /// Natively evaluates the statement; returns the public inputs if it holds.
-    pub fn check(depth: usize, root: Fr, s: &Subject, w: &LookupWitness) -> Result<[Fr; 2], CircuitError> {
+    pub fn check(
+        depth: usize,
+        root: Fr,
+        s: &Subject,
+        w: &LookupWitness,
+    ) -> Result<[Fr; 2], CircuitError> {
         check_depth(w, depth)?;
         check_key(&s.key)?;
         match w.verify(&root, &s.key) {
@@ -100,7 +109,8 @@ impl ConstraintSynthesizer<Fr> for FraudOnlyCircuit {
         let root = input(&cs, self.public.map(|p| p[0]))?;
         let commitment = input(&cs, self.public.map(|p| p[1]))?;
         let key = subject_var(&cs, self.witness.as_ref().map(|w| &w.0), &commitment)?;
-        let lw = LookupWitnessVar::alloc(cs.clone(), self.witness.as_ref().map(|w| &w.1), self.depth)?;
+        let lw =
+            LookupWitnessVar::alloc(cs.clone(), self.witness.as_ref().map(|w| &w.1), self.depth)?;
         // §6.3: absent.
         let r = lookup(&Boolean::TRUE, &root, &key, &lw)?;
         r.present.enforce_equal(&Boolean::FALSE)
@@ -167,7 +177,8 @@ impl ConstraintSynthesizer<Fr> for ScoreOnlyCircuit {
             enforce_bits(v, VALUE_BITS)?;
         }
         let key = subject_var(&cs, self.witness.as_ref().map(|w| &w.0), &commitment)?;
-        let lw = LookupWitnessVar::alloc(cs.clone(), self.witness.as_ref().map(|w| &w.1), self.depth)?;
+        let lw =
+            LookupWitnessVar::alloc(cs.clone(), self.witness.as_ref().map(|w| &w.1), self.depth)?;
         let r = lookup(&Boolean::TRUE, &root, &key, &lw)?;
         // §6.5 for one bureau, as hard constraints.
         r.present.enforce_equal(&Boolean::TRUE)?;
@@ -193,12 +204,18 @@ mod tests {
     }
 
     fn tree(rows: &[(u64, [u64; 3])]) -> IndexedMerkleTree {
-        let rows: Vec<_> = rows.iter().map(|(k, v)| (Fr::from(*k), v.map(Fr::from))).collect();
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(k, v)| (Fr::from(*k), v.map(Fr::from)))
+            .collect();
         IndexedMerkleTree::from_rows(D, &rows).unwrap()
     }
 
     fn subject(k: u64) -> Subject {
-        Subject { key: Fr::from(k), blinding: Fr::from(99u64) }
+        Subject {
+            key: Fr::from(k),
+            blinding: Fr::from(99u64),
+        }
     }
 
     #[test]
@@ -210,13 +227,25 @@ mod tests {
             let native = FraudOnlyCircuit::check(D, t.root(), &s, &w);
             assert_eq!(native.is_ok(), ok);
             let public = Some([t.root(), subject_commitment(&s.key, &s.blinding)]);
-            assert_eq!(sat(FraudOnlyCircuit { depth: D, public, witness: Some((s, w)) }), ok, "key {k}");
+            assert_eq!(
+                sat(FraudOnlyCircuit {
+                    depth: D,
+                    public,
+                    witness: Some((s, w))
+                }),
+                ok,
+                "key {k}"
+            );
         }
         // wrong commitment
         let s = subject(20);
         let (_, w) = t.witness(&s.key).unwrap();
         let public = Some([t.root(), subject_commitment(&s.key, &Fr::from(1u64))]);
-        assert!(!sat(FraudOnlyCircuit { depth: D, public, witness: Some((s, w)) }));
+        assert!(!sat(FraudOnlyCircuit {
+            depth: D,
+            public,
+            witness: Some((s, w))
+        }));
     }
 
     #[test]
@@ -226,8 +255,18 @@ mod tests {
         let s = subject(20);
         let ws = vec![a.witness(&s.key).unwrap().1, b.witness(&s.key).unwrap().1];
         for (max, ok) in [(3u64, true), (2, false)] {
-            let public = Some(vec![subject_commitment(&s.key, &s.blinding), Fr::from(max), a.root(), b.root()]);
-            let c = LoansOnlyCircuit { depth: D, lenders: 2, public, witness: Some((s.clone(), ws.clone())) };
+            let public = Some(vec![
+                subject_commitment(&s.key, &s.blinding),
+                Fr::from(max),
+                a.root(),
+                b.root(),
+            ]);
+            let c = LoansOnlyCircuit {
+                depth: D,
+                lenders: 2,
+                public,
+                witness: Some((s.clone(), ws.clone())),
+            };
             assert_eq!(sat(c), ok, "max {max}");
         }
     }
@@ -239,8 +278,18 @@ mod tests {
         let s = subject(20);
         let (_, w) = t.witness(&s.key).unwrap();
         for (min, age, ok) in [(700u64, 100u64, true), (701, 100, false), (600, 99, false)] {
-            let public = Some([t.root(), subject_commitment(&s.key, &s.blinding), Fr::from(min), Fr::from(now), Fr::from(age)]);
-            let c = ScoreOnlyCircuit { depth: D, public, witness: Some((s.clone(), w.clone())) };
+            let public = Some([
+                t.root(),
+                subject_commitment(&s.key, &s.blinding),
+                Fr::from(min),
+                Fr::from(now),
+                Fr::from(age),
+            ]);
+            let c = ScoreOnlyCircuit {
+                depth: D,
+                public,
+                witness: Some((s.clone(), w.clone())),
+            };
             assert_eq!(sat(c), ok, "min {min} age {age}");
         }
     }

@@ -11,7 +11,10 @@ use zkcredit_circuits::registry::{Role, Slot};
 use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Borrower, Layout, World};
 use zkcredit_circuits::Fr;
 
-const P: EligibilityParams = EligibilityParams { slots: 8, depth: 16 };
+const P: EligibilityParams = EligibilityParams {
+    slots: 8,
+    depth: 16,
+};
 const NOW: u64 = 1_790_000_000;
 const DAY: u64 = 86_400;
 
@@ -40,16 +43,26 @@ fn satisfied_with(w: &EligibilityWitness, public: PublicInputs) -> bool {
 fn satisfied(w: &EligibilityWitness) -> bool {
     let circuit = satisfied_with(w, w.public_inputs());
     let native = w.check(&P);
-    assert_eq!(circuit, native.is_ok(), "circuit and native twin disagree: {native:?}");
+    assert_eq!(
+        circuit,
+        native.is_ok(),
+        "circuit and native twin disagree: {native:?}"
+    );
     circuit
 }
 
 /// Asserts the circuit rejects `w` and the native twin names `section` as the failing rule,
 /// so each negative test fails for the reason it is about (and only that one).
 fn rejected(w: &EligibilityWitness, section: &str) {
-    assert!(!satisfied(w), "circuit accepted a witness violating {section}");
+    assert!(
+        !satisfied(w),
+        "circuit accepted a witness violating {section}"
+    );
     let err = w.check(&P).unwrap_err().to_string();
-    assert!(err.contains(section), "expected a {section} failure, got: {err}");
+    assert!(
+        err.contains(section),
+        "expected a {section} failure, got: {err}"
+    );
 }
 
 fn republish(world: &mut World) {
@@ -92,7 +105,10 @@ fn stale_slot_fails_and_boundary_passes() {
     let (mut world, b) = setup(4);
     let max_age = example_policy().max_root_age;
     world.publish_slot(2, NOW - max_age).unwrap();
-    assert!(satisfied(&witness(&world, &b)), "published exactly max_root_age ago is fresh");
+    assert!(
+        satisfied(&witness(&world, &b)),
+        "published exactly max_root_age ago is fresh"
+    );
     world.publish_slot(2, NOW - max_age - 1).unwrap();
     rejected(&witness(&world, &b), "§6.1 slot 2");
 }
@@ -144,7 +160,12 @@ fn tampered_registry_root_policy_hash_or_nullifier_fail() {
 #[test]
 fn identity_absent_fails() {
     let (mut world, b) = setup(8);
-    world.provider_mut(Role::Kyc, 0).unwrap().tree.delete(&b.subject_key).unwrap();
+    world
+        .provider_mut(Role::Kyc, 0)
+        .unwrap()
+        .tree
+        .delete(&b.subject_key)
+        .unwrap();
     republish(&mut world);
     rejected(&witness(&world, &b), "§6.2 subject not registered");
 }
@@ -152,7 +173,10 @@ fn identity_absent_fails() {
 #[test]
 fn wrong_holder_secret_fails() {
     let (world, b) = setup(9);
-    let thief = Borrower { subject_key: b.subject_key, holder_secret: b.holder_secret + Fr::one() };
+    let thief = Borrower {
+        subject_key: b.subject_key,
+        holder_secret: b.holder_secret + Fr::one(),
+    };
     rejected(&witness(&world, &thief), "§6.2 holder secret");
 }
 
@@ -173,7 +197,8 @@ fn fraud_list_with(world: &mut World, nth: usize, keys: &[Fr]) {
     let t = &mut world.provider_mut(Role::FraudList, nth).unwrap().tree;
     *t = IndexedMerkleTree::new(P.depth).unwrap();
     for k in keys {
-        t.insert(*k, [Fr::from(1u64), Fr::from(NOW - DAY), Fr::zero()]).unwrap();
+        t.insert(*k, [Fr::from(1u64), Fr::from(NOW - DAY), Fr::zero()])
+            .unwrap();
     }
     republish(world);
 }
@@ -207,7 +232,10 @@ fn non_membership_with_low_leaf_whose_next_key_is_the_subject_fails() {
     fraud_list_with(&mut world, 0, &[x - Fr::from(3u64), x, x + Fr::from(3u64)]);
     let mut w = witness(&world, &b);
     // Present the low leaf (next_key == x) as a non-membership witness.
-    let (_, low) = world.providers[1].tree.witness(&(x - Fr::from(3u64))).unwrap();
+    let (_, low) = world.providers[1]
+        .tree
+        .witness(&(x - Fr::from(3u64)))
+        .unwrap();
     assert_eq!(low.leaf.next_key, x);
     w.slots[1].lookup = low;
     rejected(&w, "§4.3 slot 1");
@@ -229,7 +257,9 @@ fn non_membership_with_the_subjects_own_leaf_reports_presence() {
 
 fn loans(world: &mut World, b: &Borrower, per_lender: [[u64; 3]; 3]) {
     for (i, v) in per_lender.iter().enumerate() {
-        world.set_record(Role::Lender, i, b.subject_key, *v).unwrap();
+        world
+            .set_record(Role::Lender, i, b.subject_key, *v)
+            .unwrap();
     }
     republish(world);
 }
@@ -270,17 +300,32 @@ fn sums_that_would_wrap_around_the_modulus_fail() {
     // Lender 0 records r − 5 active loans (i.e. −5 in the field), lender 1 records 6:
     // Σ = 1 < 3 in the field. Every field is range-checked, so this must fail.
     let minus5 = -Fr::from(5u64);
-    world.provider_mut(Role::Lender, 0).unwrap().tree
-        .upsert(b.subject_key, [minus5, Fr::from(10u64), Fr::zero()]).unwrap();
-    world.set_record(Role::Lender, 1, b.subject_key, [6, 10, 0]).unwrap();
+    world
+        .provider_mut(Role::Lender, 0)
+        .unwrap()
+        .tree
+        .upsert(b.subject_key, [minus5, Fr::from(10u64), Fr::zero()])
+        .unwrap();
+    world
+        .set_record(Role::Lender, 1, b.subject_key, [6, 10, 0])
+        .unwrap();
     republish(&mut world);
     let w = witness(&world, &b);
     rejected(&w, "not a u64");
     // Same trick on the outstanding amount.
     let (mut world, b) = setup(18);
-    world.provider_mut(Role::Lender, 0).unwrap().tree
-        .upsert(b.subject_key, [Fr::zero(), -Fr::from(1_000_000u64), Fr::zero()]).unwrap();
-    world.set_record(Role::Lender, 1, b.subject_key, [0, 1_000_000 + 5, 0]).unwrap();
+    world
+        .provider_mut(Role::Lender, 0)
+        .unwrap()
+        .tree
+        .upsert(
+            b.subject_key,
+            [Fr::zero(), -Fr::from(1_000_000u64), Fr::zero()],
+        )
+        .unwrap();
+    world
+        .set_record(Role::Lender, 1, b.subject_key, [0, 1_000_000 + 5, 0])
+        .unwrap();
     republish(&mut world);
     rejected(&witness(&world, &b), "not a u64");
 }
@@ -288,7 +333,9 @@ fn sums_that_would_wrap_around_the_modulus_fail() {
 // ---- §6.5 bureaus ----
 
 fn score(world: &mut World, b: &Borrower, s: u64, issued_at: u64) {
-    world.set_record(Role::Bureau, 0, b.subject_key, [s, issued_at, 7]).unwrap();
+    world
+        .set_record(Role::Bureau, 0, b.subject_key, [s, issued_at, 7])
+        .unwrap();
     republish(world);
 }
 
@@ -315,15 +362,23 @@ fn score_too_old_fails_and_boundary_passes() {
 #[test]
 fn no_bureau_record_fails_and_any_qualifying_bureau_suffices() {
     let mut rng = StdRng::seed_from_u64(21);
-    let layout = Layout { fraud_lists: 1, lenders: 2, bureaus: 2 };
+    let layout = Layout {
+        fraud_lists: 1,
+        lenders: 2,
+        bureaus: 2,
+    };
     let mut world = World::new(P, layout, NOW).unwrap();
     world.populate(&mut rng, 8, NOW).unwrap();
     let b = Borrower::random(&mut rng);
     world.register(&b, NOW - DAY, NOW + DAY).unwrap();
     republish(&mut world);
     rejected(&witness(&world, &b), "§6.5");
-    world.set_record(Role::Bureau, 0, b.subject_key, [500, NOW - DAY, 1]).unwrap();
-    world.set_record(Role::Bureau, 1, b.subject_key, [700, NOW - DAY, 1]).unwrap();
+    world
+        .set_record(Role::Bureau, 0, b.subject_key, [500, NOW - DAY, 1])
+        .unwrap();
+    world
+        .set_record(Role::Bureau, 1, b.subject_key, [700, NOW - DAY, 1])
+        .unwrap();
     republish(&mut world);
     assert!(satisfied(&witness(&world, &b)), "second bureau qualifies");
 }
@@ -348,10 +403,18 @@ fn setup_mode_and_proving_mode_have_the_same_shape() {
     let (world, b) = setup(23);
     let cs_setup = ConstraintSystem::<Fr>::new_ref();
     cs_setup.set_mode(ark_relations::gr1cs::SynthesisMode::Setup);
-    EligibilityCircuit::for_setup(P).generate_constraints(cs_setup.clone()).unwrap();
+    EligibilityCircuit::for_setup(P)
+        .generate_constraints(cs_setup.clone())
+        .unwrap();
     let cs = ConstraintSystem::<Fr>::new_ref();
-    EligibilityCircuit::new(P, witness(&world, &b)).unwrap().generate_constraints(cs.clone()).unwrap();
+    EligibilityCircuit::new(P, witness(&world, &b))
+        .unwrap()
+        .generate_constraints(cs.clone())
+        .unwrap();
     assert_eq!(cs_setup.num_constraints(), cs.num_constraints());
-    assert_eq!(cs_setup.num_instance_variables(), cs.num_instance_variables());
+    assert_eq!(
+        cs_setup.num_instance_variables(),
+        cs.num_instance_variables()
+    );
     assert_eq!(cs.num_instance_variables(), 1 + NUM_PUBLIC_INPUTS);
 }

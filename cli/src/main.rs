@@ -1,6 +1,8 @@
 //! `zkcredit`: setup, witness generation, proving, verification and the demo.
 #![forbid(unsafe_code)]
 
+mod bench;
+
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,11 @@ use zkcredit_verifier::snarkjs::{parse_proof, parse_public, parse_vk, public_to_
 use zkcredit_verifier::Verifier;
 
 #[derive(Parser)]
-#[command(name = "zkcredit", version, about = "Zero-knowledge credit eligibility proofs (Groth16/BN254)")]
+#[command(
+    name = "zkcredit",
+    version,
+    about = "Zero-knowledge credit eligibility proofs (Groth16/BN254)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -99,6 +105,18 @@ enum Cmd {
         #[arg(long, default_value = "params/cache")]
         cache: PathBuf,
     },
+    /// Measure constraints, setup, witness, prove and verify times per circuit and size.
+    Bench {
+        /// Proofs per circuit (median and min reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Only the smallest sizes (a quick look).
+        #[arg(long)]
+        quick: bool,
+        /// Also write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// A witness file: the circuit it is for and the witness.
@@ -130,7 +148,11 @@ fn secs(t: Instant) -> String {
 }
 
 /// Loads the proving key from the cache, or derives the development keys and caches them.
-fn load_or_setup(id: &CircuitId, params: &Path, cache: &Path) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, CliError> {
+fn load_or_setup(
+    id: &CircuitId,
+    params: &Path,
+    cache: &Path,
+) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, CliError> {
     let name = id.name();
     let vk_files = VkFiles::new(params, &name);
     let vk = vk_files.read()?;
@@ -158,7 +180,13 @@ fn load_or_setup(id: &CircuitId, params: &Path, cache: &Path) -> Result<ark_grot
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
-        Cmd::Setup { circuit, params, cache, os_rng, check } => {
+        Cmd::Setup {
+            circuit,
+            params,
+            cache,
+            os_rng,
+            check,
+        } => {
             let id = CircuitId::parse(&circuit)?;
             let name = id.name();
             let files = VkFiles::new(&params, &name);
@@ -168,7 +196,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 ));
             }
             let t = Instant::now();
-            let pk = if os_rng { id.setup_os_rng()? } else { id.insecure_dev_setup()? };
+            let pk = if os_rng {
+                id.setup_os_rng()?
+            } else {
+                id.insecure_dev_setup()?
+            };
             let took = secs(t);
             if check {
                 let committed = files.read()?;
@@ -195,17 +227,36 @@ fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Cmd::GenWitness { out, slots, depth, borrowers, seed } => {
+        Cmd::GenWitness {
+            out,
+            slots,
+            depth,
+            borrowers,
+            seed,
+        } => {
             let params = zkcredit_circuits::eligibility::EligibilityParams { slots, depth };
-            params.validate().map_err(|e| CliError::Usage(e.to_string()))?;
-            let layout = if slots >= 8 { Layout::default() } else { Layout { fraud_lists: 1, lenders: slots.saturating_sub(3).max(1), bureaus: 1 } };
+            params
+                .validate()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let layout = if slots >= 8 {
+                Layout::default()
+            } else {
+                Layout {
+                    fraud_lists: 1,
+                    lenders: slots.saturating_sub(3).max(1),
+                    bureaus: 1,
+                }
+            };
             let now = unix_now();
             let mut rng = StdRng::seed_from_u64(seed);
             let t = Instant::now();
             let (world, _b, mut w) = eligible_applicant(params, layout, &mut rng, borrowers, now)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             w.context = offchain_context([7u8; 32], [seed as u8; 32], now + 600);
-            let file = WitnessFile { circuit: params.id(), witness: w };
+            let file = WitnessFile {
+                circuit: params.id(),
+                witness: w,
+            };
             let text = serde_json::to_string_pretty(&file).expect("serialisable");
             write_atomic(&out, text.as_bytes())?;
             println!(
@@ -218,22 +269,36 @@ fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Cmd::Prove { witness, out, params, cache } => {
+        Cmd::Prove {
+            witness,
+            out,
+            params,
+            cache,
+        } => {
             let file: WitnessFile = serde_json::from_str(&read_text(&witness)?)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", witness.display())))?;
             let id = CircuitId::parse(&file.circuit)?;
             let CircuitId::Eligibility(p) = id else {
-                return Err(CliError::Usage(format!("witness files are for eligibility circuits, not {}", file.circuit)));
+                return Err(CliError::Usage(format!(
+                    "witness files are for eligibility circuits, not {}",
+                    file.circuit
+                )));
             };
             let pk = load_or_setup(&id, &params, &cache)?;
             let t = Instant::now();
             let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, file.witness)?;
             let took = secs(t);
-            let proof_json = serde_json::to_string_pretty(&ProofJson::from_proof(&proof)).expect("serialisable");
-            let public_json = serde_json::to_string_pretty(&public_to_json(&public.to_vec())).expect("serialisable");
+            let proof_json =
+                serde_json::to_string_pretty(&ProofJson::from_proof(&proof)).expect("serialisable");
+            let public_json = serde_json::to_string_pretty(&public_to_json(&public.to_vec()))
+                .expect("serialisable");
             write_atomic(&out.join("proof.json"), proof_json.as_bytes())?;
             write_atomic(&out.join("public.json"), public_json.as_bytes())?;
-            println!("proved {} in {took}; wrote {}/proof.json and public.json", id.name(), out.display());
+            println!(
+                "proved {} in {took}; wrote {}/proof.json and public.json",
+                id.name(),
+                out.display()
+            );
             Ok(())
         }
         Cmd::Verify { proof, public, vk } => {
@@ -241,10 +306,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let proof = parse_proof(&read_text(&proof)?)?;
             let public = parse_public(&read_text(&public)?)?;
             let t = Instant::now();
-            Verifier::new(&vk).verify_raw(&proof, &public).map_err(|e| match e {
-                zkcredit_verifier::VerifyError::InvalidProof => CliError::Invalid(e),
-                other => CliError::Verify(other),
-            })?;
+            Verifier::new(&vk)
+                .verify_raw(&proof, &public)
+                .map_err(|e| match e {
+                    zkcredit_verifier::VerifyError::InvalidProof => CliError::Invalid(e),
+                    other => CliError::Verify(other),
+                })?;
             println!("proof is VALID ({:.2} ms)", t.elapsed().as_secs_f64() * 1e3);
             if public.len() == PUBLIC_INPUT_NAMES.len() {
                 for (n, v) in PUBLIC_INPUT_NAMES.iter().zip(&public) {
@@ -254,6 +321,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Cmd::Demo { params, cache } => demo(&params, &cache),
+        Cmd::Bench { runs, quick, json } => {
+            if runs == 0 {
+                return Err(CliError::Usage("--runs must be at least 1".into()));
+            }
+            let v = bench::run(runs, quick);
+            if let Some(path) = json {
+                write_atomic(
+                    &path,
+                    serde_json::to_string_pretty(&v)
+                        .expect("serialisable")
+                        .as_bytes(),
+                )?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -267,43 +349,73 @@ fn unix_now() -> u64 {
 fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
     use zkcredit_circuits::registry::Role;
     let id = CircuitId::default_eligibility();
-    let CircuitId::Eligibility(p) = id else { unreachable!() };
-    println!("zkcredit demo — eligibility circuit {} ({} constraints)", id.name(), zkcredit_circuits::costs::ELIGIBILITY_S16_D32);
+    let CircuitId::Eligibility(p) = id else {
+        unreachable!()
+    };
+    println!(
+        "zkcredit demo — eligibility circuit {} ({} constraints)",
+        id.name(),
+        zkcredit_circuits::costs::ELIGIBILITY_S16_D32
+    );
     let t = Instant::now();
     let pk = load_or_setup(&id, params, cache)?;
-    println!("[keys]    proving key ready ({})  vk sha256 {}", secs(t), zkcredit_verifier::keys::vk_digest(&pk.vk));
+    println!(
+        "[keys]    proving key ready ({})  vk sha256 {}",
+        secs(t),
+        zkcredit_verifier::keys::vk_digest(&pk.vk)
+    );
     let verifier = Verifier::new(&pk.vk);
 
     let now = unix_now();
     let mut rng = StdRng::seed_from_u64(now);
     let t = Instant::now();
-    let (mut world, borrower, w) = eligible_applicant(p, Layout::default(), &mut rng, 2000, now)
+    let (mut world, borrower, w) = eligible_applicant(p, Layout::default(), &mut rng, 500, now)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     println!(
-        "[alliance] KYC issuer, 2 fraud lists, 3 lenders, 1 bureau, 2,001 borrowers each; registry root published ({})",
+        "[alliance] KYC issuer, 2 fraud lists, 3 lenders, 1 bureau; 501 borrowers, each on about half of the providers; registry root published ({})",
         secs(t)
     );
 
     let t = Instant::now();
     let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, w.clone())?;
-    println!("[wallet]  applicant A (1 loan, score 700): proof generated in {}", secs(t));
+    println!(
+        "[wallet]  applicant A (1 loan, score 700): proof generated in {}",
+        secs(t)
+    );
     let t = Instant::now();
     verifier.verify(&proof, &public)?;
-    println!("[lender]  proof VALID in {:.2} ms — ACCEPTED", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "[lender]  proof VALID in {:.2} ms — ACCEPTED",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let mut tampered = public;
     tampered.context += zkcredit_circuits::Fr::from(1u64);
     match verifier.verify(&proof, &tampered) {
         Err(e) => println!("[lender]  same proof for another request: REFUSED ({e})"),
-        Ok(()) => return Err(CliError::Usage("tampered context verified: soundness bug".into())),
+        Ok(()) => {
+            return Err(CliError::Usage(
+                "tampered context verified: soundness bug".into(),
+            ))
+        }
     }
 
     // Applicant A takes a third loan at another lender: now at the policy's limit.
-    world.set_record(Role::Lender, 2, borrower.subject_key, [2, 50_000, 0]).map_err(|e| CliError::Usage(e.to_string()))?;
-    world.publish(now - 30).map_err(|e| CliError::Usage(e.to_string()))?;
-    let w2 = world.witness(&borrower, w.policy, now, w.scope, w.context).map_err(|e| CliError::Usage(e.to_string()))?;
+    world
+        .set_record(Role::Lender, 2, borrower.subject_key, [2, 50_000, 0])
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    world
+        .publish(now - 30)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let w2 = world
+        .witness(&borrower, w.policy, now, w.scope, w.context)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     match zkcredit_prover::prove_eligibility(&pk, p, w2) {
         Err(e) => println!("[wallet]  after 2 more loans elsewhere: wallet refuses to prove — {e}"),
-        Ok(_) => return Err(CliError::Usage("over-borrowing applicant obtained a proof".into())),
+        Ok(_) => {
+            return Err(CliError::Usage(
+                "over-borrowing applicant obtained a proof".into(),
+            ))
+        }
     }
     println!("demo finished: 1 accepted, 2 refused as expected");
     Ok(())

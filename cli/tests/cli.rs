@@ -5,39 +5,107 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn zk(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkcredit")).args(args).current_dir(cwd).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_zkcredit"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 fn setup_gen_witness_prove_verify_and_rejections() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    let o = zk(&["setup", "--circuit", "eligibility_s4_d8", "--params", "keys", "--cache", "keys/cache"], p);
+    let o = zk(
+        &[
+            "setup",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--params",
+            "keys",
+            "--cache",
+            "keys/cache",
+        ],
+        p,
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = zk(&["gen-witness", "--slots", "4", "--depth", "8", "--borrowers", "20", "--out", "w.json"], p);
+    let o = zk(
+        &[
+            "gen-witness",
+            "--slots",
+            "4",
+            "--depth",
+            "8",
+            "--borrowers",
+            "20",
+            "--out",
+            "w.json",
+        ],
+        p,
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = zk(&["prove", "--witness", "w.json", "--out", ".", "--params", "keys", "--cache", "keys/cache"], p);
+    let o = zk(
+        &[
+            "prove",
+            "--witness",
+            "w.json",
+            "--out",
+            ".",
+            "--params",
+            "keys",
+            "--cache",
+            "keys/cache",
+        ],
+        p,
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let verify = |public: &str| zk(&["verify", "--proof", "proof.json", "--public", public, "--vk", "keys/eligibility_s4_d8.vk.json"], p);
+    let verify = |public: &str| {
+        zk(
+            &[
+                "verify",
+                "--proof",
+                "proof.json",
+                "--public",
+                public,
+                "--vk",
+                "keys/eligibility_s4_d8.vk.json",
+            ],
+            p,
+        )
+    };
     let o = verify("public.json");
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("VALID"));
 
     // A changed public signal: exit 1, "INVALID".
-    let mut public: Vec<String> = serde_json::from_str(&std::fs::read_to_string(p.join("public.json")).unwrap()).unwrap();
+    let mut public: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(p.join("public.json")).unwrap()).unwrap();
     public[2] = "1".into();
-    std::fs::write(p.join("bad_public.json"), serde_json::to_string(&public).unwrap()).unwrap();
+    std::fs::write(
+        p.join("bad_public.json"),
+        serde_json::to_string(&public).unwrap(),
+    )
+    .unwrap();
     let o = verify("bad_public.json");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("INVALID"));
 
     // A public signal >= r: exit 2, names the field.
-    public[2] = "21888242871839275222246405745257275088548364400416034343698204186575808495617".into();
-    std::fs::write(p.join("big_public.json"), serde_json::to_string(&public).unwrap()).unwrap();
+    public[2] =
+        "21888242871839275222246405745257275088548364400416034343698204186575808495617".into();
+    std::fs::write(
+        p.join("big_public.json"),
+        serde_json::to_string(&public).unwrap(),
+    )
+    .unwrap();
     let o = verify("big_public.json");
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("public[2]"), "{}", text(&o));
@@ -52,10 +120,24 @@ fn setup_gen_witness_prove_verify_and_rejections() {
     assert!(text(&o).contains("public.json"), "{}", text(&o));
 
     // A witness that violates the statement: the prover names the rule, exit 2.
-    let mut w: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("w.json")).unwrap()).unwrap();
+    let mut w: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("w.json")).unwrap()).unwrap();
     w["witness"]["policy"]["min_score"] = serde_json::json!(10_000);
     std::fs::write(p.join("w_bad.json"), w.to_string()).unwrap();
-    let o = zk(&["prove", "--witness", "w_bad.json", "--out", "bad", "--params", "keys", "--cache", "keys/cache"], p);
+    let o = zk(
+        &[
+            "prove",
+            "--witness",
+            "w_bad.json",
+            "--out",
+            "bad",
+            "--params",
+            "keys",
+            "--cache",
+            "keys/cache",
+        ],
+        p,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("§6.5"), "{}", text(&o));
 
@@ -72,7 +154,19 @@ fn os_rng_setup_gives_a_different_key_each_time() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     for dir in ["a", "b"] {
-        let o = zk(&["setup", "--os-rng", "--circuit", "fraud_only_d4", "--params", dir, "--cache", dir], p);
+        let o = zk(
+            &[
+                "setup",
+                "--os-rng",
+                "--circuit",
+                "fraud_only_d4",
+                "--params",
+                dir,
+                "--cache",
+                dir,
+            ],
+            p,
+        );
         assert!(o.status.success(), "{}", text(&o));
     }
     let a = std::fs::read(p.join("a/fraud_only_d4.vk.bin")).unwrap();

@@ -36,7 +36,10 @@ impl CircuitId {
         let num = |t: &str| t.parse::<usize>().map_err(|_| bad());
         if let Some(rest) = s.strip_prefix("eligibility_s") {
             let (slots, depth) = rest.split_once("_d").ok_or_else(bad)?;
-            let p = EligibilityParams { slots: num(slots)?, depth: num(depth)? };
+            let p = EligibilityParams {
+                slots: num(slots)?,
+                depth: num(depth)?,
+            };
             p.validate().map_err(|_| bad())?;
             return Ok(Self::Eligibility(p));
         }
@@ -51,13 +54,22 @@ impl CircuitId {
     }
 
     /// Development keys for this circuit.
-    pub fn insecure_dev_setup(&self) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, ProverError> {
+    pub fn insecure_dev_setup(
+        &self,
+    ) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, ProverError> {
         let name = self.name();
         match *self {
-            Self::Eligibility(p) => crate::setup::insecure_dev_setup(&name, EligibilityCircuit::for_setup(p)),
-            Self::FraudOnly { depth } => {
-                crate::setup::insecure_dev_setup(&name, FraudOnlyCircuit { depth, public: None, witness: None })
+            Self::Eligibility(p) => {
+                crate::setup::insecure_dev_setup(&name, EligibilityCircuit::for_setup(p))
             }
+            Self::FraudOnly { depth } => crate::setup::insecure_dev_setup(
+                &name,
+                FraudOnlyCircuit {
+                    depth,
+                    public: None,
+                    witness: None,
+                },
+            ),
         }
     }
 
@@ -65,9 +77,11 @@ impl CircuitId {
     pub fn setup_os_rng(&self) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, ProverError> {
         match *self {
             Self::Eligibility(p) => crate::setup::setup_os_rng(EligibilityCircuit::for_setup(p)),
-            Self::FraudOnly { depth } => {
-                crate::setup::setup_os_rng(FraudOnlyCircuit { depth, public: None, witness: None })
-            }
+            Self::FraudOnly { depth } => crate::setup::setup_os_rng(FraudOnlyCircuit {
+                depth,
+                public: None,
+                witness: None,
+            }),
         }
     }
 }
@@ -78,10 +92,20 @@ mod tests {
 
     #[test]
     fn names_roundtrip_and_reject_garbage() {
-        for id in [CircuitId::default_eligibility(), CircuitId::FraudOnly { depth: 20 }] {
+        for id in [
+            CircuitId::default_eligibility(),
+            CircuitId::FraudOnly { depth: 20 },
+        ] {
             assert_eq!(CircuitId::parse(&id.name()).unwrap(), id);
         }
-        for bad in ["", "eligibility", "eligibility_s3_d32", "eligibility_s16_d0", "fraud_only_d99", "x"] {
+        for bad in [
+            "",
+            "eligibility",
+            "eligibility_s3_d32",
+            "eligibility_s16_d0",
+            "fraud_only_d99",
+            "x",
+        ] {
             assert!(CircuitId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -24,7 +24,9 @@ pub enum ProverError {
         reason: String,
     },
     /// A proving key does not belong to the expected verifying key.
-    #[error("proving key {path} does not match the verifying key ({reason}); rerun `zkcredit setup`")]
+    #[error(
+        "proving key {path} does not match the verifying key ({reason}); rerun `zkcredit setup`"
+    )]
     KeyMismatch {
         /// File path.
         path: String,

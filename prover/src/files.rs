@@ -20,12 +20,18 @@ use zkcredit_verifier::keys::{vk_digest, vk_from_bytes, vk_to_bytes};
 use zkcredit_verifier::snarkjs::VerifyingKeyJson;
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> ProverError {
-    ProverError::Io { path: path.display().to_string(), reason: e.to_string() }
+    ProverError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Writes a file atomically: temporary file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
@@ -67,7 +73,8 @@ impl VkFiles {
 
     /// Writes all three files.
     pub fn write(&self, vk: &VerifyingKey<Bn254>) -> Result<(), ProverError> {
-        let json = serde_json::to_string_pretty(&VerifyingKeyJson::from_vk(vk)).expect("serialisable");
+        let json =
+            serde_json::to_string_pretty(&VerifyingKeyJson::from_vk(vk)).expect("serialisable");
         write_atomic(&self.json, format!("{json}\n").as_bytes())?;
         write_atomic(&self.bin, &vk_to_bytes(vk))?;
         write_atomic(&self.digest, format!("{}\n", vk_digest(vk)).as_bytes())
@@ -77,10 +84,16 @@ impl VkFiles {
     /// the JSON file.
     pub fn read(&self) -> Result<VerifyingKey<Bn254>, ProverError> {
         let vk = vk_from_bytes(&read(&self.bin)?)?;
-        let pinned = String::from_utf8_lossy(&read(&self.digest)?).trim().to_string();
+        let pinned = String::from_utf8_lossy(&read(&self.digest)?)
+            .trim()
+            .to_string();
         let got = vk_digest(&vk);
         if pinned != got {
-            return Err(zkcredit_verifier::VerifyError::DigestMismatch { expected: pinned, got }.into());
+            return Err(zkcredit_verifier::VerifyError::DigestMismatch {
+                expected: pinned,
+                got,
+            }
+            .into());
         }
         let json = String::from_utf8_lossy(&read(&self.json)?).to_string();
         let from_json = zkcredit_verifier::snarkjs::parse_vk(&json)?;
@@ -97,7 +110,8 @@ impl VkFiles {
 /// Writes a proving key (uncompressed) and its digest.
 pub fn write_pk(path: &Path, pk: &ProvingKey<Bn254>) -> Result<(), ProverError> {
     let mut bytes = Vec::with_capacity(pk.uncompressed_size());
-    pk.serialize_uncompressed(&mut bytes).expect("writing to a Vec cannot fail");
+    pk.serialize_uncompressed(&mut bytes)
+        .expect("writing to a Vec cannot fail");
     let digest = hex::encode(Sha256::digest(&bytes));
     write_atomic(path, &bytes)?;
     write_atomic(&digest_path(path), format!("{digest}\n").as_bytes())
@@ -112,15 +126,26 @@ fn digest_path(path: &Path) -> PathBuf {
 /// Loads a cached proving key: its digest must match its sidecar (the file is ours, written
 /// by [`write_pk`]; the digest replaces the slow per-point subgroup checks), and its
 /// verifying key must equal `expected_vk`.
-pub fn read_pk(path: &Path, expected_vk: &VerifyingKey<Bn254>) -> Result<ProvingKey<Bn254>, ProverError> {
+pub fn read_pk(
+    path: &Path,
+    expected_vk: &VerifyingKey<Bn254>,
+) -> Result<ProvingKey<Bn254>, ProverError> {
     let bytes = read(path)?;
-    let want = String::from_utf8_lossy(&read(&digest_path(path))?).trim().to_string();
+    let want = String::from_utf8_lossy(&read(&digest_path(path))?)
+        .trim()
+        .to_string();
     let got = hex::encode(Sha256::digest(&bytes));
     if want != got {
-        return Err(ProverError::KeyMismatch { path: path.display().to_string(), reason: "digest mismatch (corrupt or partial file)".into() });
+        return Err(ProverError::KeyMismatch {
+            path: path.display().to_string(),
+            reason: "digest mismatch (corrupt or partial file)".into(),
+        });
     }
     let pk = ProvingKey::<Bn254>::deserialize_with_mode(&bytes[..], Compress::No, Validate::No)
-        .map_err(|e| ProverError::KeyMismatch { path: path.display().to_string(), reason: e.to_string() })?;
+        .map_err(|e| ProverError::KeyMismatch {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
     if &pk.vk != expected_vk {
         return Err(ProverError::KeyMismatch {
             path: path.display().to_string(),

@@ -21,7 +21,9 @@ use ark_bn254::Bn254;
 use ark_groth16::{Groth16, Proof, ProvingKey};
 use ark_relations::gr1cs::ConstraintSynthesizer;
 use ark_std::rand::{CryptoRng, RngCore};
-use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams, EligibilityWitness, PublicInputs};
+use zkcredit_circuits::eligibility::{
+    EligibilityCircuit, EligibilityParams, EligibilityWitness, PublicInputs,
+};
 use zkcredit_circuits::Fr;
 
 /// Proves any circuit with the given key and randomness.

@@ -11,7 +11,8 @@ use zkcredit_circuits::Fr;
 
 /// The published seed of the development setup. **Insecure by construction**: anyone can
 /// re-derive the setup randomness from it and forge proofs. Development and CI only.
-pub const INSECURE_DEV_SEED: &str = "zkcredit/insecure-development-setup/v1 (DO NOT USE IN PRODUCTION)";
+pub const INSECURE_DEV_SEED: &str =
+    "zkcredit/insecure-development-setup/v1 (DO NOT USE IN PRODUCTION)";
 
 /// The ChaCha20 seed of the development setup of `circuit_id`:
 /// `sha256(INSECURE_DEV_SEED || "/" || circuit_id)`.
@@ -36,9 +37,12 @@ pub fn insecure_dev_setup<C: ConstraintSynthesizer<Fr>>(
 
 /// Keys from OS randomness (single-party setup; the operator must discard nothing since
 /// the randomness never leaves this process). For production use a ceremony instead.
-pub fn setup_os_rng<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<ProvingKey<Bn254>, ProverError> {
+pub fn setup_os_rng<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<ProvingKey<Bn254>, ProverError> {
     // Seed a CSPRNG from the OS so key generation does not issue millions of syscalls.
-    let mut rng = ChaCha20Rng::from_rng(rand::rngs::OsRng).map_err(|e| ProverError::Synthesis(e.to_string()))?;
+    let mut rng = ChaCha20Rng::from_rng(rand::rngs::OsRng)
+        .map_err(|e| ProverError::Synthesis(e.to_string()))?;
     Groth16::<Bn254>::generate_random_parameters_with_reduction(circuit, &mut rng)
         .map_err(|e| ProverError::Synthesis(e.to_string()))
 }

@@ -11,7 +11,10 @@ use zkcredit_prover::circuits::CircuitId;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The committed params directory.
@@ -23,7 +26,11 @@ pub fn params_dir() -> PathBuf {
 /// derived once per test process from the published insecure seed.
 pub fn default_pk() -> &'static ProvingKey<Bn254> {
     static PK: OnceLock<ProvingKey<Bn254>> = OnceLock::new();
-    PK.get_or_init(|| CircuitId::default_eligibility().insecure_dev_setup().expect("dev setup"))
+    PK.get_or_init(|| {
+        CircuitId::default_eligibility()
+            .insecure_dev_setup()
+            .expect("dev setup")
+    })
 }
 
 /// The snarkjs CLI installed by `scripts/install-js.sh`. Panics with instructions if it is

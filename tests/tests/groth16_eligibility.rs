@@ -6,7 +6,9 @@ use ark_ff::One;
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use std::process::Command;
 use std::sync::OnceLock;
-use zkcredit_circuits::eligibility::{EligibilityParams, PublicInputs, NUM_PUBLIC_INPUTS, PUBLIC_INPUT_NAMES};
+use zkcredit_circuits::eligibility::{
+    EligibilityParams, PublicInputs, NUM_PUBLIC_INPUTS, PUBLIC_INPUT_NAMES,
+};
 use zkcredit_circuits::scenario::{eligible_applicant, Layout};
 use zkcredit_circuits::Fr;
 use zkcredit_prover::files::VkFiles;
@@ -31,13 +33,21 @@ fn honest() -> &'static (Proof, PublicInputs) {
 
 #[test]
 fn committed_verifying_key_is_the_development_key() {
-    let committed = VkFiles::new(&params_dir(), "eligibility_s16_d32").read().unwrap();
-    assert_eq!(committed, default_pk().vk, "params/ must hold the insecure development key; regenerate with `zkcredit setup`");
-    let pinned = std::fs::read_to_string(params_dir().join("eligibility_s16_d32.vk.sha256")).unwrap();
+    let committed = VkFiles::new(&params_dir(), "eligibility_s16_d32")
+        .read()
+        .unwrap();
+    assert_eq!(
+        committed,
+        default_pk().vk,
+        "params/ must hold the insecure development key; regenerate with `zkcredit setup`"
+    );
+    let pinned =
+        std::fs::read_to_string(params_dir().join("eligibility_s16_d32.vk.sha256")).unwrap();
     assert_eq!(pinned.trim(), keys::vk_digest(&default_pk().vk));
     // The JSON file is exactly what our exporter writes (generated, never hand-edited).
     let json = std::fs::read_to_string(params_dir().join("eligibility_s16_d32.vk.json")).unwrap();
-    let expected = serde_json::to_string_pretty(&VerifyingKeyJson::from_vk(&default_pk().vk)).unwrap() + "\n";
+    let expected =
+        serde_json::to_string_pretty(&VerifyingKeyJson::from_vk(&default_pk().vk)).unwrap() + "\n";
     assert_eq!(json, expected);
 }
 
@@ -60,11 +70,22 @@ fn each_public_input_changed_alone_fails_verification() {
         let mut xs = public.to_vec();
         xs[i] += Fr::one();
         let tampered = PublicInputs::from_slice(&xs).unwrap();
-        assert_eq!(v.verify(proof, &tampered), Err(VerifyError::InvalidProof), "{} tampered", PUBLIC_INPUT_NAMES[i]);
+        assert_eq!(
+            v.verify(proof, &tampered),
+            Err(VerifyError::InvalidProof),
+            "{} tampered",
+            PUBLIC_INPUT_NAMES[i]
+        );
     }
     // Wrong count is its own error, never a silent zero-padding.
     let xs = public.to_vec();
-    assert!(matches!(v.verify_raw(proof, &xs[..5]), Err(VerifyError::PublicInputCount { expected: 6, got: 5 })));
+    assert!(matches!(
+        v.verify_raw(proof, &xs[..5]),
+        Err(VerifyError::PublicInputCount {
+            expected: 6,
+            got: 5
+        })
+    ));
 }
 
 #[test]
@@ -89,7 +110,11 @@ fn snarkjs_verify(dir: &std::path::Path) -> (bool, String) {
         .arg(dir.join("proof.json"))
         .output()
         .expect("node must be on PATH");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success() && text.contains("OK"), text)
 }
 
@@ -99,16 +124,31 @@ fn snarkjs_verify(dir: &std::path::Path) -> (bool, String) {
 fn snarkjs_accepts_our_proof_and_rejects_a_changed_signal() {
     let (proof, public) = honest();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(params_dir().join("eligibility_s16_d32.vk.json"), dir.path().join("verification_key.json")).unwrap();
-    let write = |name: &str, v: &serde_json::Value| std::fs::write(dir.path().join(name), v.to_string()).unwrap();
-    write("proof.json", &serde_json::to_value(ProofJson::from_proof(proof)).unwrap());
-    write("public.json", &serde_json::to_value(public_to_json(&public.to_vec())).unwrap());
+    std::fs::copy(
+        params_dir().join("eligibility_s16_d32.vk.json"),
+        dir.path().join("verification_key.json"),
+    )
+    .unwrap();
+    let write = |name: &str, v: &serde_json::Value| {
+        std::fs::write(dir.path().join(name), v.to_string()).unwrap()
+    };
+    write(
+        "proof.json",
+        &serde_json::to_value(ProofJson::from_proof(proof)).unwrap(),
+    );
+    write(
+        "public.json",
+        &serde_json::to_value(public_to_json(&public.to_vec())).unwrap(),
+    );
     let (ok, text) = snarkjs_verify(dir.path());
     assert!(ok, "snarkjs rejected a valid zkcredit proof:\n{text}");
 
     let mut xs = public.to_vec();
     xs[4] += Fr::one(); // nullifier
-    write("public.json", &serde_json::to_value(public_to_json(&xs)).unwrap());
+    write(
+        "public.json",
+        &serde_json::to_value(public_to_json(&xs)).unwrap(),
+    );
     let (ok, text) = snarkjs_verify(dir.path());
     assert!(!ok, "snarkjs accepted a changed public signal:\n{text}");
 }

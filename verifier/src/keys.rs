@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 /// Compressed verifying key bytes.
 pub fn vk_to_bytes(vk: &VerifyingKey<Bn254>) -> Vec<u8> {
     let mut out = Vec::new();
-    vk.serialize_compressed(&mut out).expect("writing to a Vec cannot fail");
+    vk.serialize_compressed(&mut out)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -19,7 +20,10 @@ pub fn vk_from_bytes(bytes: &[u8]) -> Result<VerifyingKey<Bn254>, VerifyError> {
     let vk = VerifyingKey::<Bn254>::deserialize_with_mode(&mut r, Compress::Yes, Validate::Yes)
         .map_err(|e| VerifyError::Decode(format!("verifying key: {e}")))?;
     if !r.is_empty() {
-        return Err(VerifyError::Decode(format!("verifying key: {} trailing bytes", r.len())));
+        return Err(VerifyError::Decode(format!(
+            "verifying key: {} trailing bytes",
+            r.len()
+        )));
     }
     Ok(vk)
 }
@@ -27,7 +31,8 @@ pub fn vk_from_bytes(bytes: &[u8]) -> Result<VerifyingKey<Bn254>, VerifyError> {
 /// Compressed proof bytes (128 bytes on BN254).
 pub fn proof_to_bytes(p: &Proof<Bn254>) -> Vec<u8> {
     let mut out = Vec::new();
-    p.serialize_compressed(&mut out).expect("writing to a Vec cannot fail");
+    p.serialize_compressed(&mut out)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -37,7 +42,10 @@ pub fn proof_from_bytes(bytes: &[u8]) -> Result<Proof<Bn254>, VerifyError> {
     let p = Proof::<Bn254>::deserialize_with_mode(&mut r, Compress::Yes, Validate::Yes)
         .map_err(|e| VerifyError::Decode(format!("proof: {e}")))?;
     if !r.is_empty() {
-        return Err(VerifyError::Decode(format!("proof: {} trailing bytes", r.len())));
+        return Err(VerifyError::Decode(format!(
+            "proof: {} trailing bytes",
+            r.len()
+        )));
     }
     Ok(p)
 }
@@ -49,5 +57,8 @@ pub fn vk_digest(vk: &VerifyingKey<Bn254>) -> String {
 
 /// Reads a file with a typed error.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, VerifyError> {
-    std::fs::read(path).map_err(|e| VerifyError::Io { path: path.display().to_string(), reason: e.to_string() })
+    std::fs::read(path).map_err(|e| VerifyError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }

@@ -63,7 +63,10 @@ fn fq_to_dec(x: &Fq) -> String {
 
 /// Strict decimal → base-field element (`< q`, digits only, no leading zeros).
 fn fq_from_dec(s: &str, field: &str) -> Result<Fq, VerifyError> {
-    let bad = |reason: &str| VerifyError::BadField { field: field.to_string(), reason: reason.to_string() };
+    let bad = |reason: &str| VerifyError::BadField {
+        field: field.to_string(),
+        reason: reason.to_string(),
+    };
     if s.is_empty() || s.len() > 78 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("not a decimal integer"));
     }
@@ -99,7 +102,10 @@ pub fn g2_to_json(p: &G2Affine) -> Vec<Vec<String>> {
 }
 
 fn point_err(field: &str, reason: &str) -> VerifyError {
-    VerifyError::BadPoint { field: field.into(), reason: reason.into() }
+    VerifyError::BadPoint {
+        field: field.into(),
+        reason: reason.into(),
+    }
 }
 
 /// Strict `[x, y, z]` → G1: `z == "1"` (affine, on curve, in subgroup) or the identity.
@@ -121,7 +127,10 @@ pub fn g1_from_json(v: &[String], field: &str) -> Result<G1Affine, VerifyError> 
             }
             Ok(p)
         }
-        _ => Err(point_err(field, "z must be \"1\" (affine) or the identity [\"0\",\"1\",\"0\"]")),
+        _ => Err(point_err(
+            field,
+            "z must be \"1\" (affine) or the identity [\"0\",\"1\",\"0\"]",
+        )),
     }
 }
 
@@ -164,10 +173,14 @@ pub fn g2_from_json(v: &[Vec<String>], field: &str) -> Result<G2Affine, VerifyEr
 
 fn check_header(protocol: &str, curve: &str) -> Result<(), VerifyError> {
     if protocol != "groth16" {
-        return Err(VerifyError::Malformed(format!("protocol `{protocol}` is not groth16")));
+        return Err(VerifyError::Malformed(format!(
+            "protocol `{protocol}` is not groth16"
+        )));
     }
     if curve != "bn128" {
-        return Err(VerifyError::Malformed(format!("curve `{curve}` is not bn128")));
+        return Err(VerifyError::Malformed(format!(
+            "curve `{curve}` is not bn128"
+        )));
     }
     Ok(())
 }
@@ -259,26 +272,31 @@ pub fn public_from_json(v: &[String]) -> Result<Vec<Fr>, VerifyError> {
     v.iter()
         .enumerate()
         .map(|(i, s)| {
-            fr_from_dec(s).map_err(|e| VerifyError::BadField { field: format!("public[{i}]"), reason: e.to_string() })
+            fr_from_dec(s).map_err(|e| VerifyError::BadField {
+                field: format!("public[{i}]"),
+                reason: e.to_string(),
+            })
         })
         .collect()
 }
 
 /// Parses `proof.json` text.
 pub fn parse_proof(text: &str) -> Result<Proof<Bn254>, VerifyError> {
-    let j: ProofJson = serde_json::from_str(text).map_err(|e| VerifyError::Malformed(format!("proof.json: {e}")))?;
+    let j: ProofJson = serde_json::from_str(text)
+        .map_err(|e| VerifyError::Malformed(format!("proof.json: {e}")))?;
     j.to_proof()
 }
 
 /// Parses `verification_key.json` text.
 pub fn parse_vk(text: &str) -> Result<VerifyingKey<Bn254>, VerifyError> {
-    let j: VerifyingKeyJson =
-        serde_json::from_str(text).map_err(|e| VerifyError::Malformed(format!("verification_key.json: {e}")))?;
+    let j: VerifyingKeyJson = serde_json::from_str(text)
+        .map_err(|e| VerifyError::Malformed(format!("verification_key.json: {e}")))?;
     j.to_vk()
 }
 
 /// Parses `public.json` text.
 pub fn parse_public(text: &str) -> Result<Vec<Fr>, VerifyError> {
-    let j: Vec<String> = serde_json::from_str(text).map_err(|e| VerifyError::Malformed(format!("public.json: {e}")))?;
+    let j: Vec<String> = serde_json::from_str(text)
+        .map_err(|e| VerifyError::Malformed(format!("public.json: {e}")))?;
     public_from_json(&j)
 }

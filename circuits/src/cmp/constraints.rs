@@ -8,8 +8,8 @@
 //! circuit, spec §6 "range checks"), so that the difference cannot wrap.
 
 use super::to_bits_le;
-use ark_ff::{AdditiveGroup as _, Field as _};
 use crate::Fr;
+use ark_ff::{AdditiveGroup as _, Field as _};
 use ark_r1cs_std::fields::fp::{AllocatedFp, FpVar};
 use ark_r1cs_std::prelude::*;
 use ark_relations::gr1cs::SynthesisError;
@@ -58,8 +58,6 @@ pub fn enforce_bits_compose(x: &FpVar<Fr>, bits: &[Boolean<Fr>]) -> Result<(), S
     sum.enforce_equal(x)
 }
 
-
-
 /// Enforces `x < 2^bits` and returns the little-endian bits. `bits + 1` constraints.
 pub fn enforce_bits(x: &FpVar<Fr>, bits: usize) -> Result<Vec<Boolean<Fr>>, SynthesisError> {
     if let FpVar::Constant(c) = x {
@@ -67,7 +65,10 @@ pub fn enforce_bits(x: &FpVar<Fr>, bits: usize) -> Result<Vec<Boolean<Fr>>, Synt
         if !super::fits_in_bits(c, bits) {
             return Err(SynthesisError::Unsatisfiable);
         }
-        return Ok(to_bits_le(c, bits).into_iter().map(Boolean::constant).collect());
+        return Ok(to_bits_le(c, bits)
+            .into_iter()
+            .map(Boolean::constant)
+            .collect());
     }
     let b = witness_bits(x, bits)?;
     enforce_bits_compose(x, &b)?;
@@ -146,7 +147,11 @@ mod tests {
             };
             let cs = ConstraintSystem::<Fr>::new_ref();
             enforce_bits(&w(&cs, x), bits).unwrap();
-            assert_eq!(cs.is_satisfied().unwrap(), fits_in_bits(&x, bits), "x={x} bits={bits}");
+            assert_eq!(
+                cs.is_satisfied().unwrap(),
+                fits_in_bits(&x, bits),
+                "x={x} bits={bits}"
+            );
             assert_eq!(cs.num_constraints(), bits + 1);
         }
     }
@@ -213,7 +218,6 @@ mod tests {
             .collect();
         enforce_bits_compose(&vx, &bits).unwrap();
         assert!(!cs.is_satisfied().unwrap());
-
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub fn fits_in_bits(x: &Fr, bits: usize) -> bool {
 /// Little-endian bits of the canonical integer of `x`, `bits` of them (higher bits dropped).
 pub fn to_bits_le(x: &Fr, bits: usize) -> Vec<bool> {
     let b = x.into_bigint().to_bits_le();
-    (0..bits).map(|i| b.get(i).copied().unwrap_or(false)).collect()
+    (0..bits)
+        .map(|i| b.get(i).copied().unwrap_or(false))
+        .collect()
 }
 
 /// Native twin of [`constraints::enforce_le`]: `a <= b` with both `< 2^bits`.

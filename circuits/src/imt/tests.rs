@@ -123,7 +123,10 @@ proptest! {
 }
 
 fn populated() -> IndexedMerkleTree {
-    let rows: Vec<(Fr, [Fr; 3])> = [10u64, 20, 30, 40].iter().map(|x| (k(*x), vals(*x))).collect();
+    let rows: Vec<(Fr, [Fr; 3])> = [10u64, 20, 30, 40]
+        .iter()
+        .map(|x| (k(*x), vals(*x)))
+        .collect();
     IndexedMerkleTree::from_rows(D, &rows).unwrap()
 }
 
@@ -152,7 +155,10 @@ fn key_equal_to_low_leaf_key_or_next_key_is_present_not_absent() {
     // 20's non-membership witness would be the leaf of 10 (low) whose next is 20: rejected.
     let (_, w10) = t.witness(&k(10)).unwrap();
     assert_eq!(w10.leaf.next_key, k(20));
-    assert!(!gadget(t.root(), k(20), &w10, D).0, "x == next_key must fail");
+    assert!(
+        !gadget(t.root(), k(20), &w10, D).0,
+        "x == next_key must fail"
+    );
     // Claiming 10 absent using the leaf whose key is 10 returns present = true instead.
     let (ok, present, _) = gadget(t.root(), k(10), &w10, D);
     assert!(ok && present);
@@ -206,18 +212,27 @@ fn disabled_lookup_enforces_nothing_and_returns_zero() {
 #[test]
 fn key_range_and_errors() {
     let mut t = IndexedMerkleTree::new(D).unwrap();
-    assert_eq!(t.insert(Fr::zero(), vals(1)), Err(CircuitError::KeyOutOfRange));
+    assert_eq!(
+        t.insert(Fr::zero(), vals(1)),
+        Err(CircuitError::KeyOutOfRange)
+    );
     let too_big = Fr::from(2u64).pow_u64(248);
     assert_eq!(t.insert(too_big, vals(1)), Err(CircuitError::KeyOutOfRange));
     t.insert(too_big - Fr::from(1u64), vals(1)).unwrap();
-    assert_eq!(t.insert(too_big - Fr::from(1u64), vals(1)), Err(CircuitError::DuplicateKey));
+    assert_eq!(
+        t.insert(too_big - Fr::from(1u64), vals(1)),
+        Err(CircuitError::DuplicateKey)
+    );
     assert_eq!(t.delete(&k(5)), Err(CircuitError::KeyNotFound));
     assert_eq!(t.update(k(5), vals(1)), Err(CircuitError::KeyNotFound));
     let mut small = IndexedMerkleTree::new(2).unwrap();
     for x in 1..=3 {
         small.insert(k(x), vals(x)).unwrap();
     }
-    assert_eq!(small.insert(k(9), vals(9)), Err(CircuitError::TreeFull { depth: 2 }));
+    assert_eq!(
+        small.insert(k(9), vals(9)),
+        Err(CircuitError::TreeFull { depth: 2 })
+    );
     assert!(IndexedMerkleTree::new(0).is_err());
     assert!(IndexedMerkleTree::new(65).is_err());
 }

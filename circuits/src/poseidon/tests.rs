@@ -37,9 +37,16 @@ fn matches_circomlibjs_fixture() {
             .collect();
         arities.insert(inputs.len());
         let expected = v["output"].as_str().unwrap();
-        assert_eq!(fr_to_dec(&hash(&inputs).unwrap()), expected, "inputs {inputs:?}");
+        assert_eq!(
+            fr_to_dec(&hash(&inputs).unwrap()),
+            expected,
+            "inputs {inputs:?}"
+        );
     }
-    assert_eq!(arities.into_iter().collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        arities.into_iter().collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
 }
 
 #[test]
@@ -85,6 +92,7 @@ fn rejects_unsupported_arity() {
 #[test]
 fn gadget_equals_native_and_costs_are_pinned() {
     let mut rng = StdRng::seed_from_u64(3);
+    #[allow(clippy::needless_range_loop)]
     for arity in 1..=6 {
         let xs: Vec<Fr> = (0..arity).map(|_| Fr::rand(&mut rng)).collect();
         let cs = ConstraintSystem::<Fr>::new_ref();
@@ -97,7 +105,10 @@ fn gadget_equals_native_and_costs_are_pinned() {
         let cost = cs.num_constraints() - before;
         assert_eq!(out.value().unwrap(), hash(&xs).unwrap(), "arity {arity}");
         assert!(cs.is_satisfied().unwrap());
-        assert_eq!(cost, POSEIDON_CONSTRAINTS[arity], "arity {arity} constraint count");
+        assert_eq!(
+            cost, POSEIDON_CONSTRAINTS[arity],
+            "arity {arity} constraint count"
+        );
     }
     // circomlib's Poseidon(2) costs 240: match it.
     assert_eq!(POSEIDON_CONSTRAINTS[2], 240);
@@ -110,7 +121,8 @@ fn gadget_output_is_bound() {
     let cs = ConstraintSystem::<Fr>::new_ref();
     let a = FpVar::new_witness(cs.clone(), || Ok(Fr::from(1u64))).unwrap();
     let b = FpVar::new_witness(cs.clone(), || Ok(Fr::from(2u64))).unwrap();
-    let claimed = FpVar::new_input(cs.clone(), || Ok(hash2(Fr::from(1u64), Fr::from(3u64)))).unwrap();
+    let claimed =
+        FpVar::new_input(cs.clone(), || Ok(hash2(Fr::from(1u64), Fr::from(3u64)))).unwrap();
     hash_var(&[a, b]).unwrap().enforce_equal(&claimed).unwrap();
     assert!(!cs.is_satisfied().unwrap());
 }

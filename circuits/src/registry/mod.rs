@@ -139,7 +139,9 @@ impl Registry {
             _ => {}
         }
         if slot.role == Role::Empty
-            && (!slot.provider_id.is_zero() || !slot.provider_root.is_zero() || slot.published_at != 0)
+            && (!slot.provider_id.is_zero()
+                || !slot.provider_root.is_zero()
+                || slot.published_at != 0)
         {
             return Err(CircuitError::Registry("an empty slot is all zeros".into()));
         }
@@ -168,10 +170,28 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(20);
         for slots in [2usize, 4, 16] {
             let mut reg = Registry::new(slots).unwrap();
-            reg.set(0, Slot { role: Role::Kyc, provider_id: Fr::from(1u64), provider_root: Fr::rand(&mut rng), published_at: rng.gen() }).unwrap();
+            reg.set(
+                0,
+                Slot {
+                    role: Role::Kyc,
+                    provider_id: Fr::from(1u64),
+                    provider_root: Fr::rand(&mut rng),
+                    published_at: rng.gen(),
+                },
+            )
+            .unwrap();
             for i in 1..slots {
                 let role = Role::from_u8(rng.gen_range(2..=4)).unwrap();
-                reg.set(i, Slot { role, provider_id: Fr::rand(&mut rng), provider_root: Fr::rand(&mut rng), published_at: rng.gen() }).unwrap();
+                reg.set(
+                    i,
+                    Slot {
+                        role,
+                        provider_id: Fr::rand(&mut rng),
+                        provider_root: Fr::rand(&mut rng),
+                        published_at: rng.gen(),
+                    },
+                )
+                .unwrap();
             }
             let cs = ConstraintSystem::<Fr>::new_ref();
             let leaves: Vec<FpVar<Fr>> = reg
@@ -188,14 +208,42 @@ mod tests {
     #[test]
     fn slot_rules() {
         let mut reg = Registry::new(4).unwrap();
-        let lender = Slot { role: Role::Lender, provider_id: Fr::from(3u64), provider_root: Fr::from(9u64), published_at: 5 };
+        let lender = Slot {
+            role: Role::Lender,
+            provider_id: Fr::from(3u64),
+            provider_root: Fr::from(9u64),
+            published_at: 5,
+        };
         assert!(reg.set(0, lender).is_err());
         assert!(reg.set(4, lender).is_err());
-        assert!(reg.set(1, Slot { role: Role::Kyc, ..lender }).is_err());
-        assert!(reg.set(1, Slot { role: Role::Empty, ..lender }).is_err());
+        assert!(reg
+            .set(
+                1,
+                Slot {
+                    role: Role::Kyc,
+                    ..lender
+                }
+            )
+            .is_err());
+        assert!(reg
+            .set(
+                1,
+                Slot {
+                    role: Role::Empty,
+                    ..lender
+                }
+            )
+            .is_err());
         reg.set(1, lender).unwrap();
         let before = reg.root();
-        reg.set(1, Slot { published_at: 6, ..lender }).unwrap();
+        reg.set(
+            1,
+            Slot {
+                published_at: 6,
+                ..lender
+            },
+        )
+        .unwrap();
         assert_ne!(before, reg.root());
         assert!(Registry::new(3).is_err());
         assert!(Registry::new(512).is_err());

@@ -105,6 +105,16 @@ enum Cmd {
         #[arg(long, default_value = "params/cache")]
         cache: PathBuf,
     },
+    /// Generate contracts/src/Groth16Verifier.sol (from the committed verifying key) and the
+    /// Poseidon libraries (from the circuits' constants). --check: fail on any difference.
+    GenContracts {
+        /// Workspace root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Compare instead of writing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Measure constraints, setup, witness, prove and verify times per circuit and size.
     Bench {
         /// Proofs per circuit (median and min reported).
@@ -321,6 +331,33 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Cmd::Demo { params, cache } => demo(&params, &cache),
+        Cmd::GenContracts { root, check } => {
+            let id = CircuitId::default_eligibility().name();
+            let vk = VkFiles::new(&root.join("params"), &id).read()?;
+            let digest = zkcredit_verifier::keys::vk_digest(&vk);
+            let mut stale = Vec::new();
+            for (rel, text) in zkcredit_evm::codegen::all(&vk, &id, &digest) {
+                let path = root.join(&rel);
+                if check {
+                    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                        stale.push(rel);
+                    }
+                } else {
+                    write_atomic(&path, text.as_bytes())?;
+                    println!("wrote {}", path.display());
+                }
+            }
+            if !stale.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "generated files differ from the generator (run `zkcredit gen-contracts`): {}",
+                    stale.join(", ")
+                )));
+            }
+            if check {
+                println!("generated contracts are fresh");
+            }
+            Ok(())
+        }
         Cmd::Bench { runs, quick, json } => {
             if runs == 0 {
                 return Err(CliError::Usage("--runs must be at least 1".into()));

@@ -436,6 +436,9 @@ fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
         }
     }
 
+    // Journey 3: the same applicant borrows from a LendingPool in an in-memory EVM.
+    onchain_borrow(&pk, p, &world, &borrower, w.policy, now)?;
+
     // Applicant A takes a third loan at another lender: now at the policy's limit.
     world
         .set_record(Role::Lender, 2, borrower.subject_key, [2, 50_000, 0])
@@ -454,8 +457,87 @@ fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
             ))
         }
     }
-    println!("demo finished: 1 accepted, 2 refused as expected");
+    println!(
+        "demo finished: 2 accepted (HTTP-less lender check, on-chain pool), 3 refused as expected"
+    );
     Ok(())
+}
+
+fn onchain_borrow(
+    pk: &ark_groth16::ProvingKey<ark_bn254::Bn254>,
+    p: zkcredit_circuits::eligibility::EligibilityParams,
+    world: &zkcredit_circuits::scenario::World,
+    borrower: &zkcredit_circuits::scenario::Borrower,
+    policy: zkcredit_circuits::eligibility::Policy,
+    now: u64,
+) -> Result<(), CliError> {
+    use zkcredit_evm::pool::{account, Deployment, PoolConfig};
+    let evm = |e: zkcredit_evm::EvmError| CliError::Usage(format!("EVM: {e}"));
+    let wei = |eth: u64| {
+        alloy_primitives::U256::from(eth)
+            * alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18u64))
+    };
+    let cfg = PoolConfig {
+        policy_hash: policy.hash(),
+        scope: zkcredit_circuits::Fr::from(0xc4a1u64),
+        max_skew: 300,
+        history_window: 3600,
+        liquidity: wei(100),
+    };
+    let t = Instant::now();
+    let mut d = Deployment::new(now, &world.registry, cfg).map_err(evm)?;
+    println!(
+        "[chain]   revm: ProviderRegistry ({} gas), LendingPool ({} gas) deployed; {} slots mirrored ({})",
+        d.gas.registry,
+        d.gas.pool,
+        world.providers.len(),
+        secs(t)
+    );
+    let me = account(0xb0);
+    let amount = wei(2);
+    let ctx = d.context(me, amount);
+    let w = world
+        .witness(borrower, policy, now, cfg.scope, ctx)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let t = Instant::now();
+    let (proof, public) = zkcredit_prover::prove_eligibility(pk, p, w)?;
+    println!(
+        "[wallet]  proof bound to (chain, pool, msg.sender, 2 ETH) in {}",
+        secs(t)
+    );
+    let thief = account(0x7717);
+    let o = d.borrow(thief, amount, &proof, &public).map_err(evm)?;
+    if o.success {
+        return Err(CliError::Usage(
+            "a front-runner borrowed with someone else's proof".into(),
+        ));
+    }
+    println!(
+        "[chain]   front-runner submits the same proof: REVERTED (context bound to the borrower)"
+    );
+    let before = d.chain.balance(me);
+    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
+    if !o.success {
+        return Err(CliError::Usage(format!(
+            "borrow reverted: 0x{}",
+            hex_string(&o.output)
+        )));
+    }
+    println!(
+        "[chain]   borrow(2 ETH) ACCEPTED: {} gas; borrower received {} wei",
+        o.gas_used,
+        d.chain.balance(me) - before
+    );
+    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
+    if o.success {
+        return Err(CliError::Usage("a nullifier was accepted twice".into()));
+    }
+    println!("[chain]   same proof again: REVERTED (nullifier already used)");
+    Ok(())
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn main() -> ExitCode {

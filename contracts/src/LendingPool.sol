@@ -8,9 +8,9 @@ import {ProviderRegistry} from "./ProviderRegistry.sol";
 /// @notice borrow() checks, in order: inputs < r; the proof's policy hash and scope are this
 ///         pool's; its registry root is known to the registry (current or recent); `now` is
 ///         within MAX_SKEW of block.timestamp; its context equals
-///         keccak256(abi.encode(chainid, this, msg.sender, amount, nonce)) with the top 3 bits
+///         keccak256(abi.encode(chainid, this, msg.sender, amount)) with the top 3 bits
 ///         cleared (so a proof copied from the mempool is useless to anyone else); the
-///         nullifier is unused; the Groth16 proof verifies. Then it records the nullifier and
+///         nullifier is unused (one loan per person per scope, which also stops replays); the Groth16 proof verifies. Then it records the nullifier and
 ///         pays `amount` wei to msg.sender.
 /// @dev Policy hash and scope are fixed at deployment, so their input terms are folded into a
 ///      precomputed base point once (saves two EC multiplications per borrow).
@@ -28,8 +28,6 @@ contract LendingPool is Groth16Verifier {
 
     /// @notice Nullifiers already used.
     mapping(uint256 nullifier => bool used) public nullifierUsed;
-    /// @notice Per-borrower nonce bound into the context.
-    mapping(address borrower => uint256 nonce) public nonces;
 
     error InvalidProof();
     error PolicyMismatch(uint256 got);
@@ -60,10 +58,9 @@ contract LendingPool is Groth16Verifier {
     /// @notice Accepts liquidity.
     receive() external payable {}
 
-    /// @notice The context a borrower's proof must bind for `amount` at its current nonce.
+    /// @notice The context a borrower's proof must bind to borrow `amount` from this pool.
     function expectedContext(address borrower, uint256 amount) public view returns (uint256) {
-        return uint256(keccak256(abi.encode(block.chainid, address(this), borrower, amount, nonces[borrower])))
-            & ((1 << 253) - 1);
+        return uint256(keccak256(abi.encode(block.chainid, address(this), borrower, amount))) & ((1 << 253) - 1);
     }
 
     /// @notice Borrows `amount` wei against an eligibility proof.
@@ -87,7 +84,6 @@ contract LendingPool is Groth16Verifier {
         (x, y) = _accumulate(x, y, IC6_X, IC6_Y, ctx);
         if (!_pairingCheck(proof, x, y)) revert InvalidProof();
         nullifierUsed[input[4]] = true;
-        nonces[msg.sender] += 1;
         if (amount > address(this).balance) revert InsufficientLiquidity(amount, address(this).balance);
         emit Borrowed(msg.sender, amount, input[4], input[0]);
         (bool ok,) = msg.sender.call{value: amount}("");

@@ -44,7 +44,6 @@ sol! {
         function borrow(uint256 amount, uint256[8] calldata proof, uint256[6] calldata input) external;
         function expectedContext(address borrower, uint256 amount) external view returns (uint256);
         function nullifierUsed(uint256 nullifier) external view returns (bool);
-        function nonces(address borrower) external view returns (uint256);
         error InvalidProof();
         error PolicyMismatch(uint256 got);
         error ScopeMismatch(uint256 got);
@@ -114,15 +113,9 @@ pub fn input_words(p: &PublicInputs) -> [U256; 6] {
     std::array::from_fn(|i| fr_word(&v[i]))
 }
 
-/// On-chain context (spec §6): `keccak256(abi.encode(chainid, pool, borrower, amount,
-/// nonce))` with the top 3 bits cleared — what `LendingPool.expectedContext` computes.
-pub fn onchain_context(
-    chain_id: u64,
-    pool: Address,
-    borrower: Address,
-    amount: U256,
-    nonce: U256,
-) -> Fr {
-    let encoded = (U256::from(chain_id), pool, borrower, amount, nonce).abi_encode();
+/// On-chain context (spec §6): `keccak256(abi.encode(chainid, pool, borrower, amount))` with
+/// the top 3 bits cleared — what `LendingPool.expectedContext` computes.
+pub fn onchain_context(chain_id: u64, pool: Address, borrower: Address, amount: U256) -> Fr {
+    let encoded = (U256::from(chain_id), pool, borrower, amount).abi_encode();
     context_from_digest(keccak256(encoded).0)
 }

@@ -12,6 +12,7 @@
 
 pub mod abi;
 pub mod codegen;
+pub mod pool;
 pub mod vm;
 
 /// Errors of the EVM harness.

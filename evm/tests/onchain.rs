@@ -22,17 +22,10 @@ const SKEW: u64 = 300;
 const AMOUNT: u64 = 1_000_000_000_000_000_000; // 1 ETH
 const SCOPE: u64 = 0x5c09e;
 
-fn addr(n: u64) -> Address {
-    Address::left_padding_from(&n.to_be_bytes())
-}
-fn admin() -> Address {
-    addr(0xad)
-}
+use zkcredit_evm::pool::{account as addr, admin, provider_account, Deployment, PoolConfig};
+
 fn borrower() -> Address {
     addr(0xb0)
-}
-fn provider_account(slot: usize) -> Address {
-    addr(0x1000 + slot as u64)
 }
 
 fn pk() -> &'static ark_groth16::ProvingKey<ark_bn254::Bn254> {
@@ -44,57 +37,13 @@ fn pk() -> &'static ark_groth16::ProvingKey<ark_bn254::Bn254> {
     })
 }
 
-struct Deployed {
-    chain: Chain,
-    registry: Address,
-    pool: Address,
-    verifier: Address,
-}
-
 fn expect_ok(o: Outcome, what: &str) -> Outcome {
     assert!(o.success, "{what} reverted: 0x{}", hex::encode(&o.output));
     o
 }
 
-/// Mirrors `world.registry` on chain (register every provider, publish every root).
-fn mirror_registry(chain: &mut Chain, registry: Address, world: &World) {
-    for (i, slot) in world.registry.slots().iter().enumerate() {
-        if slot.role == Role::Empty {
-            continue;
-        }
-        let call = IProviderRegistry::setProviderCall {
-            slot: U256::from(i),
-            role: slot.role as u8,
-            providerId: fr_word(&slot.provider_id),
-            account: provider_account(i),
-        };
-        expect_ok(
-            chain
-                .call(admin(), registry, call.abi_encode(), U256::ZERO)
-                .unwrap(),
-            "setProvider",
-        );
-        publish(chain, registry, i, &slot.provider_root, slot.published_at);
-    }
-}
-
 fn publish(chain: &mut Chain, registry: Address, slot: usize, root: &Fr, at: u64) -> Outcome {
-    let call = IProviderRegistry::publishRootCall {
-        slot: U256::from(slot),
-        providerRoot: fr_word(root),
-        publishedAt: at,
-    };
-    expect_ok(
-        chain
-            .call(
-                provider_account(slot),
-                registry,
-                call.abi_encode(),
-                U256::ZERO,
-            )
-            .unwrap(),
-        "publishRoot",
-    )
+    zkcredit_evm::pool::publish_root(chain, registry, slot, root, at).unwrap()
 }
 
 fn current_root(chain: &mut Chain, registry: Address) -> U256 {
@@ -125,84 +74,55 @@ fn world() -> &'static (World, Borrower) {
     })
 }
 
+type Deployed = Deployment;
+
 fn deploy_with_policy(policy_hash: Fr) -> Deployed {
-    let mut chain = Chain::new(T0);
-    chain.fund(admin(), U256::from(100u64) * U256::from(AMOUNT));
-    let (registry, _) = chain
-        .deploy(
-            "ProviderRegistry",
-            admin(),
-            &creation_code(artifacts::PROVIDER_REGISTRY).unwrap(),
-            &U256::from(WINDOW).abi_encode(),
-            U256::ZERO,
-        )
-        .unwrap();
-    mirror_registry(&mut chain, registry, &world().0);
-    let args = (
-        registry,
-        fr_word(&policy_hash),
-        U256::from(SCOPE),
-        U256::from(SKEW),
-    )
-        .abi_encode_params();
-    let (pool, _) = chain
-        .deploy(
-            "LendingPool",
-            admin(),
-            &creation_code(artifacts::LENDING_POOL).unwrap(),
-            &args,
-            U256::from(10u64) * U256::from(AMOUNT),
-        )
-        .unwrap();
-    let (verifier, _) = chain
-        .deploy(
-            "Groth16Verifier",
-            admin(),
-            &creation_code(artifacts::GROTH16_VERIFIER).unwrap(),
-            &[],
-            U256::ZERO,
-        )
-        .unwrap();
-    Deployed {
-        chain,
-        registry,
-        pool,
-        verifier,
-    }
+    let cfg = PoolConfig {
+        policy_hash,
+        scope: Fr::from(SCOPE),
+        max_skew: SKEW,
+        history_window: WINDOW,
+        liquidity: U256::from(10u64) * U256::from(AMOUNT),
+    };
+    Deployment::new(T0, &world().0.registry, cfg).unwrap()
 }
 
 fn deploy() -> Deployed {
     deploy_with_policy(example_policy().hash())
 }
 
-/// A proof for `sender` borrowing AMOUNT with `nonce` from the (deterministic) pool address.
-fn proof_for(pool: Address, sender: Address, nonce: u64) -> (Proof, PublicInputs) {
+/// A proof for `sender` borrowing `amount` from the (deterministic) pool address.
+fn proof_for(pool: Address, sender: Address, amount: u64) -> (Proof, PublicInputs) {
     let (world, b) = world();
-    let ctx = onchain_context(
-        CHAIN_ID,
-        pool,
-        sender,
-        U256::from(AMOUNT),
-        U256::from(nonce),
-    );
+    let ctx = onchain_context(CHAIN_ID, pool, sender, U256::from(amount));
     let w: EligibilityWitness = world
         .witness(b, example_policy(), T0, Fr::from(SCOPE), ctx)
         .unwrap();
     zkcredit_prover::prove_eligibility(pk(), EligibilityParams::default(), w).unwrap()
 }
 
-/// The honest proof for nonce 0 (shared: every deployment lands at the same addresses).
+/// The honest proof for AMOUNT (shared: every deployment lands at the same addresses).
 fn honest() -> &'static (Proof, PublicInputs) {
     static P: OnceLock<(Proof, PublicInputs)> = OnceLock::new();
     P.get_or_init(|| {
         let d = deploy();
-        proof_for(d.pool, borrower(), 0)
+        proof_for(d.pool, borrower(), AMOUNT)
     })
 }
 
 fn borrow(d: &mut Deployed, from: Address, proof: [U256; 8], input: [U256; 6]) -> (Outcome, usize) {
+    borrow_amount(d, from, AMOUNT, proof, input)
+}
+
+fn borrow_amount(
+    d: &mut Deployed,
+    from: Address,
+    amount: u64,
+    proof: [U256; 8],
+    input: [U256; 6],
+) -> (Outcome, usize) {
     let data = ILendingPool::borrowCall {
-        amount: U256::from(AMOUNT),
+        amount: U256::from(amount),
         proof,
         input,
     }
@@ -247,11 +167,28 @@ fn valid_proof_borrows_and_gas_is_reported() {
         .unwrap();
     assert!(bool::abi_decode(&used.output).unwrap());
     println!(
-        "GAS borrow: tx {} (calldata {} bytes, intrinsic {}), execution {}",
+        "GAS borrow (1 ETH payout): tx {} (calldata {len} bytes)",
+        o.gas_used
+    );
+    // The same checks without a value transfer: a zero-amount loan against its own proof.
+    let mut d = deploy();
+    let (p0, pub0) = proof_for(d.pool, borrower(), 0);
+    let data = ILendingPool::borrowCall {
+        amount: U256::ZERO,
+        proof: proof_words(&p0),
+        input: input_words(&pub0),
+    }
+    .abi_encode();
+    let o = expect_ok(
+        d.chain
+            .call(borrower(), d.pool, data.clone(), U256::ZERO)
+            .unwrap(),
+        "zero borrow",
+    );
+    println!(
+        "GAS borrow (no payout): tx {} execution {}",
         o.gas_used,
-        len,
-        zkcredit_evm::vm::intrinsic_gas(&vec![1u8; 0]),
-        o.gas_used - 21_000
+        o.execution_gas(&data)
     );
 }
 
@@ -432,18 +369,19 @@ fn reused_nullifier_is_rejected() {
         borrow(&mut d, borrower(), proof_words(proof), input_words(public)).0,
         "first borrow",
     );
-    // The same proof again: its context is bound to nonce 0, now 1.
+    // The same proof again.
     let (o, _) = borrow(&mut d, borrower(), proof_words(proof), input_words(public));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::ContextMismatch(_)
+        ILendingPool::ILendingPoolErrors::NullifierAlreadyUsed(_)
     ));
-    // A fresh valid proof for nonce 1 carries the same nullifier (same person, same scope).
-    let (proof2, public2) = proof_for(d.pool, borrower(), 1);
+    // A fresh valid proof for another amount carries the same nullifier (same person, same scope).
+    let (proof2, public2) = proof_for(d.pool, borrower(), AMOUNT / 2);
     assert_eq!(public2.nullifier, public.nullifier);
-    let (o, _) = borrow(
+    let (o, _) = borrow_amount(
         &mut d,
         borrower(),
+        AMOUNT / 2,
         proof_words(&proof2),
         input_words(&public2),
     );

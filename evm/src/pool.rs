@@ -1,0 +1,206 @@
+//! A deployed zkcredit stack (registry mirroring a Rust [`Registry`], lending pool,
+//! standalone verifier) on an in-memory [`Chain`]: what the demo and the tests drive.
+
+use crate::abi::{
+    fr_word, input_words, onchain_context, proof_words, ILendingPool, IProviderRegistry,
+};
+use crate::vm::{artifacts, creation_code, Chain, Outcome, CHAIN_ID};
+use crate::EvmError;
+use alloy_primitives::{Address, U256};
+use alloy_sol_types::{SolCall, SolValue};
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::Proof;
+use zkcredit_circuits::eligibility::PublicInputs;
+use zkcredit_circuits::registry::{Registry, Role};
+
+/// The address of test/demo account `n`.
+pub fn account(n: u64) -> Address {
+    Address::left_padding_from(&n.to_be_bytes())
+}
+
+/// The admin account of the deployment.
+pub fn admin() -> Address {
+    account(0xad)
+}
+
+/// The account that operates registry slot `slot`.
+pub fn provider_account(slot: usize) -> Address {
+    account(0x1000 + slot as u64)
+}
+
+/// Deployment parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolConfig {
+    /// The pool's policy hash.
+    pub policy_hash: Fr,
+    /// The pool's nullifier scope.
+    pub scope: Fr,
+    /// Accepted |now − block.timestamp|.
+    pub max_skew: u64,
+    /// Seconds a replaced registry root stays acceptable.
+    pub history_window: u64,
+    /// Initial liquidity in wei.
+    pub liquidity: U256,
+}
+
+/// Gas of each deployment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeployGas {
+    /// ProviderRegistry deployment.
+    pub registry: u64,
+    /// LendingPool deployment.
+    pub pool: u64,
+    /// Standalone Groth16Verifier deployment.
+    pub verifier: u64,
+}
+
+/// A deployed stack.
+#[derive(Debug)]
+pub struct Deployment {
+    /// The chain.
+    pub chain: Chain,
+    /// ProviderRegistry.
+    pub registry: Address,
+    /// LendingPool.
+    pub pool: Address,
+    /// Standalone Groth16Verifier.
+    pub verifier: Address,
+    /// Deployment gas.
+    pub gas: DeployGas,
+}
+
+fn ok(o: Outcome, what: &str) -> Result<Outcome, EvmError> {
+    if o.success {
+        Ok(o)
+    } else {
+        Err(EvmError::Evm(format!(
+            "{what} reverted: 0x{}",
+            hex::encode(&o.output)
+        )))
+    }
+}
+
+/// Registers every non-empty slot of `registry` on chain and publishes its root.
+pub fn mirror_registry(
+    chain: &mut Chain,
+    at: Address,
+    registry: &Registry,
+) -> Result<(), EvmError> {
+    for (i, slot) in registry.slots().iter().enumerate() {
+        if slot.role == Role::Empty {
+            continue;
+        }
+        let call = IProviderRegistry::setProviderCall {
+            slot: U256::from(i),
+            role: slot.role as u8,
+            providerId: fr_word(&slot.provider_id),
+            account: provider_account(i),
+        };
+        ok(
+            chain.call(admin(), at, call.abi_encode(), U256::ZERO)?,
+            "setProvider",
+        )?;
+        publish_root(chain, at, i, &slot.provider_root, slot.published_at)?;
+    }
+    Ok(())
+}
+
+/// The provider of `slot` publishes `root` at `published_at`.
+pub fn publish_root(
+    chain: &mut Chain,
+    at: Address,
+    slot: usize,
+    root: &Fr,
+    published_at: u64,
+) -> Result<Outcome, EvmError> {
+    let call = IProviderRegistry::publishRootCall {
+        slot: U256::from(slot),
+        providerRoot: fr_word(root),
+        publishedAt: published_at,
+    };
+    ok(
+        chain.call(provider_account(slot), at, call.abi_encode(), U256::ZERO)?,
+        "publishRoot",
+    )
+}
+
+impl Deployment {
+    /// A fresh chain at `timestamp` with the registry mirroring `registry`, a funded pool and
+    /// a standalone verifier. Deterministic: the same inputs give the same addresses.
+    pub fn new(timestamp: u64, registry: &Registry, cfg: PoolConfig) -> Result<Self, EvmError> {
+        let mut chain = Chain::new(timestamp);
+        chain.fund(admin(), cfg.liquidity + (U256::from(1u64) << 100));
+        let (reg, g_reg) = chain.deploy(
+            "ProviderRegistry",
+            admin(),
+            &creation_code(artifacts::PROVIDER_REGISTRY)?,
+            &U256::from(cfg.history_window).abi_encode(),
+            U256::ZERO,
+        )?;
+        mirror_registry(&mut chain, reg, registry)?;
+        let args = (
+            reg,
+            fr_word(&cfg.policy_hash),
+            fr_word(&cfg.scope),
+            U256::from(cfg.max_skew),
+        )
+            .abi_encode_params();
+        let (pool, g_pool) = chain.deploy(
+            "LendingPool",
+            admin(),
+            &creation_code(artifacts::LENDING_POOL)?,
+            &args,
+            cfg.liquidity,
+        )?;
+        let (verifier, g_ver) = chain.deploy(
+            "Groth16Verifier",
+            admin(),
+            &creation_code(artifacts::GROTH16_VERIFIER)?,
+            &[],
+            U256::ZERO,
+        )?;
+        Ok(Self {
+            chain,
+            registry: reg,
+            pool,
+            verifier,
+            gas: DeployGas {
+                registry: g_reg,
+                pool: g_pool,
+                verifier: g_ver,
+            },
+        })
+    }
+
+    /// The context a proof must bind for `borrower` to borrow `amount` from this pool.
+    pub fn context(&self, borrower: Address, amount: U256) -> Fr {
+        onchain_context(CHAIN_ID, self.pool, borrower, amount)
+    }
+
+    /// `borrow(amount, proof, public)` sent by `from`.
+    pub fn borrow(
+        &mut self,
+        from: Address,
+        amount: U256,
+        proof: &Proof<Bn254>,
+        public: &PublicInputs,
+    ) -> Result<Outcome, EvmError> {
+        let data = ILendingPool::borrowCall {
+            amount,
+            proof: proof_words(proof),
+            input: input_words(public),
+        }
+        .abi_encode();
+        self.chain.call(from, self.pool, data, U256::ZERO)
+    }
+
+    /// The registry's current root.
+    pub fn current_root(&mut self) -> Result<U256, EvmError> {
+        let o = self.chain.view(
+            admin(),
+            self.registry,
+            IProviderRegistry::currentRootCall {}.abi_encode(),
+        )?;
+        U256::abi_decode(&o.output).map_err(|e| EvmError::Evm(e.to_string()))
+    }
+}

@@ -23,7 +23,14 @@ pub struct Row {
     verify_median_ms: f64,
     proof_bytes: usize,
     runs: usize,
+    /// Batch verification throughput (proofs/s) at batch sizes 1, 16, 256.
+    batch_per_s: [f64; 3],
+    /// Peak resident memory while measuring this circuit (MiB).
+    peak_rss_mib: Option<f64>,
 }
+
+/// Batch sizes of the throughput columns.
+pub const BATCH_SIZES: [usize; 3] = [1, 16, 256];
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -48,12 +55,14 @@ where
     C: ark_relations_gr1cs::ConstraintSynthesizer<Fr>,
     F: FnMut() -> (C, Vec<Fr>, f64),
 {
+    reset_peak_rss();
     let t = Instant::now();
     let pk = id.insecure_dev_setup().expect("setup");
     let setup_s = t.elapsed().as_secs_f64();
     let verifier = Verifier::new(&pk.vk);
     let (mut prove, mut verify, mut wit) = (Vec::new(), Vec::new(), Vec::new());
     let mut proof_bytes = 0;
+    let mut last = None;
     for _ in 0..runs {
         let (circuit, public, witness_ms) = make();
         wit.push(witness_ms);
@@ -69,7 +78,31 @@ where
                 .expect("an honest proof verifies");
             verify.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        last = Some((proof, public));
     }
+    let (proof, public) = last.expect("runs >= 1");
+    // 256 distinct valid proofs of the same statement by re-randomisation.
+    let mut rng = rand::rngs::OsRng;
+    let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+    let items: Vec<(ark_groth16::Proof<ark_bn254::Bn254>, Vec<Fr>)> = (0..BATCH_SIZES[2])
+        .map(|_| {
+            let p = ark_groth16::Groth16::<ark_bn254::Bn254>::rerandomize_proof(
+                &pvk.vk, &proof, &mut rng,
+            );
+            (p, public.clone())
+        })
+        .collect();
+    let batch_per_s = BATCH_SIZES.map(|n| {
+        let reps = (512 / n).max(2);
+        let t = Instant::now();
+        for k in 0..reps {
+            let start = (k * n) % (items.len() - n + 1);
+            verifier
+                .verify_batch(&items[start..start + n])
+                .expect("valid batch");
+        }
+        (n * reps) as f64 / t.elapsed().as_secs_f64()
+    });
     let prove_min_s = prove.iter().copied().fold(f64::INFINITY, f64::min);
     Row {
         circuit: name,
@@ -81,6 +114,8 @@ where
         verify_median_ms: median(verify),
         proof_bytes,
         runs,
+        batch_per_s,
+        peak_rss_mib: peak_rss_mib(),
     }
 }
 
@@ -146,6 +181,11 @@ fn eligibility_row(slots: usize, runs: usize) -> Row {
             ms,
         )
     })
+}
+
+/// Resets the kernel's peak-RSS counter of this process (Linux `clear_refs` 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn peak_rss_mib() -> Option<f64> {

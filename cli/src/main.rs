@@ -68,11 +68,20 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Prove a witness file; writes proof.json and public.json (snarkjs layout).
+    /// Prove a witness file (writes proof.json and public.json, snarkjs layout), or with
+    /// --batch every *.json witness file of a directory on all cores (provider bulk proving;
+    /// writes <name>.proof.json and <name>.public.json).
     Prove {
         /// Witness file (from gen-witness or a wallet).
+        #[arg(long, conflicts_with = "batch", required_unless_present = "batch")]
+        witness: Option<PathBuf>,
+        /// Directory of witness files to prove in bulk.
         #[arg(long)]
-        witness: PathBuf,
+        batch: Option<PathBuf>,
+        /// Proofs in flight at once in --batch mode (each also uses all cores for its MSMs);
+        /// memory grows with it.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
         /// Output directory.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -281,36 +290,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Cmd::Prove {
             witness,
+            batch,
+            jobs,
             out,
             params,
             cache,
-        } => {
-            let file: WitnessFile = serde_json::from_str(&read_text(&witness)?)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", witness.display())))?;
-            let id = CircuitId::parse(&file.circuit)?;
-            let CircuitId::Eligibility(p) = id else {
-                return Err(CliError::Usage(format!(
-                    "witness files are for eligibility circuits, not {}",
-                    file.circuit
-                )));
-            };
-            let pk = load_or_setup(&id, &params, &cache)?;
-            let t = Instant::now();
-            let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, file.witness)?;
-            let took = secs(t);
-            let proof_json =
-                serde_json::to_string_pretty(&ProofJson::from_proof(&proof)).expect("serialisable");
-            let public_json = serde_json::to_string_pretty(&public_to_json(&public.to_vec()))
-                .expect("serialisable");
-            write_atomic(&out.join("proof.json"), proof_json.as_bytes())?;
-            write_atomic(&out.join("public.json"), public_json.as_bytes())?;
-            println!(
-                "proved {} in {took}; wrote {}/proof.json and public.json",
-                id.name(),
-                out.display()
-            );
-            Ok(())
-        }
+        } => match (witness, batch) {
+            (Some(witness), None) => {
+                let (id, p, w) = read_witness_file(&witness)?;
+                let pk = load_or_setup(&id, &params, &cache)?;
+                let t = Instant::now();
+                let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, w)?;
+                let took = secs(t);
+                write_proof_files(&out, "", &proof, &public)?;
+                println!(
+                    "proved {} in {took}; wrote {}/proof.json and public.json",
+                    id.name(),
+                    out.display()
+                );
+                Ok(())
+            }
+            (None, Some(dir)) => prove_batch(&dir, &out, &params, &cache, jobs),
+            _ => Err(CliError::Usage(
+                "give exactly one of --witness FILE or --batch DIR".into(),
+            )),
+        },
         Cmd::Verify { proof, public, vk } => {
             let vk = parse_vk(&read_text(&vk)?)?;
             let proof = parse_proof(&read_text(&proof)?)?;
@@ -373,6 +377,149 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+    }
+}
+
+fn read_witness_file(
+    path: &Path,
+) -> Result<
+    (
+        CircuitId,
+        zkcredit_circuits::eligibility::EligibilityParams,
+        EligibilityWitness,
+    ),
+    CliError,
+> {
+    let file: WitnessFile = serde_json::from_str(&read_text(path)?)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let id = CircuitId::parse(&file.circuit)?;
+    let CircuitId::Eligibility(p) = id else {
+        return Err(CliError::Usage(format!(
+            "witness files are for eligibility circuits, not {}",
+            file.circuit
+        )));
+    };
+    Ok((id, p, file.witness))
+}
+
+fn write_proof_files(
+    out: &Path,
+    prefix: &str,
+    proof: &ark_groth16::Proof<ark_bn254::Bn254>,
+    public: &zkcredit_circuits::eligibility::PublicInputs,
+) -> Result<(), CliError> {
+    let proof_json =
+        serde_json::to_string_pretty(&ProofJson::from_proof(proof)).expect("serialisable");
+    let public_json =
+        serde_json::to_string_pretty(&public_to_json(&public.to_vec())).expect("serialisable");
+    write_atomic(
+        &out.join(format!("{prefix}proof.json")),
+        proof_json.as_bytes(),
+    )?;
+    write_atomic(
+        &out.join(format!("{prefix}public.json")),
+        public_json.as_bytes(),
+    )?;
+    Ok(())
+}
+
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| format!("{:.0} MiB", kb / 1024.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// Bulk proving: every witness in `dir`, `jobs` at a time, on a dedicated rayon pool.
+fn prove_batch(
+    dir: &Path,
+    out: &Path,
+    params: &Path,
+    cache: &Path,
+    jobs: usize,
+) -> Result<(), CliError> {
+    use rayon::prelude::*;
+    if jobs == 0 {
+        return Err(CliError::Usage("--jobs must be at least 1".into()));
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{}: no *.json witness files",
+            dir.display()
+        )));
+    }
+    let parsed = files
+        .iter()
+        .map(|f| read_witness_file(f).map(|w| (f.clone(), w)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let id = parsed[0].1 .0;
+    if parsed.iter().any(|(_, (i, _, _))| *i != id) {
+        return Err(CliError::Usage(
+            "all witnesses of a batch must be for the same circuit".into(),
+        ));
+    }
+    let pk = load_or_setup(&id, params, cache)?;
+    std::fs::create_dir_all(out).map_err(|e| CliError::Usage(format!("{}: {e}", out.display())))?;
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let t = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let results: Vec<(PathBuf, Result<(), CliError>)> = pool.install(|| {
+        parsed
+            .into_par_iter()
+            .map(|(f, (_, p, w))| {
+                let stem = f
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("witness")
+                    .to_string();
+                let r = zkcredit_prover::prove_eligibility(&pk, p, w)
+                    .map_err(CliError::from)
+                    .and_then(|(proof, public)| {
+                        write_proof_files(out, &format!("{stem}."), &proof, &public)
+                    });
+                (f, r)
+            })
+            .collect()
+    });
+    let elapsed = t.elapsed().as_secs_f64();
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(f, r)| r.as_ref().err().map(|e| format!("{}: {e}", f.display())))
+        .collect();
+    let ok = results.len() - failed.len();
+    println!(
+        "proved {ok}/{} witnesses of {} in {elapsed:.2} s: {:.2} proofs/s with {jobs} in flight; peak RSS {}",
+        results.len(),
+        id.name(),
+        ok as f64 / elapsed,
+        peak_rss()
+    );
+    for f in &failed {
+        eprintln!("  failed: {f}");
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "{} of {} witnesses failed",
+            failed.len(),
+            results.len()
+        )))
     }
 }
 

@@ -173,3 +173,91 @@ fn os_rng_setup_gives_a_different_key_each_time() {
     let b = std::fs::read(p.join("b/fraud_only_d4.vk.bin")).unwrap();
     assert_ne!(a, b);
 }
+
+#[test]
+fn prove_batch_proves_a_directory_and_reports_failures() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let o = zk(
+        &[
+            "setup",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--params",
+            "keys",
+            "--cache",
+            "keys/cache",
+        ],
+        p,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::create_dir(p.join("in")).unwrap();
+    for seed in ["1", "2", "3"] {
+        let out = format!("in/w{seed}.json");
+        let o = zk(
+            &[
+                "gen-witness",
+                "--slots",
+                "4",
+                "--depth",
+                "8",
+                "--borrowers",
+                "5",
+                "--seed",
+                seed,
+                "--out",
+                &out,
+            ],
+            p,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let batch = |p: &Path| {
+        zk(
+            &[
+                "prove",
+                "--batch",
+                "in",
+                "--out",
+                "out",
+                "--jobs",
+                "2",
+                "--params",
+                "keys",
+                "--cache",
+                "keys/cache",
+            ],
+            p,
+        )
+    };
+    let o = batch(p);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("proved 3/3"), "{}", text(&o));
+    for seed in ["1", "2", "3"] {
+        let o = zk(
+            &[
+                "verify",
+                "--proof",
+                &format!("out/w{seed}.proof.json"),
+                "--public",
+                &format!("out/w{seed}.public.json"),
+                "--vk",
+                "keys/eligibility_s4_d8.vk.json",
+            ],
+            p,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // One witness that violates the policy: the others are proved, the run fails naming it.
+    let mut w: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("in/w2.json")).unwrap()).unwrap();
+    w["witness"]["policy"]["max_active_loans"] = serde_json::json!(1);
+    std::fs::write(p.join("in/w2.json"), w.to_string()).unwrap();
+    let o = batch(p);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("proved 2/3") && text(&o).contains("w2.json"),
+        "{}",
+        text(&o)
+    );
+}

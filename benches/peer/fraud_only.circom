@@ -1,0 +1,65 @@
+pragma circom 2.1.0;
+// The fraud-only statement of zkcredit (docs/SPEC.md §6.7), written in circom with circomlib
+// for the peer comparison in `zkcredit bench --peer`: one indexed-Merkle-tree
+// non-membership lookup at depth `depth` plus the subject commitment. Same hashes, same
+// checks, same public inputs [root, subject_commitment] as zkcredit's FraudOnlyCircuit.
+include "circomlib/circuits/poseidon.circom";
+include "circomlib/circuits/bitify.circom";
+include "circomlib/circuits/comparators.circom";
+
+template FraudOnly(depth) {
+    signal input root;
+    signal input commitment;
+    signal input key;
+    signal input blinding;
+    signal input leaf[5];          // key, next_key, v0, v1, v2 of the low leaf
+    signal input index_bits[depth];
+    signal input siblings[depth];
+
+    // Subject key in [1, 2^248).
+    component key_bits = Num2Bits(248);
+    key_bits.in <== key;
+    component key_zero = IsZero();
+    key_zero.in <== key;
+    key_zero.out === 0;
+
+    // subject_commitment = H(TAG_SUBJECT_COMMIT, key, blinding)
+    component com = Poseidon(3);
+    com.inputs[0] <== 8821253350585757549;
+    com.inputs[1] <== key;
+    com.inputs[2] <== blinding;
+    com.out === commitment;
+
+    // Leaf and Merkle path.
+    component leaf_hash = Poseidon(5);
+    for (var i = 0; i < 5; i++) { leaf_hash.inputs[i] <== leaf[i]; }
+    component nodes[depth];
+    signal cur[depth + 1];
+    signal d[depth];
+    cur[0] <== leaf_hash.out;
+    for (var l = 0; l < depth; l++) {
+        index_bits[l] * (index_bits[l] - 1) === 0;
+        d[l] <== index_bits[l] * (siblings[l] - cur[l]);
+        nodes[l] = Poseidon(2);
+        nodes[l].inputs[0] <== cur[l] + d[l];
+        nodes[l].inputs[1] <== siblings[l] - d[l];
+        cur[l + 1] <== nodes[l].out;
+    }
+    cur[depth] === root;
+
+    // Low leaf: leaf.key <= key (248-bit), leaf.key != key (absent).
+    component le = Num2Bits(248);
+    le.in <== key - leaf[0];
+    component eq = IsEqual();
+    eq.in[0] <== leaf[0];
+    eq.in[1] <== key;
+    eq.out === 0;
+
+    // next_key == 0 or key < next_key (248-bit).
+    component next_zero = IsZero();
+    next_zero.in <== leaf[1];
+    signal gap;
+    gap <== (1 - next_zero.out) * (leaf[1] - key - 1);
+    component lt = Num2Bits(248);
+    lt.in <== gap;
+}

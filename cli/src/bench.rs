@@ -119,6 +119,153 @@ where
     }
 }
 
+/// The circom input of the fraud-only statement (same values as our witness).
+fn circom_input(
+    depth: usize,
+    root: Fr,
+    commitment: Fr,
+    s: &Subject,
+    w: &zkcredit_circuits::imt::LookupWitness,
+) -> serde_json::Value {
+    use zkcredit_circuits::field::fr_to_dec;
+    let l = &w.leaf;
+    let leaf: Vec<String> = [l.key, l.next_key, l.values[0], l.values[1], l.values[2]]
+        .iter()
+        .map(fr_to_dec)
+        .collect();
+    serde_json::json!({
+        "root": fr_to_dec(&root),
+        "commitment": fr_to_dec(&commitment),
+        "key": fr_to_dec(&s.key),
+        "blinding": fr_to_dec(&s.blinding),
+        "leaf": leaf,
+        "index_bits": (0..depth).map(|i| ((w.index >> i) & 1).to_string()).collect::<Vec<_>>(),
+        "siblings": w.siblings.iter().map(fr_to_dec).collect::<Vec<_>>(),
+    })
+}
+
+fn fraud_tree(depth: usize) -> IndexedMerkleTree {
+    let rows: Vec<(Fr, [Fr; 3])> = (1..=1000u64)
+        .map(|k| (Fr::from(k * 1_000_003), [Fr::from(1u64); 3]))
+        .collect();
+    IndexedMerkleTree::from_rows(depth, &rows).expect("tree")
+}
+
+/// snarkjs on the same fraud-only statement (circuit in benches/peer/), or why not.
+fn peer_fraud(depth: usize, runs: usize) -> Result<serde_json::Value, String> {
+    use std::process::Command;
+    let root_dir = std::env::current_dir().map_err(|e| e.to_string())?;
+    let js = root_dir.join("js/node_modules");
+    if !js.join("snarkjs").exists() || !js.join("circom2").exists() {
+        return Err("run `bash scripts/install-js.sh` from the repository root first".into());
+    }
+    let cache = std::env::var_os("ZKCREDIT_PEER_CACHE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::PathBuf::from(h).join(".cache/zkcredit-peer"))
+        })
+        .ok_or("no cache directory (set ZKCREDIT_PEER_CACHE)")?;
+    std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
+    let snarkjs = js.join("snarkjs/build/cli.cjs");
+    let run = |args: &[&std::ffi::OsStr]| -> Result<String, String> {
+        let o = Command::new("node")
+            .args(args)
+            .current_dir(&root_dir)
+            .output()
+            .map_err(|e| format!("node: {e}"))?;
+        if o.status.success() {
+            Ok(String::from_utf8_lossy(&o.stdout).to_string())
+        } else {
+            Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ))
+        }
+    };
+    let ptau = cache.join("pot14_final.ptau");
+    if !ptau.exists() {
+        eprintln!(
+            "preparing snarkjs powers of tau 2^14 in {} (about 10 minutes on 2 cores, once) …",
+            cache.display()
+        );
+        let p0 = cache.join("pot14_0.ptau");
+        let p1 = cache.join("pot14_1.ptau");
+        run(&[
+            snarkjs.as_os_str(),
+            "powersoftau".as_ref(),
+            "new".as_ref(),
+            "bn128".as_ref(),
+            "14".as_ref(),
+            p0.as_os_str(),
+        ])?;
+        run(&[
+            snarkjs.as_os_str(),
+            "powersoftau".as_ref(),
+            "contribute".as_ref(),
+            p0.as_os_str(),
+            p1.as_os_str(),
+            "--name=zkcredit-bench".as_ref(),
+            "-e=zkcredit-peer-bench-entropy".as_ref(),
+        ])?;
+        run(&[
+            snarkjs.as_os_str(),
+            "powersoftau".as_ref(),
+            "prepare".as_ref(),
+            "phase2".as_ref(),
+            p1.as_os_str(),
+            ptau.as_os_str(),
+        ])?;
+    }
+    let name = format!("fraud_only_d{depth}");
+    let out = cache.join(&name);
+    let r1cs = out.join(format!("{name}.r1cs"));
+    let wasm = out.join(format!("{name}_js/{name}.wasm"));
+    if !r1cs.exists() || !wasm.exists() {
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        let src = root_dir.join(format!("benches/peer/{name}.circom"));
+        let src = std::fs::canonicalize(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+        run(&[
+            js.join("circom2/cli.js").as_os_str(),
+            src.as_os_str(),
+            "--r1cs".as_ref(),
+            "--wasm".as_ref(),
+            "--O2".as_ref(),
+            "-l".as_ref(),
+            js.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ])?;
+    }
+    let tree = fraud_tree(depth);
+    let s = Subject {
+        key: Fr::from(5_000_001u64),
+        blinding: Fr::from(77u64),
+    };
+    let (_, w) = tree.witness(&s.key).map_err(|e| e.to_string())?;
+    let input = circom_input(
+        depth,
+        tree.root(),
+        subject_commitment(&s.key, &s.blinding),
+        &s,
+        &w,
+    );
+    let input_path = out.join("input.json");
+    std::fs::write(&input_path, input.to_string()).map_err(|e| e.to_string())?;
+    let zkey = out.join(format!("{name}.zkey"));
+    let text = run(&[
+        root_dir.join("js/peer-bench.js").as_os_str(),
+        r1cs.as_os_str(),
+        wasm.as_os_str(),
+        ptau.as_os_str(),
+        zkey.as_os_str(),
+        input_path.as_os_str(),
+        runs.to_string().as_ref(),
+    ])?;
+    serde_json::from_str(text.trim()).map_err(|e| format!("peer output {text:?}: {e}"))
+}
+
 fn fraud_row(depth: usize, runs: usize) -> Row {
     let id = CircuitId::FraudOnly { depth };
     let constraints = count(FraudOnlyCircuit {
@@ -196,7 +343,7 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 /// Runs the benchmark and prints the table; returns the rows as JSON.
-pub fn run(runs: usize, quick: bool) -> serde_json::Value {
+pub fn run(runs: usize, quick: bool, peer: bool) -> serde_json::Value {
     let mut rows = Vec::new();
     let fraud_depths: &[usize] = if quick { &[20] } else { &[20, 32] };
     let slots: &[usize] = if quick { &[4] } else { &[4, 8, 16] };
@@ -214,24 +361,60 @@ pub fn run(runs: usize, quick: bool) -> serde_json::Value {
     println!(
         "zkcredit bench — Groth16/BN254 (arkworks 0.6), {cores} cores, {runs} runs per circuit"
     );
-    println!(
-        "| {:<22} | {:>11} | {:>8} | {:>10} | {:>12} | {:>9} | {:>10} | {:>5} |",
-        "circuit",
-        "constraints",
-        "setup s",
-        "witness ms",
-        "prove med s",
-        "prove min",
-        "verify ms",
-        "bytes"
-    );
-    println!(
-        "|{:-<24}|{:-<13}|{:-<10}|{:-<12}|{:-<14}|{:-<11}|{:-<12}|{:-<7}|",
-        "", "", "", "", "", "", "", ""
-    );
-    for r in &rows {
-        println!(
-            "| {:<22} | {:>11} | {:>8.2} | {:>10.1} | {:>12.3} | {:>9.3} | {:>10.2} | {:>5} |",
+    let table = markdown_table(&rows);
+    print!("{table}");
+    let mut peers = Vec::new();
+    let mut peer_table = String::new();
+    if peer {
+        peer_table.push_str("\nPeer comparison, same statement (fraud-only: one indexed-tree lookup + subject commitment), same machine, same run:\n\n");
+        peer_table.push_str("| statement | ours: constraints | snarkjs: constraints | ours: prove median | snarkjs: prove median | speed-up | ours: verify | snarkjs: verify |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for &d in fraud_depths {
+            eprintln!("measuring snarkjs on fraud_only_d{d} …");
+            let ours = rows
+                .iter()
+                .find(|r| r.circuit == format!("fraud_only_d{d}"))
+                .expect("measured above");
+            match peer_fraud(d, runs) {
+                Ok(v) => {
+                    let theirs_ms = v["prove_median_ms"].as_f64().unwrap_or(f64::NAN);
+                    peer_table.push_str(&format!(
+                        "| fraud_only_d{d} | {} | {} | {:.0} ms | {:.0} ms | {:.1}× | {:.2} ms | {:.1} ms |\n",
+                        ours.constraints,
+                        v["constraints"],
+                        ours.prove_median_s * 1e3,
+                        theirs_ms,
+                        theirs_ms / (ours.prove_median_s * 1e3),
+                        ours.verify_median_ms,
+                        v["verify_median_ms"].as_f64().unwrap_or(f64::NAN)
+                    ));
+                    peers.push(
+                        serde_json::json!({ "circuit": format!("fraud_only_d{d}"), "snarkjs": v }),
+                    );
+                }
+                Err(e) => {
+                    eprintln!("peer run for fraud_only_d{d} skipped: {e}");
+                    peer_table.push_str(&format!(
+                        "| fraud_only_d{d} | {} | – | {:.0} ms | not run: {} | | | |\n",
+                        ours.constraints,
+                        ours.prove_median_s * 1e3,
+                        e.lines().next().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        print!("{peer_table}");
+    }
+    serde_json::json!({ "cores": cores, "runs": runs, "rows": rows, "table": table, "peers": peers, "peer_table": peer_table })
+}
+
+/// The results as a Markdown table.
+pub fn markdown_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    out.push_str("| circuit | constraints | setup s | witness ms | prove median s | prove min s | verify ms | batch/s @1 | @16 | @256 | proof B | peak MiB |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {:.2} | {:.1} | {:.3} | {:.3} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} |\n",
             r.circuit,
             r.constraints,
             r.setup_s,
@@ -239,12 +422,55 @@ pub fn run(runs: usize, quick: bool) -> serde_json::Value {
             r.prove_median_s,
             r.prove_min_s,
             r.verify_median_ms,
-            r.proof_bytes
-        );
+            r.batch_per_s[0],
+            r.batch_per_s[1],
+            r.batch_per_s[2],
+            r.proof_bytes,
+            r.peak_rss_mib.map(|m| format!("{m:.0}")).unwrap_or_else(|| "n/a".into())
+        ));
     }
-    let peak = peak_rss_mib();
-    if let Some(p) = peak {
-        println!("peak resident memory of the whole run: {p:.0} MiB");
+    out
+}
+
+/// `benches/RESULTS.md`: the tables, the machine, the command and the date.
+pub fn results_markdown(v: &serde_json::Value, runs: usize, quick: bool, peer: bool) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| format!("{:.0} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "?".into());
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut cmd = format!("./target/release/zkcredit bench --runs {runs}");
+    if quick {
+        cmd.push_str(" --quick");
     }
-    serde_json::json!({ "cores": cores, "runs": runs, "rows": rows, "peak_rss_mib": peak })
+    if peer {
+        cmd.push_str(" --peer");
+    }
+    cmd.push_str(" --markdown benches/RESULTS.md");
+    format!(
+        "# zkcredit benchmark results\n\nGenerated by `{cmd}` (after `cargo build --release -p zkcredit` and `bash scripts/install-js.sh`); do not edit by hand.\n\n- date: {date}\n- machine: {cpu}, {} cores, {mem} RAM (shared CI-class machine: expect noise)\n- prover: arkworks 0.6 Groth16/BN254, features `parallel`, `asm`; {runs} proofs per circuit (median and min), 5 verifications per proof\n- batch verification: random linear combination (merlin transcript + OS randomness), 256 distinct proofs by re-randomisation\n- peak MiB: peak resident set of the process while measuring that circuit (setup, proving and verification)\n\n{}{}",
+        v["cores"],
+        v["table"].as_str().unwrap_or(""),
+        v["peer_table"].as_str().unwrap_or("")
+    )
 }

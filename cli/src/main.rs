@@ -135,6 +135,13 @@ enum Cmd {
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also prove the same statements with circom + snarkjs (needs scripts/install-js.sh;
+        /// prepares a 2^14 powers-of-tau file once in ~/.cache/zkcredit-peer, ≈ 10 min).
+        #[arg(long)]
+        peer: bool,
+        /// Write benches/RESULTS.md-style Markdown (tables, machine, command, date) here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
     },
 }
 
@@ -362,11 +369,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Cmd::Bench { runs, quick, json } => {
+        Cmd::Bench {
+            runs,
+            quick,
+            json,
+            peer,
+            markdown,
+        } => {
             if runs == 0 {
                 return Err(CliError::Usage("--runs must be at least 1".into()));
             }
-            let v = bench::run(runs, quick);
+            let v = bench::run(runs, quick, peer);
+            if let Some(path) = markdown {
+                write_atomic(
+                    &path,
+                    bench::results_markdown(&v, runs, quick, peer).as_bytes(),
+                )?;
+            }
             if let Some(path) = json {
                 write_atomic(
                     &path,

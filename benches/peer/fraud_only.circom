@@ -13,8 +13,8 @@ template FraudOnly(depth) {
     signal input key;
     signal input blinding;
     signal input leaf[5];          // key, next_key, v0, v1, v2 of the low leaf
-    signal input index_bits[depth];
-    signal input siblings[depth];
+    signal input index_bits[depth];      // 2 per 4-ary level, little-endian
+    signal input siblings[3 * depth \ 2]; // 3 per level, other children in order
 
     // Subject key in [1, 2^248).
     component key_bits = Num2Bits(248);
@@ -30,22 +30,33 @@ template FraudOnly(depth) {
     com.inputs[2] <== blinding;
     com.out === commitment;
 
-    // Leaf and Merkle path.
+    // Leaf and 4-ary Merkle path (docs/SPEC.md §4.1, §4.3): per level, place cur among the
+    // three siblings at pos = b0 + 2·b1, then H(c0, c1, c2, c3).
+    var levels = depth \ 2;
     component leaf_hash = Poseidon(5);
     for (var i = 0; i < 5; i++) { leaf_hash.inputs[i] <== leaf[i]; }
-    component nodes[depth];
-    signal cur[depth + 1];
-    signal d[depth];
+    component nodes[levels];
+    signal cur[levels + 1];
+    signal e3[levels];
+    signal t[levels][4];
     cur[0] <== leaf_hash.out;
-    for (var l = 0; l < depth; l++) {
-        index_bits[l] * (index_bits[l] - 1) === 0;
-        d[l] <== index_bits[l] * (siblings[l] - cur[l]);
-        nodes[l] = Poseidon(2);
-        nodes[l].inputs[0] <== cur[l] + d[l];
-        nodes[l].inputs[1] <== siblings[l] - d[l];
+    for (var l = 0; l < levels; l++) {
+        index_bits[2 * l] * (index_bits[2 * l] - 1) === 0;
+        index_bits[2 * l + 1] * (index_bits[2 * l + 1] - 1) === 0;
+        e3[l] <== index_bits[2 * l] * index_bits[2 * l + 1];
+        nodes[l] = Poseidon(4);
+        // e0 = 1 - b0 - b1 + e3, e1 = b0 - e3, e2 = b1 - e3
+        nodes[l].inputs[0] <== siblings[3 * l] + (1 - index_bits[2 * l] - index_bits[2 * l + 1] + e3[l]) * (cur[l] - siblings[3 * l]);
+        t[l][0] <== (1 - index_bits[2 * l] - index_bits[2 * l + 1] + e3[l]) * siblings[3 * l];
+        t[l][1] <== (index_bits[2 * l] - e3[l]) * cur[l];
+        nodes[l].inputs[1] <== t[l][0] + t[l][1] + index_bits[2 * l + 1] * siblings[3 * l + 1];
+        t[l][2] <== (1 - index_bits[2 * l + 1]) * siblings[3 * l + 1];
+        t[l][3] <== (index_bits[2 * l + 1] - e3[l]) * cur[l];
+        nodes[l].inputs[2] <== t[l][2] + t[l][3] + e3[l] * siblings[3 * l + 2];
+        nodes[l].inputs[3] <== siblings[3 * l + 2] + e3[l] * (cur[l] - siblings[3 * l + 2]);
         cur[l + 1] <== nodes[l].out;
     }
-    cur[depth] === root;
+    cur[levels] === root;
 
     // Low leaf: leaf.key <= key (248-bit), leaf.key != key (absent).
     component le = Num2Bits(248);

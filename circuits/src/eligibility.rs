@@ -91,7 +91,7 @@ impl Policy {
 pub struct EligibilityParams {
     /// Registry slots (power of two, 2..=256).
     pub slots: usize,
-    /// Depth of every provider's indexed tree (1..=64).
+    /// Depth of every provider's indexed tree: 2^depth leaves, even, 2..=64.
     pub depth: usize,
 }
 
@@ -289,11 +289,12 @@ impl EligibilityWitness {
             )));
         }
         for (i, s) in self.slots.iter().enumerate() {
-            if s.lookup.siblings.len() != params.depth {
+            if s.lookup.siblings.len() != crate::imt::path_len(params.depth) {
                 return Err(CircuitError::Shape(format!(
-                    "slot {i}: path of {} siblings, circuit depth is {}",
+                    "slot {i}: path of {} siblings, depth {} needs {}",
                     s.lookup.siblings.len(),
-                    params.depth
+                    params.depth,
+                    crate::imt::path_len(params.depth)
                 )));
             }
             if params.depth < 64 && s.lookup.index >> params.depth != 0 {

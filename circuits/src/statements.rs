@@ -65,7 +65,7 @@ fn input(cs: &ConstraintSystemRef<Fr>, v: Option<Fr>) -> Result<FpVar<Fr>, Synth
 }
 
 fn check_depth(w: &LookupWitness, depth: usize) -> Result<(), CircuitError> {
-    if w.siblings.len() != depth {
+    if w.siblings.len() != crate::imt::path_len(depth) {
         return Err(CircuitError::Shape(format!(
             "path of {} siblings, circuit depth is {depth}",
             w.siblings.len()

@@ -8,9 +8,9 @@
 //! range-checked once per circuit); keys stored in a provider's tree are `< 2^248`
 //! (enforced by every tree implementation on insert; the provider is trusted for its tree).
 
-use super::LookupWitness;
+use super::{path_len, LookupWitness};
 use crate::cmp::constraints::{enforce_le_if, enforce_lt_if};
-use crate::poseidon::constraints::{hash2_var, hash_var};
+use crate::poseidon::constraints::hash_var;
 use crate::tags::KEY_BITS;
 use crate::Fr;
 use ark_r1cs_std::fields::fp::FpVar;
@@ -20,16 +20,16 @@ use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 /// An allocated lookup witness.
 #[derive(Clone)]
 pub struct LookupWitnessVar {
-    /// Path direction bits, little-endian (bit l = 1: the level-l node is a right child).
+    /// Leaf index bits, little-endian; bits 2l and 2l+1 give the position (0..4) at level l.
     pub index_bits: Vec<Boolean<Fr>>,
     /// `key, next_key, v0, v1, v2`.
     pub leaf: [FpVar<Fr>; 5],
-    /// Siblings, leaf level first.
+    /// Siblings, leaf level first, three per level.
     pub siblings: Vec<FpVar<Fr>>,
 }
 
 impl LookupWitnessVar {
-    /// Allocates a witness of `depth` levels (`w = None` in setup mode).
+    /// Allocates a witness for a tree of `depth` (`w = None` in setup mode).
     pub fn alloc(
         cs: ConstraintSystemRef<Fr>,
         w: Option<&LookupWitness>,
@@ -53,7 +53,7 @@ impl LookupWitnessVar {
             field(&|w| w.leaf.values[1])?,
             field(&|w| w.leaf.values[2])?,
         ];
-        let siblings = (0..depth)
+        let siblings = (0..path_len(depth))
             .map(|l| {
                 FpVar::new_witness(cs.clone(), || {
                     w.and_then(|w| w.siblings.get(l).copied()).ok_or(missing)
@@ -76,20 +76,39 @@ pub struct LookupResult {
     pub values: [FpVar<Fr>; 3],
 }
 
-/// Recomputes a Merkle root from a leaf hash and its path (spec §4.1).
-/// Per level: one constraint for the conditional swap plus one `H(left, right)`.
+/// Places `cur` among three siblings at the position given by two bits (spec §4.3):
+/// children `[c0, c1, c2, c3]` with `cur` at `pos = b0 + 2·b1` and the siblings in order
+/// elsewhere. 9 constraints (the bits are already Booleans).
+pub fn place_var(
+    cur: &FpVar<Fr>,
+    b0: &Boolean<Fr>,
+    b1: &Boolean<Fr>,
+    s: &[FpVar<Fr>],
+) -> Result<[FpVar<Fr>; 4], SynthesisError> {
+    let (f0, f1) = (FpVar::from(b0.clone()), FpVar::from(b1.clone()));
+    // One-hot position flags: e3 = b0·b1, e1 = b0 − e3, e2 = b1 − e3, e0 = 1 − b0 − b1 + e3.
+    let e3 = &f0 * &f1;
+    let e1 = &f0 - &e3;
+    let e2 = &f1 - &e3;
+    let e0 = FpVar::one() - &f0 - &f1 + &e3;
+    let c0 = &s[0] + &e0 * (cur - &s[0]);
+    let c1 = &e0 * &s[0] + &e1 * cur + &f1 * &s[1];
+    let c2 = (FpVar::one() - &f1) * &s[1] + &e2 * cur + &e3 * &s[2];
+    let c3 = &s[2] + &e3 * (cur - &s[2]);
+    Ok([c0, c1, c2, c3])
+}
+
+/// Recomputes a Merkle root from a leaf hash and its path (spec §4.1): per level, one
+/// placement (9 constraints) and one `H(c0, c1, c2, c3)` (297 constraints).
 pub fn root_from_path(
     leaf_hash: &FpVar<Fr>,
     index_bits: &[Boolean<Fr>],
     siblings: &[FpVar<Fr>],
 ) -> Result<FpVar<Fr>, SynthesisError> {
     let mut cur = leaf_hash.clone();
-    for (bit, sib) in index_bits.iter().zip(siblings) {
-        // d = bit·(sib − cur); left = cur + d; right = sib − d.
-        let d = FpVar::from(bit.clone()) * (sib - &cur);
-        let left = &cur + &d;
-        let right = sib - &d;
-        cur = hash2_var(&left, &right)?;
+    for (bits, sibs) in index_bits.chunks(2).zip(siblings.chunks(3)) {
+        let children = place_var(&cur, &bits[0], &bits[1], sibs)?;
+        cur = hash_var(&children)?;
     }
     Ok(cur)
 }

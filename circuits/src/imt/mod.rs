@@ -1,8 +1,11 @@
 //! Indexed Merkle tree (spec §4), native side.
 //!
-//! A binary Poseidon tree of fixed depth whose leaves `(key, next_key, v0, v1, v2)` form
-//! a sorted linked list. Leaf hash `H(key, next_key, v0, v1, v2)`; an empty slot is 0;
-//! internal node `H(left, right)`. Index 0 holds the sentinel `(0, smallest key or 0, 0, 0, 0)`.
+//! A **4-ary** Poseidon tree with `2^depth` leaves (`depth` even: `depth / 2` levels of
+//! four children) whose leaves `(key, next_key, v0, v1, v2)` form a sorted linked list.
+//! Leaf hash `H(key, next_key, v0, v1, v2)`; an empty slot is 0; internal node
+//! `H(c0, c1, c2, c3)`. Index 0 holds the sentinel `(0, smallest key or 0, 0, 0, 0)`.
+//! (4-ary rather than binary: a path costs 16 × (297 + 11) constraints at depth 32 instead
+//! of 32 × 241 — the largest single saving of the eligibility circuit, spec §4.1.)
 //! Membership of `x`: the leaf with `key == x`. Non-membership: the *low leaf* with
 //! `key < x` and (`x < next_key` or `next_key == 0`).
 //!
@@ -13,7 +16,7 @@
 pub mod constraints;
 
 use crate::cmp::fits_in_bits;
-use crate::poseidon::{hash2, hash_n};
+use crate::poseidon::hash_n;
 use crate::tags::KEY_BITS;
 use crate::{CircuitError, Fr};
 use ark_ff::Zero;
@@ -21,8 +24,40 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Default tree depth.
+/// Default tree depth (capacity 2^32 leaves; 16 levels of arity 4).
 pub const DEFAULT_DEPTH: usize = 32;
+/// Children per internal node.
+pub const ARITY: usize = 4;
+
+/// `H(c0, c1, c2, c3)`: the internal-node hash.
+pub fn node_hash(c: [Fr; ARITY]) -> Fr {
+    hash_n(c)
+}
+
+/// Number of 4-ary levels of a tree of (binary-equivalent) `depth`.
+pub fn levels(depth: usize) -> usize {
+    depth / 2
+}
+
+/// Number of sibling hashes in a path: three per level.
+pub fn path_len(depth: usize) -> usize {
+    3 * levels(depth)
+}
+
+/// The four children of a level: `cur` at position `pos` (0..4), the three siblings in order
+/// in the remaining positions.
+pub fn place(cur: Fr, pos: usize, sibs: &[Fr]) -> [Fr; ARITY] {
+    let mut out = [Fr::zero(); ARITY];
+    let mut s = sibs.iter();
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = if k == pos {
+            cur
+        } else {
+            *s.next().unwrap_or(&Fr::zero())
+        };
+    }
+    out
+}
 
 /// One leaf of an indexed tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -55,11 +90,12 @@ impl Leaf {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LookupWitness {
-    /// Leaf index; its little-endian bits are the path directions (1 = node is a right child).
+    /// Leaf index; its little-endian base-4 digits (bit pairs) are the positions among siblings.
     pub index: u64,
     /// The matching leaf (membership) or the low leaf (non-membership).
     pub leaf: Leaf,
-    /// Siblings from the leaf level up to (excluding) the root.
+    /// Siblings from the leaf level up to (excluding) the root: three per level, the other
+    /// children of that level in increasing position order.
     #[serde(with = "crate::field::serde_fr_vec")]
     pub siblings: Vec<Fr>,
 }
@@ -70,19 +106,16 @@ impl LookupWitness {
         Self {
             index: 0,
             leaf: Leaf::default(),
-            siblings: vec![Fr::zero(); depth],
+            siblings: vec![Fr::zero(); path_len(depth)],
         }
     }
 
     /// The root this path leads to.
     pub fn computed_root(&self) -> Fr {
         let mut cur = self.leaf.hash();
-        for (level, sib) in self.siblings.iter().enumerate() {
-            cur = if (self.index >> level) & 1 == 1 {
-                hash2(*sib, cur)
-            } else {
-                hash2(cur, *sib)
-            };
+        for (level, sibs) in self.siblings.chunks(3).enumerate() {
+            let pos = ((self.index >> (2 * level)) & 3) as usize;
+            cur = node_hash(place(cur, pos, sibs));
         }
         cur
     }
@@ -111,6 +144,8 @@ pub fn check_key(key: &Fr) -> Result<(), CircuitError> {
     Ok(())
 }
 
+use self::levels as levels_of;
+
 /// A native indexed Merkle tree.
 #[derive(Clone)]
 pub struct IndexedMerkleTree {
@@ -134,24 +169,25 @@ impl std::fmt::Debug for IndexedMerkleTree {
     }
 }
 
-/// Hashes of empty subtrees: `zeros[0] = 0`, `zeros[l+1] = H(zeros[l], zeros[l])`.
+/// Hashes of empty subtrees per 4-ary level: `zeros[0] = 0`,
+/// `zeros[l+1] = H(zeros[l], zeros[l], zeros[l], zeros[l])`.
 pub fn zero_hashes(depth: usize) -> Vec<Fr> {
     let mut z = vec![Fr::zero()];
-    for l in 0..depth {
-        z.push(hash2(z[l], z[l]));
+    for l in 0..levels(depth) {
+        z.push(node_hash([z[l]; ARITY]));
     }
     z
 }
 
 impl IndexedMerkleTree {
-    /// An empty tree (only the sentinel) of the given depth (1..=64).
+    /// An empty tree (only the sentinel) of the given depth (even, 2..=64).
     pub fn new(depth: usize) -> Result<Self, CircuitError> {
-        if depth == 0 || depth > 64 {
+        if depth < 2 || depth > 64 || depth % 2 != 0 {
             return Err(CircuitError::BadDepth(depth));
         }
         let mut t = Self {
             depth,
-            levels: vec![Vec::new(); depth + 1],
+            levels: vec![Vec::new(); levels(depth) + 1],
             leaves: Vec::new(),
             index_of: BTreeMap::new(),
             free: Vec::new(),
@@ -209,18 +245,20 @@ impl IndexedMerkleTree {
 
     /// Hashes every level from the leaf table, in parallel.
     fn build_levels(&self) -> Vec<Vec<Fr>> {
-        let mut levels = Vec::with_capacity(self.depth + 1);
+        let mut levels = Vec::with_capacity(levels_of(self.depth) + 1);
         let leaf_hashes: Vec<Fr> = self
             .leaves
             .par_iter()
             .map(|l| l.as_ref().map(Leaf::hash).unwrap_or_else(Fr::zero))
             .collect();
         levels.push(leaf_hashes);
-        for l in 0..self.depth {
+        for l in 0..levels_of(self.depth) {
             let zero = self.zeros[l];
             let above: Vec<Fr> = levels[l]
-                .par_chunks(2)
-                .map(|c: &[Fr]| hash2(c[0], c.get(1).copied().unwrap_or(zero)))
+                .par_chunks(ARITY)
+                .map(|c: &[Fr]| {
+                    node_hash(std::array::from_fn(|k| c.get(k).copied().unwrap_or(zero)))
+                })
                 .collect();
             levels.push(above);
         }
@@ -230,10 +268,11 @@ impl IndexedMerkleTree {
     /// The root recomputed from scratch from the leaf table (an audit of the incremental
     /// updates; also what a store does after loading leaves).
     pub fn recompute_root(&self) -> Fr {
-        self.build_levels()[self.depth]
+        let top = levels(self.depth);
+        self.build_levels()[top]
             .first()
             .copied()
-            .unwrap_or(self.zeros[self.depth])
+            .unwrap_or(self.zeros[top])
     }
 
     /// Tree depth.
@@ -253,7 +292,7 @@ impl IndexedMerkleTree {
 
     /// The root.
     pub fn root(&self) -> Fr {
-        self.node(self.depth, 0)
+        self.node(levels(self.depth), 0)
     }
 
     fn node(&self, level: usize, index: u64) -> Fr {
@@ -280,11 +319,11 @@ impl IndexedMerkleTree {
             .unwrap_or_else(Fr::zero);
         self.set_node(0, index, h);
         let mut idx = index;
-        for l in 0..self.depth {
-            let parent = idx >> 1;
-            let left = self.node(l, parent << 1);
-            let right = self.node(l, (parent << 1) | 1);
-            self.set_node(l + 1, parent, hash2(left, right));
+        for l in 0..levels(self.depth) {
+            let parent = idx >> 2;
+            let children: [Fr; ARITY] =
+                std::array::from_fn(|k| self.node(l, (parent << 2) | k as u64));
+            self.set_node(l + 1, parent, node_hash(children));
             idx = parent;
         }
     }
@@ -392,9 +431,17 @@ impl IndexedMerkleTree {
     }
 
     fn path(&self, index: u64) -> Vec<Fr> {
-        (0..self.depth)
-            .map(|l| self.node(l, (index >> l) ^ 1))
-            .collect()
+        let mut out = Vec::with_capacity(path_len(self.depth));
+        for l in 0..levels(self.depth) {
+            let at = index >> (2 * l);
+            let base = at & !3;
+            for k in 0..ARITY as u64 {
+                if base | k != at {
+                    out.push(self.node(l, base | k));
+                }
+            }
+        }
+        out
     }
 
     /// The lookup witness for `x`: the leaf of `x` if present, else its low leaf.

@@ -234,7 +234,7 @@ fn key_range_and_errors() {
         Err(CircuitError::TreeFull { depth: 2 })
     );
     assert!(IndexedMerkleTree::new(0).is_err());
-    assert!(IndexedMerkleTree::new(65).is_err());
+    assert!(IndexedMerkleTree::new(66).is_err());
 }
 
 trait PowU64 {
@@ -251,8 +251,40 @@ fn empty_tree_root_is_sentinel_path() {
     let t = IndexedMerkleTree::new(4).unwrap();
     let z = zero_hashes(4);
     let mut cur = Leaf::default().hash();
-    for zl in z.iter().take(4) {
-        cur = hash2(cur, *zl);
+    for zl in z.iter().take(2) {
+        cur = node_hash([cur, *zl, *zl, *zl]);
     }
     assert_eq!(t.root(), cur);
+}
+
+#[test]
+fn placement_gadget_equals_native_for_every_position() {
+    use super::constraints::place_var;
+    let sibs = [Fr::from(11u64), Fr::from(22u64), Fr::from(33u64)];
+    for pos in 0..4usize {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cur = FpVar::new_witness(cs.clone(), || Ok(Fr::from(99u64))).unwrap();
+        let b0 = Boolean::new_witness(cs.clone(), || Ok(pos & 1 == 1)).unwrap();
+        let b1 = Boolean::new_witness(cs.clone(), || Ok(pos & 2 == 2)).unwrap();
+        let s: Vec<FpVar<Fr>> = sibs
+            .iter()
+            .map(|x| FpVar::new_witness(cs.clone(), || Ok(*x)).unwrap())
+            .collect();
+        let before = cs.num_constraints();
+        let c = place_var(&cur, &b0, &b1, &s).unwrap();
+        assert_eq!(cs.num_constraints() - before, 9);
+        let got: Vec<Fr> = c.iter().map(|v| v.value().unwrap()).collect();
+        assert_eq!(
+            got,
+            place(Fr::from(99u64), pos, &sibs).to_vec(),
+            "pos {pos}"
+        );
+        assert!(cs.is_satisfied().unwrap());
+    }
+}
+
+#[test]
+fn odd_depth_is_rejected() {
+    assert!(IndexedMerkleTree::new(31).is_err());
+    assert!(IndexedMerkleTree::new(1).is_err());
 }

@@ -25,24 +25,26 @@ fn bench_eligibility(c: &mut Criterion) {
         let mut rng = StdRng::seed_from_u64(slots as u64);
         let (_, _, w) = eligible_applicant(params, layout, &mut rng, 200, 1_790_000_000).unwrap();
         let public = w.check(&params).unwrap();
-        let pk = CircuitId::Eligibility(params).insecure_dev_setup().unwrap();
+        let prover = CircuitId::Eligibility(params)
+            .insecure_dev_prover()
+            .unwrap();
         prove.bench_with_input(
             BenchmarkId::from_parameter(format!("s{slots}_d32")),
             &(),
             |b, _| {
                 b.iter(|| {
                     let circuit = EligibilityCircuit::with_public(params, w.clone(), public);
-                    zkcredit_prover::prove_circuit(&pk, circuit, &mut rand::rngs::OsRng).unwrap()
+                    prover.prove(circuit, &mut rand::rngs::OsRng).unwrap()
                 })
             },
         );
-        let proof = zkcredit_prover::prove_circuit(
-            &pk,
-            EligibilityCircuit::with_public(params, w, public),
-            &mut rand::rngs::OsRng,
-        )
-        .unwrap();
-        cases.push((slots, Verifier::new(&pk.vk), proof, public));
+        let proof = prover
+            .prove(
+                EligibilityCircuit::with_public(params, w, public),
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        cases.push((slots, Verifier::new(&prover.pk().vk), proof, public));
     }
     prove.finish();
     let mut verify = c.benchmark_group("verify/eligibility");

@@ -1,11 +1,10 @@
-//! Splits one eligibility proof (16 slots × depth 32) into synthesis and the rest.
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
-};
+//! Stock arkworks prover vs the cached-matrices `Prover` on the eligibility circuit
+//! (16 slots × depth 32): `cargo run --release -p zkcredit-benches --example profile_prove`.
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use std::time::Instant;
 use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
 use zkcredit_circuits::scenario::{eligible_applicant, Layout};
+use zkcredit_prover::fast::Prover;
 
 fn main() {
     let params = EligibilityParams::default();
@@ -13,37 +12,42 @@ fn main() {
     let (_, _, w) =
         eligible_applicant(params, Layout::default(), &mut rng, 100, 1_790_000_000).unwrap();
     let public = w.check(&params).unwrap();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let cs = ConstraintSystem::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Prove {
-            construct_matrices: false,
-            generate_lc_assignments: true,
-        });
-        EligibilityCircuit::with_public(params, w.clone(), public)
-            .generate_constraints(cs.clone())
-            .unwrap();
-        let synth = t.elapsed();
-        cs.finalize();
-        println!(
-            "synthesis {:?}, finalize {:?}, witness vars {}",
-            synth,
-            t.elapsed() - synth,
-            cs.num_witness_variables()
-        );
-    }
     let pk = zkcredit_prover::circuits::CircuitId::Eligibility(params)
         .insecure_dev_setup()
         .unwrap();
-    for _ in 0..3 {
+    let v = zkcredit_verifier::Verifier::new(&pk.vk);
+    let t = Instant::now();
+    let fast = Prover::new(pk.clone(), EligibilityCircuit::for_setup(params)).unwrap();
+    println!("matrices derived once in {:?}", t.elapsed());
+    let (mut stock, mut cached) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
         let t = Instant::now();
-        zkcredit_prover::prove_circuit(
+        let p = zkcredit_prover::prove_circuit(
             &pk,
             EligibilityCircuit::with_public(params, w.clone(), public),
             &mut rand::rngs::OsRng,
         )
         .unwrap();
-        println!("full prove {:?}", t.elapsed());
+        stock.push(t.elapsed().as_secs_f64());
+        v.verify(&p, &public).unwrap();
+        let t = Instant::now();
+        let p = fast
+            .prove(
+                EligibilityCircuit::with_public(params, w.clone(), public),
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        cached.push(t.elapsed().as_secs_f64());
+        v.verify(&p, &public).unwrap();
     }
+    stock.sort_by(f64::total_cmp);
+    cached.sort_by(f64::total_cmp);
+    println!(
+        "stock arkworks prover: median {:.3} s, min {:.3} s",
+        stock[2], stock[0]
+    );
+    println!(
+        "cached-matrices prover: median {:.3} s, min {:.3} s",
+        cached[2], cached[0]
+    );
 }

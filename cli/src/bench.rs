@@ -57,7 +57,8 @@ where
 {
     reset_peak_rss();
     let t = Instant::now();
-    let pk = id.insecure_dev_setup().expect("setup");
+    let prover = id.insecure_dev_prover().expect("setup");
+    let pk = prover.pk();
     let setup_s = t.elapsed().as_secs_f64();
     let verifier = Verifier::new(&pk.vk);
     let (mut prove, mut verify, mut wit) = (Vec::new(), Vec::new(), Vec::new());
@@ -67,8 +68,9 @@ where
         let (circuit, public, witness_ms) = make();
         wit.push(witness_ms);
         let t = Instant::now();
-        let proof =
-            zkcredit_prover::prove_circuit(&pk, circuit, &mut rand::rngs::OsRng).expect("prove");
+        let proof = prover
+            .prove(circuit, &mut rand::rngs::OsRng)
+            .expect("prove");
         prove.push(t.elapsed().as_secs_f64());
         proof_bytes = zkcredit_verifier::keys::proof_to_bytes(&proof).len();
         for _ in 0..5 {

@@ -178,14 +178,14 @@ fn load_or_setup(
     id: &CircuitId,
     params: &Path,
     cache: &Path,
-) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, CliError> {
+) -> Result<zkcredit_prover::fast::Prover, CliError> {
     let name = id.name();
     let vk_files = VkFiles::new(params, &name);
     let vk = vk_files.read()?;
     let path = pk_path(cache, &name);
     if path.exists() {
         match read_pk(&path, &vk) {
-            Ok(pk) => return Ok(pk),
+            Ok(pk) => return Ok(id.prover(pk)?),
             Err(e) => eprintln!("warning: ignoring cached proving key: {e}"),
         }
     }
@@ -201,7 +201,7 @@ fn load_or_setup(
     }
     write_pk(&path, &pk)?;
     eprintln!("  setup {}", secs(t));
-    Ok(pk)
+    Ok(id.prover(pk)?)
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -565,9 +565,9 @@ fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
     println!(
         "[keys]    proving key ready ({})  vk sha256 {}",
         secs(t),
-        zkcredit_verifier::keys::vk_digest(&pk.vk)
+        zkcredit_verifier::keys::vk_digest(&pk.pk().vk)
     );
-    let verifier = Verifier::new(&pk.vk);
+    let verifier = Verifier::new(&pk.pk().vk);
 
     let now = unix_now();
     let mut rng = StdRng::seed_from_u64(now);
@@ -630,7 +630,7 @@ fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
 }
 
 fn onchain_borrow(
-    pk: &ark_groth16::ProvingKey<ark_bn254::Bn254>,
+    pk: &zkcredit_prover::fast::Prover,
     p: zkcredit_circuits::eligibility::EligibilityParams,
     world: &zkcredit_circuits::scenario::World,
     borrower: &zkcredit_circuits::scenario::Borrower,

@@ -28,11 +28,11 @@ fn borrower() -> Address {
     addr(0xb0)
 }
 
-fn pk() -> &'static ark_groth16::ProvingKey<ark_bn254::Bn254> {
-    static PK: OnceLock<ark_groth16::ProvingKey<ark_bn254::Bn254>> = OnceLock::new();
+fn pk() -> &'static zkcredit_prover::fast::Prover {
+    static PK: OnceLock<zkcredit_prover::fast::Prover> = OnceLock::new();
     PK.get_or_init(|| {
         CircuitId::default_eligibility()
-            .insecure_dev_setup()
+            .insecure_dev_prover()
             .unwrap()
     })
 }

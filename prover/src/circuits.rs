@@ -73,6 +73,29 @@ impl CircuitId {
         }
     }
 
+    /// A cached-matrices prover for this circuit with key `pk`.
+    pub fn prover(
+        &self,
+        pk: ark_groth16::ProvingKey<ark_bn254::Bn254>,
+    ) -> Result<crate::fast::Prover, ProverError> {
+        match *self {
+            Self::Eligibility(p) => crate::fast::Prover::new(pk, EligibilityCircuit::for_setup(p)),
+            Self::FraudOnly { depth } => crate::fast::Prover::new(
+                pk,
+                FraudOnlyCircuit {
+                    depth,
+                    public: None,
+                    witness: None,
+                },
+            ),
+        }
+    }
+
+    /// Development keys and their cached-matrices prover.
+    pub fn insecure_dev_prover(&self) -> Result<crate::fast::Prover, ProverError> {
+        self.prover(self.insecure_dev_setup()?)
+    }
+
     /// Keys from OS randomness for this circuit.
     pub fn setup_os_rng(&self) -> Result<ark_groth16::ProvingKey<ark_bn254::Bn254>, ProverError> {
         match *self {

@@ -12,6 +12,7 @@
 
 pub mod circuits;
 pub mod error;
+pub mod fast;
 pub mod files;
 pub mod setup;
 
@@ -37,14 +38,15 @@ pub fn prove_circuit<C: ConstraintSynthesizer<Fr>, R: RngCore + CryptoRng>(
 }
 
 /// Proves an eligibility witness: checks the statement natively first (so a wallet learns
-/// *which* rule fails instead of getting an invalid proof), then proves with OS randomness.
+/// *which* rule fails instead of getting an invalid proof), then proves with OS randomness
+/// using the cached-matrices [`fast::Prover`].
 pub fn prove_eligibility(
-    pk: &ProvingKey<Bn254>,
+    prover: &fast::Prover,
     params: EligibilityParams,
     witness: EligibilityWitness,
 ) -> Result<(Proof<Bn254>, PublicInputs), ProverError> {
     let public = witness.check(&params)?;
     let circuit = EligibilityCircuit::with_public(params, witness, public);
-    let proof = prove_circuit(pk, circuit, &mut rand::rngs::OsRng)?;
+    let proof = prover.prove(circuit, &mut rand::rngs::OsRng)?;
     Ok((proof, public))
 }

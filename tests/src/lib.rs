@@ -1,13 +1,12 @@
 //! Shared fixtures of the end-to-end tests: the workspace paths, the default circuit's
-//! development keys (derived once per test binary), and the peer toolchain location.
+//! development prover (derived once per test binary), and the peer toolchain location.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use ark_bn254::Bn254;
-use ark_groth16::ProvingKey;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::fast::Prover;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -22,13 +21,13 @@ pub fn params_dir() -> PathBuf {
     workspace().join("params")
 }
 
-/// Development proving key of the default eligibility circuit (16 slots × depth 32),
-/// derived once per test process from the published insecure seed.
-pub fn default_pk() -> &'static ProvingKey<Bn254> {
-    static PK: OnceLock<ProvingKey<Bn254>> = OnceLock::new();
-    PK.get_or_init(|| {
+/// Development prover of the default eligibility circuit (16 slots × depth 32), derived
+/// once per test process from the published insecure seed.
+pub fn default_prover() -> &'static Prover {
+    static P: OnceLock<Prover> = OnceLock::new();
+    P.get_or_init(|| {
         CircuitId::default_eligibility()
-            .insecure_dev_setup()
+            .insecure_dev_prover()
             .expect("dev setup")
     })
 }

@@ -73,3 +73,33 @@ fn every_invalid_proof_is_identified() {
     bad[1].1[0] -= Fr::one();
     assert_eq!(v.verify_batch(&bad).unwrap_err().invalid, vec![0, 1]);
 }
+
+/// The cached-matrices prover does not re-check constraints: an unsatisfying assignment must
+/// still never yield a verifying proof (regression guard for skipping the satisfiability check).
+#[test]
+fn cached_matrices_prover_never_proves_a_false_statement() {
+    let depth = 8;
+    let prover = CircuitId::FraudOnly { depth }
+        .insecure_dev_prover()
+        .unwrap();
+    let rows: Vec<(Fr, [Fr; 3])> = (1..=20u64)
+        .map(|k| (Fr::from(k * 10), [Fr::one(); 3]))
+        .collect();
+    let tree = IndexedMerkleTree::from_rows(depth, &rows).unwrap();
+    let s = Subject {
+        key: Fr::from(50u64),
+        blinding: Fr::from(1u64),
+    }; // on the list
+    let (present, w) = tree.witness(&s.key).unwrap();
+    assert!(present);
+    let public = [tree.root(), subject_commitment(&s.key, &s.blinding)];
+    let c = FraudOnlyCircuit {
+        depth,
+        public: Some(public),
+        witness: Some((s, w)),
+    };
+    let proof = prover.prove(c, &mut rand::rngs::OsRng).unwrap();
+    assert!(Verifier::new(&prover.pk().vk)
+        .verify_raw(&proof, &public)
+        .is_err());
+}

@@ -12,7 +12,7 @@ use zkcredit_circuits::eligibility::{
 use zkcredit_circuits::scenario::{eligible_applicant, Layout};
 use zkcredit_circuits::Fr;
 use zkcredit_prover::files::VkFiles;
-use zkcredit_tests::{default_pk, params_dir, snarkjs};
+use zkcredit_tests::{default_prover, params_dir, snarkjs};
 use zkcredit_verifier::snarkjs::{public_to_json, ProofJson, VerifyingKeyJson};
 use zkcredit_verifier::{keys, Verifier, VerifyError};
 
@@ -27,7 +27,7 @@ fn honest() -> &'static (Proof, PublicInputs) {
         let mut rng = StdRng::seed_from_u64(99);
         let params = EligibilityParams::default();
         let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 200, NOW).unwrap();
-        zkcredit_prover::prove_eligibility(default_pk(), params, w).unwrap()
+        zkcredit_prover::prove_eligibility(default_prover(), params, w).unwrap()
     })
 }
 
@@ -38,23 +38,25 @@ fn committed_verifying_key_is_the_development_key() {
         .unwrap();
     assert_eq!(
         committed,
-        default_pk().vk,
+        default_prover().pk().vk,
         "params/ must hold the insecure development key; regenerate with `zkcredit setup`"
     );
     let pinned =
         std::fs::read_to_string(params_dir().join("eligibility_s16_d32.vk.sha256")).unwrap();
-    assert_eq!(pinned.trim(), keys::vk_digest(&default_pk().vk));
+    assert_eq!(pinned.trim(), keys::vk_digest(&default_prover().pk().vk));
     // The JSON file is exactly what our exporter writes (generated, never hand-edited).
     let json = std::fs::read_to_string(params_dir().join("eligibility_s16_d32.vk.json")).unwrap();
     let expected =
-        serde_json::to_string_pretty(&VerifyingKeyJson::from_vk(&default_pk().vk)).unwrap() + "\n";
+        serde_json::to_string_pretty(&VerifyingKeyJson::from_vk(&default_prover().pk().vk))
+            .unwrap()
+            + "\n";
     assert_eq!(json, expected);
 }
 
 #[test]
 fn honest_proof_verifies_and_is_128_bytes() {
     let (proof, public) = honest();
-    let v = Verifier::new(&default_pk().vk);
+    let v = Verifier::new(&default_prover().pk().vk);
     assert_eq!(v.num_public_inputs(), NUM_PUBLIC_INPUTS);
     v.verify(proof, public).unwrap();
     let bytes = keys::proof_to_bytes(proof);
@@ -65,7 +67,7 @@ fn honest_proof_verifies_and_is_128_bytes() {
 #[test]
 fn each_public_input_changed_alone_fails_verification() {
     let (proof, public) = honest();
-    let v = Verifier::new(&default_pk().vk);
+    let v = Verifier::new(&default_prover().pk().vk);
     for i in 0..NUM_PUBLIC_INPUTS {
         let mut xs = public.to_vec();
         xs[i] += Fr::one();
@@ -94,8 +96,9 @@ fn a_proof_for_another_statement_does_not_verify() {
     let mut rng = StdRng::seed_from_u64(100);
     let params = EligibilityParams::default();
     let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 10, NOW).unwrap();
-    let (proof2, public2) = zkcredit_prover::prove_eligibility(default_pk(), params, w).unwrap();
-    let v = Verifier::new(&default_pk().vk);
+    let (proof2, public2) =
+        zkcredit_prover::prove_eligibility(default_prover(), params, w).unwrap();
+    let v = Verifier::new(&default_prover().pk().vk);
     v.verify(&proof2, &public2).unwrap();
     assert_eq!(v.verify(&proof2, public), Err(VerifyError::InvalidProof));
     assert_eq!(v.verify(proof, &public2), Err(VerifyError::InvalidProof));

@@ -182,7 +182,7 @@ pub fn zero_hashes(depth: usize) -> Vec<Fr> {
 impl IndexedMerkleTree {
     /// An empty tree (only the sentinel) of the given depth (even, 2..=64).
     pub fn new(depth: usize) -> Result<Self, CircuitError> {
-        if depth < 2 || depth > 64 || depth % 2 != 0 {
+        if !(2..=64).contains(&depth) || !depth.is_multiple_of(2) {
             return Err(CircuitError::BadDepth(depth));
         }
         let mut t = Self {

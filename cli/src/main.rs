@@ -78,10 +78,10 @@ enum Cmd {
         /// Directory of witness files to prove in bulk.
         #[arg(long)]
         batch: Option<PathBuf>,
-        /// Proofs in flight at once in --batch mode (each also uses all cores for its MSMs);
-        /// memory grows with it.
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
+        /// Proofs in flight at once in --batch mode (default: one per core); each in-flight
+        /// proof adds about 190 MiB at 16 slots × depth 32.
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Output directory.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -317,7 +317,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 );
                 Ok(())
             }
-            (None, Some(dir)) => prove_batch(&dir, &out, &params, &cache, jobs),
+            (None, Some(dir)) => {
+                let cores = std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1);
+                prove_batch(&dir, &out, &params, &cache, jobs.unwrap_or(cores))
+            }
             _ => Err(CliError::Usage(
                 "give exactly one of --witness FILE or --batch DIR".into(),
             )),

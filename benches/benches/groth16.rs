@@ -58,5 +58,59 @@ fn bench_eligibility(c: &mut Criterion) {
     verify.finish();
 }
 
-criterion_group!(benches, bench_eligibility);
+fn bench_fraud_only(c: &mut Criterion) {
+    use ark_ff::UniformRand;
+    use zkcredit_circuits::imt::IndexedMerkleTree;
+    use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
+    use zkcredit_circuits::Fr;
+    let mut prove = c.benchmark_group("prove/fraud_only");
+    prove.sample_size(20);
+    let mut cases = Vec::new();
+    for depth in [20usize, 32] {
+        let rows: Vec<(Fr, [Fr; 3])> = (1..=1000u64)
+            .map(|k| (Fr::from(k * 1_000_003), [Fr::from(1u64); 3]))
+            .collect();
+        let tree = IndexedMerkleTree::from_rows(depth, &rows).unwrap();
+        let mut rng = StdRng::seed_from_u64(depth as u64);
+        let s = Subject {
+            key: Fr::from(5_000_001u64),
+            blinding: Fr::rand(&mut rng),
+        };
+        let (_, w) = tree.witness(&s.key).unwrap();
+        let public = [tree.root(), subject_commitment(&s.key, &s.blinding)];
+        let prover = CircuitId::FraudOnly { depth }
+            .insecure_dev_prover()
+            .unwrap();
+        let circuit = FraudOnlyCircuit {
+            depth,
+            public: Some(public),
+            witness: Some((s, w)),
+        };
+        prove.bench_with_input(
+            BenchmarkId::from_parameter(format!("d{depth}")),
+            &(),
+            |b, _| {
+                b.iter(|| {
+                    prover
+                        .prove(circuit.clone(), &mut rand::rngs::OsRng)
+                        .unwrap()
+                })
+            },
+        );
+        let proof = prover.prove(circuit, &mut rand::rngs::OsRng).unwrap();
+        cases.push((depth, Verifier::new(&prover.pk().vk), proof, public));
+    }
+    prove.finish();
+    let mut verify = c.benchmark_group("verify/fraud_only");
+    for (depth, v, proof, public) in &cases {
+        verify.bench_with_input(
+            BenchmarkId::from_parameter(format!("d{depth}")),
+            &(),
+            |b, _| b.iter(|| v.verify_raw(proof, public).unwrap()),
+        );
+    }
+    verify.finish();
+}
+
+criterion_group!(benches, bench_fraud_only, bench_eligibility);
 criterion_main!(benches);

@@ -1,0 +1,498 @@
+//! The registry service (spec §5, off chain): provider slots, authenticated root
+//! publication, and the history of registry roots.
+//!
+//! - `POST /v1/admin/providers` (admin bearer token): `{slot, role, provider_id, token}`
+//!   registers a provider (role `empty` clears the slot); the provider's token is stored
+//!   as a SHA-256 digest only.
+//! - `POST /v1/slots/{slot}/root` (that provider's bearer token): `{provider_root, published_at}`.
+//! - `GET /v1/registry`: current root, every slot, recent root history.
+//! - `GET /v1/registry/roots/{root}`: whether `root` is current or when it was retired.
+
+use crate::api::{ApiError, Json};
+use crate::server::{with_common, Metrics};
+use crate::store::{db, Store};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
+use zkcredit_circuits::registry::{Registry, Role, Slot};
+use zkcredit_circuits::Fr;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS slots (
+    slot INTEGER PRIMARY KEY,
+    role INTEGER NOT NULL,
+    provider_id TEXT NOT NULL,
+    provider_root TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    token_sha256 TEXT
+);
+CREATE TABLE IF NOT EXISTS roots (
+    root TEXT PRIMARY KEY,
+    current_since INTEGER NOT NULL,
+    retired_at INTEGER
+);
+";
+
+/// Seconds a `published_at` may lie ahead of the service clock.
+pub const FUTURE_SKEW: u64 = 60;
+
+/// Registry service state.
+#[derive(Clone)]
+pub struct RegistryService {
+    store: Store,
+    slots: usize,
+    admin_token_sha256: [u8; 32],
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for RegistryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryService")
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sha(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// Constant-time comparison of two digests.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// One slot as served.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SlotView {
+    /// Slot index.
+    pub slot: usize,
+    /// The slot (role, provider id, root, published_at).
+    #[serde(flatten)]
+    pub value: Slot,
+}
+
+/// `GET /v1/registry`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RegistryView {
+    /// Current registry root.
+    pub root: String,
+    /// Every slot.
+    pub slots: Vec<SlotView>,
+    /// Recent roots, newest first.
+    pub history: Vec<RootView>,
+}
+
+/// A registry root and when it was current.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RootView {
+    /// The root.
+    pub root: String,
+    /// Current from.
+    pub current_since: u64,
+    /// Current until (absent: still current).
+    pub retired_at: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    slot: usize,
+    role: Role,
+    provider_id: String,
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishBody {
+    provider_root: String,
+    published_at: u64,
+}
+
+fn field(name: &str, s: &str) -> Result<Fr, ApiError> {
+    fr_from_dec(s).map_err(|e| ApiError::new(400, "bad_field", e.to_string()).field(name))
+}
+
+fn load_registry(conn: &rusqlite::Connection, n: usize) -> Result<Registry, ApiError> {
+    let mut reg = Registry::new(n).map_err(ApiError::internal)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT slot, role, provider_id, provider_root, published_at FROM slots ORDER BY slot",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .map_err(db)?;
+    for row in rows {
+        let (slot, role, id, root, at) = row.map_err(db)?;
+        let slot_v = Slot {
+            role: Role::from_u8(role as u8)
+                .ok_or_else(|| ApiError::internal("bad role in store"))?,
+            provider_id: fr_from_dec(&id).map_err(ApiError::internal)?,
+            provider_root: fr_from_dec(&root).map_err(ApiError::internal)?,
+            published_at: at as u64,
+        };
+        reg.set(slot as usize, slot_v).map_err(ApiError::internal)?;
+    }
+    Ok(reg)
+}
+
+/// Records `root` as current (retiring the previous one) inside the caller's transaction.
+fn make_current(tx: &rusqlite::Transaction<'_>, root: &Fr, now: u64) -> Result<(), ApiError> {
+    let root_s = fr_to_dec(root);
+    let current: Option<String> = tx
+        .query_row("SELECT root FROM roots WHERE retired_at IS NULL", [], |r| {
+            r.get(0)
+        })
+        .map(Some)
+        .or_else(|e| {
+            if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(db)?;
+    if current.as_deref() == Some(root_s.as_str()) {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE roots SET retired_at = ?1 WHERE retired_at IS NULL",
+        [now as i64],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "INSERT INTO roots (root, current_since, retired_at) VALUES (?1, ?2, NULL)
+         ON CONFLICT(root) DO UPDATE SET current_since = ?2, retired_at = NULL",
+        rusqlite::params![root_s, now as i64],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+impl RegistryService {
+    /// Opens the store under `data_dir` with `slots` slots; `admin_token` authorises
+    /// provider registration.
+    pub fn open(
+        data_dir: &std::path::Path,
+        slots: usize,
+        admin_token: &str,
+    ) -> Result<Self, ApiError> {
+        Registry::new(slots).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let store = Store::open(&data_dir.join("registry.sqlite"), SCHEMA).map_err(db)?;
+        let svc = Self {
+            store,
+            slots,
+            admin_token_sha256: sha(admin_token),
+            metrics: Arc::default(),
+        };
+        Ok(svc)
+    }
+
+    /// The router.
+    pub fn router(self) -> Router {
+        let metrics = self.metrics.clone();
+        let r = Router::new()
+            .route("/v1/admin/providers", post(register))
+            .route("/v1/slots/{slot}/root", post(publish))
+            .route("/v1/registry", get(view))
+            .route("/v1/registry/roots/{root}", get(root_status))
+            .route("/openapi.json", get(openapi))
+            .with_state(self);
+        with_common(r, metrics)
+    }
+
+    /// The current view (also used in-process by tools).
+    pub async fn view(&self) -> Result<RegistryView, ApiError> {
+        let n = self.slots;
+        let reg_root_and_slots = self
+            .store
+            .with(move |conn| {
+                let reg = load_registry(conn, n)?;
+                let mut stmt = conn
+                    .prepare("SELECT root, current_since, retired_at FROM roots ORDER BY current_since DESC, retired_at IS NULL DESC LIMIT 64")
+                    .map_err(db)?;
+                let history = stmt
+                    .query_map([], |r| Ok(RootView { root: r.get(0)?, current_since: r.get::<_, i64>(1)? as u64, retired_at: r.get::<_, Option<i64>>(2)?.map(|t| t as u64) }))
+                    .map_err(db)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db)?;
+                Ok((reg, history))
+            })
+            .await?;
+        let (reg, history) = reg_root_and_slots;
+        Ok(RegistryView {
+            root: fr_to_dec(&reg.root()),
+            slots: reg
+                .slots()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| SlotView { slot: i, value: *s })
+                .collect(),
+            history,
+        })
+    }
+}
+
+async fn register(
+    State(svc): State<RegistryService>,
+    headers: HeaderMap,
+    Json(b): Json<RegisterBody>,
+) -> Result<Json<RegistryView>, ApiError> {
+    let ok = bearer(&headers).is_some_and(|t| ct_eq(&sha(t), &svc.admin_token_sha256));
+    if !ok {
+        svc.metrics
+            .inc("registry_admin_requests_total", "unauthorized");
+        return Err(ApiError::unauthorized());
+    }
+    if b.slot >= svc.slots {
+        return Err(ApiError::new(
+            400,
+            "bad_slot",
+            format!("slot {} out of range 0..{}", b.slot, svc.slots),
+        )
+        .field("slot"));
+    }
+    let id = field("provider_id", &b.provider_id)?;
+    if b.role != Role::Empty && b.token.len() < 16 {
+        return Err(ApiError::new(
+            400,
+            "weak_token",
+            "provider token must be at least 16 characters",
+        )
+        .field("token"));
+    }
+    let slot_value = if b.role == Role::Empty {
+        Slot::default()
+    } else {
+        Slot {
+            role: b.role,
+            provider_id: id,
+            provider_root: Fr::from(0u64),
+            published_at: 0,
+        }
+    };
+    // Validate with the native registry's rules (slot 0 is KYC only, …).
+    let mut probe = Registry::new(svc.slots).map_err(ApiError::internal)?;
+    probe
+        .set(b.slot, slot_value)
+        .map_err(|e| ApiError::new(400, "bad_role", e.to_string()).field("role"))?;
+    let token_digest = (b.role != Role::Empty).then(|| hex::encode(sha(&b.token)));
+    let n = svc.slots;
+    let now = unix_now();
+    svc.store
+        .with(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            if b.role == Role::Empty {
+                tx.execute("DELETE FROM slots WHERE slot = ?1", [b.slot as i64]).map_err(db)?;
+            } else {
+                tx.execute(
+                    "INSERT INTO slots (slot, role, provider_id, provider_root, published_at, token_sha256)
+                     VALUES (?1, ?2, ?3, '0', 0, ?4)
+                     ON CONFLICT(slot) DO UPDATE SET role = ?2, provider_id = ?3, provider_root = '0', published_at = 0, token_sha256 = ?4",
+                    rusqlite::params![b.slot as i64, b.role as u8 as i64, fr_to_dec(&id), token_digest],
+                )
+                .map_err(db)?;
+            }
+            let reg = load_registry(&tx, n)?;
+            make_current(&tx, &reg.root(), now)?;
+            tx.commit().map_err(db)
+        })
+        .await?;
+    svc.metrics.inc("registry_admin_requests_total", "ok");
+    Ok(Json(svc.view().await?))
+}
+
+async fn publish(
+    State(svc): State<RegistryService>,
+    Path(slot): Path<usize>,
+    headers: HeaderMap,
+    Json(b): Json<PublishBody>,
+) -> Result<Json<RegistryView>, ApiError> {
+    if slot >= svc.slots {
+        return Err(ApiError::new(
+            404,
+            "unknown_slot",
+            format!("slot {slot} out of range 0..{}", svc.slots),
+        ));
+    }
+    let root = field("provider_root", &b.provider_root)?;
+    let token = bearer(&headers)
+        .map(sha)
+        .ok_or_else(ApiError::unauthorized)?;
+    let now = unix_now();
+    if b.published_at > now + FUTURE_SKEW {
+        return Err(ApiError::new(
+            400,
+            "published_in_future",
+            format!(
+                "published_at {} is ahead of the clock ({now})",
+                b.published_at
+            ),
+        )
+        .field("published_at"));
+    }
+    let n = svc.slots;
+    let result = svc
+        .store
+        .with(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            let row: Option<(Option<String>, i64)> = tx
+                .query_row(
+                    "SELECT token_sha256, published_at FROM slots WHERE slot = ?1",
+                    [slot as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map(Some)
+                .or_else(|e| {
+                    if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(db)?;
+            let Some((Some(digest), previous)) = row else {
+                return Err(ApiError::new(
+                    403,
+                    "forbidden",
+                    "no provider registered in this slot",
+                ));
+            };
+            if !ct_eq(&hex::decode(digest).unwrap_or_default(), &token) {
+                return Err(ApiError::new(
+                    403,
+                    "forbidden",
+                    "this token does not own the slot",
+                ));
+            }
+            if (b.published_at as i64) < previous {
+                return Err(ApiError::new(
+                    409,
+                    "published_before_previous",
+                    format!(
+                        "published_at {} precedes the slot's {previous}",
+                        b.published_at
+                    ),
+                )
+                .field("published_at"));
+            }
+            tx.execute(
+                "UPDATE slots SET provider_root = ?1, published_at = ?2 WHERE slot = ?3",
+                rusqlite::params![fr_to_dec(&root), b.published_at as i64, slot as i64],
+            )
+            .map_err(db)?;
+            let reg = load_registry(&tx, n)?;
+            make_current(&tx, &reg.root(), now)?;
+            tx.commit().map_err(db)
+        })
+        .await;
+    svc.metrics.inc(
+        "registry_publish_total",
+        if result.is_ok() { "ok" } else { "rejected" },
+    );
+    result?;
+    Ok(Json(svc.view().await?))
+}
+
+async fn view(State(svc): State<RegistryService>) -> Result<Json<RegistryView>, ApiError> {
+    Ok(Json(svc.view().await?))
+}
+
+/// `GET /v1/registry/roots/{root}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RootStatus {
+    /// Known at all.
+    pub known: bool,
+    /// Currently the registry root.
+    pub current: bool,
+    /// When it stopped being current.
+    pub retired_at: Option<u64>,
+}
+
+async fn root_status(
+    State(svc): State<RegistryService>,
+    Path(root): Path<String>,
+) -> Result<Json<RootStatus>, ApiError> {
+    let root = field("root", &root)?;
+    let s = fr_to_dec(&root);
+    let row = svc
+        .store
+        .with(move |conn| {
+            conn.query_row("SELECT retired_at FROM roots WHERE root = ?1", [s], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map(Some)
+            .or_else(|e| {
+                if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(db)
+        })
+        .await?;
+    Ok(Json(match row {
+        None => RootStatus {
+            known: false,
+            current: false,
+            retired_at: None,
+        },
+        Some(None) => RootStatus {
+            known: true,
+            current: true,
+            retired_at: None,
+        },
+        Some(Some(t)) => RootStatus {
+            known: true,
+            current: false,
+            retired_at: Some(t as u64),
+        },
+    }))
+}
+
+async fn openapi() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "zkcredit registry service", "version": env!("CARGO_PKG_VERSION")},
+        "paths": {
+            "/v1/admin/providers": {"post": {"summary": "Register a provider in a slot (admin bearer token)", "responses": {"200": {"description": "registry view"}, "400": {"description": "bad field"}, "401": {"description": "unauthorized"}}}},
+            "/v1/slots/{slot}/root": {"post": {"summary": "Publish a provider root (provider bearer token)", "responses": {"200": {"description": "registry view"}, "403": {"description": "not this slot's provider"}, "409": {"description": "published_at goes backwards"}}}},
+            "/v1/registry": {"get": {"summary": "Current root, slots and root history"}},
+            "/v1/registry/roots/{root}": {"get": {"summary": "Whether a root is current or when it was retired"}},
+            "/healthz": {"get": {"summary": "Liveness"}},
+            "/metrics": {"get": {"summary": "Prometheus metrics"}}
+        }
+    }))
+}

@@ -1,0 +1,60 @@
+//! The embedded durable store: one SQLite file per service under `--data-dir`, WAL journal,
+//! `synchronous=FULL` (a committed transaction survives a kill -9 or power loss), accessed
+//! from a blocking thread so the async runtime is never stalled.
+
+use crate::ApiError;
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A shared SQLite connection.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Opens (creating) `path` and applies `schema` (idempotent `CREATE … IF NOT EXISTS`).
+    pub fn open(path: &Path, schema: &str) -> Result<Self, rusqlite::Error> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(schema)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    pub async fn with<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| ApiError::internal("store mutex poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+/// Maps a SQLite error to a 500 (logged).
+pub fn db(e: rusqlite::Error) -> ApiError {
+    ApiError::internal(e)
+}

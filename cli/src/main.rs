@@ -124,6 +124,16 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// The registry service (spec §5): `zkcredit registry serve`.
+    Registry {
+        #[command(subcommand)]
+        cmd: ServeCmd,
+    },
+    /// The lender's verifier service (spec §7): `zkcredit verifier serve`.
+    Verifier {
+        #[command(subcommand)]
+        cmd: ServeCmd,
+    },
     /// Measure constraints, setup, witness, prove and verify times per circuit and size.
     Bench {
         /// Proofs per circuit (median and min reported).
@@ -142,6 +152,41 @@ enum Cmd {
         /// Write benches/RESULTS.md-style Markdown (tables, machine, command, date) here.
         #[arg(long)]
         markdown: Option<PathBuf>,
+    },
+}
+
+/// `serve` options shared by the services.
+#[derive(Subcommand)]
+enum ServeCmd {
+    /// Run the service until Ctrl-C / SIGTERM (graceful shutdown).
+    Serve {
+        /// Where the service keeps its SQLite store.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// File holding the admin bearer token (registry); never pass secrets on the command line.
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+        /// Registry slots (registry).
+        #[arg(long, default_value_t = 16)]
+        slots: usize,
+        /// Registry service URL (verifier).
+        #[arg(long)]
+        registry_url: Option<String>,
+        /// Where verifying keys live (verifier).
+        #[arg(long, default_value = "params")]
+        params: PathBuf,
+        /// Circuit whose proofs are accepted (verifier).
+        #[arg(long, default_value = "eligibility_s16_d32")]
+        circuit: String,
+        /// Accepted |proof now − clock| in seconds (verifier).
+        #[arg(long, default_value_t = 300)]
+        max_skew: u64,
+        /// Seconds a replaced registry root stays acceptable (verifier).
+        #[arg(long, default_value_t = 3600)]
+        root_window: u64,
     },
 }
 
@@ -347,6 +392,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Cmd::Demo { params, cache } => demo(&params, &cache),
+        Cmd::Registry { cmd } => serve(false, cmd),
+        Cmd::Verifier { cmd } => serve(true, cmd),
         Cmd::GenContracts { root, check } => {
             let id = CircuitId::default_eligibility().name();
             let vk = VkFiles::new(&root.join("params"), &id).read()?;
@@ -544,6 +591,108 @@ fn prove_batch(
             failed.len(),
             results.len()
         )))
+    }
+}
+
+/// Runs the registry (`verifier == false`) or verifier service until a shutdown signal.
+fn serve(verifier: bool, cmd: ServeCmd) -> Result<(), CliError> {
+    let ServeCmd::Serve {
+        data_dir,
+        listen,
+        admin_token_file,
+        slots,
+        registry_url,
+        params,
+        circuit,
+        max_skew,
+        root_window,
+    } = cmd;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+    let api = |e: zkcredit_services::ApiError| CliError::Usage(e.to_string());
+    let router = if verifier {
+        let registry_url =
+            registry_url.ok_or_else(|| CliError::Usage("--registry-url is required".into()))?;
+        let id = CircuitId::parse(&circuit)?;
+        let vk = VkFiles::new(&params, &id.name()).read()?;
+        let id_file = data_dir.join("verifier-id");
+        let verifier_id: [u8; 32] = match std::fs::read(&id_file) {
+            Ok(b) => b
+                .try_into()
+                .map_err(|_| CliError::Usage(format!("{}: not 32 bytes", id_file.display())))?,
+            Err(_) => {
+                let mut b = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+                write_atomic(&id_file, &b)?;
+                b
+            }
+        };
+        let cfg = zkcredit_services::verifier::VerifierConfig {
+            verifier_id,
+            registry_url,
+            root_window,
+            max_skew,
+            max_ttl: 86_400,
+        };
+        zkcredit_services::verifier::VerifierService::open(&data_dir, &vk, cfg)
+            .map_err(api)?
+            .router()
+    } else {
+        let path = admin_token_file
+            .ok_or_else(|| CliError::Usage("--admin-token-file is required".into()))?;
+        let token = read_text(&path)?.trim().to_string();
+        if token.len() < 16 {
+            return Err(CliError::Usage(format!(
+                "{}: the admin token must be at least 16 characters",
+                path.display()
+            )));
+        }
+        zkcredit_services::registry::RegistryService::open(&data_dir, slots, &token)
+            .map_err(api)?
+            .router()
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::Usage(e.to_string()))?;
+    rt.block_on(async move {
+        let running = zkcredit_services::server::spawn(router, listen)
+            .await
+            .map_err(|e| CliError::Usage(format!("{listen}: {e}")))?;
+        println!(
+            "{} listening on {}",
+            if verifier { "verifier" } else { "registry" },
+            running.url()
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        running
+            .stop()
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }
 

@@ -1,0 +1,184 @@
+//! `zkcredit registry serve` and `zkcredit verifier serve` as real processes: a proof is
+//! accepted over HTTP, the verifier is killed with SIGKILL and restarted on the same data
+//! directory, and the recorded nullifier is still there; SIGTERM shuts down gracefully.
+
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use zkcredit_circuits::eligibility::EligibilityParams;
+use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Layout};
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
+
+const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
+const ADMIN: &str = "process-test-admin-token-0123";
+
+/// Spawns `zkcredit <args>` in `cwd` and returns it with the URL from its first line.
+fn serve(cwd: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .trim()
+        .to_string();
+    (child, url)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_as_processes_survive_kill_9() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let o = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
+        .args([
+            "setup",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--params",
+            "keys",
+            "--cache",
+            "keys/cache",
+        ])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    std::fs::write(p.join("admin.token"), ADMIN).unwrap();
+    let (mut registry, reg_url) = serve(
+        p,
+        &[
+            "registry",
+            "serve",
+            "--data-dir",
+            "reg",
+            "--admin-token-file",
+            "admin.token",
+            "--slots",
+            "4",
+        ],
+    );
+    let verifier_args = [
+        "verifier",
+        "serve",
+        "--data-dir",
+        "ver",
+        "--params",
+        "keys",
+        "--circuit",
+        "eligibility_s4_d8",
+        "--registry-url",
+        &reg_url,
+    ];
+    let (mut verifier, ver_url) = serve(p, &verifier_args);
+    let http = reqwest::Client::new();
+
+    // Providers register and publish their roots.
+    let t = now();
+    let mut rng = StdRng::seed_from_u64(t);
+    let (mut world, borrower, _) = eligible_applicant(
+        P,
+        Layout {
+            fraud_lists: 1,
+            lenders: 1,
+            bureaus: 1,
+        },
+        &mut rng,
+        5,
+        t,
+    )
+    .unwrap();
+    world.publish(t - 5).unwrap();
+    for (i, slot) in world
+        .registry
+        .slots()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.role != Role::Empty)
+    {
+        let tok = format!("provider-token-slot-{i:04}");
+        let r = http.post(format!("{reg_url}/v1/admin/providers")).bearer_auth(ADMIN)
+            .json(&json!({"slot": i, "role": slot.role, "provider_id": fr_to_dec(&slot.provider_id), "token": tok}))
+            .send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r = http.post(format!("{reg_url}/v1/slots/{i}/root")).bearer_auth(&tok)
+            .json(&json!({"provider_root": fr_to_dec(&slot.provider_root), "published_at": slot.published_at}))
+            .send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    // The lender creates a request; the wallet proves and applies.
+    let req: Value = http
+        .post(format!("{ver_url}/v1/requests"))
+        .json(&json!({"policy": example_policy(), "scope": "99", "ttl_seconds": 600}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let w = world
+        .witness(
+            &borrower,
+            example_policy(),
+            now(),
+            fr_from_dec(req["scope"].as_str().unwrap()).unwrap(),
+            fr_from_dec(req["context"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+    let prover = CircuitId::Eligibility(P).insecure_dev_prover().unwrap();
+    let (proof, public) = zkcredit_prover::prove_eligibility(&prover, P, w).unwrap();
+    let sub = json!({"proof": ProofJson::from_proof(&proof), "public_signals": public_to_json(&public.to_vec())});
+    let r = http
+        .post(format!("{ver_url}/v1/verify"))
+        .json(&sub)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    // kill -9 the verifier right after it answered, restart on the same data directory.
+    verifier.kill().unwrap();
+    verifier.wait().unwrap();
+    let (mut verifier, ver_url) = serve(p, &verifier_args);
+    let r = http
+        .post(format!("{ver_url}/v1/verify"))
+        .json(&sub)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "nullifier_reused");
+
+    // SIGTERM: graceful shutdown, exit status 0.
+    for child in [&mut registry, &mut verifier] {
+        let st = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert!(child.wait().unwrap().success());
+    }
+}

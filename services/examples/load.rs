@@ -1,0 +1,168 @@
+//! Bounded load test of the verifier service on loopback (not part of the test suite):
+//! N distinct valid proofs (one per request scope, so every nullifier is fresh) submitted by
+//! C concurrent clients; prints throughput, p50/p99 latency and the error count.
+//!
+//! `cargo run --release -p zkcredit-services --example load -- [N=2000] [C=16]`
+
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use zkcredit_circuits::eligibility::EligibilityParams;
+use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Layout};
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_services::registry::{unix_now, RegistryService};
+use zkcredit_services::server::spawn;
+use zkcredit_services::verifier::{VerifierConfig, VerifierService};
+use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
+
+const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
+    let dir = tempfile::tempdir().unwrap();
+    let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let admin = "load-test-admin-token-000000";
+    let registry = spawn(
+        RegistryService::open(&dir.path().join("reg"), P.slots, admin)
+            .unwrap()
+            .router(),
+        local,
+    )
+    .await
+    .unwrap();
+    let prover = CircuitId::Eligibility(P).insecure_dev_prover().unwrap();
+    let cfg = VerifierConfig {
+        verifier_id: [9u8; 32],
+        registry_url: registry.url(),
+        root_window: 3600,
+        max_skew: 3600,
+        max_ttl: 7200,
+    };
+    let verifier = spawn(
+        VerifierService::open(&dir.path().join("ver"), &prover.pk().vk, cfg)
+            .unwrap()
+            .router(),
+        local,
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+
+    let t = unix_now();
+    let mut rng = StdRng::seed_from_u64(t);
+    let (mut world, borrower, _) = eligible_applicant(
+        P,
+        Layout {
+            fraud_lists: 1,
+            lenders: 1,
+            bureaus: 1,
+        },
+        &mut rng,
+        50,
+        t,
+    )
+    .unwrap();
+    world.publish(t - 5).unwrap();
+    for (i, slot) in world
+        .registry
+        .slots()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.role != Role::Empty)
+    {
+        let tok = format!("load-test-provider-token-{i:04}");
+        http.post(format!("{}/v1/admin/providers", registry.url())).bearer_auth(admin)
+            .json(&json!({"slot": i, "role": slot.role, "provider_id": fr_to_dec(&slot.provider_id), "token": tok}))
+            .send().await.unwrap().error_for_status().unwrap();
+        http.post(format!("{}/v1/slots/{i}/root", registry.url())).bearer_auth(&tok)
+            .json(&json!({"provider_root": fr_to_dec(&slot.provider_root), "published_at": slot.published_at}))
+            .send().await.unwrap().error_for_status().unwrap();
+    }
+    let mut reqs = Vec::with_capacity(n);
+    for scope in 0..n {
+        let r: Value = http.post(format!("{}/v1/requests", verifier.url()))
+            .json(&json!({"policy": example_policy(), "scope": (scope + 1).to_string(), "ttl_seconds": 7200}))
+            .send().await.unwrap().json().await.unwrap();
+        reqs.push(r);
+    }
+    eprintln!("proving {n} distinct proofs of eligibility_s4_d8 …");
+    let tp = Instant::now();
+    let now = unix_now();
+    // Sequentially: each proof already uses every core (and rayon workers' small stacks
+    // do not suit nested synthesis).
+    let subs: Vec<Value> = reqs
+        .iter()
+        .map(|r| {
+            let w = world
+                .witness(&borrower, example_policy(), now, fr_from_dec(r["scope"].as_str().unwrap()).unwrap(), fr_from_dec(r["context"].as_str().unwrap()).unwrap())
+                .unwrap();
+            let (proof, public) = zkcredit_prover::prove_eligibility(&prover, P, w).unwrap();
+            json!({"proof": ProofJson::from_proof(&proof), "public_signals": public_to_json(&public.to_vec())})
+        })
+        .collect();
+    eprintln!("proved in {:.1} s", tp.elapsed().as_secs_f64());
+
+    let queue = Arc::new(Mutex::new(subs));
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (queue, lat, errors, http, url) = (
+            queue.clone(),
+            lat.clone(),
+            errors.clone(),
+            http.clone(),
+            format!("{}/v1/verify", verifier.url()),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some(body) = next else { break };
+                let t = Instant::now();
+                let r = http.post(&url).json(&body).send().await;
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                match r {
+                    Ok(r) if r.status() == 200 => lat.lock().unwrap().push(ms),
+                    Ok(r) => {
+                        let msg = format!("{} {}", r.status(), r.text().await.unwrap_or_default());
+                        errors.lock().unwrap().push(msg);
+                    }
+                    Err(e) => errors.lock().unwrap().push(e.to_string()),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let mut l = lat.lock().unwrap().clone();
+    l.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let errs = errors.lock().unwrap();
+    println!(
+        "{} verifications from {clients} concurrent clients in {secs:.2} s: {:.0} verifications/s, p50 {:.1} ms, p99 {:.1} ms, errors {}",
+        l.len(),
+        l.len() as f64 / secs,
+        pct(0.50),
+        pct(0.99),
+        errs.len()
+    );
+    for e in errs.iter().take(5) {
+        println!("  error: {e}");
+    }
+    verifier.stop().await.unwrap();
+    registry.stop().await.unwrap();
+}

@@ -545,8 +545,10 @@ fn prove_batch(
     std::fs::create_dir_all(out).map_err(|e| CliError::Usage(format!("{}: {e}", out.display())))?;
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let t = Instant::now();
+    // Large stacks: constraint synthesis recurses deeply (seen to overflow 2 MiB worker stacks).
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
+        .stack_size(64 << 20)
         .build()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let results: Vec<(PathBuf, Result<(), CliError>)> = pool.install(|| {

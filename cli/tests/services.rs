@@ -8,8 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use zkcredit_circuits::eligibility::EligibilityParams;
-use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
-use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::field::fr_from_dec;
 use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Layout};
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
@@ -109,23 +108,11 @@ async fn services_as_processes_survive_kill_9() {
     )
     .unwrap();
     world.publish(t - 5).unwrap();
-    for (i, slot) in world
-        .registry
-        .slots()
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.role != Role::Empty)
-    {
-        let tok = format!("provider-token-slot-{i:04}");
-        let r = http.post(format!("{reg_url}/v1/admin/providers")).bearer_auth(ADMIN)
-            .json(&json!({"slot": i, "role": slot.role, "provider_id": fr_to_dec(&slot.provider_id), "token": tok}))
-            .send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        let r = http.post(format!("{reg_url}/v1/slots/{i}/root")).bearer_auth(&tok)
-            .json(&json!({"provider_root": fr_to_dec(&slot.provider_root), "published_at": slot.published_at}))
-            .send().await.unwrap();
-        assert_eq!(r.status(), 200);
-    }
+    zkcredit_services::registry::client::mirror(&http, &reg_url, ADMIN, &world.registry, |i| {
+        format!("provider-token-slot-{i:04}")
+    })
+    .await
+    .unwrap();
 
     // The lender creates a request; the wallet proves and applies.
     let req: Value = http

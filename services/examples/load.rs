@@ -10,8 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use zkcredit_circuits::eligibility::EligibilityParams;
-use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
-use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::field::fr_from_dec;
 use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Layout};
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_services::registry::{unix_now, RegistryService};
@@ -70,21 +69,15 @@ async fn main() {
     )
     .unwrap();
     world.publish(t - 5).unwrap();
-    for (i, slot) in world
-        .registry
-        .slots()
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.role != Role::Empty)
-    {
-        let tok = format!("load-test-provider-token-{i:04}");
-        http.post(format!("{}/v1/admin/providers", registry.url())).bearer_auth(admin)
-            .json(&json!({"slot": i, "role": slot.role, "provider_id": fr_to_dec(&slot.provider_id), "token": tok}))
-            .send().await.unwrap().error_for_status().unwrap();
-        http.post(format!("{}/v1/slots/{i}/root", registry.url())).bearer_auth(&tok)
-            .json(&json!({"provider_root": fr_to_dec(&slot.provider_root), "published_at": slot.published_at}))
-            .send().await.unwrap().error_for_status().unwrap();
-    }
+    zkcredit_services::registry::client::mirror(
+        &http,
+        &registry.url(),
+        admin,
+        &world.registry,
+        |i| format!("load-test-provider-token-{i:04}"),
+    )
+    .await
+    .unwrap();
     let mut reqs = Vec::with_capacity(n);
     for scope in 0..n {
         let r: Value = http.post(format!("{}/v1/requests", verifier.url()))
@@ -151,7 +144,7 @@ async fn main() {
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let errs = errors.lock().unwrap();
+    let errs = errors.lock().unwrap().clone();
     println!(
         "{} verifications from {clients} concurrent clients in {secs:.2} s: {:.0} verifications/s, p50 {:.1} ms, p99 {:.1} ms, errors {}",
         l.len(),

@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -174,14 +175,7 @@ fn make_current(tx: &rusqlite::Transaction<'_>, root: &Fr, now: u64) -> Result<(
         .query_row("SELECT root FROM roots WHERE retired_at IS NULL", [], |r| {
             r.get(0)
         })
-        .map(Some)
-        .or_else(|e| {
-            if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        })
+        .optional()
         .map_err(db)?;
     if current.as_deref() == Some(root_s.as_str()) {
         return Ok(());
@@ -373,14 +367,7 @@ async fn publish(
                     [slot as i64],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .map(Some)
-                .or_else(|e| {
-                    if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                })
+                .optional()
                 .map_err(db)?;
             let Some((Some(digest), previous)) = row else {
                 return Err(ApiError::new(
@@ -452,14 +439,7 @@ async fn root_status(
             conn.query_row("SELECT retired_at FROM roots WHERE root = ?1", [s], |r| {
                 r.get::<_, Option<i64>>(0)
             })
-            .map(Some)
-            .or_else(|e| {
-                if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })
+            .optional()
             .map_err(db)
         })
         .await?;
@@ -495,4 +475,61 @@ async fn openapi() -> axum::Json<serde_json::Value> {
             "/metrics": {"get": {"summary": "Prometheus metrics"}}
         }
     }))
+}
+
+/// HTTP client helpers for the registry service (used by tools, tests and the demo).
+pub mod client {
+    use super::*;
+
+    /// Registers every non-empty slot of `registry` through `url` (admin token `admin`), each
+    /// provider with `token(slot)`, and publishes its root and timestamp.
+    pub async fn mirror(
+        http: &reqwest::Client,
+        url: &str,
+        admin: &str,
+        registry: &Registry,
+        token: impl Fn(usize) -> String,
+    ) -> Result<(), reqwest::Error> {
+        for (i, slot) in registry
+            .slots()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.role != Role::Empty)
+        {
+            http.post(format!("{url}/v1/admin/providers"))
+                .bearer_auth(admin)
+                .json(&serde_json::json!({"slot": i, "role": slot.role, "provider_id": fr_to_dec(&slot.provider_id), "token": token(i)}))
+                .send()
+                .await?
+                .error_for_status()?;
+            publish(
+                http,
+                url,
+                &token(i),
+                i,
+                &slot.provider_root,
+                slot.published_at,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The provider of `slot` publishes `root` at `published_at`.
+    pub async fn publish(
+        http: &reqwest::Client,
+        url: &str,
+        token: &str,
+        slot: usize,
+        root: &Fr,
+        published_at: u64,
+    ) -> Result<(), reqwest::Error> {
+        http.post(format!("{url}/v1/slots/{slot}/root"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"provider_root": fr_to_dec(root), "published_at": published_at}))
+            .send()
+            .await?
+            .error_for_status()
+            .map(|_| ())
+    }
 }

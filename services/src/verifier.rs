@@ -22,6 +22,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Router;
 use rand::RngCore;
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use zkcredit_circuits::eligibility::{offchain_context, Policy, PublicInputs};
@@ -255,14 +256,7 @@ impl VerifierService {
                         ))
                     },
                 )
-                .map(Some)
-                .or_else(|e| {
-                    if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                })
+                .optional()
                 .map_err(db)
             })
             .await?;
@@ -419,8 +413,7 @@ async fn get_request(
             conn.query_row("SELECT context, policy_json, policy_hash, scope, expiry FROM requests WHERE nonce = ?1", [nonce.clone()], |r| {
                 Ok((nonce.clone(), r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
             })
-            .map(Some)
-            .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })
+            .optional()
             .map_err(db)
         })
         .await?;

@@ -78,27 +78,15 @@ async fn env() -> Env {
     .await
     .unwrap();
     let http = reqwest::Client::new();
-    for (i, slot) in world.registry.slots().iter().enumerate() {
-        if slot.role == Role::Empty {
-            continue;
-        }
-        let r = http
-            .post(format!("{}/v1/admin/providers", registry.url()))
-            .bearer_auth(ADMIN)
-            .json(&json!({"slot": i, "role": slot.role, "provider_id": fr_to_dec(&slot.provider_id), "token": token(i)}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        let r = http
-            .post(format!("{}/v1/slots/{i}/root", registry.url()))
-            .bearer_auth(token(i))
-            .json(&json!({"provider_root": fr_to_dec(&slot.provider_root), "published_at": slot.published_at}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    }
+    zkcredit_services::registry::client::mirror(
+        &http,
+        &registry.url(),
+        ADMIN,
+        &world.registry,
+        token,
+    )
+    .await
+    .unwrap();
     let view: Value = http
         .get(format!("{}/v1/registry", registry.url()))
         .send()

@@ -780,7 +780,7 @@ fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
         }
     }
     println!(
-        "demo finished: 2 accepted (HTTP-less lender check, on-chain pool), 3 refused as expected"
+        "demo finished: every decision as expected (2 accepted: lender check, on-chain loan; 4 refused: other request, front-runner, replay, over-borrowing)"
     );
     Ok(())
 }

@@ -7,11 +7,13 @@
 //! - [`registry`]: the registry service (spec §5 off chain): slots, authenticated provider
 //!   updates, root history;
 //! - [`verifier`]: the lender's API (spec §7): proof requests, single and batch
-//!   verification, every check with its own error code, nullifiers recorded atomically.
+//!   verification, every check with its own error code, nullifiers recorded atomically;
+//! - [`keystore`]: the wallet's encrypted keystore (argon2id + XChaCha20-Poly1305).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod keystore;
 pub mod registry;
 pub mod server;
 pub mod store;

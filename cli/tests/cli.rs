@@ -2,41 +2,15 @@
 //! generation, prove, verify; and clear errors with non-zero exit codes on bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn zk(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkcredit"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{setup_small, text, zk};
 
 #[test]
 fn setup_gen_witness_prove_verify_and_rejections() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    let o = zk(
-        &[
-            "setup",
-            "--circuit",
-            "eligibility_s4_d8",
-            "--params",
-            "keys",
-            "--cache",
-            "keys/cache",
-        ],
-        p,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    setup_small(p);
     let o = zk(
         &[
             "gen-witness",
@@ -178,19 +152,7 @@ fn os_rng_setup_gives_a_different_key_each_time() {
 fn prove_batch_proves_a_directory_and_reports_failures() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    let o = zk(
-        &[
-            "setup",
-            "--circuit",
-            "eligibility_s4_d8",
-            "--params",
-            "keys",
-            "--cache",
-            "keys/cache",
-        ],
-        p,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    setup_small(p);
     std::fs::create_dir(p.join("in")).unwrap();
     for seed in ["1", "2", "3"] {
         let out = format!("in/w{seed}.json");

@@ -4,6 +4,8 @@
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use serde_json::{json, Value};
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -49,20 +51,7 @@ fn now() -> u64 {
 async fn services_as_processes_survive_kill_9() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    let o = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
-        .args([
-            "setup",
-            "--circuit",
-            "eligibility_s4_d8",
-            "--params",
-            "keys",
-            "--cache",
-            "keys/cache",
-        ])
-        .current_dir(p)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    common::setup_small(p);
     std::fs::write(p.join("admin.token"), ADMIN).unwrap();
     let (mut registry, reg_url) = serve(
         p,

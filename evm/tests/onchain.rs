@@ -635,93 +635,58 @@ fn onchain_registry_follows_random_updates_like_the_rust_registry() {
     );
 }
 
+/// Sends `data` to the registry from `from` and decodes the custom error it reverts with.
+fn registry_revert(
+    d: &mut Deployed,
+    from: Address,
+    data: Vec<u8>,
+) -> IProviderRegistry::IProviderRegistryErrors {
+    let o = d.chain.call(from, d.registry, data, U256::ZERO).unwrap();
+    assert!(!o.success, "expected a revert");
+    IProviderRegistry::IProviderRegistryErrors::abi_decode(&o.output).unwrap()
+}
+
 #[test]
 fn registry_access_control() {
+    use IProviderRegistry::IProviderRegistryErrors as E;
     let mut d = deploy();
-    let err =
-        |o: Outcome| IProviderRegistry::IProviderRegistryErrors::abi_decode(&o.output).unwrap();
-    let call = IProviderRegistry::setProviderCall {
-        slot: U256::from(9),
-        role: 3,
-        providerId: U256::from(1),
-        account: borrower(),
+    let set = |slot: u64| {
+        IProviderRegistry::setProviderCall {
+            slot: U256::from(slot),
+            role: 3,
+            providerId: U256::from(1),
+            account: borrower(),
+        }
+        .abi_encode()
     };
-    let o = d
-        .chain
-        .call(borrower(), d.registry, call.abi_encode(), U256::ZERO)
-        .unwrap();
+    let publish_at = |at: u64| {
+        IProviderRegistry::publishRootCall {
+            slot: U256::from(1),
+            providerRoot: U256::from(5),
+            publishedAt: at,
+        }
+        .abi_encode()
+    };
     assert!(matches!(
-        err(o),
-        IProviderRegistry::IProviderRegistryErrors::NotAdmin(_)
+        registry_revert(&mut d, borrower(), set(9)),
+        E::NotAdmin(_)
     ));
-    let call = IProviderRegistry::setProviderCall {
-        slot: U256::from(0),
-        role: 3,
-        providerId: U256::from(1),
-        account: borrower(),
-    };
-    let o = d
-        .chain
-        .call(admin(), d.registry, call.abi_encode(), U256::ZERO)
-        .unwrap();
     assert!(matches!(
-        err(o),
-        IProviderRegistry::IProviderRegistryErrors::BadRole(_)
+        registry_revert(&mut d, admin(), set(0)),
+        E::BadRole(_)
     ));
     // Another provider cannot publish into slot 1.
-    let call = IProviderRegistry::publishRootCall {
-        slot: U256::from(1),
-        providerRoot: U256::from(5),
-        publishedAt: T0,
-    };
-    let o = d
-        .chain
-        .call(
-            provider_account(2),
-            d.registry,
-            call.abi_encode(),
-            U256::ZERO,
-        )
-        .unwrap();
     assert!(matches!(
-        err(o),
-        IProviderRegistry::IProviderRegistryErrors::NotSlotAccount(_)
+        registry_revert(&mut d, provider_account(2), publish_at(T0)),
+        E::NotSlotAccount(_)
     ));
     // Not in the future, not backwards.
-    let call = IProviderRegistry::publishRootCall {
-        slot: U256::from(1),
-        providerRoot: U256::from(5),
-        publishedAt: T0 + 10,
-    };
-    let o = d
-        .chain
-        .call(
-            provider_account(1),
-            d.registry,
-            call.abi_encode(),
-            U256::ZERO,
-        )
-        .unwrap();
     assert!(matches!(
-        err(o),
-        IProviderRegistry::IProviderRegistryErrors::PublishedInFuture(_)
+        registry_revert(&mut d, provider_account(1), publish_at(T0 + 10)),
+        E::PublishedInFuture(_)
     ));
-    let call = IProviderRegistry::publishRootCall {
-        slot: U256::from(1),
-        providerRoot: U256::from(5),
-        publishedAt: T0 - 1000,
-    };
-    let o = d
-        .chain
-        .call(
-            provider_account(1),
-            d.registry,
-            call.abi_encode(),
-            U256::ZERO,
-        )
-        .unwrap();
     assert!(matches!(
-        err(o),
-        IProviderRegistry::IProviderRegistryErrors::PublishedBeforePrevious(_)
+        registry_revert(&mut d, provider_account(1), publish_at(T0 - 1000)),
+        E::PublishedBeforePrevious(_)
     ));
 }

@@ -155,8 +155,11 @@ pub struct IndexedMerkleTree {
     levels: Vec<Vec<Fr>>,
     leaves: Vec<Option<Leaf>>,
     index_of: BTreeMap<Fr, u64>,
-    free: Vec<u64>,
+    /// Emptied indices; an insert reuses the lowest (so a restored tree continues alike).
+    free: std::collections::BTreeSet<u64>,
     zeros: Vec<Fr>,
+    /// Leaf indices rewritten since the last [`IndexedMerkleTree::take_touched`].
+    touched: std::collections::BTreeSet<u64>,
 }
 
 impl std::fmt::Debug for IndexedMerkleTree {
@@ -190,8 +193,9 @@ impl IndexedMerkleTree {
             levels: vec![Vec::new(); levels(depth) + 1],
             leaves: Vec::new(),
             index_of: BTreeMap::new(),
-            free: Vec::new(),
+            free: Default::default(),
             zeros: zero_hashes(depth),
+            touched: Default::default(),
         };
         t.leaves.push(Some(Leaf::default()));
         t.index_of.insert(Fr::zero(), 0);
@@ -241,6 +245,89 @@ impl IndexedMerkleTree {
         t.leaves = leaves;
         t.levels = t.build_levels();
         Ok(t)
+    }
+
+    /// Restores a tree from its leaf table as persisted by a store: `(index, leaf)` for every
+    /// occupied index (any order). Checks the table is a well-formed indexed tree (sentinel at
+    /// 0, valid distinct keys, every `next_key` the next larger key) and rebuilds the levels
+    /// in parallel; the root equals that of the tree the leaves were taken from.
+    pub fn from_leaves(
+        depth: usize,
+        leaves: impl IntoIterator<Item = (u64, Leaf)>,
+    ) -> Result<Self, CircuitError> {
+        let mut t = Self::new(depth)?;
+        let bad = |m: String| CircuitError::Shape(format!("leaf table: {m}"));
+        let mut table: Vec<Option<Leaf>> = Vec::new();
+        let mut index_of = BTreeMap::new();
+        for (i, leaf) in leaves {
+            if depth < 64 && i >> depth != 0 {
+                return Err(bad(format!("index {i} beyond depth {depth}")));
+            }
+            let iu = usize::try_from(i).map_err(|_| bad(format!("index {i} too large")))?;
+            if iu >= table.len() {
+                table.resize(iu + 1, None);
+            }
+            if table[iu].is_some() {
+                return Err(bad(format!("index {i} twice")));
+            }
+            if i == 0 {
+                if !leaf.key.is_zero() || leaf.values != [Fr::zero(); 3] {
+                    return Err(bad("index 0 is not the sentinel".into()));
+                }
+            } else {
+                check_key(&leaf.key)?;
+            }
+            if index_of.insert(leaf.key, i).is_some() {
+                return Err(CircuitError::DuplicateKey);
+            }
+            table[iu] = Some(leaf);
+        }
+        if table.first().is_none_or(|l| l.is_none()) {
+            return Err(bad("no sentinel at index 0".into()));
+        }
+        // The linked list must visit the keys in ascending order.
+        let keys: Vec<(&Fr, &u64)> = index_of.iter().collect();
+        for (n, (_, i)) in keys.iter().enumerate() {
+            let expected = keys.get(n + 1).map(|(k, _)| **k).unwrap_or_else(Fr::zero);
+            let leaf = table[**i as usize].as_ref().ok_or_else(|| bad("hole".into()))?;
+            if leaf.next_key != expected {
+                return Err(bad(format!("leaf {i} has a wrong next_key")));
+            }
+        }
+        t.free = table
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.is_none())
+            .map(|(i, _)| i as u64)
+            .collect();
+        t.leaves = table;
+        t.index_of = index_of;
+        t.levels = t.build_levels();
+        Ok(t)
+    }
+
+    /// The leaf at `index` (`None`: empty or beyond the table).
+    pub fn leaf(&self, index: u64) -> Option<Leaf> {
+        self.leaves.get(usize::try_from(index).ok()?).copied().flatten()
+    }
+
+    /// Length of the leaf table (occupied and emptied indices).
+    pub fn leaf_table_len(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// Every occupied `(index, leaf)`, index order.
+    pub fn occupied_leaves(&self) -> impl Iterator<Item = (u64, Leaf)> + '_ {
+        self.leaves
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.map(|l| (i as u64, l)))
+    }
+
+    /// Leaf indices rewritten (inserted, updated, emptied) since the last call; what a store
+    /// must persist to follow the tree incrementally.
+    pub fn take_touched(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.touched).into_iter().collect()
     }
 
     /// Hashes every level from the leaf table, in parallel.
@@ -313,6 +400,7 @@ impl IndexedMerkleTree {
     }
 
     fn rehash_path(&mut self, index: u64) {
+        self.touched.insert(index);
         let h = self.leaves[index as usize]
             .as_ref()
             .map(Leaf::hash)
@@ -366,7 +454,7 @@ impl IndexedMerkleTree {
         if self.index_of.contains_key(&key) {
             return Err(CircuitError::DuplicateKey);
         }
-        let index = match self.free.pop() {
+        let index = match self.free.pop_first() {
             Some(i) => i,
             None => {
                 let i = self.leaves.len() as u64;
@@ -426,7 +514,7 @@ impl IndexedMerkleTree {
         self.leaf_mut(low).next_key = removed.next_key;
         self.rehash_path(index);
         self.rehash_path(low);
-        self.free.push(index);
+        self.free.insert(index);
         Ok(())
     }
 

@@ -13,10 +13,15 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod auth;
+pub mod issuer;
 pub mod keystore;
+pub mod provider;
 pub mod registry;
 pub mod server;
 pub mod store;
+pub mod tree;
 pub mod verifier;
+pub mod wallet;
 
 pub use api::ApiError;

@@ -8,7 +8,8 @@
 //! - `GET /v1/registry`: current root, every slot, recent root history.
 //! - `GET /v1/registry/roots/{root}`: whether `root` is current or when it was retired.
 
-use crate::api::{ApiError, Json};
+use crate::api::{bearer, ct_eq, sha, ApiError, Json};
+pub use crate::api::unix_now;
 use crate::server::{with_common, Metrics};
 use crate::store::{db, Store};
 use axum::extract::{Path, State};
@@ -17,7 +18,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::registry::{Registry, Role, Slot};
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS slots (
     provider_id TEXT NOT NULL,
     provider_root TEXT NOT NULL,
     published_at INTEGER NOT NULL,
-    token_sha256 TEXT
+    token_sha256 TEXT,
+    endpoint TEXT
 );
 CREATE TABLE IF NOT EXISTS roots (
     root TEXT PRIMARY KEY,
@@ -59,31 +60,6 @@ impl std::fmt::Debug for RegistryService {
     }
 }
 
-fn sha(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-}
-
-/// Constant-time comparison of two digests.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// One slot as served.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SlotView {
@@ -92,6 +68,9 @@ pub struct SlotView {
     /// The slot (role, provider id, root, published_at).
     #[serde(flatten)]
     pub value: Slot,
+    /// Where the provider serves witnesses (its base URL), if it registered one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// `GET /v1/registry`.
@@ -123,6 +102,8 @@ struct RegisterBody {
     role: Role,
     provider_id: String,
     token: String,
+    #[serde(default)]
+    endpoint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -233,6 +214,14 @@ impl RegistryService {
             .store
             .with(move |conn| {
                 let reg = load_registry(conn, n)?;
+                let mut ep = conn
+                    .prepare("SELECT slot, endpoint FROM slots WHERE endpoint IS NOT NULL")
+                    .map_err(db)?;
+                let endpoints = ep
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, String>(1)?)))
+                    .map_err(db)?
+                    .collect::<Result<std::collections::BTreeMap<_, _>, _>>()
+                    .map_err(db)?;
                 let mut stmt = conn
                     .prepare("SELECT root, current_since, retired_at FROM roots ORDER BY current_since DESC, retired_at IS NULL DESC LIMIT 64")
                     .map_err(db)?;
@@ -241,17 +230,21 @@ impl RegistryService {
                     .map_err(db)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(db)?;
-                Ok((reg, history))
+                Ok((reg, history, endpoints))
             })
             .await?;
-        let (reg, history) = reg_root_and_slots;
+        let (reg, history, mut endpoints) = reg_root_and_slots;
         Ok(RegistryView {
             root: fr_to_dec(&reg.root()),
             slots: reg
                 .slots()
                 .iter()
                 .enumerate()
-                .map(|(i, s)| SlotView { slot: i, value: *s })
+                .map(|(i, s)| SlotView {
+                    slot: i,
+                    value: *s,
+                    endpoint: endpoints.remove(&i),
+                })
                 .collect(),
             history,
         })
@@ -286,6 +279,19 @@ async fn register(
         )
         .field("token"));
     }
+    if let Some(e) = &b.endpoint {
+        let ok = (e.starts_with("http://") || e.starts_with("https://"))
+            && e.len() <= 256
+            && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(ApiError::new(
+                400,
+                "bad_endpoint",
+                "endpoint must be an http(s) URL of at most 256 characters",
+            )
+            .field("endpoint"));
+        }
+    }
     let slot_value = if b.role == Role::Empty {
         Slot::default()
     } else {
@@ -311,10 +317,10 @@ async fn register(
                 tx.execute("DELETE FROM slots WHERE slot = ?1", [b.slot as i64]).map_err(db)?;
             } else {
                 tx.execute(
-                    "INSERT INTO slots (slot, role, provider_id, provider_root, published_at, token_sha256)
-                     VALUES (?1, ?2, ?3, '0', 0, ?4)
-                     ON CONFLICT(slot) DO UPDATE SET role = ?2, provider_id = ?3, provider_root = '0', published_at = 0, token_sha256 = ?4",
-                    rusqlite::params![b.slot as i64, b.role as u8 as i64, fr_to_dec(&id), token_digest],
+                    "INSERT INTO slots (slot, role, provider_id, provider_root, published_at, token_sha256, endpoint)
+                     VALUES (?1, ?2, ?3, '0', 0, ?4, ?5)
+                     ON CONFLICT(slot) DO UPDATE SET role = ?2, provider_id = ?3, provider_root = '0', published_at = 0, token_sha256 = ?4, endpoint = ?5",
+                    rusqlite::params![b.slot as i64, b.role as u8 as i64, fr_to_dec(&id), token_digest, b.endpoint],
                 )
                 .map_err(db)?;
             }

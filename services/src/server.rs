@@ -105,3 +105,68 @@ pub async fn spawn(router: Router, addr: SocketAddr) -> std::io::Result<Running>
         task,
     })
 }
+
+/// An OpenAPI 3.1 document listing `paths` as `(method, path, summary, "status,status")`,
+/// plus the common `/healthz` and `/metrics`.
+pub fn openapi_doc(title: &str, paths: &[(&str, &str, &str, &str)]) -> serde_json::Value {
+    let mut p = serde_json::Map::new();
+    let common = [
+        ("get", "/healthz", "Liveness", "200"),
+        ("get", "/metrics", "Prometheus metrics", "200"),
+        ("get", "/openapi.json", "This document", "200"),
+    ];
+    for (method, path, summary, codes) in paths.iter().chain(common.iter()) {
+        let responses: serde_json::Map<String, serde_json::Value> = codes
+            .split(',')
+            .map(|c| {
+                let d = match c {
+                    "200" => "success",
+                    "202" => "accepted, pending",
+                    "400" => "bad field (JSON error body names it)",
+                    "401" => "missing or wrong credentials",
+                    "403" => "credentials do not allow this",
+                    "404" => "not found",
+                    "409" => "conflicts with recorded state",
+                    "413" => "body too large",
+                    "415" => "wrong content type",
+                    "422" => "body does not match the schema",
+                    "507" => "tree full",
+                    _ => "see the error body",
+                };
+                (c.to_string(), serde_json::json!({"description": d}))
+            })
+            .collect();
+        let entry = p
+            .entry(path.to_string())
+            .or_insert_with(|| serde_json::json!({}));
+        entry[*method] = serde_json::json!({"summary": summary, "responses": responses});
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": env!("CARGO_PKG_VERSION")},
+        "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}, "required": ["code", "message"]}}}}},
+        "paths": p
+    })
+}
+
+/// Adds the provider-tree routes of [`crate::tree`] to an OpenAPI document.
+pub fn add_tree_paths(doc: &mut serde_json::Value) {
+    let tree = openapi_doc(
+        "",
+        &[
+            ("put", "/v1/admin/rows/{subject_key}", "Stage an upsert {values: [v0, v1, v2]} (admin token)", "200,400,401,422"),
+            ("get", "/v1/admin/rows/{subject_key}", "The row as it will be published (admin token)", "200,401,404"),
+            ("delete", "/v1/admin/rows/{subject_key}", "Stage a delete (admin token)", "200,400,401"),
+            ("post", "/v1/admin/import", "Bulk import: text/csv (subject_key,v0,v1,v2) or application/json {upsert, delete}; ?publish=true (admin token)", "200,400,401,413,415,422"),
+            ("post", "/v1/admin/publish", "Apply staged changes, persist the tree, publish the root to the registry (admin token)", "200,401,507"),
+            ("get", "/v1/admin/status", "Rows, pending changes, registry acknowledgement (admin token)", "200,401"),
+            ("get", "/v1/status", "Role, provider id, published root and time", "200"),
+            ("post", "/v1/witness", "Lookup witness for the attested subject key: issuer attestation + fresh holder signature required", "200,400,401,403,422"),
+        ],
+    );
+    if let (Some(dst), Some(src)) = (doc["paths"].as_object_mut(), tree["paths"].as_object()) {
+        for (k, v) in src {
+            dst.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}

@@ -36,6 +36,18 @@ impl Store {
         })
     }
 
+    /// Runs `f` with the connection on the calling thread (start-up, before serving).
+    pub fn with_sync<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| ApiError::internal("store mutex poisoned"))?;
+        f(&mut guard)
+    }
+
     /// Runs `f` with the connection on a blocking thread.
     pub async fn with<T, F>(&self, f: F) -> Result<T, ApiError>
     where

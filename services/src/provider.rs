@@ -1,0 +1,58 @@
+//! A data provider (spec §2, §4): fraud list, lender or bureau. Its service is its indexed
+//! tree ([`crate::tree`]): admin row upserts, deletes and bulk imports, publication to the
+//! registry on demand and on a schedule, and the authenticated witness API.
+
+use crate::api::ApiError;
+use crate::server::with_common;
+use crate::tree::{TreeConfig, TreeService};
+use axum::routing::get;
+use axum::Router;
+use zkcredit_circuits::registry::Role;
+
+/// A provider service.
+#[derive(Clone, Debug)]
+pub struct ProviderService {
+    tree: TreeService,
+}
+
+impl ProviderService {
+    /// Opens the provider's store `provider.sqlite` under `data_dir`.
+    pub fn open(
+        data_dir: &std::path::Path,
+        cfg: TreeConfig,
+        admin_token: &str,
+    ) -> Result<Self, ApiError> {
+        if !matches!(cfg.role, Role::FraudList | Role::Lender | Role::Bureau) {
+            return Err(ApiError::bad_request(
+                "a provider is a fraud list, a lender or a bureau",
+            ));
+        }
+        Ok(Self {
+            tree: TreeService::open(data_dir, "provider.sqlite", cfg, admin_token)?,
+        })
+    }
+
+    /// The tree.
+    pub fn tree(&self) -> &TreeService {
+        &self.tree
+    }
+
+    /// The router.
+    pub fn router(self) -> Router {
+        let role = self.tree.config().role;
+        let metrics = self.tree.metrics.clone();
+        let (small, big) = self.tree.routes();
+        let small = small.route(
+            "/openapi.json",
+            get(move || async move {
+                let mut doc = crate::server::openapi_doc(
+                    &format!("zkcredit provider ({role:?})"),
+                    &[],
+                );
+                crate::server::add_tree_paths(&mut doc);
+                axum::Json(doc)
+            }),
+        );
+        with_common(small, metrics).merge(big)
+    }
+}

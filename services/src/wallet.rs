@@ -1,0 +1,410 @@
+//! The borrower's wallet (spec §2, §6, §7.3): an encrypted keystore holding the holder
+//! secret, KYC registration with the issuer, gathering every registry slot's witness from
+//! its provider with signed requests, proving, and applying to a lender.
+//!
+//! Files in a wallet directory: `keystore.json` (the holder secret, argon2id +
+//! XChaCha20-Poly1305, see [`crate::keystore`]) and `attestation.json` (the issuer's
+//! signed binding of the subject key to the holder's request-signing key; useless without
+//! that key, which is derived from the holder secret).
+
+use crate::auth::{holder_signing_key, Attestation, KycApplication, WitnessRequest};
+use crate::issuer::ApplicationView;
+use crate::keystore::{Keystore, KeystoreError};
+use crate::registry::RegistryView;
+use crate::tree::WitnessResponse;
+use crate::verifier::{Accepted, ProofRequest, Submission};
+use ark_ff::UniformRand;
+use std::path::{Path, PathBuf};
+use zkcredit_circuits::eligibility::{EligibilityParams, EligibilityWitness, SlotWitness};
+use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
+use zkcredit_circuits::imt::LookupWitness;
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::Fr;
+
+/// Wallet errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// A network failure.
+    #[error("cannot reach {url}: {message}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// A service answered with an error body.
+    #[error("{url} refused ({status} {code}): {message}")]
+    Service {
+        /// The URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The error code.
+        code: String,
+        /// The message.
+        message: String,
+    },
+    /// The keystore could not be opened.
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    /// A file problem.
+    #[error("{0}")]
+    Io(String),
+    /// The wallet has no attestation yet.
+    #[error("this wallet is not registered with the KYC issuer yet (run `wallet register`)")]
+    NotRegistered,
+    /// A provider or the registry served something inconsistent.
+    #[error("slot {slot}: {message}")]
+    Provider {
+        /// Registry slot.
+        slot: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The records do not satisfy the policy: no proof can exist (names the rule).
+    #[error("no proof is possible: {0}")]
+    CannotProve(String),
+    /// Proving failed.
+    #[error("proving failed: {0}")]
+    Prove(String),
+}
+
+/// A wallet: the holder secret and, once registered, the issuer's attestation.
+#[derive(Clone)]
+pub struct Wallet {
+    holder_secret: Fr,
+    attestation: Option<Attestation>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("holder_secret", &"<redacted>")
+            .field("registered", &self.attestation.is_some())
+            .finish()
+    }
+}
+
+/// The keystore file in a wallet directory.
+pub fn keystore_path(dir: &Path) -> PathBuf {
+    dir.join("keystore.json")
+}
+
+/// The attestation file in a wallet directory.
+pub fn attestation_path(dir: &Path) -> PathBuf {
+    dir.join("attestation.json")
+}
+
+fn io(p: &Path, e: impl std::fmt::Display) -> WalletError {
+    WalletError::Io(format!("{}: {e}", p.display()))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), WalletError> {
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        let mut f = o.open(&tmp).map_err(|e| io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| io(&tmp, e))?;
+        f.sync_all().map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
+impl Wallet {
+    /// A new wallet with a random holder secret (OS randomness).
+    pub fn generate() -> Self {
+        Self {
+            holder_secret: Fr::rand(&mut rand::rngs::OsRng),
+            attestation: None,
+        }
+    }
+
+    /// Creates `dir` with a new wallet sealed under `password` (argon2id `m_kib`, `t`).
+    /// Refuses to overwrite an existing keystore.
+    pub fn create(dir: &Path, password: &str, m_kib: u32, t: u32) -> Result<Self, WalletError> {
+        if password.len() < 8 {
+            return Err(WalletError::Io("password must be at least 8 characters".into()));
+        }
+        let ks = keystore_path(dir);
+        if ks.exists() {
+            return Err(io(&ks, "a wallet already exists here"));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let w = Self::generate();
+        let sealed = Keystore::seal(&w.holder_secret, password, m_kib, t)?;
+        let json = serde_json::to_vec_pretty(&sealed).map_err(|e| io(&ks, e))?;
+        write_private(&ks, &json)?;
+        Ok(w)
+    }
+
+    /// Opens the wallet in `dir` (wrong password: [`KeystoreError::WrongPassword`]).
+    pub fn open(dir: &Path, password: &str) -> Result<Self, WalletError> {
+        let ks = keystore_path(dir);
+        let bytes = std::fs::read(&ks).map_err(|e| io(&ks, e))?;
+        let holder_secret = Keystore::from_json(&bytes)?.open(password)?;
+        let ap = attestation_path(dir);
+        let attestation = match std::fs::read(&ap) {
+            Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| io(&ap, e))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&ap, e)),
+        };
+        Ok(Self {
+            holder_secret,
+            attestation,
+        })
+    }
+
+    /// Stores the attestation in `dir` (after checking it names this wallet's key).
+    pub fn save_attestation(&mut self, dir: &Path, a: Attestation) -> Result<(), WalletError> {
+        self.set_attestation(a)?;
+        let json = serde_json::to_vec_pretty(&self.attestation).map_err(|e| io(dir, e))?;
+        write_private(&attestation_path(dir), &json)
+    }
+
+    /// Adopts an attestation (must name this wallet's holder key).
+    pub fn set_attestation(&mut self, a: Attestation) -> Result<(), WalletError> {
+        if a.holder_key != self.holder_key_hex() {
+            return Err(WalletError::Io(
+                "the attestation binds another holder key".into(),
+            ));
+        }
+        self.attestation = Some(a);
+        Ok(())
+    }
+
+    /// The attestation, if registered.
+    pub fn attestation(&self) -> Option<&Attestation> {
+        self.attestation.as_ref()
+    }
+
+    /// The request-signing public key (hex).
+    pub fn holder_key_hex(&self) -> String {
+        hex::encode(holder_signing_key(&self.holder_secret).verifying_key().as_bytes())
+    }
+
+    /// The KYC application for real-world identifier `id`.
+    pub fn application(&self, id: &str) -> KycApplication {
+        KycApplication::sign(&self.holder_secret, id)
+    }
+
+    /// The subject key, once registered.
+    pub fn subject_key(&self) -> Result<Fr, WalletError> {
+        let a = self.attestation.as_ref().ok_or(WalletError::NotRegistered)?;
+        fr_from_dec(&a.subject_key).map_err(|e| WalletError::Io(format!("attestation: {e}")))
+    }
+
+    /// Applies to the issuer (`POST /v1/kyc/applications`).
+    pub async fn register(
+        &self,
+        http: &reqwest::Client,
+        issuer_url: &str,
+        id: &str,
+    ) -> Result<ApplicationView, WalletError> {
+        post_json(http, &format!("{issuer_url}/v1/kyc/applications"), &self.application(id)).await
+    }
+
+    /// Collects the witness for `request` from the registry at `registry_url` and every
+    /// provider it lists, checking each witness opens the root the registry holds.
+    /// `progress(slot, what)` is called as each slot is fetched.
+    pub async fn gather(
+        &self,
+        http: &reqwest::Client,
+        registry_url: &str,
+        request: &ProofRequest,
+        now: u64,
+        mut progress: impl FnMut(usize, &str),
+    ) -> Result<EligibilityWitness, WalletError> {
+        let att = self.attestation.as_ref().ok_or(WalletError::NotRegistered)?;
+        let subject = self.subject_key()?;
+        let holder = holder_signing_key(&self.holder_secret);
+        let view: RegistryView = get_json(http, &format!("{registry_url}/v1/registry")).await?;
+        let depth_hint = view.slots.len();
+        let mut slots = Vec::with_capacity(depth_hint);
+        let mut depth = None;
+        let mut pending = Vec::new();
+        for sv in &view.slots {
+            if sv.value.role == Role::Empty {
+                pending.push(sv.slot);
+                slots.push(None);
+                continue;
+            }
+            let endpoint = sv.endpoint.as_deref().ok_or_else(|| WalletError::Provider {
+                slot: sv.slot,
+                message: "the registry lists no endpoint for this provider".into(),
+            })?;
+            progress(sv.slot, endpoint);
+            let req = WitnessRequest::sign(&holder, att, &subject, &sv.value.provider_id, now);
+            let resp: WitnessResponse = post_json(http, &format!("{endpoint}/v1/witness"), &req).await?;
+            let root = resp.witness.computed_root();
+            if root != sv.value.provider_root {
+                return Err(WalletError::Provider {
+                    slot: sv.slot,
+                    message: format!(
+                        "the provider's witness opens root {} but the registry holds {} (a publication in progress? retry)",
+                        fr_to_dec(&root),
+                        fr_to_dec(&sv.value.provider_root)
+                    ),
+                });
+            }
+            depth = Some(resp.witness.siblings.len() / 3 * 2);
+            slots.push(Some(SlotWitness {
+                slot: sv.value,
+                lookup: resp.witness,
+            }));
+        }
+        let depth = depth.ok_or_else(|| WalletError::Provider {
+            slot: 0,
+            message: "the registry has no providers".into(),
+        })?;
+        let slots = view
+            .slots
+            .iter()
+            .zip(slots)
+            .map(|(sv, s)| {
+                s.unwrap_or(SlotWitness {
+                    slot: sv.value,
+                    lookup: LookupWitness::empty(depth),
+                })
+            })
+            .collect();
+        Ok(EligibilityWitness {
+            holder_secret: self.holder_secret,
+            subject_key: subject,
+            policy: request.policy,
+            now,
+            scope: fr_from_dec(&request.scope)
+                .map_err(|e| WalletError::Io(format!("request scope: {e}")))?,
+            context: fr_from_dec(&request.context)
+                .map_err(|e| WalletError::Io(format!("request context: {e}")))?,
+            slots,
+        })
+    }
+}
+
+/// The proof file `wallet prove` writes and `wallet apply` sends.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofFile {
+    /// The request answered.
+    pub request: ProofRequest,
+    /// The lender's verifier base URL, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
+    /// The proof (snarkjs layout).
+    pub proof: zkcredit_verifier::snarkjs::ProofJson,
+    /// The six public signals (decimal).
+    pub public_signals: Vec<String>,
+}
+
+impl ProofFile {
+    /// What is sent to the verifier.
+    pub fn submission(&self) -> Submission {
+        Submission {
+            proof: self.proof.clone(),
+            public_signals: self.public_signals.clone(),
+        }
+    }
+}
+
+/// Proves `witness` (checked natively first: a witness that violates the policy is refused
+/// with the rule it breaks, and no proof is attempted).
+pub fn prove(
+    prover: &zkcredit_prover::fast::Prover,
+    params: EligibilityParams,
+    witness: &EligibilityWitness,
+) -> Result<Submission, WalletError> {
+    witness
+        .check(&params)
+        .map_err(|e| WalletError::CannotProve(e.to_string()))?;
+    let (proof, public) = zkcredit_prover::prove_eligibility(prover, params, witness.clone())
+        .map_err(|e| WalletError::Prove(e.to_string()))?;
+    Ok(Submission {
+        proof: zkcredit_verifier::snarkjs::ProofJson::from_proof(&proof),
+        public_signals: zkcredit_verifier::snarkjs::public_to_json(&public.to_vec()),
+    })
+}
+
+/// A lender's decision on a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Accepted; the nullifier was recorded.
+    Accepted(Accepted),
+    /// Refused with a code and message.
+    Refused {
+        /// Error code (e.g. `nullifier_reused`).
+        code: String,
+        /// Message.
+        message: String,
+    },
+}
+
+/// Sends a submission to the verifier (`POST /v1/verify`).
+pub async fn apply(
+    http: &reqwest::Client,
+    verifier_url: &str,
+    submission: &Submission,
+) -> Result<Decision, WalletError> {
+    match post_json::<_, Accepted>(http, &format!("{verifier_url}/v1/verify"), submission).await {
+        Ok(a) => Ok(Decision::Accepted(a)),
+        Err(WalletError::Service { code, message, status, .. }) if (400..500).contains(&status) => {
+            Ok(Decision::Refused { code, message })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Fetches a proof request from a verifier URL (`…/v1/requests/{nonce}`).
+pub async fn fetch_request(http: &reqwest::Client, url: &str) -> Result<ProofRequest, WalletError> {
+    get_json(http, url).await
+}
+
+async fn decode<T: serde::de::DeserializeOwned>(url: &str, r: reqwest::Response) -> Result<T, WalletError> {
+    let status = r.status().as_u16();
+    let text = r.text().await.map_err(|e| WalletError::Http {
+        url: url.into(),
+        message: e.to_string(),
+    })?;
+    if !(200..300).contains(&status) {
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        return Err(WalletError::Service {
+            url: url.into(),
+            status,
+            code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
+            message: v["error"]["message"].as_str().unwrap_or(&text).to_string(),
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| WalletError::Http {
+        url: url.into(),
+        message: format!("unexpected answer: {e}"),
+    })
+}
+
+/// `GET url` → JSON, with service errors decoded.
+pub async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> Result<T, WalletError> {
+    let r = http.get(url).send().await.map_err(|e| WalletError::Http {
+        url: url.into(),
+        message: e.to_string(),
+    })?;
+    decode(url, r).await
+}
+
+/// `POST url` with a JSON body → JSON, with service errors decoded.
+pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    body: &B,
+) -> Result<T, WalletError> {
+    let r = http.post(url).json(body).send().await.map_err(|e| WalletError::Http {
+        url: url.into(),
+        message: e.to_string(),
+    })?;
+    decode(url, r).await
+}

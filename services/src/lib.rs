@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod alliance;
 pub mod api;
 pub mod auth;
 pub mod issuer;

@@ -521,6 +521,27 @@ pub mod client {
         Ok(())
     }
 
+    /// Registers a provider in `slot` (admin token), with its witness endpoint.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn register(
+        http: &reqwest::Client,
+        url: &str,
+        admin: &str,
+        slot: usize,
+        role: Role,
+        provider_id: &Fr,
+        token: &str,
+        endpoint: Option<&str>,
+    ) -> Result<(), reqwest::Error> {
+        http.post(format!("{url}/v1/admin/providers"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({"slot": slot, "role": role, "provider_id": fr_to_dec(provider_id), "token": token, "endpoint": endpoint}))
+            .send()
+            .await?
+            .error_for_status()
+            .map(|_| ())
+    }
+
     /// The provider of `slot` publishes `root` at `published_at`.
     pub async fn publish(
         http: &reqwest::Client,

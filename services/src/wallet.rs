@@ -201,6 +201,13 @@ impl Wallet {
         fr_from_dec(&a.subject_key).map_err(|e| WalletError::Io(format!("attestation: {e}")))
     }
 
+    /// A signed witness request to provider `provider_id` at time `now`.
+    pub fn witness_request(&self, provider_id: &Fr, now: u64) -> Result<WitnessRequest, WalletError> {
+        let att = self.attestation.as_ref().ok_or(WalletError::NotRegistered)?;
+        let holder = holder_signing_key(&self.holder_secret);
+        Ok(WitnessRequest::sign(&holder, att, &self.subject_key()?, provider_id, now))
+    }
+
     /// Applies to the issuer (`POST /v1/kyc/applications`).
     pub async fn register(
         &self,
@@ -222,9 +229,7 @@ impl Wallet {
         now: u64,
         mut progress: impl FnMut(usize, &str),
     ) -> Result<EligibilityWitness, WalletError> {
-        let att = self.attestation.as_ref().ok_or(WalletError::NotRegistered)?;
         let subject = self.subject_key()?;
-        let holder = holder_signing_key(&self.holder_secret);
         let view: RegistryView = get_json(http, &format!("{registry_url}/v1/registry")).await?;
         let depth_hint = view.slots.len();
         let mut slots = Vec::with_capacity(depth_hint);
@@ -241,7 +246,7 @@ impl Wallet {
                 message: "the registry lists no endpoint for this provider".into(),
             })?;
             progress(sv.slot, endpoint);
-            let req = WitnessRequest::sign(&holder, att, &subject, &sv.value.provider_id, now);
+            let req = self.witness_request(&sv.value.provider_id, now)?;
             let resp: WitnessResponse = post_json(http, &format!("{endpoint}/v1/witness"), &req).await?;
             let root = resp.witness.computed_root();
             if root != sv.value.provider_root {
@@ -366,7 +371,8 @@ pub async fn fetch_request(http: &reqwest::Client, url: &str) -> Result<ProofReq
     get_json(http, url).await
 }
 
-async fn decode<T: serde::de::DeserializeOwned>(url: &str, r: reqwest::Response) -> Result<T, WalletError> {
+/// Decodes a service answer: JSON on 2xx, the error body as [`WalletError::Service`] otherwise.
+pub async fn decode_response<T: serde::de::DeserializeOwned>(url: &str, r: reqwest::Response) -> Result<T, WalletError> {
     let status = r.status().as_u16();
     let text = r.text().await.map_err(|e| WalletError::Http {
         url: url.into(),
@@ -393,7 +399,7 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, ur
         url: url.into(),
         message: e.to_string(),
     })?;
-    decode(url, r).await
+    decode_response(url, r).await
 }
 
 /// `POST url` with a JSON body → JSON, with service errors decoded.
@@ -406,5 +412,5 @@ pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         url: url.into(),
         message: e.to_string(),
     })?;
-    decode(url, r).await
+    decode_response(url, r).await
 }

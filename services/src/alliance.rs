@@ -1,0 +1,304 @@
+//! Every role of spec §2 started in-process on loopback, each with its own store under one
+//! data directory: what `zkcredit demo` and the end-to-end HTTP tests run. Nothing is
+//! shared between the services but HTTP: the registry learns providers through its admin
+//! API, providers publish through theirs, the wallet finds providers through the registry.
+
+use crate::api::ApiError;
+use crate::issuer::{IssuerConfig, IssuerService};
+use crate::provider::ProviderService;
+use crate::registry::RegistryService;
+use crate::server::{spawn, Running};
+use crate::tree::{PublishReport, RegistryLink, TreeConfig, TreeService};
+use crate::verifier::{VerifierConfig, VerifierService};
+use rand::RngCore;
+use std::net::SocketAddr;
+use std::path::Path;
+use zkcredit_circuits::eligibility::EligibilityParams;
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::scenario::Layout;
+use zkcredit_circuits::Fr;
+
+/// One running provider.
+#[derive(Debug)]
+pub struct RunningProvider {
+    /// Role.
+    pub role: Role,
+    /// Registry slot.
+    pub slot: usize,
+    /// Its server.
+    pub server: Running,
+    /// Its tree (for in-process inspection).
+    pub tree: TreeService,
+    /// Its client token at the issuer (subject-key lookups).
+    pub issuer_token: String,
+}
+
+/// A running alliance.
+#[derive(Debug)]
+pub struct Alliance {
+    /// Registry service.
+    pub registry: Running,
+    /// KYC issuer.
+    pub issuer: Running,
+    /// The issuer service (in-process handle).
+    pub issuer_svc: IssuerService,
+    /// Providers in slot order (slots 1..).
+    pub providers: Vec<RunningProvider>,
+    /// The lender's verifier.
+    pub verifier: Running,
+    /// The admin / operator token of every service (one per alliance, random).
+    pub admin: String,
+}
+
+fn token() -> String {
+    let mut b = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn io(e: std::io::Error) -> ApiError {
+    ApiError::internal(e)
+}
+
+impl Alliance {
+    /// Starts registry, issuer, the providers of `layout` and a verifier accepting proofs
+    /// for `vk`, stores under `dir`; registers every provider (with its endpoint) and
+    /// publishes every (empty) tree.
+    pub async fn start(
+        dir: &Path,
+        params: EligibilityParams,
+        layout: Layout,
+        vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    ) -> Result<Self, ApiError> {
+        let admin = token();
+        let http = reqwest::Client::new();
+        let registry = spawn(
+            RegistryService::open(&dir.join("registry"), params.slots, &admin)?.router(),
+            loopback(),
+        )
+        .await
+        .map_err(io)?;
+        let link = |slot: usize, tok: &str| RegistryLink {
+            url: registry.url(),
+            slot,
+            token: tok.to_string(),
+        };
+        let register = |slot: usize, role: Role, id: Fr, tok: String, endpoint: String| {
+            let http = http.clone();
+            let url = registry.url();
+            let admin = admin.clone();
+            async move {
+                crate::registry::client::register(&http, &url, &admin, slot, role, &id, &tok, Some(&endpoint))
+                    .await
+                    .map_err(ApiError::internal)
+            }
+        };
+        // Slot 0: the KYC issuer.
+        let issuer_tok = token();
+        let issuer_id = Fr::from(1000u64);
+        let issuer_svc = IssuerService::open(
+            &dir.join("issuer"),
+            IssuerConfig {
+                provider_id: issuer_id,
+                depth: params.depth,
+                registry: Some(link(0, &issuer_tok)),
+                validity: 365 * 86_400,
+                auto_approve_kyc_stand_in: false,
+            },
+            &admin,
+        )?;
+        let issuer = spawn(issuer_svc.clone().router(), loopback()).await.map_err(io)?;
+        register(0, Role::Kyc, issuer_id, issuer_tok, issuer.url()).await?;
+        let issuer_key = ed25519_dalek::VerifyingKey::from_bytes(
+            &crate::auth::hex_n::<32>("issuer_key", &issuer_svc.issuer_key_hex()).map_err(ApiError::from)?,
+        )
+        .map_err(ApiError::internal)?;
+        let roles = std::iter::repeat_n(Role::FraudList, layout.fraud_lists)
+            .chain(std::iter::repeat_n(Role::Lender, layout.lenders))
+            .chain(std::iter::repeat_n(Role::Bureau, layout.bureaus));
+        let mut providers = Vec::new();
+        for (i, role) in roles.enumerate() {
+            let slot = i + 1;
+            let tok = token();
+            let id = Fr::from(1000 + slot as u64);
+            let svc = ProviderService::open(
+                &dir.join(format!("provider-{slot}")),
+                TreeConfig {
+                    role,
+                    provider_id: id,
+                    depth: params.depth,
+                    issuer_key,
+                    registry: Some(link(slot, &tok)),
+                },
+                &admin,
+            )?;
+            let tree = svc.tree().clone();
+            let server = spawn(svc.router(), loopback()).await.map_err(io)?;
+            register(slot, role, id, tok, server.url()).await?;
+            let issuer_token = token();
+            http.post(format!("{}/v1/admin/clients", issuer.url()))
+                .bearer_auth(&admin)
+                .json(&serde_json::json!({"name": format!("slot-{slot}"), "token": issuer_token}))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(ApiError::internal)?;
+            providers.push(RunningProvider {
+                role,
+                slot,
+                server,
+                tree,
+                issuer_token,
+            });
+        }
+        let verifier = spawn(
+            VerifierService::open(
+                &dir.join("verifier"),
+                vk,
+                VerifierConfig {
+                    verifier_id: *b"zkcredit-demo-lender-verifier-01",
+                    registry_url: registry.url(),
+                    root_window: 3600,
+                    max_skew: 300,
+                    max_ttl: 3600,
+                },
+            )?
+            .router(),
+            loopback(),
+        )
+        .await
+        .map_err(io)?;
+        let a = Self {
+            registry,
+            issuer,
+            issuer_svc,
+            providers,
+            verifier,
+            admin,
+        };
+        a.publish_all().await?;
+        Ok(a)
+    }
+
+    /// The `nth` provider of `role`.
+    pub fn provider(&self, role: Role, nth: usize) -> Option<&RunningProvider> {
+        self.providers.iter().filter(|p| p.role == role).nth(nth)
+    }
+
+    /// Every tree (issuer first) publishes, in slot order.
+    pub async fn publish_all(&self) -> Result<Vec<PublishReport>, ApiError> {
+        let mut out = vec![self.issuer_svc.tree().publish().await?];
+        for p in &self.providers {
+            out.push(p.tree.publish().await?);
+        }
+        for (i, r) in out.iter().enumerate() {
+            if r.registry != "published" {
+                return Err(ApiError::internal(format!("slot {i}: registry {}", r.registry)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops every service gracefully.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.verifier.stop().await?;
+        for p in self.providers {
+            p.server.stop().await?;
+        }
+        self.issuer.stop().await?;
+        self.registry.stop().await
+    }
+}
+
+/// Admin-side helpers over HTTP (what an operator's script does).
+pub mod admin {
+    /// The issuer approves an application (operator token).
+    pub async fn approve(
+        http: &reqwest::Client,
+        issuer_url: &str,
+        admin: &str,
+        application_id: &str,
+    ) -> Result<crate::issuer::ApplicationView, crate::wallet::WalletError> {
+        let r = http
+            .post(format!("{issuer_url}/v1/admin/applications/{application_id}/approve"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .map_err(|e| crate::wallet::WalletError::Http {
+                url: issuer_url.into(),
+                message: e.to_string(),
+            })?;
+        crate::wallet::decode_response(issuer_url, r).await
+    }
+
+    /// A provider looks a person up at the issuer (client token) → subject key (decimal).
+    pub async fn lookup(
+        http: &reqwest::Client,
+        issuer_url: &str,
+        client_token: &str,
+        id: &str,
+    ) -> Result<String, crate::wallet::WalletError> {
+        let r = http
+            .post(format!("{issuer_url}/v1/subjects/lookup"))
+            .bearer_auth(client_token)
+            .json(&serde_json::json!({"id": id}))
+            .send()
+            .await
+            .map_err(|e| crate::wallet::WalletError::Http {
+                url: issuer_url.into(),
+                message: e.to_string(),
+            })?;
+        let v: serde_json::Value = crate::wallet::decode_response(issuer_url, r).await?;
+        Ok(v["subject_key"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Stages a row at a provider (admin token).
+    pub async fn upsert(
+        http: &reqwest::Client,
+        provider_url: &str,
+        admin: &str,
+        subject_key: &str,
+        values: [u64; 3],
+    ) -> Result<(), crate::wallet::WalletError> {
+        let url = format!("{provider_url}/v1/admin/rows/{subject_key}");
+        let r = http
+            .put(&url)
+            .bearer_auth(admin)
+            .json(&serde_json::json!({"values": values}))
+            .send()
+            .await
+            .map_err(|e| crate::wallet::WalletError::Http {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        let _: serde_json::Value = crate::wallet::decode_response(&url, r).await?;
+        Ok(())
+    }
+
+    /// Bulk-imports CSV at a provider (admin token), publishing at once.
+    pub async fn import_csv(
+        http: &reqwest::Client,
+        provider_url: &str,
+        admin: &str,
+        csv: String,
+    ) -> Result<crate::tree::ImportReport, crate::wallet::WalletError> {
+        let url = format!("{provider_url}/v1/admin/import?publish=true");
+        let r = http
+            .post(&url)
+            .bearer_auth(admin)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .map_err(|e| crate::wallet::WalletError::Http {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        crate::wallet::decode_response(&url, r).await
+    }
+}
+

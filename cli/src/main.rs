@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod demo;
+mod roles;
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use clap::{Parser, Subcommand};
@@ -129,6 +131,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ServeCmd,
     },
+    /// The KYC issuer (spec §2, §3.4): `zkcredit issuer serve`.
+    Issuer {
+        #[command(subcommand)]
+        cmd: roles::IssuerCmd,
+    },
+    /// A fraud list, lender or bureau (spec §4): `zkcredit provider serve|import`.
+    Provider {
+        #[command(subcommand)]
+        cmd: roles::ProviderCmd,
+    },
+    /// The borrower's wallet: `zkcredit wallet init|register|prove|apply`.
+    Wallet {
+        #[command(subcommand)]
+        cmd: roles::WalletCmd,
+    },
     /// The lender's verifier service (spec §7): `zkcredit verifier serve`.
     Verifier {
         #[command(subcommand)]
@@ -208,6 +225,8 @@ enum CliError {
     Verify(#[from] zkcredit_verifier::VerifyError),
     #[error("proof is INVALID: {0}")]
     Invalid(zkcredit_verifier::VerifyError),
+    #[error("REFUSED: {0}")]
+    Refused(String),
 }
 
 fn read_text(path: &Path) -> Result<String, CliError> {
@@ -391,8 +410,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Cmd::Demo { params, cache } => demo(&params, &cache),
+        Cmd::Demo { params, cache } => demo::demo(&params, &cache),
         Cmd::Registry { cmd } => serve(false, cmd),
+        Cmd::Issuer { cmd } => roles::issuer(cmd),
+        Cmd::Provider { cmd } => roles::provider(cmd),
+        Cmd::Wallet { cmd } => roles::wallet_cmd(cmd),
         Cmd::Verifier { cmd } => serve(true, cmd),
         Cmd::GenContracts { root, check } => {
             let id = CircuitId::default_eligibility().name();
@@ -705,168 +727,15 @@ fn unix_now() -> u64 {
         .unwrap_or(1_790_000_000)
 }
 
-fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
-    use zkcredit_circuits::registry::Role;
-    let id = CircuitId::default_eligibility();
-    let CircuitId::Eligibility(p) = id else {
-        unreachable!()
-    };
-    println!(
-        "zkcredit demo — eligibility circuit {} ({} constraints)",
-        id.name(),
-        zkcredit_circuits::costs::ELIGIBILITY_S16_D32
-    );
-    let t = Instant::now();
-    let pk = load_or_setup(&id, params, cache)?;
-    println!(
-        "[keys]    proving key ready ({})  vk sha256 {}",
-        secs(t),
-        zkcredit_verifier::keys::vk_digest(&pk.pk().vk)
-    );
-    let verifier = Verifier::new(&pk.pk().vk);
-
-    let now = unix_now();
-    let mut rng = StdRng::seed_from_u64(now);
-    let t = Instant::now();
-    let (mut world, borrower, w) = eligible_applicant(p, Layout::default(), &mut rng, 500, now)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    println!(
-        "[alliance] KYC issuer, 2 fraud lists, 3 lenders, 1 bureau; 501 borrowers, each on about half of the providers; registry root published ({})",
-        secs(t)
-    );
-
-    let t = Instant::now();
-    let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, w.clone())?;
-    println!(
-        "[wallet]  applicant A (1 loan, score 700): proof generated in {}",
-        secs(t)
-    );
-    let t = Instant::now();
-    verifier.verify(&proof, &public)?;
-    println!(
-        "[lender]  proof VALID in {:.2} ms — ACCEPTED",
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    let mut tampered = public;
-    tampered.context += zkcredit_circuits::Fr::from(1u64);
-    match verifier.verify(&proof, &tampered) {
-        Err(e) => println!("[lender]  same proof for another request: REFUSED ({e})"),
-        Ok(()) => {
-            return Err(CliError::Usage(
-                "tampered context verified: soundness bug".into(),
-            ))
-        }
-    }
-
-    // Journey 3: the same applicant borrows from a LendingPool in an in-memory EVM.
-    onchain_borrow(&pk, p, &world, &borrower, w.policy, now)?;
-
-    // Applicant A takes a third loan at another lender: now at the policy's limit.
-    world
-        .set_record(Role::Lender, 2, borrower.subject_key, [2, 50_000, 0])
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    world
-        .publish(now - 30)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let w2 = world
-        .witness(&borrower, w.policy, now, w.scope, w.context)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    match zkcredit_prover::prove_eligibility(&pk, p, w2) {
-        Err(e) => println!("[wallet]  after 2 more loans elsewhere: wallet refuses to prove — {e}"),
-        Ok(_) => {
-            return Err(CliError::Usage(
-                "over-borrowing applicant obtained a proof".into(),
-            ))
-        }
-    }
-    println!(
-        "demo finished: every decision as expected (2 accepted: lender check, on-chain loan; 4 refused: other request, front-runner, replay, over-borrowing)"
-    );
-    Ok(())
-}
-
-fn onchain_borrow(
-    pk: &zkcredit_prover::fast::Prover,
-    p: zkcredit_circuits::eligibility::EligibilityParams,
-    world: &zkcredit_circuits::scenario::World,
-    borrower: &zkcredit_circuits::scenario::Borrower,
-    policy: zkcredit_circuits::eligibility::Policy,
-    now: u64,
-) -> Result<(), CliError> {
-    use zkcredit_evm::pool::{account, Deployment, PoolConfig};
-    let evm = |e: zkcredit_evm::EvmError| CliError::Usage(format!("EVM: {e}"));
-    let wei = |eth: u64| {
-        alloy_primitives::U256::from(eth)
-            * alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18u64))
-    };
-    let cfg = PoolConfig {
-        policy_hash: policy.hash(),
-        scope: zkcredit_circuits::Fr::from(0xc4a1u64),
-        max_skew: 300,
-        history_window: 3600,
-        liquidity: wei(100),
-    };
-    let t = Instant::now();
-    let mut d = Deployment::new(now, &world.registry, cfg).map_err(evm)?;
-    println!(
-        "[chain]   revm: ProviderRegistry ({} gas), LendingPool ({} gas) deployed; {} slots mirrored ({})",
-        d.gas.registry,
-        d.gas.pool,
-        world.providers.len(),
-        secs(t)
-    );
-    let me = account(0xb0);
-    let amount = wei(2);
-    let ctx = d.context(me, amount);
-    let w = world
-        .witness(borrower, policy, now, cfg.scope, ctx)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let t = Instant::now();
-    let (proof, public) = zkcredit_prover::prove_eligibility(pk, p, w)?;
-    println!(
-        "[wallet]  proof bound to (chain, pool, msg.sender, 2 ETH) in {}",
-        secs(t)
-    );
-    let thief = account(0x7717);
-    let o = d.borrow(thief, amount, &proof, &public).map_err(evm)?;
-    if o.success {
-        return Err(CliError::Usage(
-            "a front-runner borrowed with someone else's proof".into(),
-        ));
-    }
-    println!(
-        "[chain]   front-runner submits the same proof: REVERTED (context bound to the borrower)"
-    );
-    let before = d.chain.balance(me);
-    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
-    if !o.success {
-        return Err(CliError::Usage(format!(
-            "borrow reverted: 0x{}",
-            hex_string(&o.output)
-        )));
-    }
-    println!(
-        "[chain]   borrow(2 ETH) ACCEPTED: {} gas; borrower received {} wei",
-        o.gas_used,
-        d.chain.balance(me) - before
-    );
-    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
-    if o.success {
-        return Err(CliError::Usage("a nullifier was accepted twice".into()));
-    }
-    println!("[chain]   same proof again: REVERTED (nullifier already used)");
-    Ok(())
-}
-
-fn hex_string(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Invalid(e)) => {
             eprintln!("error: proof is INVALID: {e}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Refused(m)) => {
+            eprintln!("REFUSED: {m}");
             ExitCode::from(1)
         }
         Err(e) => {

@@ -1,0 +1,419 @@
+//! `zkcredit demo`: the whole story over HTTP on loopback (spec §8). Every role runs as a
+//! real service in-process (axum on 127.0.0.1, SQLite stores in a temporary directory):
+//! registry, KYC issuer, two fraud lists, three lenders, one bureau, the lender's verifier.
+//! Synthetic customers are bulk-imported; applicants register with their wallets, providers
+//! look them up at the issuer and record their loans, listings and scores, everyone
+//! publishes; each applicant's wallet gathers its witnesses with signed requests, proves,
+//! and applies. Then the eligible applicant borrows from the `LendingPool` in revm.
+
+use crate::{load_or_setup, secs, CliError};
+use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
+use std::path::Path;
+use std::time::Instant;
+use zkcredit_circuits::eligibility::{EligibilityParams, EligibilityWitness, Policy};
+use zkcredit_circuits::field::fr_to_dec;
+use zkcredit_circuits::registry::{Registry, Role};
+use zkcredit_circuits::scenario::{example_policy, Layout};
+use zkcredit_circuits::subject::truncate_248;
+use zkcredit_circuits::Fr;
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::fast::Prover;
+use zkcredit_services::alliance::{admin, Alliance};
+use zkcredit_services::api::unix_now;
+use zkcredit_services::registry::RegistryView;
+use zkcredit_services::verifier::ProofRequest;
+use zkcredit_services::wallet::{self, Decision, Wallet, WalletError};
+
+const DAY: u64 = 86_400;
+const SYNTHETIC: usize = 1_000;
+
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+/// What happens to an applicant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Expect {
+    Accepted,
+    /// The wallet finds no proof exists; the message names this spec rule.
+    NoProof(&'static str),
+}
+
+struct Applicant {
+    name: &'static str,
+    id: &'static str,
+    /// `(role, nth provider of that role, record)`.
+    records: Vec<(Role, usize, [u64; 3])>,
+    expect: Expect,
+}
+
+fn applicants(now: u64) -> Vec<Applicant> {
+    let good_score = (Role::Bureau, 0, [712, now - DAY, 7]);
+    vec![
+        Applicant {
+            name: "Ana   1 loan 120,000, 5 days late, score 712",
+            id: "DEMO-0001",
+            records: vec![(Role::Lender, 0, [1, 120_000, 5]), good_score],
+            expect: Expect::Accepted,
+        },
+        Applicant {
+            name: "Ben   on fraud list #2",
+            id: "DEMO-0002",
+            records: vec![(Role::FraudList, 1, [4, now - 10 * DAY, 0]), good_score],
+            expect: Expect::NoProof("§6.3"),
+        },
+        Applicant {
+            name: "Cat   1 loan at each of 3 lenders (max 2)",
+            id: "DEMO-0003",
+            records: vec![
+                (Role::Lender, 0, [1, 40_000, 0]),
+                (Role::Lender, 1, [1, 30_000, 0]),
+                (Role::Lender, 2, [1, 20_000, 0]),
+                good_score,
+            ],
+            expect: Expect::NoProof("§6.4"),
+        },
+        Applicant {
+            name: "Dan   owes 300,000 + 250,000 (max 500,000)",
+            id: "DEMO-0004",
+            records: vec![
+                (Role::Lender, 0, [1, 300_000, 0]),
+                (Role::Lender, 1, [1, 250_000, 0]),
+                good_score,
+            ],
+            expect: Expect::NoProof("§6.4"),
+        },
+        Applicant {
+            name: "Eve   45 days in arrears (max 30)",
+            id: "DEMO-0005",
+            records: vec![(Role::Lender, 2, [1, 20_000, 45]), good_score],
+            expect: Expect::NoProof("§6.4"),
+        },
+        Applicant {
+            name: "Fay   score 610 (min 650)",
+            id: "DEMO-0006",
+            records: vec![(Role::Bureau, 0, [610, now - DAY, 7])],
+            expect: Expect::NoProof("§6.5"),
+        },
+        Applicant {
+            name: "Gus   score 720 but 100 days old (max 90)",
+            id: "DEMO-0007",
+            records: vec![(Role::Bureau, 0, [720, now - 100 * DAY, 7])],
+            expect: Expect::NoProof("§6.5"),
+        },
+    ]
+}
+
+fn policy_line(p: &Policy) -> String {
+    format!(
+        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h",
+        p.max_active_loans,
+        p.max_outstanding,
+        p.max_arrears_days,
+        p.min_score,
+        p.max_score_age / DAY,
+        p.max_root_age / 3600
+    )
+}
+
+/// Synthetic customers: random subject keys, KYC'd, on some providers' books.
+async fn seed(a: &Alliance, http: &reqwest::Client, now: u64, rng: &mut StdRng) -> Result<(), CliError> {
+    let keys: Vec<Fr> = (0..SYNTHETIC)
+        .map(|_| truncate_248(&(Fr::from(rng.gen::<u128>()) * Fr::from(rng.gen::<u128>()))))
+        .collect();
+    let mut kyc = String::from("subject_key,v0,v1,v2\n");
+    for k in &keys {
+        kyc.push_str(&format!("{},{},{},{}\n", fr_to_dec(k), rng.gen::<u64>(), now - 200 * DAY, now + 165 * DAY));
+    }
+    let t = Instant::now();
+    let r = admin::import_csv(http, &a.issuer.url(), &a.admin, kyc).await.map_err(usage)?;
+    let mut total = r.upserts;
+    for p in &a.providers {
+        let mut csv = String::new();
+        for k in &keys {
+            let row = match p.role {
+                Role::FraudList if rng.gen_bool(0.03) => Some([rng.gen_range(1..9), now - rng.gen_range(1..900) * DAY, 0]),
+                Role::Lender if rng.gen_bool(0.4) => Some([rng.gen_range(0..3), rng.gen_range(0..400_000), rng.gen_range(0..60)]),
+                Role::Bureau if rng.gen_bool(0.8) => Some([rng.gen_range(300..850), now - rng.gen_range(1..200) * DAY, 7]),
+                _ => None,
+            };
+            if let Some(v) = row {
+                csv.push_str(&format!("{},{},{},{}\n", fr_to_dec(k), v[0], v[1], v[2]));
+            }
+        }
+        let r = admin::import_csv(http, &p.server.url(), &a.admin, csv).await.map_err(usage)?;
+        total += r.upserts;
+    }
+    println!(
+        "[seed]    {SYNTHETIC} synthetic customers: {total} rows bulk-imported as CSV over HTTP into 7 trees and published ({})",
+        secs(t)
+    );
+    Ok(())
+}
+
+fn registry_from_view(v: &RegistryView, slots: usize) -> Result<Registry, CliError> {
+    let mut r = Registry::new(slots).map_err(usage)?;
+    for s in &v.slots {
+        r.set(s.slot, s.value).map_err(usage)?;
+    }
+    Ok(r)
+}
+
+async fn prove_blocking(prover: &'static Prover, p: EligibilityParams, w: EligibilityWitness) -> Result<zkcredit_services::verifier::Submission, WalletError> {
+    tokio::task::spawn_blocking(move || wallet::prove(prover, p, &w))
+        .await
+        .map_err(|e| WalletError::Prove(e.to_string()))?
+}
+
+/// Runs the demo.
+pub fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
+    let id = CircuitId::default_eligibility();
+    let CircuitId::Eligibility(p) = id else {
+        return Err(CliError::Usage("default circuit is not an eligibility circuit".into()));
+    };
+    println!(
+        "zkcredit demo — circuit {} ({} constraints); every role a real HTTP service on 127.0.0.1",
+        id.name(),
+        zkcredit_circuits::costs::ELIGIBILITY_S16_D32
+    );
+    let t = Instant::now();
+    let prover: &'static Prover = Box::leak(Box::new(load_or_setup(&id, params, cache)?));
+    println!(
+        "[keys]    INSECURE development proving key ready ({}); vk sha256 {}",
+        secs(t),
+        zkcredit_verifier::keys::vk_digest(&prover.pk().vk)
+    );
+    let dir = tempfile::Builder::new().prefix("zkcredit-demo-").tempdir().map_err(usage)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(usage)?;
+    let result = rt.block_on(story(prover, p, dir.path()));
+    drop(rt);
+    result
+}
+
+async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Result<(), CliError> {
+    let http = reqwest::Client::new();
+    let now = unix_now();
+    let mut rng = StdRng::seed_from_u64(now);
+    let t = Instant::now();
+    let a = Alliance::start(dir, p, Layout::default(), &prover.pk().vk).await.map_err(usage)?;
+    println!("[start]   services up in {} (stores under {}):", secs(t), dir.display());
+    println!("          registry   {}", a.registry.url());
+    println!("          issuer     {}   (slot 0, KYC stand-in: operator approval)", a.issuer.url());
+    for pr in &a.providers {
+        println!("          {:<10} {}   (slot {})", format!("{:?}", pr.role).to_lowercase(), pr.server.url(), pr.slot);
+    }
+    println!("          verifier   {}   (the lender's API)", a.verifier.url());
+    seed(&a, &http, now, &mut rng).await?;
+
+    // KYC: every applicant's wallet applies; the operator approves.
+    let t = Instant::now();
+    let people = applicants(now);
+    let mut wallets = Vec::new();
+    let ana_dir = dir.join("ana-wallet");
+    for (i, ap) in people.iter().enumerate() {
+        let mut w = if i == 0 {
+            // Ana's wallet lives in an encrypted keystore on disk, like `zkcredit wallet init`.
+            Wallet::create(&ana_dir, "demo password, not a secret", zkcredit_services::keystore::DEFAULT_M_KIB, zkcredit_services::keystore::DEFAULT_T).map_err(usage)?
+        } else {
+            Wallet::generate()
+        };
+        let app = w.register(&http, &a.issuer.url(), ap.id).await.map_err(usage)?;
+        let v = admin::approve(&http, &a.issuer.url(), &a.admin, &app.application_id).await.map_err(usage)?;
+        let att = v.attestation.ok_or_else(|| usage("approved without attestation"))?;
+        if i == 0 {
+            w.save_attestation(&ana_dir, att).map_err(usage)?;
+            w = Wallet::open(&ana_dir, "demo password, not a secret").map_err(usage)?;
+        } else {
+            w.set_attestation(att).map_err(usage)?;
+        }
+        wallets.push(w);
+    }
+    match Wallet::open(&ana_dir, "wrong password") {
+        Err(WalletError::Keystore(_)) => {}
+        _ => return Err(usage("the keystore opened with a wrong password")),
+    }
+    println!(
+        "[kyc]     {} applicants applied from their wallets; operator approved; ed25519 attestations stored ({}; Ana's keystore: argon2id + XChaCha20-Poly1305, wrong password refused)",
+        people.len(),
+        secs(t)
+    );
+
+    // Providers learn subject keys from the issuer (authenticated) and record.
+    let t = Instant::now();
+    let mut n = 0;
+    for ap in &people {
+        for (role, nth, v) in &ap.records {
+            let pr = a.provider(*role, *nth).ok_or_else(|| usage("no such provider"))?;
+            let key = admin::lookup(&http, &a.issuer.url(), &pr.issuer_token, ap.id).await.map_err(usage)?;
+            admin::upsert(&http, &pr.server.url(), &a.admin, &key, *v).await.map_err(usage)?;
+            n += 1;
+        }
+    }
+    a.publish_all().await.map_err(usage)?;
+    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url())).await.map_err(usage)?;
+    println!(
+        "[publish] {n} records set after authenticated subject-key lookups at the issuer; 7 trees published; registry root {}… ({})",
+        &view.root[..16.min(view.root.len())],
+        secs(t)
+    );
+
+    let policy = example_policy();
+    println!("[policy]  {}", policy_line(&policy));
+    println!();
+    println!("  {:<46} {:<9} {:>8} {:>8} {:>9}  reason", "applicant", "decision", "gather", "prove", "verify");
+    let mut ok = true;
+    let mut ana_submission = None;
+    for (ap, w) in people.iter().zip(&wallets) {
+        let req: ProofRequest = wallet::post_json(
+            &http,
+            &format!("{}/v1/requests", a.verifier.url()),
+            &serde_json::json!({"policy": policy, "scope": "202611", "ttl_seconds": 600}),
+        )
+        .await
+        .map_err(usage)?;
+        let t = Instant::now();
+        let witness = w.gather(&http, &a.registry.url(), &req, unix_now(), |_, _| {}).await.map_err(usage)?;
+        let gather = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let proved = prove_blocking(prover, p, witness).await;
+        let prove = t.elapsed().as_secs_f64();
+        let (decision, verify, reason) = match proved {
+            Ok(sub) => {
+                // A forged nullifier (to apply twice) first: the Groth16 check refuses it.
+                let mut forged = sub.clone();
+                forged.public_signals[4] = "12345".into();
+                let f = wallet::apply(&http, &a.verifier.url(), &forged).await.map_err(usage)?;
+                let t = Instant::now();
+                let d = wallet::apply(&http, &a.verifier.url(), &sub).await.map_err(usage)?;
+                let verify = t.elapsed().as_secs_f64();
+                if !matches!(&f, Decision::Refused { code, .. } if code == "invalid_proof") {
+                    ok = false;
+                }
+                ana_submission = Some(sub);
+                match d {
+                    Decision::Accepted(acc) => ("ACCEPTED", Some(verify), format!("nullifier {}… recorded", &acc.nullifier[..12.min(acc.nullifier.len())])),
+                    Decision::Refused { code, message } => ("REFUSED", Some(verify), format!("lender: {code}: {message}")),
+                }
+            }
+            Err(WalletError::CannotProve(m)) => ("REFUSED", None, format!("wallet: no proof exists — {m}")),
+            Err(e) => return Err(usage(e)),
+        };
+        let as_expected = match ap.expect {
+            Expect::Accepted => decision == "ACCEPTED",
+            Expect::NoProof(rule) => decision == "REFUSED" && reason.contains(rule),
+        };
+        ok &= as_expected;
+        println!(
+            "  {:<46} {:<9} {:>6.0}ms {:>7.2}s {:>9}  {}{}",
+            ap.name,
+            decision,
+            gather * 1e3,
+            prove,
+            verify.map(|v| format!("{:.1}ms", v * 1e3)).unwrap_or_else(|| "—".into()),
+            reason,
+            if as_expected { "" } else { "   <-- UNEXPECTED" }
+        );
+    }
+    let sub = ana_submission.ok_or_else(|| usage("Ana produced no proof"))?;
+    let t = Instant::now();
+    let replay = wallet::apply(&http, &a.verifier.url(), &sub).await.map_err(usage)?;
+    let replay_ok = matches!(&replay, Decision::Refused { code, .. } if code == "request_already_used" || code == "nullifier_reused");
+    ok &= replay_ok;
+    let reason = match &replay {
+        Decision::Refused { code, message } => format!("lender: {code}: {message}"),
+        Decision::Accepted(_) => "ACCEPTED TWICE".into(),
+    };
+    println!(
+        "  {:<46} {:<9} {:>8} {:>8} {:>7.1}ms  {}",
+        "Ana   replays her accepted proof",
+        if replay_ok { "REFUSED" } else { "ACCEPTED" },
+        "—",
+        "—",
+        t.elapsed().as_secs_f64() * 1e3,
+        reason
+    );
+    println!("  (also refused before Ana's acceptance: her proof with a forged nullifier → invalid_proof)");
+    println!();
+
+    // Journey 3: Ana borrows on chain.
+    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url())).await.map_err(usage)?;
+    let registry = registry_from_view(&view, p.slots)?;
+    ok &= onchain(prover, p, &registry, &wallets[0], &a, &http, policy).await?;
+
+    a.stop().await.map_err(usage)?;
+    if !ok {
+        return Err(usage("a decision differed from the expected one (marked above)"));
+    }
+    println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 6 applicants refused by their own wallets, each for its rule; replay, forged nullifier and front-running refused)");
+    Ok(())
+}
+
+async fn onchain(
+    prover: &'static Prover,
+    p: EligibilityParams,
+    registry: &Registry,
+    ana: &Wallet,
+    a: &Alliance,
+    http: &reqwest::Client,
+    policy: Policy,
+) -> Result<bool, CliError> {
+    use zkcredit_evm::pool::{account, Deployment, PoolConfig};
+    let evm = |e: zkcredit_evm::EvmError| CliError::Usage(format!("EVM: {e}"));
+    let wei = |eth: u64| alloy_primitives::U256::from(eth) * alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18u64));
+    let now = unix_now();
+    let cfg = PoolConfig {
+        policy_hash: policy.hash(),
+        scope: Fr::from(0xc4a1u64),
+        max_skew: 300,
+        history_window: 3600,
+        liquidity: wei(100),
+    };
+    let t = Instant::now();
+    let mut d = Deployment::new(now, registry, cfg).map_err(evm)?;
+    println!(
+        "[chain]   revm: ProviderRegistry ({} gas) and LendingPool ({} gas) deployed; the 7 slots mirrored from the registry service ({})",
+        d.gas.registry,
+        d.gas.pool,
+        secs(t)
+    );
+    let me = account(0xb0);
+    let amount = wei(2);
+    let ctx = d.context(me, amount);
+    let req = ProofRequest {
+        nonce: String::new(),
+        verifier_id: String::new(),
+        expiry: 0,
+        context: fr_to_dec(&ctx),
+        policy,
+        policy_hash: fr_to_dec(&policy.hash()),
+        scope: fr_to_dec(&cfg.scope),
+    };
+    let w = ana.gather(http, &a.registry.url(), &req, now, |_, _| {}).await.map_err(usage)?;
+    let t = Instant::now();
+    let witness = w.clone();
+    let (proof, public) = tokio::task::spawn_blocking(move || zkcredit_prover::prove_eligibility(prover, p, witness))
+        .await
+        .map_err(usage)??;
+    println!("[wallet]  Ana's proof bound to (chain id, pool, msg.sender, 2 ETH) in {}", secs(t));
+    let thief = account(0x7717);
+    let o = d.borrow(thief, amount, &proof, &public).map_err(evm)?;
+    let mut ok = !o.success;
+    println!("[chain]   a front-runner submits Ana's proof: {}", if o.success { "ACCEPTED (BUG)" } else { "REVERTED (context bound to Ana's address)" });
+    let before = d.chain.balance(me);
+    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
+    ok &= o.success;
+    println!(
+        "[chain]   Ana borrow(2 ETH): {} — {} gas; she received {} wei",
+        if o.success { "ACCEPTED" } else { "REVERTED" },
+        o.gas_used,
+        d.chain.balance(me) - before
+    );
+    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
+    ok &= !o.success;
+    println!("[chain]   the same proof again: {}", if o.success { "ACCEPTED (BUG)" } else { "REVERTED (nullifier already used)" });
+    Ok(ok)
+}

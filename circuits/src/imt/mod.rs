@@ -114,7 +114,8 @@ impl LookupWitness {
     pub fn computed_root(&self) -> Fr {
         let mut cur = self.leaf.hash();
         for (level, sibs) in self.siblings.chunks(3).enumerate() {
-            let pos = ((self.index >> (2 * level)) & 3) as usize;
+            // checked: a hostile witness may carry more levels than an index has digits.
+            let pos = (self.index.checked_shr(2 * level as u32).unwrap_or(0) & 3) as usize;
             cur = node_hash(place(cur, pos, sibs));
         }
         cur

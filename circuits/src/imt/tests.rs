@@ -324,3 +324,18 @@ fn odd_depth_is_rejected() {
     assert!(IndexedMerkleTree::new(31).is_err());
     assert!(IndexedMerkleTree::new(1).is_err());
 }
+
+/// Regression (found by `services/tests/fuzz.rs`): a hostile provider's witness with more
+/// than 32 levels made `computed_root` shift a u64 index by ≥ 64 bits, a panic with
+/// overflow checks on. It now treats missing index digits as 0.
+#[test]
+fn regression_witness_with_more_levels_than_index_digits_does_not_panic() {
+    let w = LookupWitness {
+        index: u64::MAX,
+        leaf: Leaf::default(),
+        siblings: vec![Fr::from(1u64); 3 * 40],
+    };
+    let root = w.computed_root();
+    assert!(w.verify(&root, &Fr::from(5u64)).is_some() || w.verify(&root, &Fr::from(5u64)).is_none());
+    assert_ne!(root, Fr::from(0u64));
+}

@@ -117,31 +117,56 @@ fn policy_line(p: &Policy) -> String {
 }
 
 /// Synthetic customers: random subject keys, KYC'd, on some providers' books.
-async fn seed(a: &Alliance, http: &reqwest::Client, now: u64, rng: &mut StdRng) -> Result<(), CliError> {
+async fn seed(
+    a: &Alliance,
+    http: &reqwest::Client,
+    now: u64,
+    rng: &mut StdRng,
+) -> Result<(), CliError> {
     let keys: Vec<Fr> = (0..SYNTHETIC)
         .map(|_| truncate_248(&(Fr::from(rng.gen::<u128>()) * Fr::from(rng.gen::<u128>()))))
         .collect();
     let mut kyc = String::from("subject_key,v0,v1,v2\n");
     for k in &keys {
-        kyc.push_str(&format!("{},{},{},{}\n", fr_to_dec(k), rng.gen::<u64>(), now - 200 * DAY, now + 165 * DAY));
+        kyc.push_str(&format!(
+            "{},{},{},{}\n",
+            fr_to_dec(k),
+            rng.gen::<u64>(),
+            now - 200 * DAY,
+            now + 165 * DAY
+        ));
     }
     let t = Instant::now();
-    let r = admin::import_csv(http, &a.issuer.url(), &a.admin, kyc).await.map_err(usage)?;
+    let r = admin::import_csv(http, &a.issuer.url(), &a.admin, kyc)
+        .await
+        .map_err(usage)?;
     let mut total = r.upserts;
     for p in &a.providers {
         let mut csv = String::new();
         for k in &keys {
             let row = match p.role {
-                Role::FraudList if rng.gen_bool(0.03) => Some([rng.gen_range(1..9), now - rng.gen_range(1..900) * DAY, 0]),
-                Role::Lender if rng.gen_bool(0.4) => Some([rng.gen_range(0..3), rng.gen_range(0..400_000), rng.gen_range(0..60)]),
-                Role::Bureau if rng.gen_bool(0.8) => Some([rng.gen_range(300..850), now - rng.gen_range(1..200) * DAY, 7]),
+                Role::FraudList if rng.gen_bool(0.03) => {
+                    Some([rng.gen_range(1..9), now - rng.gen_range(1..900) * DAY, 0])
+                }
+                Role::Lender if rng.gen_bool(0.4) => Some([
+                    rng.gen_range(0..3),
+                    rng.gen_range(0..400_000),
+                    rng.gen_range(0..60),
+                ]),
+                Role::Bureau if rng.gen_bool(0.8) => Some([
+                    rng.gen_range(300..850),
+                    now - rng.gen_range(1..200) * DAY,
+                    7,
+                ]),
                 _ => None,
             };
             if let Some(v) = row {
                 csv.push_str(&format!("{},{},{},{}\n", fr_to_dec(k), v[0], v[1], v[2]));
             }
         }
-        let r = admin::import_csv(http, &p.server.url(), &a.admin, csv).await.map_err(usage)?;
+        let r = admin::import_csv(http, &p.server.url(), &a.admin, csv)
+            .await
+            .map_err(usage)?;
         total += r.upserts;
     }
     println!(
@@ -159,7 +184,11 @@ fn registry_from_view(v: &RegistryView, slots: usize) -> Result<Registry, CliErr
     Ok(r)
 }
 
-async fn prove_blocking(prover: &'static Prover, p: EligibilityParams, w: EligibilityWitness) -> Result<zkcredit_services::verifier::Submission, WalletError> {
+async fn prove_blocking(
+    prover: &'static Prover,
+    p: EligibilityParams,
+    w: EligibilityWitness,
+) -> Result<zkcredit_services::verifier::Submission, WalletError> {
     tokio::task::spawn_blocking(move || wallet::prove(prover, p, &w))
         .await
         .map_err(|e| WalletError::Prove(e.to_string()))?
@@ -169,7 +198,9 @@ async fn prove_blocking(prover: &'static Prover, p: EligibilityParams, w: Eligib
 pub fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
     let id = CircuitId::default_eligibility();
     let CircuitId::Eligibility(p) = id else {
-        return Err(CliError::Usage("default circuit is not an eligibility circuit".into()));
+        return Err(CliError::Usage(
+            "default circuit is not an eligibility circuit".into(),
+        ));
     };
     println!(
         "zkcredit demo — circuit {} ({} constraints); every role a real HTTP service on 127.0.0.1",
@@ -183,7 +214,10 @@ pub fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
         secs(t),
         zkcredit_verifier::keys::vk_digest(&prover.pk().vk)
     );
-    let dir = tempfile::Builder::new().prefix("zkcredit-demo-").tempdir().map_err(usage)?;
+    let dir = tempfile::Builder::new()
+        .prefix("zkcredit-demo-")
+        .tempdir()
+        .map_err(usage)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -199,14 +233,31 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let now = unix_now();
     let mut rng = StdRng::seed_from_u64(now);
     let t = Instant::now();
-    let a = Alliance::start(dir, p, Layout::default(), &prover.pk().vk).await.map_err(usage)?;
-    println!("[start]   services up in {} (stores under {}):", secs(t), dir.display());
+    let a = Alliance::start(dir, p, Layout::default(), &prover.pk().vk)
+        .await
+        .map_err(usage)?;
+    println!(
+        "[start]   services up in {} (stores under {}):",
+        secs(t),
+        dir.display()
+    );
     println!("          registry   {}", a.registry.url());
-    println!("          issuer     {}   (slot 0, KYC stand-in: operator approval)", a.issuer.url());
+    println!(
+        "          issuer     {}   (slot 0, KYC stand-in: operator approval)",
+        a.issuer.url()
+    );
     for pr in &a.providers {
-        println!("          {:<10} {}   (slot {})", format!("{:?}", pr.role).to_lowercase(), pr.server.url(), pr.slot);
+        println!(
+            "          {:<10} {}   (slot {})",
+            format!("{:?}", pr.role).to_lowercase(),
+            pr.server.url(),
+            pr.slot
+        );
     }
-    println!("          verifier   {}   (the lender's API)", a.verifier.url());
+    println!(
+        "          verifier   {}   (the lender's API)",
+        a.verifier.url()
+    );
     seed(&a, &http, now, &mut rng).await?;
 
     // KYC: every applicant's wallet applies; the operator approves.
@@ -217,13 +268,26 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     for (i, ap) in people.iter().enumerate() {
         let mut w = if i == 0 {
             // Ana's wallet lives in an encrypted keystore on disk, like `zkcredit wallet init`.
-            Wallet::create(&ana_dir, "demo password, not a secret", zkcredit_services::keystore::DEFAULT_M_KIB, zkcredit_services::keystore::DEFAULT_T).map_err(usage)?
+            Wallet::create(
+                &ana_dir,
+                "demo password, not a secret",
+                zkcredit_services::keystore::DEFAULT_M_KIB,
+                zkcredit_services::keystore::DEFAULT_T,
+            )
+            .map_err(usage)?
         } else {
             Wallet::generate()
         };
-        let app = w.register(&http, &a.issuer.url(), ap.id).await.map_err(usage)?;
-        let v = admin::approve(&http, &a.issuer.url(), &a.admin, &app.application_id).await.map_err(usage)?;
-        let att = v.attestation.ok_or_else(|| usage("approved without attestation"))?;
+        let app = w
+            .register(&http, &a.issuer.url(), ap.id)
+            .await
+            .map_err(usage)?;
+        let v = admin::approve(&http, &a.issuer.url(), &a.admin, &app.application_id)
+            .await
+            .map_err(usage)?;
+        let att = v
+            .attestation
+            .ok_or_else(|| usage("approved without attestation"))?;
         if i == 0 {
             w.save_attestation(&ana_dir, att).map_err(usage)?;
             w = Wallet::open(&ana_dir, "demo password, not a secret").map_err(usage)?;
@@ -247,14 +311,22 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let mut n = 0;
     for ap in &people {
         for (role, nth, v) in &ap.records {
-            let pr = a.provider(*role, *nth).ok_or_else(|| usage("no such provider"))?;
-            let key = admin::lookup(&http, &a.issuer.url(), &pr.issuer_token, ap.id).await.map_err(usage)?;
-            admin::upsert(&http, &pr.server.url(), &a.admin, &key, *v).await.map_err(usage)?;
+            let pr = a
+                .provider(*role, *nth)
+                .ok_or_else(|| usage("no such provider"))?;
+            let key = admin::lookup(&http, &a.issuer.url(), &pr.issuer_token, ap.id)
+                .await
+                .map_err(usage)?;
+            admin::upsert(&http, &pr.server.url(), &a.admin, &key, *v)
+                .await
+                .map_err(usage)?;
             n += 1;
         }
     }
     a.publish_all().await.map_err(usage)?;
-    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url())).await.map_err(usage)?;
+    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url()))
+        .await
+        .map_err(usage)?;
     println!(
         "[publish] {n} records set after authenticated subject-key lookups at the issuer; 7 trees published; registry root {}… ({})",
         &view.root[..16.min(view.root.len())],
@@ -264,7 +336,10 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let policy = example_policy();
     println!("[policy]  {}", policy_line(&policy));
     println!();
-    println!("  {:<46} {:<9} {:>8} {:>8} {:>9}  reason", "applicant", "decision", "gather", "prove", "verify");
+    println!(
+        "  {:<46} {:<9} {:>8} {:>8} {:>9}  reason",
+        "applicant", "decision", "gather", "prove", "verify"
+    );
     let mut ok = true;
     let mut ana_submission = None;
     for (ap, w) in people.iter().zip(&wallets) {
@@ -276,7 +351,10 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
         .await
         .map_err(usage)?;
         let t = Instant::now();
-        let witness = w.gather(&http, &a.registry.url(), &req, unix_now(), |_, _| {}).await.map_err(usage)?;
+        let witness = w
+            .gather(&http, &a.registry.url(), &req, unix_now(), |_, _| {})
+            .await
+            .map_err(usage)?;
         let gather = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let proved = prove_blocking(prover, p, witness).await;
@@ -286,20 +364,37 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
                 // A forged nullifier (to apply twice) first: the Groth16 check refuses it.
                 let mut forged = sub.clone();
                 forged.public_signals[4] = "12345".into();
-                let f = wallet::apply(&http, &a.verifier.url(), &forged).await.map_err(usage)?;
+                let f = wallet::apply(&http, &a.verifier.url(), &forged)
+                    .await
+                    .map_err(usage)?;
                 let t = Instant::now();
-                let d = wallet::apply(&http, &a.verifier.url(), &sub).await.map_err(usage)?;
+                let d = wallet::apply(&http, &a.verifier.url(), &sub)
+                    .await
+                    .map_err(usage)?;
                 let verify = t.elapsed().as_secs_f64();
                 if !matches!(&f, Decision::Refused { code, .. } if code == "invalid_proof") {
                     ok = false;
                 }
                 ana_submission = Some(sub);
                 match d {
-                    Decision::Accepted(acc) => ("ACCEPTED", Some(verify), format!("nullifier {}… recorded", &acc.nullifier[..12.min(acc.nullifier.len())])),
-                    Decision::Refused { code, message } => ("REFUSED", Some(verify), format!("lender: {code}: {message}")),
+                    Decision::Accepted(acc) => (
+                        "ACCEPTED",
+                        Some(verify),
+                        format!(
+                            "nullifier {}… recorded",
+                            &acc.nullifier[..12.min(acc.nullifier.len())]
+                        ),
+                    ),
+                    Decision::Refused { code, message } => (
+                        "REFUSED",
+                        Some(verify),
+                        format!("lender: {code}: {message}"),
+                    ),
                 }
             }
-            Err(WalletError::CannotProve(m)) => ("REFUSED", None, format!("wallet: no proof exists — {m}")),
+            Err(WalletError::CannotProve(m)) => {
+                ("REFUSED", None, format!("wallet: no proof exists — {m}"))
+            }
             Err(e) => return Err(usage(e)),
         };
         let as_expected = match ap.expect {
@@ -313,14 +408,18 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
             decision,
             gather * 1e3,
             prove,
-            verify.map(|v| format!("{:.1}ms", v * 1e3)).unwrap_or_else(|| "—".into()),
+            verify
+                .map(|v| format!("{:.1}ms", v * 1e3))
+                .unwrap_or_else(|| "—".into()),
             reason,
             if as_expected { "" } else { "   <-- UNEXPECTED" }
         );
     }
     let sub = ana_submission.ok_or_else(|| usage("Ana produced no proof"))?;
     let t = Instant::now();
-    let replay = wallet::apply(&http, &a.verifier.url(), &sub).await.map_err(usage)?;
+    let replay = wallet::apply(&http, &a.verifier.url(), &sub)
+        .await
+        .map_err(usage)?;
     let replay_ok = matches!(&replay, Decision::Refused { code, .. } if code == "request_already_used" || code == "nullifier_reused");
     ok &= replay_ok;
     let reason = match &replay {
@@ -340,13 +439,17 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     println!();
 
     // Journey 3: Ana borrows on chain.
-    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url())).await.map_err(usage)?;
+    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url()))
+        .await
+        .map_err(usage)?;
     let registry = registry_from_view(&view, p.slots)?;
     ok &= onchain(prover, p, &registry, &wallets[0], &a, &http, policy).await?;
 
     a.stop().await.map_err(usage)?;
     if !ok {
-        return Err(usage("a decision differed from the expected one (marked above)"));
+        return Err(usage(
+            "a decision differed from the expected one (marked above)",
+        ));
     }
     println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 6 applicants refused by their own wallets, each for its rule; replay, forged nullifier and front-running refused)");
     Ok(())
@@ -363,7 +466,10 @@ async fn onchain(
 ) -> Result<bool, CliError> {
     use zkcredit_evm::pool::{account, Deployment, PoolConfig};
     let evm = |e: zkcredit_evm::EvmError| CliError::Usage(format!("EVM: {e}"));
-    let wei = |eth: u64| alloy_primitives::U256::from(eth) * alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18u64));
+    let wei = |eth: u64| {
+        alloy_primitives::U256::from(eth)
+            * alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18u64))
+    };
     let now = unix_now();
     let cfg = PoolConfig {
         policy_hash: policy.hash(),
@@ -392,17 +498,31 @@ async fn onchain(
         policy_hash: fr_to_dec(&policy.hash()),
         scope: fr_to_dec(&cfg.scope),
     };
-    let w = ana.gather(http, &a.registry.url(), &req, now, |_, _| {}).await.map_err(usage)?;
+    let w = ana
+        .gather(http, &a.registry.url(), &req, now, |_, _| {})
+        .await
+        .map_err(usage)?;
     let t = Instant::now();
     let witness = w.clone();
-    let (proof, public) = tokio::task::spawn_blocking(move || zkcredit_prover::prove_eligibility(prover, p, witness))
-        .await
-        .map_err(usage)??;
-    println!("[wallet]  Ana's proof bound to (chain id, pool, msg.sender, 2 ETH) in {}", secs(t));
+    let (proof, public) =
+        tokio::task::spawn_blocking(move || zkcredit_prover::prove_eligibility(prover, p, witness))
+            .await
+            .map_err(usage)??;
+    println!(
+        "[wallet]  Ana's proof bound to (chain id, pool, msg.sender, 2 ETH) in {}",
+        secs(t)
+    );
     let thief = account(0x7717);
     let o = d.borrow(thief, amount, &proof, &public).map_err(evm)?;
     let mut ok = !o.success;
-    println!("[chain]   a front-runner submits Ana's proof: {}", if o.success { "ACCEPTED (BUG)" } else { "REVERTED (context bound to Ana's address)" });
+    println!(
+        "[chain]   a front-runner submits Ana's proof: {}",
+        if o.success {
+            "ACCEPTED (BUG)"
+        } else {
+            "REVERTED (context bound to Ana's address)"
+        }
+    );
     let before = d.chain.balance(me);
     let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
     ok &= o.success;
@@ -414,6 +534,13 @@ async fn onchain(
     );
     let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
     ok &= !o.success;
-    println!("[chain]   the same proof again: {}", if o.success { "ACCEPTED (BUG)" } else { "REVERTED (nullifier already used)" });
+    println!(
+        "[chain]   the same proof again: {}",
+        if o.success {
+            "ACCEPTED (BUG)"
+        } else {
+            "REVERTED (nullifier already used)"
+        }
+    );
     Ok(ok)
 }

@@ -204,6 +204,11 @@ enum ServeCmd {
         /// Seconds a replaced registry root stays acceptable (verifier).
         #[arg(long, default_value_t = 3600)]
         root_window: u64,
+        /// JSON file with the policies this lender offers (a policy object or an array of
+        /// them); requests for any other policy are refused (verifier). Without it any
+        /// policy may be requested.
+        #[arg(long)]
+        policy_file: Option<PathBuf>,
     },
 }
 
@@ -630,6 +635,7 @@ fn serve(verifier: bool, cmd: ServeCmd) -> Result<(), CliError> {
         circuit,
         max_skew,
         root_window,
+        policy_file,
     } = cmd;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -660,6 +666,24 @@ fn serve(verifier: bool, cmd: ServeCmd) -> Result<(), CliError> {
             root_window,
             max_skew,
             max_ttl: 86_400,
+            policies: match &policy_file {
+                None => {
+                    tracing::warn!("no --policy-file: requests may name any policy");
+                    Vec::new()
+                }
+                Some(f) => {
+                    let text = read_text(f)?;
+                    let v: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| CliError::Usage(format!("{}: {e}", f.display())))?;
+                    let list = if v.is_array() {
+                        v
+                    } else {
+                        serde_json::Value::Array(vec![v])
+                    };
+                    serde_json::from_value(list)
+                        .map_err(|e| CliError::Usage(format!("{}: {e}", f.display())))?
+                }
+            },
         };
         zkcredit_services::verifier::VerifierService::open(&data_dir, &vk, cfg)
             .map_err(api)?

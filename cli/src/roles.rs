@@ -177,8 +177,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .try_init();
 }
@@ -194,7 +193,11 @@ fn token_file(p: &Path) -> Result<String, CliError> {
     Ok(t)
 }
 
-fn tree_config(t: &TreeArgs, role: Role, issuer_key: ed25519_dalek::VerifyingKey) -> Result<TreeConfig, CliError> {
+fn tree_config(
+    t: &TreeArgs,
+    role: Role,
+    issuer_key: ed25519_dalek::VerifyingKey,
+) -> Result<TreeConfig, CliError> {
     let registry = match (&t.registry_url, t.slot, &t.registry_token_file) {
         (Some(url), Some(slot), Some(f)) => Some(RegistryLink {
             url: url.trim_end_matches('/').to_string(),
@@ -205,7 +208,8 @@ fn tree_config(t: &TreeArgs, role: Role, issuer_key: ed25519_dalek::VerifyingKey
     };
     Ok(TreeConfig {
         role,
-        provider_id: fr_from_dec(&t.provider_id).map_err(|e| CliError::Usage(format!("--provider-id: {e}")))?,
+        provider_id: fr_from_dec(&t.provider_id)
+            .map_err(|e| CliError::Usage(format!("--provider-id: {e}")))?,
         depth: t.depth,
         issuer_key,
         registry,
@@ -263,7 +267,13 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     }
     println!("issuer attestation key {}", svc.issuer_key_hex());
     let t = svc.tree().clone();
-    runtime()?.block_on(serve_until_signal("issuer", svc.router(), tree.listen, &t, tree.publish_every))
+    runtime()?.block_on(serve_until_signal(
+        "issuer",
+        svc.router(),
+        tree.listen,
+        &t,
+        tree.publish_every,
+    ))
 }
 
 /// `zkcredit provider …`.
@@ -279,14 +289,29 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                 "fraud" | "fraud_list" => Role::FraudList,
                 "lender" => Role::Lender,
                 "bureau" => Role::Bureau,
-                other => return Err(CliError::Usage(format!("--role {other}: expected fraud, lender or bureau"))),
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "--role {other}: expected fraud, lender or bureau"
+                    )))
+                }
             };
-            let ik = zkcredit_services::auth::parse_public_key("--issuer-key", &issuer_key).map_err(usage)?;
-            let admin = token_file(&tree.admin_token_file)?;
-            let svc = zkcredit_services::provider::ProviderService::open(&tree.data_dir, tree_config(&tree, role, ik)?, &admin)
+            let ik = zkcredit_services::auth::parse_public_key("--issuer-key", &issuer_key)
                 .map_err(usage)?;
+            let admin = token_file(&tree.admin_token_file)?;
+            let svc = zkcredit_services::provider::ProviderService::open(
+                &tree.data_dir,
+                tree_config(&tree, role, ik)?,
+                &admin,
+            )
+            .map_err(usage)?;
             let t = svc.tree().clone();
-            runtime()?.block_on(serve_until_signal(&format!("provider ({role:?})"), svc.router(), tree.listen, &t, tree.publish_every))
+            runtime()?.block_on(serve_until_signal(
+                &format!("provider ({role:?})"),
+                svc.router(),
+                tree.listen,
+                &t,
+                tree.publish_every,
+            ))
         }
         ProviderCmd::Import {
             url,
@@ -299,7 +324,8 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                 Some("json") => "application/json",
                 _ => return Err(CliError::Usage("the file must end in .csv or .json".into())),
             };
-            let body = std::fs::read(&file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let body = std::fs::read(&file)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let t = Instant::now();
             let rep: zkcredit_services::tree::ImportReport = runtime()?.block_on(async {
                 let http = reqwest::Client::new();
@@ -323,7 +349,11 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                     "published root {} ({} rows, {}): tree {:.2} s, persist {:.2} s; registry: {}",
                     p.root,
                     p.rows,
-                    if p.rebuilt { "parallel rebuild" } else { "incremental" },
+                    if p.rebuilt {
+                        "parallel rebuild"
+                    } else {
+                        "incremental"
+                    },
                     p.tree_seconds,
                     p.persist_seconds,
                     p.registry
@@ -341,7 +371,13 @@ pub fn wallet_cmd(cmd: WalletCmd) -> Result<(), CliError> {
         WalletCmd::Init { w } => {
             let pw = w.password()?;
             let t = Instant::now();
-            let wal = Wallet::create(&w.dir, &pw, zkcredit_services::keystore::DEFAULT_M_KIB, zkcredit_services::keystore::DEFAULT_T).map_err(usage)?;
+            let wal = Wallet::create(
+                &w.dir,
+                &pw,
+                zkcredit_services::keystore::DEFAULT_M_KIB,
+                zkcredit_services::keystore::DEFAULT_T,
+            )
+            .map_err(usage)?;
             println!(
                 "wallet created in {} ({}); holder key {}",
                 w.dir.display(),
@@ -350,7 +386,12 @@ pub fn wallet_cmd(cmd: WalletCmd) -> Result<(), CliError> {
             );
             Ok(())
         }
-        WalletCmd::Register { w, issuer, id, wait } => {
+        WalletCmd::Register {
+            w,
+            issuer,
+            id,
+            wait,
+        } => {
             let mut wal = Wallet::open(&w.dir, &w.password()?).map_err(usage)?;
             let issuer = issuer.trim_end_matches('/').to_string();
             runtime()?.block_on(async {
@@ -360,14 +401,20 @@ pub fn wallet_cmd(cmd: WalletCmd) -> Result<(), CliError> {
                 let deadline = Instant::now() + std::time::Duration::from_secs(wait);
                 while app.status == "pending" && Instant::now() < deadline {
                     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    app = wallet::get_json(&http, &format!("{issuer}/v1/kyc/applications/{}", app.application_id))
-                        .await
-                        .map_err(usage)?;
+                    app = wallet::get_json(
+                        &http,
+                        &format!("{issuer}/v1/kyc/applications/{}", app.application_id),
+                    )
+                    .await
+                    .map_err(usage)?;
                 }
                 match (app.status.as_str(), app.attestation) {
                     ("approved", Some(a)) => {
                         wal.save_attestation(&w.dir, a).map_err(usage)?;
-                        println!("approved: attestation stored in {}", wallet::attestation_path(&w.dir).display());
+                        println!(
+                            "approved: attestation stored in {}",
+                            wallet::attestation_path(&w.dir).display()
+                        );
                         Ok(())
                     }
                     ("pending", _) => {
@@ -390,32 +437,45 @@ pub fn wallet_cmd(cmd: WalletCmd) -> Result<(), CliError> {
             let wal = Wallet::open(&w.dir, &w.password()?).map_err(usage)?;
             let id = CircuitId::parse(&circuit)?;
             let CircuitId::Eligibility(p) = id else {
-                return Err(CliError::Usage("wallet proofs use an eligibility circuit".into()));
+                return Err(CliError::Usage(
+                    "wallet proofs use an eligibility circuit".into(),
+                ));
             };
             let bar = indicatif::ProgressBar::new(p.slots as u64 + 2);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                    .map_err(usage)?,
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                )
+                .map_err(usage)?,
             );
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             let rt = runtime()?;
             let http = reqwest::Client::new();
-            let (req, verifier) = if request.starts_with("http://") || request.starts_with("https://") {
-                bar.set_message("fetching the proof request");
-                let r = rt.block_on(wallet::fetch_request(&http, &request)).map_err(usage)?;
-                let base = request.split("/v1/requests/").next().map(str::to_string);
-                (r, base)
-            } else {
-                let text = read_text(Path::new(&request))?;
-                (serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{request}: {e}")))?, None)
-            };
+            let (req, verifier) =
+                if request.starts_with("http://") || request.starts_with("https://") {
+                    bar.set_message("fetching the proof request");
+                    let r = rt
+                        .block_on(wallet::fetch_request(&http, &request))
+                        .map_err(usage)?;
+                    let base = request.split("/v1/requests/").next().map(str::to_string);
+                    (r, base)
+                } else {
+                    let text = read_text(Path::new(&request))?;
+                    (
+                        serde_json::from_str(&text)
+                            .map_err(|e| CliError::Usage(format!("{request}: {e}")))?,
+                        None,
+                    )
+                };
             bar.inc(1);
             let registry = registry.trim_end_matches('/').to_string();
             let witness = rt
-                .block_on(wal.gather(&http, &registry, &req, crate::unix_now(), |slot, url| {
-                    bar.set_message(format!("witness for slot {slot} from {url}"));
-                    bar.inc(1);
-                }))
+                .block_on(
+                    wal.gather(&http, &registry, &req, crate::unix_now(), |slot, url| {
+                        bar.set_message(format!("witness for slot {slot} from {url}"));
+                        bar.inc(1);
+                    }),
+                )
                 .map_err(usage)?;
             bar.set_position(p.slots as u64 + 1);
             bar.set_message("loading the proving key");
@@ -438,19 +498,29 @@ pub fn wallet_cmd(cmd: WalletCmd) -> Result<(), CliError> {
         }
         WalletCmd::Apply { proof, verifier } => {
             let text = read_text(&proof)?;
-            let file: ProofFile = serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: {e}", proof.display())))?;
-            let url = verifier
-                .or(file.verifier.clone())
-                .ok_or_else(|| CliError::Usage("the proof file names no verifier: pass --verifier URL".into()))?;
+            let file: ProofFile = serde_json::from_str(&text)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", proof.display())))?;
+            let url = verifier.or(file.verifier.clone()).ok_or_else(|| {
+                CliError::Usage("the proof file names no verifier: pass --verifier URL".into())
+            })?;
             let d = runtime()?
-                .block_on(wallet::apply(&reqwest::Client::new(), url.trim_end_matches('/'), &file.submission()))
+                .block_on(wallet::apply(
+                    &reqwest::Client::new(),
+                    url.trim_end_matches('/'),
+                    &file.submission(),
+                ))
                 .map_err(usage)?;
             match d {
                 Decision::Accepted(a) => {
-                    println!("ACCEPTED by {url}: request {}, nullifier {}", a.request_nonce, a.nullifier);
+                    println!(
+                        "ACCEPTED by {url}: request {}, nullifier {}",
+                        a.request_nonce, a.nullifier
+                    );
                     Ok(())
                 }
-                Decision::Refused { code, message } => Err(CliError::Refused(format!("{code}: {message}"))),
+                Decision::Refused { code, message } => {
+                    Err(CliError::Refused(format!("{code}: {message}")))
+                }
             }
         }
     }

@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 const ADMIN: &str = "roles-test-admin-token-0123456";
 
 /// Spawns `zkcredit <args>` and returns it with the lines it printed up to "listening on".
+/// The caller owns the child and kills and waits for it.
+#[allow(clippy::zombie_processes)]
 fn serve(cwd: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
         .args(args)
@@ -27,7 +29,11 @@ fn serve(cwd: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "exited early: {lines:?}");
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("exited early: {lines:?}");
+        }
         if let Some(url) = line.split("listening on ").nth(1) {
             let url = url.trim().to_string();
             // Keep draining stdout so the child never blocks on a full pipe.
@@ -55,7 +61,14 @@ fn now() -> u64 {
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> Value {
-    http.get(url).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap()
+    http.get(url)
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,12 +80,40 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     std::fs::write(p.join("slot0.token"), "registry-token-slot-0-abcdef").unwrap();
     std::fs::write(p.join("slot3.token"), "registry-token-slot-3-abcdef").unwrap();
     let http = reqwest::Client::new();
-    let (mut registry, reg, _) = serve(p, &["registry", "serve", "--data-dir", "reg", "--admin-token-file", "admin.token", "--slots", "4"]);
+    let (mut registry, reg, _) = serve(
+        p,
+        &[
+            "registry",
+            "serve",
+            "--data-dir",
+            "reg",
+            "--admin-token-file",
+            "admin.token",
+            "--slots",
+            "4",
+        ],
+    );
     let (mut issuer, iss, lines) = serve(
         p,
         &[
-            "issuer", "serve", "--data-dir", "iss", "--admin-token-file", "admin.token", "--provider-id", "1000", "--depth", "8",
-            "--registry-url", &reg, "--slot", "0", "--registry-token-file", "slot0.token", "--publish-every", "0",
+            "issuer",
+            "serve",
+            "--data-dir",
+            "iss",
+            "--admin-token-file",
+            "admin.token",
+            "--provider-id",
+            "1000",
+            "--depth",
+            "8",
+            "--registry-url",
+            &reg,
+            "--slot",
+            "0",
+            "--registry-token-file",
+            "slot0.token",
+            "--publish-every",
+            "0",
             "--auto-approve-kyc-stand-in",
         ],
     );
@@ -83,13 +124,35 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         .trim()
         .to_string();
     let bureau_args = [
-        "provider", "serve", "--role", "bureau", "--data-dir", "bureau", "--admin-token-file", "admin.token", "--provider-id",
-        "1003", "--depth", "8", "--registry-url", &reg, "--slot", "3", "--registry-token-file", "slot3.token",
-        "--publish-every", "0", "--issuer-key", &issuer_key,
+        "provider",
+        "serve",
+        "--role",
+        "bureau",
+        "--data-dir",
+        "bureau",
+        "--admin-token-file",
+        "admin.token",
+        "--provider-id",
+        "1003",
+        "--depth",
+        "8",
+        "--registry-url",
+        &reg,
+        "--slot",
+        "3",
+        "--registry-token-file",
+        "slot3.token",
+        "--publish-every",
+        "0",
+        "--issuer-key",
+        &issuer_key,
     ];
     let (mut bureau, bur, _) = serve(p, &bureau_args);
     let _ = &mut bureau;
-    for (slot, role, id, tok, ep) in [(0, "kyc", "1000", "registry-token-slot-0-abcdef", &iss), (3, "bureau", "1003", "registry-token-slot-3-abcdef", &bur)] {
+    for (slot, role, id, tok, ep) in [
+        (0, "kyc", "1000", "registry-token-slot-0-abcdef", &iss),
+        (3, "bureau", "1003", "registry-token-slot-3-abcdef", &bur),
+    ] {
         let r = http
             .post(format!("{reg}/v1/admin/providers"))
             .bearer_auth(ADMIN)
@@ -111,12 +174,31 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     // A fraud list (depth 32, publishing locally) imports 60,000 rows (journal, then a
     // parallel rebuild) and is killed with SIGKILL part-way, at several points.
     let fraud_args = [
-        "provider", "serve", "--role", "fraud", "--data-dir", "fraud", "--admin-token-file", "admin.token", "--provider-id",
-        "1001", "--depth", "32", "--publish-every", "0", "--issuer-key", &issuer_key,
+        "provider",
+        "serve",
+        "--role",
+        "fraud",
+        "--data-dir",
+        "fraud",
+        "--admin-token-file",
+        "admin.token",
+        "--provider-id",
+        "1001",
+        "--depth",
+        "32",
+        "--publish-every",
+        "0",
+        "--issuer-key",
+        &issuer_key,
     ];
     let mut big = String::from("subject_key,v0,v1,v2\n");
     for i in 0..60_000u64 {
-        big.push_str(&format!("{},{},{},0\n", 1_000_000 + i * 7919, 1 + i % 5, 1_700_000_000 + i));
+        big.push_str(&format!(
+            "{},{},{},0\n",
+            1_000_000 + i * 7919,
+            1 + i % 5,
+            1_700_000_000 + i
+        ));
     }
     std::fs::write(p.join("big.csv"), &big).unwrap();
     let (mut fraud, mut fr_url, _) = serve(p, &fraud_args);
@@ -124,7 +206,15 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     let mut seen = Vec::new();
     for delay_ms in [300u64, 2000, 9000] {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
-            .args(["provider", "import", "--url", &fr_url, "--admin-token-file", "admin.token", "big.csv"])
+            .args([
+                "provider",
+                "import",
+                "--url",
+                &fr_url,
+                "--admin-token-file",
+                "admin.token",
+                "big.csv",
+            ])
             .current_dir(p)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -145,13 +235,39 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         seen.push((delay_ms, rows, st["pending_changes"].clone()));
     }
     // Whatever was committed is published now; a complete import then loses nothing.
-    let rep: Value = http.post(format!("{fr_url}/v1/admin/publish")).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap();
-    let o = common::zk(&["provider", "import", "--url", &fr_url, "--admin-token-file", "admin.token", "big.csv"], p);
+    let rep: Value = http
+        .post(format!("{fr_url}/v1/admin/publish"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let o = common::zk(
+        &[
+            "provider",
+            "import",
+            "--url",
+            &fr_url,
+            "--admin-token-file",
+            "admin.token",
+            "big.csv",
+        ],
+        p,
+    );
     assert!(o.status.success(), "{}", common::text(&o));
     let st = get(&http, &format!("{fr_url}/v1/admin/status")).await;
     assert_eq!(st["rows"], 60_000, "{st} after {seen:?} and {rep}");
     assert_ne!(st["root"], empty_root);
-    assert_eq!(get(&http, &format!("{fr_url}/v1/admin/rows/{}", 1_000_000 + 59_999 * 7919)).await["values"][0], "5");
+    assert_eq!(
+        get(
+            &http,
+            &format!("{fr_url}/v1/admin/rows/{}", 1_000_000 + 59_999 * 7919)
+        )
+        .await["values"][0],
+        "5"
+    );
     let _ = fraud.kill();
     let _ = fraud.wait();
     eprintln!("kill -9 points (ms, rows after restart, staged): {seen:?}");
@@ -159,16 +275,39 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     // The bureau (depth 8, in the circuit's registry) imports a small CSV through the CLI.
     let mut csv = String::from("subject_key,v0,v1,v2\n");
     for i in 0..200u64 {
-        csv.push_str(&format!("{},{},{},7\n", 10_000 + i, 500 + i, now() - 86_400));
+        csv.push_str(&format!(
+            "{},{},{},7\n",
+            10_000 + i,
+            500 + i,
+            now() - 86_400
+        ));
     }
     std::fs::write(p.join("rows.csv"), &csv).unwrap();
     // A completed import loses nothing.
-    let o = common::zk(&["provider", "import", "--url", &bur, "--admin-token-file", "admin.token", "rows.csv"], p);
+    let o = common::zk(
+        &[
+            "provider",
+            "import",
+            "--url",
+            &bur,
+            "--admin-token-file",
+            "admin.token",
+            "rows.csv",
+        ],
+        p,
+    );
     assert!(o.status.success(), "{}", common::text(&o));
-    assert!(common::text(&o).contains("imported 200 upserts"), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("imported 200 upserts"),
+        "{}",
+        common::text(&o)
+    );
     let st = get(&http, &format!("{bur}/v1/admin/status")).await;
     assert_eq!(st["rows"], 200);
-    assert_eq!(get(&http, &format!("{bur}/v1/admin/rows/10007")).await["values"][0], "507");
+    assert_eq!(
+        get(&http, &format!("{bur}/v1/admin/rows/10007")).await["values"][0],
+        "507"
+    );
 
     // The wallet CLI.
     let o = zk_env(&["wallet", "init", "--dir", "w"], p);
@@ -177,12 +316,46 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     assert_eq!(o.status.code(), Some(2));
     assert!(common::text(&o).contains("already exists"));
     std::fs::write(p.join("wrong.pw"), "not the password").unwrap();
-    let o = common::zk(&["wallet", "register", "--dir", "w", "--password-file", "wrong.pw", "--issuer", &iss, "--id", "X1"], p);
+    let o = common::zk(
+        &[
+            "wallet",
+            "register",
+            "--dir",
+            "w",
+            "--password-file",
+            "wrong.pw",
+            "--issuer",
+            &iss,
+            "--id",
+            "X1",
+        ],
+        p,
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(common::text(&o).contains("wrong password"), "{}", common::text(&o));
-    let o = zk_env(&["wallet", "register", "--dir", "w", "--issuer", &iss, "--id", "AB 123 456"], p);
+    assert!(
+        common::text(&o).contains("wrong password"),
+        "{}",
+        common::text(&o)
+    );
+    let o = zk_env(
+        &[
+            "wallet",
+            "register",
+            "--dir",
+            "w",
+            "--issuer",
+            &iss,
+            "--id",
+            "AB 123 456",
+        ],
+        p,
+    );
     assert!(o.status.success(), "{}", common::text(&o));
-    assert!(common::text(&o).contains("approved"), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("approved"),
+        "{}",
+        common::text(&o)
+    );
 
     // The bureau looks the customer up at the issuer and scores her; both publish.
     let key: Value = http
@@ -205,12 +378,34 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         .unwrap();
     assert_eq!(r.status(), 200);
     for u in [&iss, &bur] {
-        let r: Value = http.post(format!("{u}/v1/admin/publish")).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap();
+        let r: Value = http
+            .post(format!("{u}/v1/admin/publish"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(r["registry"], "published", "{r}");
     }
 
     // The verifier, a request, the wallet proves and applies; a replay is refused.
-    let (mut verifier, ver, _) = serve(p, &["verifier", "serve", "--data-dir", "ver", "--params", "keys", "--circuit", "eligibility_s4_d8", "--registry-url", &reg]);
+    let (mut verifier, ver, _) = serve(
+        p,
+        &[
+            "verifier",
+            "serve",
+            "--data-dir",
+            "ver",
+            "--params",
+            "keys",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--registry-url",
+            &reg,
+        ],
+    );
     let req: Value = http
         .post(format!("{ver}/v1/requests"))
         .json(&json!({"policy": zkcredit_circuits::scenario::example_policy(), "scope": "5", "ttl_seconds": 600}))
@@ -222,7 +417,24 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         .unwrap();
     let req_url = format!("{ver}/v1/requests/{}", req["nonce"].as_str().unwrap());
     let o = zk_env(
-        &["wallet", "prove", "--dir", "w", "--request", &req_url, "--registry", &reg, "--params", "keys", "--cache", "keys/cache", "--circuit", "eligibility_s4_d8", "--out", "proof.json"],
+        &[
+            "wallet",
+            "prove",
+            "--dir",
+            "w",
+            "--request",
+            &req_url,
+            "--registry",
+            &reg,
+            "--params",
+            "keys",
+            "--cache",
+            "keys/cache",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--out",
+            "proof.json",
+        ],
         p,
     );
     assert!(o.status.success(), "{}", common::text(&o));

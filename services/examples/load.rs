@@ -43,6 +43,7 @@ async fn main() {
         root_window: 3600,
         max_skew: 3600,
         max_ttl: 7200,
+        policies: Vec::new(),
     };
     let verifier = spawn(
         VerifierService::open(&dir.path().join("ver"), &prover.pk().vk, cfg)

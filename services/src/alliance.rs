@@ -92,9 +92,18 @@ impl Alliance {
             let url = registry.url();
             let admin = admin.clone();
             async move {
-                crate::registry::client::register(&http, &url, &admin, slot, role, &id, &tok, Some(&endpoint))
-                    .await
-                    .map_err(ApiError::internal)
+                crate::registry::client::register(
+                    &http,
+                    &url,
+                    &admin,
+                    slot,
+                    role,
+                    &id,
+                    &tok,
+                    Some(&endpoint),
+                )
+                .await
+                .map_err(ApiError::internal)
             }
         };
         // Slot 0: the KYC issuer.
@@ -111,10 +120,13 @@ impl Alliance {
             },
             &admin,
         )?;
-        let issuer = spawn(issuer_svc.clone().router(), loopback()).await.map_err(io)?;
+        let issuer = spawn(issuer_svc.clone().router(), loopback())
+            .await
+            .map_err(io)?;
         register(0, Role::Kyc, issuer_id, issuer_tok, issuer.url()).await?;
         let issuer_key = ed25519_dalek::VerifyingKey::from_bytes(
-            &crate::auth::hex_n::<32>("issuer_key", &issuer_svc.issuer_key_hex()).map_err(ApiError::from)?,
+            &crate::auth::hex_n::<32>("issuer_key", &issuer_svc.issuer_key_hex())
+                .map_err(ApiError::from)?,
         )
         .map_err(ApiError::internal)?;
         let roles = std::iter::repeat_n(Role::FraudList, layout.fraud_lists)
@@ -165,6 +177,7 @@ impl Alliance {
                     root_window: 3600,
                     max_skew: 300,
                     max_ttl: 3600,
+                    policies: vec![zkcredit_circuits::scenario::example_policy()],
                 },
             )?
             .router(),
@@ -197,7 +210,10 @@ impl Alliance {
         }
         for (i, r) in out.iter().enumerate() {
             if r.registry != "published" {
-                return Err(ApiError::internal(format!("slot {i}: registry {}", r.registry)));
+                return Err(ApiError::internal(format!(
+                    "slot {i}: registry {}",
+                    r.registry
+                )));
             }
         }
         Ok(out)
@@ -224,7 +240,9 @@ pub mod admin {
         application_id: &str,
     ) -> Result<crate::issuer::ApplicationView, crate::wallet::WalletError> {
         let r = http
-            .post(format!("{issuer_url}/v1/admin/applications/{application_id}/approve"))
+            .post(format!(
+                "{issuer_url}/v1/admin/applications/{application_id}/approve"
+            ))
             .bearer_auth(admin)
             .send()
             .await
@@ -301,4 +319,3 @@ pub mod admin {
         crate::wallet::decode_response(&url, r).await
     }
 }
-

@@ -59,12 +59,18 @@ impl From<AuthError> for ApiError {
         let msg = e.to_string();
         match e {
             AuthError::Missing(f) => ApiError::new(401, "unauthorized", msg).field(f),
-            AuthError::Encoding { field, .. } => ApiError::new(400, "bad_encoding", msg).field(field),
-            AuthError::BadAttestation => ApiError::new(403, "bad_attestation", msg).field("attestation"),
+            AuthError::Encoding { field, .. } => {
+                ApiError::new(400, "bad_encoding", msg).field(field)
+            }
+            AuthError::BadAttestation => {
+                ApiError::new(403, "bad_attestation", msg).field("attestation")
+            }
             AuthError::AttestationExpired(_) => {
                 ApiError::new(403, "attestation_expired", msg).field("attestation")
             }
-            AuthError::WrongProvider => ApiError::new(403, "wrong_provider", msg).field("provider_id"),
+            AuthError::WrongProvider => {
+                ApiError::new(403, "wrong_provider", msg).field("provider_id")
+            }
             AuthError::Stale(_) => ApiError::new(401, "stale_request", msg).field("timestamp"),
             AuthError::BadSignature => ApiError::new(403, "bad_signature", msg).field("signature"),
         }
@@ -81,7 +87,10 @@ fn enc(field: &'static str, reason: impl Into<String>) -> AuthError {
 /// Decodes exactly `N` bytes of lowercase or uppercase hex.
 pub fn hex_n<const N: usize>(field: &'static str, s: &str) -> Result<[u8; N], AuthError> {
     if s.len() != 2 * N {
-        return Err(enc(field, format!("expected {} hex characters, got {}", 2 * N, s.len())));
+        return Err(enc(
+            field,
+            format!("expected {} hex characters, got {}", 2 * N, s.len()),
+        ));
     }
     let v = hex::decode(s).map_err(|e| enc(field, format!("bad hex: {e}")))?;
     v.try_into().map_err(|_| enc(field, "wrong length"))
@@ -132,7 +141,12 @@ pub struct Attestation {
     pub signature: String,
 }
 
-fn attestation_message(subject: &Fr, holder: &[u8; 32], issued_at: u64, expires_at: u64) -> Vec<u8> {
+fn attestation_message(
+    subject: &Fr,
+    holder: &[u8; 32],
+    issued_at: u64,
+    expires_at: u64,
+) -> Vec<u8> {
     let mut m = ATTESTATION_DOMAIN.to_vec();
     m.extend_from_slice(&fr_to_be_bytes(subject));
     m.extend_from_slice(holder);
@@ -226,10 +240,17 @@ impl WitnessRequest {
     /// Authenticates the request for provider `me` at time `now`; returns the subject key.
     /// Credentials are checked before anything about the provider's data is touched.
     pub fn authenticate(&self, issuer: &VerifyingKey, me: &Fr, now: u64) -> Result<Fr, AuthError> {
-        let att = self.attestation.as_ref().ok_or(AuthError::Missing("attestation"))?;
-        let sig = self.signature.as_deref().ok_or(AuthError::Missing("signature"))?;
+        let att = self
+            .attestation
+            .as_ref()
+            .ok_or(AuthError::Missing("attestation"))?;
+        let sig = self
+            .signature
+            .as_deref()
+            .ok_or(AuthError::Missing("signature"))?;
         let (subject, holder) = att.verify(issuer, now)?;
-        let provider = fr_from_dec(&self.provider_id).map_err(|e| enc("provider_id", e.to_string()))?;
+        let provider =
+            fr_from_dec(&self.provider_id).map_err(|e| enc("provider_id", e.to_string()))?;
         if provider != *me {
             return Err(AuthError::WrongProvider);
         }
@@ -321,42 +342,75 @@ mod tests {
         let ik = issuer().verifying_key();
         assert_eq!(req.authenticate(&ik, &me, 510).unwrap(), subject);
         // Another provider, stale, expired, wrong issuer, other holder, tampered fields.
-        assert_eq!(req.authenticate(&ik, &Fr::from(1002u64), 510), Err(AuthError::WrongProvider));
-        assert_eq!(req.authenticate(&ik, &me, 500 + MAX_REQUEST_SKEW + 1), Err(AuthError::Stale(500)));
-        assert_eq!(req.authenticate(&ik, &me, 1000), Err(AuthError::AttestationExpired(1000)));
+        assert_eq!(
+            req.authenticate(&ik, &Fr::from(1002u64), 510),
+            Err(AuthError::WrongProvider)
+        );
+        assert_eq!(
+            req.authenticate(&ik, &me, 500 + MAX_REQUEST_SKEW + 1),
+            Err(AuthError::Stale(500))
+        );
+        assert_eq!(
+            req.authenticate(&ik, &me, 1000),
+            Err(AuthError::AttestationExpired(1000))
+        );
         let other_issuer = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
-        assert_eq!(req.authenticate(&other_issuer, &me, 510), Err(AuthError::BadAttestation));
+        assert_eq!(
+            req.authenticate(&other_issuer, &me, 510),
+            Err(AuthError::BadAttestation)
+        );
         let thief = holder_signing_key(&Fr::from(100u64));
         let stolen = WitnessRequest::sign(&thief, &att, &subject, &me, 500);
-        assert_eq!(stolen.authenticate(&ik, &me, 510), Err(AuthError::BadSignature));
+        assert_eq!(
+            stolen.authenticate(&ik, &me, 510),
+            Err(AuthError::BadSignature)
+        );
         let mut t = req.clone();
         t.attestation.as_mut().unwrap().subject_key = "123457".into();
-        assert_eq!(t.authenticate(&ik, &me, 510), Err(AuthError::BadAttestation));
+        assert_eq!(
+            t.authenticate(&ik, &me, 510),
+            Err(AuthError::BadAttestation)
+        );
         let mut t = req.clone();
         t.attestation.as_mut().unwrap().expires_at = 2000;
-        assert_eq!(t.authenticate(&ik, &me, 510), Err(AuthError::BadAttestation));
+        assert_eq!(
+            t.authenticate(&ik, &me, 510),
+            Err(AuthError::BadAttestation)
+        );
         let mut t = req.clone();
         t.timestamp = 501;
         assert_eq!(t.authenticate(&ik, &me, 510), Err(AuthError::BadSignature));
         let mut t = req.clone();
         t.attestation = None;
-        assert_eq!(t.authenticate(&ik, &me, 510), Err(AuthError::Missing("attestation")));
+        assert_eq!(
+            t.authenticate(&ik, &me, 510),
+            Err(AuthError::Missing("attestation"))
+        );
         let mut t = req;
         t.signature = None;
-        assert_eq!(t.authenticate(&ik, &me, 510), Err(AuthError::Missing("signature")));
+        assert_eq!(
+            t.authenticate(&ik, &me, 510),
+            Err(AuthError::Missing("signature"))
+        );
     }
 
     #[test]
     fn application_proves_possession() {
         let a = KycApplication::sign(&Fr::from(5u64), "AB 123");
         let (c, _) = a.verify().unwrap();
-        assert_eq!(c, zkcredit_circuits::eligibility::holder_commitment(&Fr::from(5u64)));
+        assert_eq!(
+            c,
+            zkcredit_circuits::eligibility::holder_commitment(&Fr::from(5u64))
+        );
         let mut b = a.clone();
         b.holder_commitment = "6".into();
         assert_eq!(b.verify().unwrap_err(), AuthError::BadSignature);
         let mut b = a;
         b.holder_key = hex::encode([0u8; 32]);
-        assert!(matches!(b.verify().unwrap_err(), AuthError::Encoding { .. }));
+        assert!(matches!(
+            b.verify().unwrap_err(),
+            AuthError::Encoding { .. }
+        ));
     }
 
     proptest! {

@@ -170,8 +170,11 @@ fn secret(conn: &rusqlite::Connection, k: &str) -> Result<Zeroizing<[u8; 32]>, A
             let mut b = Zeroizing::new([0u8; 32]);
             rand::rngs::OsRng.fill_bytes(&mut b[..]);
             let h = Zeroizing::new(hex::encode(&b[..]));
-            conn.execute("INSERT INTO secrets (k, v) VALUES (?1, ?2)", [k, h.as_str()])
-                .map_err(db)?;
+            conn.execute(
+                "INSERT INTO secrets (k, v) VALUES (?1, ?2)",
+                [k, h.as_str()],
+            )
+            .map_err(db)?;
             h
         }
     };
@@ -189,7 +192,8 @@ impl IssuerService {
         operator_token: &str,
     ) -> Result<Self, ApiError> {
         let store = Store::open(&data_dir.join("issuer.sqlite"), SCHEMA).map_err(db)?;
-        let (seed, pepper) = store.with_sync(|conn| Ok((secret(conn, "signing_seed")?, secret(conn, "pepper")?)))?;
+        let (seed, pepper) =
+            store.with_sync(|conn| Ok((secret(conn, "signing_seed")?, secret(conn, "pepper")?)))?;
         let signing = SigningKey::from_bytes(&seed);
         let tree = TreeService::open(
             data_dir,
@@ -272,11 +276,16 @@ impl IssuerService {
             .ok_or_else(|| ApiError::new(404, "unknown_application", "no such application"))?;
         let (person, commitment_s, holder_key_s, status) = row;
         if status == "rejected" {
-            return Err(ApiError::new(409, "application_rejected", "this application was rejected"));
+            return Err(ApiError::new(
+                409,
+                "application_rejected",
+                "this application was rejected",
+            ));
         }
         let key = self.subject_key(&person)?;
         let commitment = fr_from_dec(&commitment_s).map_err(ApiError::internal)?;
-        let holder = crate::auth::parse_public_key("holder_key", &holder_key_s).map_err(ApiError::from)?;
+        let holder =
+            crate::auth::parse_public_key("holder_key", &holder_key_s).map_err(ApiError::from)?;
         let key_s = fr_to_dec(&key);
         let existing = {
             let k = key_s.clone();
@@ -305,7 +314,10 @@ impl IssuerService {
         let expires = now + self.cfg.validity;
         let att = Attestation::sign(&self.signing, &key, &holder, now, expires);
         self.tree
-            .stage(vec![(key, Some([commitment, Fr::from(now), Fr::from(expires)]))])
+            .stage(vec![(
+                key,
+                Some([commitment, Fr::from(now), Fr::from(expires)]),
+            )])
             .await?;
         let att_json = serde_json::to_string(&att).map_err(ApiError::internal)?;
         let app_id_s = app_id.to_string();
@@ -400,7 +412,7 @@ async fn apply(
 fn check_app_id(id: &str) -> Result<(), ApiError> {
     crate::auth::hex_n::<16>("application_id", id)
         .map(|_| ())
-        .map_err(|e| ApiError::from(e))
+        .map_err(ApiError::from)
 }
 
 async fn application(
@@ -452,7 +464,8 @@ async fn approve(
     let b: ApproveBody = if body.iter().all(|c| c.is_ascii_whitespace()) {
         ApproveBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(422, "invalid_body", e.to_string()))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(422, "invalid_body", e.to_string()))?
     };
     svc.approve(&id, b.replace).await?;
     if b.publish {
@@ -480,7 +493,11 @@ async fn reject(
         })
         .await?;
     if n == 0 {
-        return Err(ApiError::new(409, "not_pending", "no pending application with this id"));
+        return Err(ApiError::new(
+            409,
+            "not_pending",
+            "no pending application with this id",
+        ));
     }
     Ok(Json(svc.view(id).await?))
 }
@@ -492,7 +509,12 @@ async fn add_client(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     svc.tree.check_admin(&headers)?;
     if b.token.len() < 16 {
-        return Err(ApiError::new(400, "weak_token", "client token must be at least 16 characters").field("token"));
+        return Err(ApiError::new(
+            400,
+            "weak_token",
+            "client token must be at least 16 characters",
+        )
+        .field("token"));
     }
     if b.name.is_empty() || b.name.len() > 64 {
         return Err(ApiError::new(400, "bad_name", "name must be 1..=64 characters").field("name"));
@@ -517,11 +539,15 @@ async fn lookup(
     headers: HeaderMap,
     Json(b): Json<LookupBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let token = bearer(&headers).map(sha).ok_or_else(ApiError::unauthorized)?;
+    let token = bearer(&headers)
+        .map(sha)
+        .ok_or_else(ApiError::unauthorized)?;
     let client = svc
         .store
         .with(move |conn| {
-            let mut st = conn.prepare("SELECT name, token_sha256 FROM clients").map_err(db)?;
+            let mut st = conn
+                .prepare("SELECT name, token_sha256 FROM clients")
+                .map_err(db)?;
             let rows = st
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .map_err(db)?
@@ -534,7 +560,9 @@ async fn lookup(
         })
         .await?;
     let Some(client) = client else {
-        svc.tree.metrics.inc("subject_lookups_total", "unauthorized");
+        svc.tree
+            .metrics
+            .inc("subject_lookups_total", "unauthorized");
         return Err(ApiError::unauthorized());
     };
     let key = svc.subject_key(&b.id)?;
@@ -558,14 +586,54 @@ async fn openapi() -> axum::Json<serde_json::Value> {
     let mut doc = crate::server::openapi_doc(
         "zkcredit KYC issuer (KYC stand-in: operator approval)",
         &[
-            ("get", "/v1/issuer", "Attestation key, provider id, published root", "200"),
-            ("post", "/v1/kyc/applications", "Apply: identifier, holder commitment, holder key, proof of possession", "202,400,403,422"),
-            ("get", "/v1/kyc/applications/{id}", "Application status and attestation", "200,404"),
-            ("get", "/v1/admin/applications", "Pending applications (operator token)", "200,401"),
-            ("post", "/v1/admin/applications/{id}/approve", "Approve: stage the KYC row, sign the attestation (operator token)", "200,401,404,409"),
-            ("post", "/v1/admin/applications/{id}/reject", "Reject (operator token)", "200,401,409"),
-            ("post", "/v1/admin/clients", "Register a provider's lookup credential (operator token)", "200,400,401"),
-            ("post", "/v1/subjects/lookup", "A provider obtains a customer's subject key (client token)", "200,400,401"),
+            (
+                "get",
+                "/v1/issuer",
+                "Attestation key, provider id, published root",
+                "200",
+            ),
+            (
+                "post",
+                "/v1/kyc/applications",
+                "Apply: identifier, holder commitment, holder key, proof of possession",
+                "202,400,403,422",
+            ),
+            (
+                "get",
+                "/v1/kyc/applications/{id}",
+                "Application status and attestation",
+                "200,404",
+            ),
+            (
+                "get",
+                "/v1/admin/applications",
+                "Pending applications (operator token)",
+                "200,401",
+            ),
+            (
+                "post",
+                "/v1/admin/applications/{id}/approve",
+                "Approve: stage the KYC row, sign the attestation (operator token)",
+                "200,401,404,409",
+            ),
+            (
+                "post",
+                "/v1/admin/applications/{id}/reject",
+                "Reject (operator token)",
+                "200,401,409",
+            ),
+            (
+                "post",
+                "/v1/admin/clients",
+                "Register a provider's lookup credential (operator token)",
+                "200,400,401",
+            ),
+            (
+                "post",
+                "/v1/subjects/lookup",
+                "A provider obtains a customer's subject key (client token)",
+                "200,400,401",
+            ),
         ],
     );
     crate::server::add_tree_paths(&mut doc);

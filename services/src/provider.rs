@@ -45,10 +45,8 @@ impl ProviderService {
         let small = small.route(
             "/openapi.json",
             get(move || async move {
-                let mut doc = crate::server::openapi_doc(
-                    &format!("zkcredit provider ({role:?})"),
-                    &[],
-                );
+                let mut doc =
+                    crate::server::openapi_doc(&format!("zkcredit provider ({role:?})"), &[]);
                 crate::server::add_tree_paths(&mut doc);
                 axum::Json(doc)
             }),

@@ -8,8 +8,8 @@
 //! - `GET /v1/registry`: current root, every slot, recent root history.
 //! - `GET /v1/registry/roots/{root}`: whether `root` is current or when it was retired.
 
-use crate::api::{bearer, ct_eq, sha, ApiError, Json};
 pub use crate::api::unix_now;
+use crate::api::{bearer, ct_eq, sha, ApiError, Json};
 use crate::server::{with_common, Metrics};
 use crate::store::{db, Store};
 use axum::extract::{Path, State};

@@ -270,12 +270,20 @@ pub fn parse_record(role: Role, field: &str, v: [&str; 3]) -> Result<[Fr; 3], Ap
             fr_from_dec(s).map_err(|e| bad("bad_field", &name, e.to_string()))?
         } else {
             Fr::from(s.parse::<u64>().map_err(|_| {
-                bad("bad_value", &name, format!("{s:?} is not an unsigned 64-bit integer"))
+                bad(
+                    "bad_value",
+                    &name,
+                    format!("{s:?} is not an unsigned 64-bit integer"),
+                )
             })?)
         };
     }
     if role == Role::FraudList && out[2] != Fr::from(0u64) {
-        return Err(bad("bad_value", format!("{field}[2]"), "fraud-list records are (reason, listed_at, 0)"));
+        return Err(bad(
+            "bad_value",
+            format!("{field}[2]"),
+            "fraud-list records are (reason, listed_at, 0)",
+        ));
     }
     Ok(out)
 }
@@ -296,7 +304,9 @@ fn rec_bytes(v: &[Fr; 3]) -> Vec<u8> {
 }
 
 fn fr_blob(b: &[u8]) -> Result<Fr, ApiError> {
-    let a: [u8; 32] = b.try_into().map_err(|_| ApiError::internal("bad blob length in store"))?;
+    let a: [u8; 32] = b
+        .try_into()
+        .map_err(|_| ApiError::internal("bad blob length in store"))?;
     fr_from_be_bytes(&a).map_err(ApiError::internal)
 }
 
@@ -355,7 +365,12 @@ fn write_leaf(tx: &rusqlite::Transaction<'_>, i: u64, leaf: Option<Leaf>) -> Res
             .execute(
                 "INSERT INTO leaves (idx, key, next_key, rec) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(idx) DO UPDATE SET key = ?2, next_key = ?3, rec = ?4",
-                params![i as i64, fr_to_be_bytes(&l.key).to_vec(), fr_to_be_bytes(&l.next_key).to_vec(), rec_bytes(&l.values)],
+                params![
+                    i as i64,
+                    fr_to_be_bytes(&l.key).to_vec(),
+                    fr_to_be_bytes(&l.next_key).to_vec(),
+                    rec_bytes(&l.values)
+                ],
             )
             .map(|_| ())
             .map_err(db),
@@ -367,9 +382,11 @@ fn write_leaf(tx: &rusqlite::Transaction<'_>, i: u64, leaf: Option<Leaf>) -> Res
 }
 
 type Change = (Fr, Option<[Fr; 3]>);
+/// The journal's net effect: last write per key.
+type Net = BTreeMap<Fr, Option<[Fr; 3]>>;
 
 /// Staged journal entries up to the last one: last write per key wins.
-fn read_changes(conn: &rusqlite::Connection) -> Result<(i64, BTreeMap<Fr, Option<[Fr; 3]>>), ApiError> {
+fn read_changes(conn: &rusqlite::Connection) -> Result<(i64, Net), ApiError> {
     let mut stmt = conn
         .prepare("SELECT seq, key, rec FROM changes ORDER BY seq")
         .map_err(db)?;
@@ -401,12 +418,19 @@ impl TreeService {
         admin_token: &str,
     ) -> Result<Self, ApiError> {
         if admin_token.len() < 16 {
-            return Err(ApiError::bad_request("admin token must be at least 16 characters"));
+            return Err(ApiError::bad_request(
+                "admin token must be at least 16 characters",
+            ));
         }
         IndexedMerkleTree::new(cfg.depth).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let store = Store::open(&data_dir.join(file), SCHEMA).map_err(db)?;
         let depth = cfg.depth;
-        let identity = format!("{}:{}:{}", cfg.role as u8, fr_to_dec(&cfg.provider_id), depth);
+        let identity = format!(
+            "{}:{}:{}",
+            cfg.role as u8,
+            fr_to_dec(&cfg.provider_id),
+            depth
+        );
         let state = store.with_sync(move |conn| {
             match meta(conn, "identity")? {
                 None => set_meta(conn, "identity", &identity)?,
@@ -470,7 +494,10 @@ impl TreeService {
     /// apply the common 1 MiB limit to the former only.
     pub fn routes(self) -> (Router, Router) {
         let small = Router::new()
-            .route("/v1/admin/rows/{key}", put(put_row).get(get_row).delete(delete_row))
+            .route(
+                "/v1/admin/rows/{key}",
+                put(put_row).get(get_row).delete(delete_row),
+            )
             .route("/v1/admin/publish", post(publish_now))
             .route("/v1/admin/status", get(admin_status))
             .route("/v1/status", get(status))
@@ -479,7 +506,9 @@ impl TreeService {
         let big = Router::new()
             .route("/v1/admin/import", post(import))
             .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_IMPORT_BYTES))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                MAX_IMPORT_BYTES,
+            ))
             .with_state(self);
         (small, big)
     }
@@ -506,8 +535,11 @@ impl TreeService {
                         .prepare("INSERT INTO changes (key, rec) VALUES (?1, ?2)")
                         .map_err(db)?;
                     for (k, v) in &changes {
-                        st.execute(params![fr_to_be_bytes(k).to_vec(), v.as_ref().map(rec_bytes)])
-                            .map_err(db)?;
+                        st.execute(params![
+                            fr_to_be_bytes(k).to_vec(),
+                            v.as_ref().map(rec_bytes)
+                        ])
+                        .map_err(db)?;
                     }
                 }
                 tx.commit().map_err(db)
@@ -551,7 +583,14 @@ impl TreeService {
             .with(move |conn| apply_and_persist(conn, &state, depth))
             .await?;
         report.registry = self.notify_registry().await;
-        self.metrics.inc("publish_total", if report.registry.starts_with("failed") { "registry_failed" } else { "ok" });
+        self.metrics.inc(
+            "publish_total",
+            if report.registry.starts_with("failed") {
+                "registry_failed"
+            } else {
+                "ok"
+            },
+        );
         Ok(report)
     }
 
@@ -564,7 +603,16 @@ impl TreeService {
             let g = self.state.read().unwrap_or_else(|p| p.into_inner());
             (g.root, g.published_at)
         };
-        match crate::registry::client::publish(&self.http, &link.url, &link.token, link.slot, &root, at).await {
+        match crate::registry::client::publish(
+            &self.http,
+            &link.url,
+            &link.token,
+            link.slot,
+            &root,
+            at,
+        )
+        .await
+        {
             Ok(()) => {
                 let cleared = self
                     .store
@@ -603,7 +651,9 @@ impl TreeService {
             loop {
                 tick.tick().await;
                 match svc.publish().await {
-                    Ok(r) => tracing::info!(root = %r.root, changes = r.changes_applied, registry = %r.registry, "scheduled publication"),
+                    Ok(r) => {
+                        tracing::info!(root = %r.root, changes = r.changes_applied, registry = %r.registry, "scheduled publication")
+                    }
                     Err(e) => tracing::error!(error = %e, "scheduled publication failed"),
                 }
             }
@@ -652,8 +702,11 @@ fn apply_and_persist(
         // Parallel rebuild from the merged rows; the live tree keeps serving meanwhile.
         let rows: Vec<(Fr, [Fr; 3])> = {
             let g = state.read().unwrap_or_else(|p| p.into_inner());
-            let mut merged: BTreeMap<Fr, [Fr; 3]> =
-                g.tree.keys().filter_map(|k| g.tree.get(k).map(|v| (*k, v))).collect();
+            let mut merged: BTreeMap<Fr, [Fr; 3]> = g
+                .tree
+                .keys()
+                .filter_map(|k| g.tree.get(k).map(|v| (*k, v)))
+                .collect();
             drop(g);
             for (k, v) in &changes {
                 match v {
@@ -674,8 +727,13 @@ fn apply_and_persist(
                 .prepare("INSERT INTO leaves (idx, key, next_key, rec) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(db)?;
             for (i, l) in tree.occupied_leaves() {
-                st.execute(params![i as i64, fr_to_be_bytes(&l.key).to_vec(), fr_to_be_bytes(&l.next_key).to_vec(), rec_bytes(&l.values)])
-                    .map_err(db)?;
+                st.execute(params![
+                    i as i64,
+                    fr_to_be_bytes(&l.key).to_vec(),
+                    fr_to_be_bytes(&l.next_key).to_vec(),
+                    rec_bytes(&l.values)
+                ])
+                .map_err(db)?;
             }
         }
         persist(&tx, &root)?;
@@ -747,7 +805,9 @@ async fn put_row(
     let v = record(svc.cfg.role, "values", &b.values)?;
     svc.stage(vec![(k, Some(v))]).await?;
     svc.metrics.inc("rows_staged_total", "upsert");
-    Ok(Json(serde_json::json!({"staged": "upsert", "subject_key": fr_to_dec(&k)})))
+    Ok(Json(
+        serde_json::json!({"staged": "upsert", "subject_key": fr_to_dec(&k)}),
+    ))
 }
 
 async fn delete_row(
@@ -759,7 +819,9 @@ async fn delete_row(
     let k = parse_subject_key("subject_key", &key)?;
     svc.stage(vec![(k, None)]).await?;
     svc.metrics.inc("rows_staged_total", "delete");
-    Ok(Json(serde_json::json!({"staged": "delete", "subject_key": fr_to_dec(&k)})))
+    Ok(Json(
+        serde_json::json!({"staged": "delete", "subject_key": fr_to_dec(&k)}),
+    ))
 }
 
 async fn get_row(
@@ -770,8 +832,14 @@ async fn get_row(
     svc.check_admin(&headers)?;
     let k = parse_subject_key("subject_key", &key)?;
     match svc.row(k).await? {
-        Some(v) => Ok(Json(serde_json::json!({"subject_key": fr_to_dec(&k), "values": v.iter().map(fr_to_dec).collect::<Vec<_>>()}))),
-        None => Err(ApiError::new(404, "not_found", "no row for this subject key")),
+        Some(v) => Ok(Json(
+            serde_json::json!({"subject_key": fr_to_dec(&k), "values": v.iter().map(fr_to_dec).collect::<Vec<_>>()}),
+        )),
+        None => Err(ApiError::new(
+            404,
+            "not_found",
+            "no row for this subject key",
+        )),
     }
 }
 
@@ -798,10 +866,18 @@ async fn admin_status(
             let n: i64 = conn
                 .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
                 .map_err(db)?;
-            Ok((n as u64, meta(conn, "registry_pending")?.as_deref() == Some("1")))
+            Ok((
+                n as u64,
+                meta(conn, "registry_pending")?.as_deref() == Some("1"),
+            ))
         })
         .await?;
-    let rows = svc.state.read().unwrap_or_else(|p| p.into_inner()).tree.len();
+    let rows = svc
+        .state
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .tree
+        .len();
     Ok(Json(AdminStatus {
         status: svc.status(),
         rows,
@@ -812,7 +888,12 @@ async fn admin_status(
 
 /// Parses a bulk import (CSV or JSON) into validated changes; errors name the line or item.
 pub fn parse_import(role: Role, content_type: &str, body: &[u8]) -> Result<Vec<Change>, ApiError> {
-    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match ct.as_str() {
         "text/csv" => {
             let mut rdr = csv::ReaderBuilder::new()
@@ -825,13 +906,24 @@ pub fn parse_import(role: Role, content_type: &str, body: &[u8]) -> Result<Vec<C
                 let line = n + 1;
                 let rec = rec.map_err(|e| bad("bad_csv", format!("line {line}"), e.to_string()))?;
                 if rec.len() != 4 {
-                    return Err(bad("bad_csv", format!("line {line}"), format!("expected 4 columns (subject_key,v0,v1,v2), got {}", rec.len())));
+                    return Err(bad(
+                        "bad_csv",
+                        format!("line {line}"),
+                        format!(
+                            "expected 4 columns (subject_key,v0,v1,v2), got {}",
+                            rec.len()
+                        ),
+                    ));
                 }
                 if line == 1 && &rec[0] == "subject_key" {
                     continue;
                 }
                 let k = parse_subject_key(&format!("line {line}: subject_key"), &rec[0])?;
-                let v = parse_record(role, &format!("line {line}: values"), [&rec[1], &rec[2], &rec[3]])?;
+                let v = parse_record(
+                    role,
+                    &format!("line {line}: values"),
+                    [&rec[1], &rec[2], &rec[3]],
+                )?;
                 out.push((k, Some(v)));
             }
             Ok(out)
@@ -842,7 +934,10 @@ pub fn parse_import(role: Role, content_type: &str, body: &[u8]) -> Result<Vec<C
             let mut out = Vec::with_capacity(j.upsert.len() + j.delete.len());
             for (i, r) in j.upsert.iter().enumerate() {
                 let k = parse_subject_key(&format!("upsert[{i}].subject_key"), &r.subject_key)?;
-                out.push((k, Some(record(role, &format!("upsert[{i}].values"), &r.values)?)));
+                out.push((
+                    k,
+                    Some(record(role, &format!("upsert[{i}].values"), &r.values)?),
+                ));
             }
             for (i, d) in j.delete.iter().enumerate() {
                 out.push((parse_subject_key(&format!("delete[{i}]"), d)?, None));
@@ -879,8 +974,18 @@ async fn import(
     let deletes = changes.len() - upserts;
     let store_seconds = svc.stage(changes).await?;
     svc.metrics.inc("imports_total", "ok");
-    let published = if q.publish { Some(svc.publish().await?) } else { None };
-    tracing::info!(upserts, deletes, parse_seconds, store_seconds, "import staged");
+    let published = if q.publish {
+        Some(svc.publish().await?)
+    } else {
+        None
+    };
+    tracing::info!(
+        upserts,
+        deletes,
+        parse_seconds,
+        store_seconds,
+        "import staged"
+    );
     Ok(Json(ImportReport {
         upserts,
         deletes,

@@ -64,6 +64,10 @@ pub struct VerifierConfig {
     pub max_skew: u64,
     /// Longest request lifetime a client may ask for.
     pub max_ttl: u64,
+    /// The policies this lender offers; a request for any other is refused
+    /// (`policy_not_offered`), so a borrower cannot open a request with a laxer policy.
+    /// Empty: any policy (tests and tools only).
+    pub policies: Vec<Policy>,
 }
 
 /// Verifier service state.
@@ -368,6 +372,14 @@ async fn create_request(
             format!("ttl_seconds must be in 1..={}", svc.cfg.max_ttl),
         )
         .field("ttl_seconds"));
+    }
+    if !svc.cfg.policies.is_empty() && !svc.cfg.policies.contains(&b.policy) {
+        return Err(ApiError::new(
+            400,
+            "policy_not_offered",
+            "this lender does not offer this policy",
+        )
+        .field("policy"));
     }
     let mut nonce = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut nonce);

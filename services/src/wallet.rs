@@ -131,7 +131,9 @@ impl Wallet {
     /// Refuses to overwrite an existing keystore.
     pub fn create(dir: &Path, password: &str, m_kib: u32, t: u32) -> Result<Self, WalletError> {
         if password.len() < 8 {
-            return Err(WalletError::Io("password must be at least 8 characters".into()));
+            return Err(WalletError::Io(
+                "password must be at least 8 characters".into(),
+            ));
         }
         let ks = keystore_path(dir);
         if ks.exists() {
@@ -187,7 +189,11 @@ impl Wallet {
 
     /// The request-signing public key (hex).
     pub fn holder_key_hex(&self) -> String {
-        hex::encode(holder_signing_key(&self.holder_secret).verifying_key().as_bytes())
+        hex::encode(
+            holder_signing_key(&self.holder_secret)
+                .verifying_key()
+                .as_bytes(),
+        )
     }
 
     /// The KYC application for real-world identifier `id`.
@@ -197,15 +203,31 @@ impl Wallet {
 
     /// The subject key, once registered.
     pub fn subject_key(&self) -> Result<Fr, WalletError> {
-        let a = self.attestation.as_ref().ok_or(WalletError::NotRegistered)?;
+        let a = self
+            .attestation
+            .as_ref()
+            .ok_or(WalletError::NotRegistered)?;
         fr_from_dec(&a.subject_key).map_err(|e| WalletError::Io(format!("attestation: {e}")))
     }
 
     /// A signed witness request to provider `provider_id` at time `now`.
-    pub fn witness_request(&self, provider_id: &Fr, now: u64) -> Result<WitnessRequest, WalletError> {
-        let att = self.attestation.as_ref().ok_or(WalletError::NotRegistered)?;
+    pub fn witness_request(
+        &self,
+        provider_id: &Fr,
+        now: u64,
+    ) -> Result<WitnessRequest, WalletError> {
+        let att = self
+            .attestation
+            .as_ref()
+            .ok_or(WalletError::NotRegistered)?;
         let holder = holder_signing_key(&self.holder_secret);
-        Ok(WitnessRequest::sign(&holder, att, &self.subject_key()?, provider_id, now))
+        Ok(WitnessRequest::sign(
+            &holder,
+            att,
+            &self.subject_key()?,
+            provider_id,
+            now,
+        ))
     }
 
     /// Applies to the issuer (`POST /v1/kyc/applications`).
@@ -215,7 +237,12 @@ impl Wallet {
         issuer_url: &str,
         id: &str,
     ) -> Result<ApplicationView, WalletError> {
-        post_json(http, &format!("{issuer_url}/v1/kyc/applications"), &self.application(id)).await
+        post_json(
+            http,
+            &format!("{issuer_url}/v1/kyc/applications"),
+            &self.application(id),
+        )
+        .await
     }
 
     /// Collects the witness for `request` from the registry at `registry_url` and every
@@ -241,13 +268,17 @@ impl Wallet {
                 slots.push(None);
                 continue;
             }
-            let endpoint = sv.endpoint.as_deref().ok_or_else(|| WalletError::Provider {
-                slot: sv.slot,
-                message: "the registry lists no endpoint for this provider".into(),
-            })?;
+            let endpoint = sv
+                .endpoint
+                .as_deref()
+                .ok_or_else(|| WalletError::Provider {
+                    slot: sv.slot,
+                    message: "the registry lists no endpoint for this provider".into(),
+                })?;
             progress(sv.slot, endpoint);
             let req = self.witness_request(&sv.value.provider_id, now)?;
-            let resp: WitnessResponse = post_json(http, &format!("{endpoint}/v1/witness"), &req).await?;
+            let resp: WitnessResponse =
+                post_json(http, &format!("{endpoint}/v1/witness"), &req).await?;
             let root = resp.witness.computed_root();
             if root != sv.value.provider_root {
                 return Err(WalletError::Provider {
@@ -359,9 +390,12 @@ pub async fn apply(
 ) -> Result<Decision, WalletError> {
     match post_json::<_, Accepted>(http, &format!("{verifier_url}/v1/verify"), submission).await {
         Ok(a) => Ok(Decision::Accepted(a)),
-        Err(WalletError::Service { code, message, status, .. }) if (400..500).contains(&status) => {
-            Ok(Decision::Refused { code, message })
-        }
+        Err(WalletError::Service {
+            code,
+            message,
+            status,
+            ..
+        }) if (400..500).contains(&status) => Ok(Decision::Refused { code, message }),
         Err(e) => Err(e),
     }
 }
@@ -372,7 +406,10 @@ pub async fn fetch_request(http: &reqwest::Client, url: &str) -> Result<ProofReq
 }
 
 /// Decodes a service answer: JSON on 2xx, the error body as [`WalletError::Service`] otherwise.
-pub async fn decode_response<T: serde::de::DeserializeOwned>(url: &str, r: reqwest::Response) -> Result<T, WalletError> {
+pub async fn decode_response<T: serde::de::DeserializeOwned>(
+    url: &str,
+    r: reqwest::Response,
+) -> Result<T, WalletError> {
     let status = r.status().as_u16();
     let text = r.text().await.map_err(|e| WalletError::Http {
         url: url.into(),
@@ -394,7 +431,10 @@ pub async fn decode_response<T: serde::de::DeserializeOwned>(url: &str, r: reqwe
 }
 
 /// `GET url` → JSON, with service errors decoded.
-pub async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> Result<T, WalletError> {
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, WalletError> {
     let r = http.get(url).send().await.map_err(|e| WalletError::Http {
         url: url.into(),
         message: e.to_string(),
@@ -408,9 +448,14 @@ pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<T, WalletError> {
-    let r = http.post(url).json(body).send().await.map_err(|e| WalletError::Http {
-        url: url.into(),
-        message: e.to_string(),
-    })?;
+    let r = http
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| WalletError::Http {
+            url: url.into(),
+            message: e.to_string(),
+        })?;
     decode_response(url, r).await
 }

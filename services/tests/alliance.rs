@@ -60,7 +60,9 @@ async fn request(a: &Alliance, http: &reqwest::Client) -> ProofRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_story_and_every_witness_refusal() {
     let dir = tempfile::tempdir().unwrap();
-    let a = Alliance::start(dir.path(), P, layout(), &prover().pk().vk).await.unwrap();
+    let a = Alliance::start(dir.path(), P, layout(), &prover().pk().vk)
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let fraud = a.provider(Role::FraudList, 0).unwrap();
     let lender = a.provider(Role::Lender, 0).unwrap();
@@ -84,46 +86,115 @@ async fn whole_story_and_every_witness_refusal() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let alice_key = admin::lookup(&http, &a.issuer.url(), &lender.issuer_token, "ab100200").await.unwrap();
-    assert_eq!(alice_key, fr_to_dec(&alice.subject_key().unwrap()), "normalised id, same key");
-    let mallory_key = admin::lookup(&http, &a.issuer.url(), &fraud.issuer_token, "ZZ 999").await.unwrap();
+    let alice_key = admin::lookup(&http, &a.issuer.url(), &lender.issuer_token, "ab100200")
+        .await
+        .unwrap();
+    assert_eq!(
+        alice_key,
+        fr_to_dec(&alice.subject_key().unwrap()),
+        "normalised id, same key"
+    );
+    let mallory_key = admin::lookup(&http, &a.issuer.url(), &fraud.issuer_token, "ZZ 999")
+        .await
+        .unwrap();
 
     // One identifier, one holder key: a second wallet for Alice needs the operator's replace.
     let impostor = Wallet::generate();
-    let app = impostor.register(&http, &a.issuer.url(), "AB100200").await.unwrap();
+    let app = impostor
+        .register(&http, &a.issuer.url(), "AB100200")
+        .await
+        .unwrap();
     match admin::approve(&http, &a.issuer.url(), &a.admin, &app.application_id).await {
-        Err(WalletError::Service { status: 409, code, .. }) => assert_eq!(code, "already_registered"),
+        Err(WalletError::Service {
+            status: 409, code, ..
+        }) => assert_eq!(code, "already_registered"),
         other => panic!("expected 409 already_registered, got {other:?}"),
     }
 
     // Providers set records and everyone publishes.
     let now = unix_now();
-    admin::upsert(&http, &lender.server.url(), &a.admin, &alice_key, [1, 120_000, 5]).await.unwrap();
-    admin::upsert(&http, &bureau.server.url(), &a.admin, &alice_key, [700, now - 86_400, 7]).await.unwrap();
-    admin::upsert(&http, &bureau.server.url(), &a.admin, &mallory_key, [800, now - 86_400, 7]).await.unwrap();
-    admin::upsert(&http, &fraud.server.url(), &a.admin, &mallory_key, [3, now - 1000, 0]).await.unwrap();
+    admin::upsert(
+        &http,
+        &lender.server.url(),
+        &a.admin,
+        &alice_key,
+        [1, 120_000, 5],
+    )
+    .await
+    .unwrap();
+    admin::upsert(
+        &http,
+        &bureau.server.url(),
+        &a.admin,
+        &alice_key,
+        [700, now - 86_400, 7],
+    )
+    .await
+    .unwrap();
+    admin::upsert(
+        &http,
+        &bureau.server.url(),
+        &a.admin,
+        &mallory_key,
+        [800, now - 86_400, 7],
+    )
+    .await
+    .unwrap();
+    admin::upsert(
+        &http,
+        &fraud.server.url(),
+        &a.admin,
+        &mallory_key,
+        [3, now - 1000, 0],
+    )
+    .await
+    .unwrap();
     let csv = "subject_key,v0,v1,v2\n11,1,2,0\n12,1,3,0\n";
-    let rep = admin::import_csv(&http, &fraud.server.url(), &a.admin, csv.into()).await.unwrap();
+    let rep = admin::import_csv(&http, &fraud.server.url(), &a.admin, csv.into())
+        .await
+        .unwrap();
     assert_eq!(rep.upserts, 2);
     assert_eq!(rep.published.as_ref().unwrap().rows, 3);
     a.publish_all().await.unwrap();
 
     // Alice: gather, prove, apply → accepted; the same proof again → refused.
     let req = request(&a, &http).await;
-    let w = alice.gather(&http, &a.registry.url(), &req, unix_now(), |_, _| {}).await.unwrap();
+    let w = alice
+        .gather(&http, &a.registry.url(), &req, unix_now(), |_, _| {})
+        .await
+        .unwrap();
     let sub = wallet::prove(prover(), P, &w).unwrap();
     match wallet::apply(&http, &a.verifier.url(), &sub).await.unwrap() {
         Decision::Accepted(acc) => assert_eq!(acc.request_nonce, req.nonce),
         d => panic!("expected acceptance, got {d:?}"),
     }
     match wallet::apply(&http, &a.verifier.url(), &sub).await.unwrap() {
-        Decision::Refused { code, .. } => assert!(code == "request_already_used" || code == "nullifier_reused", "{code}"),
+        Decision::Refused { code, .. } => assert!(
+            code == "request_already_used" || code == "nullifier_reused",
+            "{code}"
+        ),
         d => panic!("expected refusal, got {d:?}"),
     }
 
+    // A borrower cannot open a request with a laxer policy than the lender offers.
+    let mut lax = example_policy();
+    lax.min_score = 0;
+    let r = http
+        .post(format!("{}/v1/requests", a.verifier.url()))
+        .json(&json!({"policy": lax, "scope": "777", "ttl_seconds": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "policy_not_offered");
+
     // Mallory is on the fraud list: her wallet cannot produce a proof, and says why.
     let req2 = request(&a, &http).await;
-    let wm = mallory.gather(&http, &a.registry.url(), &req2, unix_now(), |_, _| {}).await.unwrap();
+    let wm = mallory
+        .gather(&http, &a.registry.url(), &req2, unix_now(), |_, _| {})
+        .await
+        .unwrap();
     match wallet::prove(prover(), P, &wm) {
         Err(WalletError::CannotProve(m)) => assert!(m.contains("§6.3"), "{m}"),
         other => panic!("expected CannotProve, got {other:?}"),
@@ -142,26 +213,50 @@ async fn whole_story_and_every_witness_refusal() {
             let status = r.status().as_u16();
             let v: Value = r.json().await.unwrap();
             assert!(v.get("witness").is_none());
-            (status, v["error"]["code"].as_str().unwrap_or("").to_string())
+            (
+                status,
+                v["error"]["code"].as_str().unwrap_or("").to_string(),
+            )
         }
     };
     let ts = unix_now();
     // No attestation, no signature.
-    assert_eq!(post(json!({"provider_id": fr_to_dec(&fraud_id), "timestamp": ts})).await, (401, "unauthorized".into()));
+    assert_eq!(
+        post(json!({"provider_id": fr_to_dec(&fraud_id), "timestamp": ts})).await,
+        (401, "unauthorized".into())
+    );
     // Alice's attestation, signed by someone else's key (a thief, or another provider).
     let stolen = WitnessRequest::sign(&holder, &att, &alice_fr, &fraud_id, ts);
-    assert_eq!(post(serde_json::to_value(&stolen).unwrap()).await, (403, "bad_signature".into()));
+    assert_eq!(
+        post(serde_json::to_value(&stolen).unwrap()).await,
+        (403, "bad_signature".into())
+    );
     // A self-made attestation (not the issuer's key).
-    let forged = Attestation::sign(&ed25519_dalek::SigningKey::from_bytes(&[9; 32]), &alice_fr, &holder.verifying_key(), ts, ts + 999);
+    let forged = Attestation::sign(
+        &ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+        &alice_fr,
+        &holder.verifying_key(),
+        ts,
+        ts + 999,
+    );
     let req_forged = WitnessRequest::sign(&holder, &forged, &alice_fr, &fraud_id, ts);
-    assert_eq!(post(serde_json::to_value(&req_forged).unwrap()).await, (403, "bad_attestation".into()));
+    assert_eq!(
+        post(serde_json::to_value(&req_forged).unwrap()).await,
+        (403, "bad_attestation".into())
+    );
     // Alice's genuine request for the lender replayed to the fraud list.
     let lender_id = Fr::from(1000 + lender.slot as u64);
     let for_lender = alice.witness_request(&lender_id, ts).unwrap();
-    assert_eq!(post(serde_json::to_value(&for_lender).unwrap()).await, (403, "wrong_provider".into()));
+    assert_eq!(
+        post(serde_json::to_value(&for_lender).unwrap()).await,
+        (403, "wrong_provider".into())
+    );
     // A stale one.
     let old = alice.witness_request(&fraud_id, ts - 3600).unwrap();
-    assert_eq!(post(serde_json::to_value(&old).unwrap()).await, (401, "stale_request".into()));
+    assert_eq!(
+        post(serde_json::to_value(&old).unwrap()).await,
+        (401, "stale_request".into())
+    );
     // Malformed credentials are 400s naming the field.
     let mut bad = serde_json::to_value(&stolen).unwrap();
     bad["signature"] = json!("zz");
@@ -170,7 +265,11 @@ async fn whole_story_and_every_witness_refusal() {
 
     // Admin routes refuse other tokens, including another provider's registry token.
     let r = http
-        .put(format!("{}/v1/admin/rows/{}", fraud.server.url(), alice_key))
+        .put(format!(
+            "{}/v1/admin/rows/{}",
+            fraud.server.url(),
+            alice_key
+        ))
         .bearer_auth(&lender.issuer_token)
         .json(&json!({"values": [1, 2, 0]}))
         .send()
@@ -181,7 +280,10 @@ async fn whole_story_and_every_witness_refusal() {
     // A bad import changes nothing and names the line.
     let before = fraud.tree.status();
     let r = http
-        .post(format!("{}/v1/admin/import?publish=true", fraud.server.url()))
+        .post(format!(
+            "{}/v1/admin/import?publish=true",
+            fraud.server.url()
+        ))
         .bearer_auth(&a.admin)
         .header("content-type", "text/csv")
         .body("13,1,2,0\n14,1,x,0\n")
@@ -190,7 +292,10 @@ async fn whole_story_and_every_witness_refusal() {
         .unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
-    assert!(v["error"]["field"].as_str().unwrap().starts_with("line 2"), "{v}");
+    assert!(
+        v["error"]["field"].as_str().unwrap().starts_with("line 2"),
+        "{v}"
+    );
     let st: Value = http
         .get(format!("{}/v1/admin/status", fraud.server.url()))
         .bearer_auth(&a.admin)
@@ -204,9 +309,17 @@ async fn whole_story_and_every_witness_refusal() {
     assert_eq!(fraud.tree.status(), before);
     for (ct, body, code) in [
         ("text/plain", "1,2,3,0", 415),
-        ("application/json", "{\"upsert\": [{\"subject_key\": \"0\", \"values\": [1,2,0]}]}", 400),
+        (
+            "application/json",
+            "{\"upsert\": [{\"subject_key\": \"0\", \"values\": [1,2,0]}]}",
+            400,
+        ),
         ("application/json", "{\"upsert\": [], \"extra\": 1}", 422),
-        ("text/csv", "452312848583266388373324160190187140051835877600158453279131187530910662656,1,2,0", 400),
+        (
+            "text/csv",
+            "452312848583266388373324160190187140051835877600158453279131187530910662656,1,2,0",
+            400,
+        ),
     ] {
         let r = http
             .post(format!("{}/v1/admin/import", fraud.server.url()))
@@ -220,8 +333,20 @@ async fn whole_story_and_every_witness_refusal() {
     }
 
     // Every service serves its OpenAPI document.
-    for url in [a.issuer.url(), fraud.server.url(), a.registry.url(), a.verifier.url()] {
-        let doc: Value = http.get(format!("{url}/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for url in [
+        a.issuer.url(),
+        fraud.server.url(),
+        a.registry.url(),
+        a.verifier.url(),
+    ] {
+        let doc: Value = http
+            .get(format!("{url}/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
     }
 
@@ -236,4 +361,3 @@ async fn whole_story_and_every_witness_refusal() {
     assert_eq!(reopened.unwrap().tree().status().root, root);
     a.stop().await.unwrap();
 }
-

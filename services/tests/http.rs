@@ -57,6 +57,7 @@ async fn start_verifier(dir: &std::path::Path, registry_url: String) -> Running 
         root_window: 3600,
         max_skew: 300,
         max_ttl: 3600,
+        policies: Vec::new(),
     };
     let svc = VerifierService::open(dir, &prover().pk().vk, cfg).unwrap();
     spawn(svc.router(), local()).await.unwrap()

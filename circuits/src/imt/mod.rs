@@ -290,7 +290,9 @@ impl IndexedMerkleTree {
         let keys: Vec<(&Fr, &u64)> = index_of.iter().collect();
         for (n, (_, i)) in keys.iter().enumerate() {
             let expected = keys.get(n + 1).map(|(k, _)| **k).unwrap_or_else(Fr::zero);
-            let leaf = table[**i as usize].as_ref().ok_or_else(|| bad("hole".into()))?;
+            let leaf = table[**i as usize]
+                .as_ref()
+                .ok_or_else(|| bad("hole".into()))?;
             if leaf.next_key != expected {
                 return Err(bad(format!("leaf {i} has a wrong next_key")));
             }
@@ -309,7 +311,10 @@ impl IndexedMerkleTree {
 
     /// The leaf at `index` (`None`: empty or beyond the table).
     pub fn leaf(&self, index: u64) -> Option<Leaf> {
-        self.leaves.get(usize::try_from(index).ok()?).copied().flatten()
+        self.leaves
+            .get(usize::try_from(index).ok()?)
+            .copied()
+            .flatten()
     }
 
     /// Length of the leaf table (occupied and emptied indices).

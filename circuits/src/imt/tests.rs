@@ -336,6 +336,5 @@ fn regression_witness_with_more_levels_than_index_digits_does_not_panic() {
         siblings: vec![Fr::from(1u64); 3 * 40],
     };
     let root = w.computed_root();
-    assert!(w.verify(&root, &Fr::from(5u64)).is_some() || w.verify(&root, &Fr::from(5u64)).is_none());
     assert_ne!(root, Fr::from(0u64));
 }

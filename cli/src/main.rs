@@ -637,11 +637,7 @@ fn serve(verifier: bool, cmd: ServeCmd) -> Result<(), CliError> {
         root_window,
         policy_file,
     } = cmd;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .try_init();
+    roles::init_tracing();
     let api = |e: zkcredit_services::ApiError| CliError::Usage(e.to_string());
     let router = if verifier {
         let registry_url =

@@ -174,8 +174,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Runtime::new().map_err(usage)
 }
 
-fn init_tracing() {
+/// Structured logs to stderr (stdout is for the program's own output), `RUST_LOG` filter.
+pub(crate) fn init_tracing() {
     let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

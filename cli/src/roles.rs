@@ -332,15 +332,12 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             let rep: zkcredit_services::tree::ImportReport = runtime()?.block_on(async {
                 let http = reqwest::Client::new();
                 let u = format!("{}/v1/admin/import?publish=true", url.trim_end_matches('/'));
-                let r = http
+                let req = http
                     .post(&u)
                     .bearer_auth(&admin)
                     .header("content-type", ct)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(usage)?;
-                wallet::decode_response(&u, r).await.map_err(usage)
+                    .body(body);
+                wallet::send(&u, req).await.map_err(usage)
             })?;
             println!(
                 "imported {} upserts, {} deletes: parse {:.2} s, journal {:.2} s",

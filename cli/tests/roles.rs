@@ -7,42 +7,12 @@
 
 mod common;
 
+use common::serve;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const ADMIN: &str = "roles-test-admin-token-0123456";
-
-/// Spawns `zkcredit <args>` and returns it with the lines it printed up to "listening on".
-/// The caller owns the child and kills and waits for it.
-#[allow(clippy::zombie_processes)]
-fn serve(cwd: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
-        .args(args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("exited early: {lines:?}");
-        }
-        if let Some(url) = line.split("listening on ").nth(1) {
-            let url = url.trim().to_string();
-            // Keep draining stdout so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in out.lines() {});
-            return (child, url, lines);
-        }
-        lines.push(line);
-    }
-}
 
 fn zk_env(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_zkcredit"))

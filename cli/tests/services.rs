@@ -6,9 +6,8 @@ use ark_std::rand::{rngs::StdRng, SeedableRng};
 use serde_json::{json, Value};
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use zkcredit_circuits::eligibility::EligibilityParams;
 use zkcredit_circuits::field::fr_from_dec;
 use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Layout};
@@ -18,26 +17,9 @@ use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
 const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
 const ADMIN: &str = "process-test-admin-token-0123";
 
-/// Spawns `zkcredit <args>` in `cwd` and returns it with the URL from its first line.
-fn serve(cwd: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
-        .args(args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .trim()
-        .to_string();
-    (child, url)
+fn serve(cwd: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let (c, url, _) = common::serve(cwd, args);
+    (c, url)
 }
 
 fn now() -> u64 {

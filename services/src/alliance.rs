@@ -232,25 +232,18 @@ impl Alliance {
 
 /// Admin-side helpers over HTTP (what an operator's script does).
 pub mod admin {
+    use crate::wallet::{send, WalletError};
+    use serde_json::{json, Value};
+
     /// The issuer approves an application (operator token).
     pub async fn approve(
         http: &reqwest::Client,
         issuer_url: &str,
         admin: &str,
         application_id: &str,
-    ) -> Result<crate::issuer::ApplicationView, crate::wallet::WalletError> {
-        let r = http
-            .post(format!(
-                "{issuer_url}/v1/admin/applications/{application_id}/approve"
-            ))
-            .bearer_auth(admin)
-            .send()
-            .await
-            .map_err(|e| crate::wallet::WalletError::Http {
-                url: issuer_url.into(),
-                message: e.to_string(),
-            })?;
-        crate::wallet::decode_response(issuer_url, r).await
+    ) -> Result<crate::issuer::ApplicationView, WalletError> {
+        let url = format!("{issuer_url}/v1/admin/applications/{application_id}/approve");
+        send(&url, http.post(&url).bearer_auth(admin)).await
     }
 
     /// A provider looks a person up at the issuer (client token) → subject key (decimal).
@@ -259,18 +252,13 @@ pub mod admin {
         issuer_url: &str,
         client_token: &str,
         id: &str,
-    ) -> Result<String, crate::wallet::WalletError> {
-        let r = http
-            .post(format!("{issuer_url}/v1/subjects/lookup"))
+    ) -> Result<String, WalletError> {
+        let url = format!("{issuer_url}/v1/subjects/lookup");
+        let req = http
+            .post(&url)
             .bearer_auth(client_token)
-            .json(&serde_json::json!({"id": id}))
-            .send()
-            .await
-            .map_err(|e| crate::wallet::WalletError::Http {
-                url: issuer_url.into(),
-                message: e.to_string(),
-            })?;
-        let v: serde_json::Value = crate::wallet::decode_response(issuer_url, r).await?;
+            .json(&json!({"id": id}));
+        let v: Value = send(&url, req).await?;
         Ok(v["subject_key"].as_str().unwrap_or_default().to_string())
     }
 
@@ -281,20 +269,13 @@ pub mod admin {
         admin: &str,
         subject_key: &str,
         values: [u64; 3],
-    ) -> Result<(), crate::wallet::WalletError> {
+    ) -> Result<(), WalletError> {
         let url = format!("{provider_url}/v1/admin/rows/{subject_key}");
-        let r = http
+        let req = http
             .put(&url)
             .bearer_auth(admin)
-            .json(&serde_json::json!({"values": values}))
-            .send()
-            .await
-            .map_err(|e| crate::wallet::WalletError::Http {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-        let _: serde_json::Value = crate::wallet::decode_response(&url, r).await?;
-        Ok(())
+            .json(&json!({"values": values}));
+        send::<Value>(&url, req).await.map(|_| ())
     }
 
     /// Bulk-imports CSV at a provider (admin token), publishing at once.
@@ -303,19 +284,13 @@ pub mod admin {
         provider_url: &str,
         admin: &str,
         csv: String,
-    ) -> Result<crate::tree::ImportReport, crate::wallet::WalletError> {
+    ) -> Result<crate::tree::ImportReport, WalletError> {
         let url = format!("{provider_url}/v1/admin/import?publish=true");
-        let r = http
+        let req = http
             .post(&url)
             .bearer_auth(admin)
             .header("content-type", "text/csv")
-            .body(csv)
-            .send()
-            .await
-            .map_err(|e| crate::wallet::WalletError::Http {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-        crate::wallet::decode_response(&url, r).await
+            .body(csv);
+        send(&url, req).await
     }
 }

@@ -430,16 +430,24 @@ pub async fn decode_response<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Sends `req` (to `url`) and decodes the answer as [`decode_response`] does.
+pub async fn send<T: serde::de::DeserializeOwned>(
+    url: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<T, WalletError> {
+    let r = req.send().await.map_err(|e| WalletError::Http {
+        url: url.into(),
+        message: e.to_string(),
+    })?;
+    decode_response(url, r).await
+}
+
 /// `GET url` → JSON, with service errors decoded.
 pub async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
 ) -> Result<T, WalletError> {
-    let r = http.get(url).send().await.map_err(|e| WalletError::Http {
-        url: url.into(),
-        message: e.to_string(),
-    })?;
-    decode_response(url, r).await
+    send(url, http.get(url)).await
 }
 
 /// `POST url` with a JSON body → JSON, with service errors decoded.
@@ -448,14 +456,5 @@ pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<T, WalletError> {
-    let r = http
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| WalletError::Http {
-            url: url.into(),
-            message: e.to_string(),
-        })?;
-    decode_response(url, r).await
+    send(url, http.post(url).json(body)).await
 }

@@ -350,6 +350,21 @@ async fn whole_story_and_every_witness_refusal() {
         assert_eq!(doc["openapi"], "3.1.0");
     }
 
+    // Scheduled publication refreshes the lender's timestamp in the registry.
+    let slot_at = |v: &Value| v["slots"][lender.slot]["published_at"].as_u64().unwrap();
+    let before: Value = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url()))
+        .await
+        .unwrap();
+    let sched = lender
+        .tree
+        .spawn_scheduler(std::time::Duration::from_secs(1));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    sched.abort();
+    let after: Value = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url()))
+        .await
+        .unwrap();
+    assert!(slot_at(&after) > slot_at(&before), "{before} → {after}");
+
     // Restart: the fraud list reopens its store with the same root.
     let root = fraud.tree.status().root;
     let reopened = zkcredit_services::provider::ProviderService::open(

@@ -195,27 +195,22 @@ fn token_file(p: &Path) -> Result<String, CliError> {
     Ok(t)
 }
 
-fn tree_config(
-    t: &TreeArgs,
-    role: Role,
-    issuer_key: ed25519_dalek::VerifyingKey,
-) -> Result<TreeConfig, CliError> {
-    let registry = match (&t.registry_url, t.slot, &t.registry_token_file) {
-        (Some(url), Some(slot), Some(f)) => Some(RegistryLink {
-            url: url.trim_end_matches('/').to_string(),
-            slot,
-            token: token_file(f)?,
-        }),
-        _ => None,
-    };
-    Ok(TreeConfig {
-        role,
-        provider_id: fr_from_dec(&t.provider_id)
-            .map_err(|e| CliError::Usage(format!("--provider-id: {e}")))?,
-        depth: t.depth,
-        issuer_key,
-        registry,
-    })
+impl TreeArgs {
+    /// The registry link, when `--registry-url`, `--slot` and the token file are given.
+    fn registry(&self) -> Result<Option<RegistryLink>, CliError> {
+        match (&self.registry_url, self.slot, &self.registry_token_file) {
+            (Some(url), Some(slot), Some(f)) => Ok(Some(RegistryLink {
+                url: url.trim_end_matches('/').to_string(),
+                slot,
+                token: token_file(f)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    fn provider_id(&self) -> Result<zkcredit_circuits::Fr, CliError> {
+        fr_from_dec(&self.provider_id).map_err(|e| CliError::Usage(format!("--provider-id: {e}")))
+    }
 }
 
 async fn serve_until_signal(
@@ -248,16 +243,12 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     } = cmd;
     init_tracing();
     let admin = token_file(&tree.admin_token_file)?;
-    // The issuer's own key is generated inside the service; the tree config's issuer key is
-    // replaced by it.
-    let placeholder = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
-    let tc = tree_config(&tree, Role::Kyc, placeholder)?;
     let svc = zkcredit_services::issuer::IssuerService::open(
         &tree.data_dir,
         zkcredit_services::issuer::IssuerConfig {
-            provider_id: tc.provider_id,
-            depth: tc.depth,
-            registry: tc.registry,
+            provider_id: tree.provider_id()?,
+            depth: tree.depth,
+            registry: tree.registry()?,
             validity: valid_days * 86_400,
             auto_approve_kyc_stand_in,
         },
@@ -302,7 +293,13 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             let admin = token_file(&tree.admin_token_file)?;
             let svc = zkcredit_services::provider::ProviderService::open(
                 &tree.data_dir,
-                tree_config(&tree, role, ik)?,
+                TreeConfig {
+                    role,
+                    provider_id: tree.provider_id()?,
+                    depth: tree.depth,
+                    issuer_key: ik,
+                    registry: tree.registry()?,
+                },
                 &admin,
             )
             .map_err(usage)?;

@@ -30,6 +30,18 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// `POST {base}/v1/admin/publish` with the admin token → the publication report.
+async fn publish(http: &reqwest::Client, base: &str) -> Value {
+    http.post(format!("{base}/v1/admin/publish"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn get(http: &reqwest::Client, url: &str) -> Value {
     http.get(url)
         .bearer_auth(ADMIN)
@@ -205,15 +217,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         seen.push((delay_ms, rows, st["pending_changes"].clone()));
     }
     // Whatever was committed is published now; a complete import then loses nothing.
-    let rep: Value = http
-        .post(format!("{fr_url}/v1/admin/publish"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rep = publish(&http, &fr_url).await;
     let o = common::zk(
         &[
             "provider",
@@ -348,15 +352,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         .unwrap();
     assert_eq!(r.status(), 200);
     for u in [&iss, &bur] {
-        let r: Value = http
-            .post(format!("{u}/v1/admin/publish"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = publish(&http, u).await;
         assert_eq!(r["registry"], "published", "{r}");
     }
 

@@ -124,11 +124,7 @@ impl Alliance {
             .await
             .map_err(io)?;
         register(0, Role::Kyc, issuer_id, issuer_tok, issuer.url()).await?;
-        let issuer_key = ed25519_dalek::VerifyingKey::from_bytes(
-            &crate::auth::hex_n::<32>("issuer_key", &issuer_svc.issuer_key_hex())
-                .map_err(ApiError::from)?,
-        )
-        .map_err(ApiError::internal)?;
+        let issuer_key = issuer_svc.issuer_key();
         let roles = std::iter::repeat_n(Role::FraudList, layout.fraud_lists)
             .chain(std::iter::repeat_n(Role::Lender, layout.lenders))
             .chain(std::iter::repeat_n(Role::Bureau, layout.bureaus));

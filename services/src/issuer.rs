@@ -22,7 +22,7 @@
 //! The pepper and the signing key are generated at first start with OS randomness and kept
 //! in the issuer's store; they never leave it.
 
-use crate::api::{bearer, ct_eq, sha, unix_now, ApiError, Json};
+use crate::api::{bearer, sha, unix_now, ApiError, Json};
 use crate::auth::{Attestation, KycApplication};
 use crate::server::with_common;
 use crate::store::{db, Store};
@@ -216,9 +216,14 @@ impl IssuerService {
         })
     }
 
+    /// The attestation public key.
+    pub fn issuer_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.signing.verifying_key()
+    }
+
     /// The attestation public key (hex).
     pub fn issuer_key_hex(&self) -> String {
-        hex::encode(self.signing.verifying_key().as_bytes())
+        hex::encode(self.issuer_key().as_bytes())
     }
 
     /// The KYC tree.
@@ -545,18 +550,14 @@ async fn lookup(
     let client = svc
         .store
         .with(move |conn| {
-            let mut st = conn
-                .prepare("SELECT name, token_sha256 FROM clients")
-                .map_err(db)?;
-            let rows = st
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(db)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db)?;
-            Ok(rows
-                .into_iter()
-                .find(|(_, d)| ct_eq(&hex::decode(d).unwrap_or_default(), &token))
-                .map(|(n, _)| n))
+            // Looked up by the token's SHA-256: timing reveals nothing about the token.
+            conn.query_row(
+                "SELECT name FROM clients WHERE token_sha256 = ?1",
+                [hex::encode(token)],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(db)
         })
         .await?;
     let Some(client) = client else {

@@ -502,12 +502,17 @@ pub mod client {
             .enumerate()
             .filter(|(_, s)| s.role != Role::Empty)
         {
-            http.post(format!("{url}/v1/admin/providers"))
-                .bearer_auth(admin)
-                .json(&serde_json::json!({"slot": i, "role": slot.role, "provider_id": fr_to_dec(&slot.provider_id), "token": token(i)}))
-                .send()
-                .await?
-                .error_for_status()?;
+            register(
+                http,
+                url,
+                admin,
+                i,
+                slot.role,
+                &slot.provider_id,
+                &token(i),
+                None,
+            )
+            .await?;
             publish(
                 http,
                 url,

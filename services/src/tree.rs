@@ -362,20 +362,23 @@ fn load_tree(conn: &rusqlite::Connection, depth: usize) -> Result<IndexedMerkleT
 fn write_leaf(tx: &rusqlite::Transaction<'_>, i: u64, leaf: Option<Leaf>) -> Result<(), ApiError> {
     match leaf {
         Some(l) => tx
-            .execute(
+            .prepare_cached(
                 "INSERT INTO leaves (idx, key, next_key, rec) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(idx) DO UPDATE SET key = ?2, next_key = ?3, rec = ?4",
-                params![
+            )
+            .and_then(|mut st| {
+                st.execute(params![
                     i as i64,
                     fr_to_be_bytes(&l.key).to_vec(),
                     fr_to_be_bytes(&l.next_key).to_vec(),
                     rec_bytes(&l.values)
-                ],
-            )
+                ])
+            })
             .map(|_| ())
             .map_err(db),
         None => tx
-            .execute("DELETE FROM leaves WHERE idx = ?1", [i as i64])
+            .prepare_cached("DELETE FROM leaves WHERE idx = ?1")
+            .and_then(|mut st| st.execute([i as i64]))
             .map(|_| ())
             .map_err(db),
     }
@@ -722,19 +725,8 @@ fn apply_and_persist(
         t_persist = Instant::now();
         let tx = conn.transaction().map_err(db)?;
         tx.execute("DELETE FROM leaves", []).map_err(db)?;
-        {
-            let mut st = tx
-                .prepare("INSERT INTO leaves (idx, key, next_key, rec) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(db)?;
-            for (i, l) in tree.occupied_leaves() {
-                st.execute(params![
-                    i as i64,
-                    fr_to_be_bytes(&l.key).to_vec(),
-                    fr_to_be_bytes(&l.next_key).to_vec(),
-                    rec_bytes(&l.values)
-                ])
-                .map_err(db)?;
-            }
+        for (i, l) in tree.occupied_leaves() {
+            write_leaf(&tx, i, Some(l))?;
         }
         persist(&tx, &root)?;
         tx.commit().map_err(db)?;
@@ -800,14 +792,8 @@ async fn put_row(
     headers: HeaderMap,
     Json(b): Json<RowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    svc.check_admin(&headers)?;
-    let k = parse_subject_key("subject_key", &key)?;
     let v = record(svc.cfg.role, "values", &b.values)?;
-    svc.stage(vec![(k, Some(v))]).await?;
-    svc.metrics.inc("rows_staged_total", "upsert");
-    Ok(Json(
-        serde_json::json!({"staged": "upsert", "subject_key": fr_to_dec(&k)}),
-    ))
+    stage_one(&svc, &headers, &key, Some(v)).await
 }
 
 async fn delete_row(
@@ -815,12 +801,23 @@ async fn delete_row(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    svc.check_admin(&headers)?;
-    let k = parse_subject_key("subject_key", &key)?;
-    svc.stage(vec![(k, None)]).await?;
-    svc.metrics.inc("rows_staged_total", "delete");
+    stage_one(&svc, &headers, &key, None).await
+}
+
+/// Stages one upsert (`Some`) or delete (`None`) for the admin.
+async fn stage_one(
+    svc: &TreeService,
+    headers: &HeaderMap,
+    key: &str,
+    values: Option<[Fr; 3]>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    svc.check_admin(headers)?;
+    let k = parse_subject_key("subject_key", key)?;
+    let op = if values.is_some() { "upsert" } else { "delete" };
+    svc.stage(vec![(k, values)]).await?;
+    svc.metrics.inc("rows_staged_total", op);
     Ok(Json(
-        serde_json::json!({"staged": "delete", "subject_key": fr_to_dec(&k)}),
+        serde_json::json!({"staged": op, "subject_key": fr_to_dec(&k)}),
     ))
 }
 

@@ -258,13 +258,10 @@ impl Wallet {
     ) -> Result<EligibilityWitness, WalletError> {
         let subject = self.subject_key()?;
         let view: RegistryView = get_json(http, &format!("{registry_url}/v1/registry")).await?;
-        let depth_hint = view.slots.len();
-        let mut slots = Vec::with_capacity(depth_hint);
+        let mut slots = Vec::with_capacity(view.slots.len());
         let mut depth = None;
-        let mut pending = Vec::new();
         for sv in &view.slots {
             if sv.value.role == Role::Empty {
-                pending.push(sv.slot);
                 slots.push(None);
                 continue;
             }

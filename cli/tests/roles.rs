@@ -8,7 +8,6 @@
 mod common;
 
 use common::serve;
-use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -23,35 +22,12 @@ fn zk_env(args: &[&str], cwd: &Path) -> std::process::Output {
         .unwrap()
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// `POST {base}/v1/admin/publish` with the admin token → the publication report.
-async fn publish(http: &reqwest::Client, base: &str) -> Value {
-    http.post(format!("{base}/v1/admin/publish"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn get(http: &reqwest::Client, url: &str) -> Value {
-    http.get(url)
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use zkcredit_api::client::{IssuerClient, ProviderClient, RegistryClient, VerifierClient};
+use zkcredit_api::issuer::NewClient;
+use zkcredit_api::registry::RegisterProvider;
+use zkcredit_api::unix_now as now;
+use zkcredit_api::verifier::NewRequest;
+use zkcredit_circuits::registry::Role;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_as_processes_wallet_cli_and_provider_crash() {
@@ -131,27 +107,32 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     ];
     let (mut bureau, bur, _) = serve(p, &bureau_args);
     let _ = &mut bureau;
+    let registry_client = RegistryClient::new(http.clone(), reg.clone());
     for (slot, role, id, tok, ep) in [
-        (0, "kyc", "1000", "registry-token-slot-0-abcdef", &iss),
-        (3, "bureau", "1003", "registry-token-slot-3-abcdef", &bur),
+        (0, Role::Kyc, "1000", "registry-token-slot-0-abcdef", &iss),
+        (
+            3,
+            Role::Bureau,
+            "1003",
+            "registry-token-slot-3-abcdef",
+            &bur,
+        ),
     ] {
-        let r = http
-            .post(format!("{reg}/v1/admin/providers"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"slot": slot, "role": role, "provider_id": id, "token": tok, "endpoint": ep}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let body = RegisterProvider {
+            slot,
+            role,
+            provider_id: id.into(),
+            token: tok.into(),
+            endpoint: Some(ep.clone()),
+        };
+        registry_client.register(ADMIN, &body).await.unwrap();
     }
-    let r = http
-        .post(format!("{iss}/v1/admin/clients"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "bureau", "token": "bureau-client-token-0123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let issuer_client = IssuerClient::new(http.clone(), iss.clone());
+    let client = NewClient {
+        name: "bureau".into(),
+        token: "bureau-client-token-0123".into(),
+    };
+    issuer_client.add_client(ADMIN, &client).await.unwrap();
 
     // A fraud list (depth 32, publishing locally) imports 60,000 rows (journal, then a
     // parallel rebuild) and is killed with SIGKILL part-way, at several points.
@@ -184,7 +165,8 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     }
     std::fs::write(p.join("big.csv"), &big).unwrap();
     let (mut fraud, mut fr_url, _) = serve(p, &fraud_args);
-    let empty_root = get(&http, &format!("{fr_url}/v1/status")).await["root"].clone();
+    let fraud_list = |url: &str| ProviderClient::new(http.clone(), url);
+    let empty_root = fraud_list(&fr_url).status().await.unwrap().root;
     let mut seen = Vec::new();
     for delay_ms in [300u64, 2000, 9000] {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
@@ -211,13 +193,12 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         let (f, u, _) = serve(p, &fraud_args);
         fraud = f;
         fr_url = u;
-        let st = get(&http, &format!("{fr_url}/v1/admin/status")).await;
-        let rows = st["rows"].as_u64().unwrap();
-        assert!(rows == 0 || rows == 60_000, "a torn tree: {st}");
-        seen.push((delay_ms, rows, st["pending_changes"].clone()));
+        let st = fraud_list(&fr_url).admin_status(ADMIN).await.unwrap();
+        assert!(st.rows == 0 || st.rows == 60_000, "a torn tree: {st:?}");
+        seen.push((delay_ms, st.rows, st.pending_changes));
     }
     // Whatever was committed is published now; a complete import then loses nothing.
-    let rep = publish(&http, &fr_url).await;
+    let rep = fraud_list(&fr_url).publish(ADMIN).await.unwrap();
     let o = common::zk(
         &[
             "provider",
@@ -231,15 +212,12 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         p,
     );
     assert!(o.status.success(), "{}", common::text(&o));
-    let st = get(&http, &format!("{fr_url}/v1/admin/status")).await;
-    assert_eq!(st["rows"], 60_000, "{st} after {seen:?} and {rep}");
-    assert_ne!(st["root"], empty_root);
+    let st = fraud_list(&fr_url).admin_status(ADMIN).await.unwrap();
+    assert_eq!(st.rows, 60_000, "{st:?} after {seen:?} and {rep:?}");
+    assert_ne!(st.status.root, empty_root);
+    let last = (1_000_000 + 59_999 * 7919u64).to_string();
     assert_eq!(
-        get(
-            &http,
-            &format!("{fr_url}/v1/admin/rows/{}", 1_000_000 + 59_999 * 7919)
-        )
-        .await["values"][0],
+        fraud_list(&fr_url).row(ADMIN, &last).await.unwrap().values[0],
         "5"
     );
     let _ = fraud.kill();
@@ -276,10 +254,10 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         "{}",
         common::text(&o)
     );
-    let st = get(&http, &format!("{bur}/v1/admin/status")).await;
-    assert_eq!(st["rows"], 200);
+    let bureau_client = ProviderClient::new(http.clone(), bur.clone());
+    assert_eq!(bureau_client.admin_status(ADMIN).await.unwrap().rows, 200);
     assert_eq!(
-        get(&http, &format!("{bur}/v1/admin/rows/10007")).await["values"][0],
+        bureau_client.row(ADMIN, "10007").await.unwrap().values[0],
         "507"
     );
 
@@ -332,28 +310,21 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     );
 
     // The bureau looks the customer up at the issuer and scores her; both publish.
-    let key: Value = http
-        .post(format!("{iss}/v1/subjects/lookup"))
-        .bearer_auth("bureau-client-token-0123")
-        .json(&json!({"id": "AB123456"}))
-        .send()
+    let key = issuer_client
+        .lookup("bureau-client-token-0123", "AB123456")
         .await
         .unwrap()
-        .json()
+        .subject_key;
+    bureau_client
+        .upsert(ADMIN, &key, [700.into(), (now() - 3600).into(), 7.into()])
         .await
         .unwrap();
-    let key = key["subject_key"].as_str().unwrap();
-    let r = http
-        .put(format!("{bur}/v1/admin/rows/{key}"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"values": [700, now() - 3600, 7]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
     for u in [&iss, &bur] {
-        let r = publish(&http, u).await;
-        assert_eq!(r["registry"], "published", "{r}");
+        let r = ProviderClient::new(http.clone(), u.as_str())
+            .publish(ADMIN)
+            .await
+            .unwrap();
+        assert_eq!(r.registry, "published", "{r:?}");
     }
 
     // The verifier, a request, the wallet proves and applies; a replay is refused.
@@ -372,16 +343,16 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
             &reg,
         ],
     );
-    let req: Value = http
-        .post(format!("{ver}/v1/requests"))
-        .json(&json!({"policy": zkcredit_circuits::scenario::example_policy(), "scope": "5", "ttl_seconds": 600}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let lender = VerifierClient::new(http.clone(), ver.clone());
+    let req = lender
+        .create_request(&NewRequest {
+            policy: zkcredit_testkit::scenario::example_policy(),
+            scope: "5".into(),
+            ttl_seconds: 600,
+        })
         .await
         .unwrap();
-    let req_url = format!("{ver}/v1/requests/{}", req["nonce"].as_str().unwrap());
+    let req_url = lender.request_url(&req.nonce);
     let o = zk_env(
         &[
             "wallet",

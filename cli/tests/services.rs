@@ -3,15 +3,18 @@
 //! directory, and the recorded nullifier is still there; SIGTERM shuts down gracefully.
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
-use serde_json::{json, Value};
 mod common;
 
 use std::path::Path;
 use std::process::Command;
+use zkcredit_api::client::{RegistryClient, VerifierClient};
+use zkcredit_api::unix_now as now;
+use zkcredit_api::verifier::{NewRequest, Submission};
+use zkcredit_api::ErrorCode;
 use zkcredit_circuits::eligibility::EligibilityParams;
 use zkcredit_circuits::field::fr_from_dec;
-use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Layout};
 use zkcredit_prover::circuits::CircuitId;
+use zkcredit_testkit::scenario::{eligible_applicant, example_policy, Layout};
 use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
 
 const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
@@ -20,13 +23,6 @@ const ADMIN: &str = "process-test-admin-token-0123";
 fn serve(cwd: &Path, args: &[&str]) -> (std::process::Child, String) {
     let (c, url, _) = common::serve(cwd, args);
     (c, url)
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,37 +58,29 @@ async fn services_as_processes_survive_kill_9() {
     ];
     let (mut verifier, ver_url) = serve(p, &verifier_args);
     let http = reqwest::Client::new();
+    let registry_client = RegistryClient::new(http.clone(), reg_url.clone());
 
     // Providers register and publish their roots.
     let t = now();
     let mut rng = StdRng::seed_from_u64(t);
-    let (mut world, borrower, _) = eligible_applicant(
-        P,
-        Layout {
-            fraud_lists: 1,
-            lenders: 1,
-            bureaus: 1,
-        },
-        &mut rng,
-        5,
-        t,
-    )
-    .unwrap();
+    let (mut world, borrower, _) =
+        eligible_applicant(P, Layout::for_slots(P.slots), &mut rng, 5, t).unwrap();
     world.publish(t - 5).unwrap();
-    zkcredit_services::registry::client::mirror(&http, &reg_url, ADMIN, &world.registry, |i| {
-        format!("provider-token-slot-{i:04}")
-    })
-    .await
-    .unwrap();
+    registry_client
+        .mirror(ADMIN, &world.registry, |i| {
+            format!("provider-token-slot-{i:04}")
+        })
+        .await
+        .unwrap();
 
     // The lender creates a request; the wallet proves and applies.
-    let req: Value = http
-        .post(format!("{ver_url}/v1/requests"))
-        .json(&json!({"policy": example_policy(), "scope": "99", "ttl_seconds": 600}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let lender = VerifierClient::new(http.clone(), ver_url);
+    let req = lender
+        .create_request(&NewRequest {
+            policy: example_policy(),
+            scope: "99".into(),
+            ttl_seconds: 600,
+        })
         .await
         .unwrap();
     let w = world
@@ -100,34 +88,29 @@ async fn services_as_processes_survive_kill_9() {
             &borrower,
             example_policy(),
             now(),
-            fr_from_dec(req["scope"].as_str().unwrap()).unwrap(),
-            fr_from_dec(req["context"].as_str().unwrap()).unwrap(),
+            fr_from_dec(&req.scope).unwrap(),
+            fr_from_dec(&req.context).unwrap(),
         )
         .unwrap();
     let prover = CircuitId::Eligibility(P).insecure_dev_prover().unwrap();
     let (proof, public) = zkcredit_prover::prove_eligibility(&prover, P, w).unwrap();
-    let sub = json!({"proof": ProofJson::from_proof(&proof), "public_signals": public_to_json(&public.to_vec())});
-    let r = http
-        .post(format!("{ver_url}/v1/verify"))
-        .json(&sub)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let sub = Submission {
+        proof: ProofJson::from_proof(&proof),
+        public_signals: public_to_json(&public.to_vec()),
+    };
+    lender.verify(&sub).await.unwrap();
 
     // kill -9 the verifier right after it answered, restart on the same data directory.
     verifier.kill().unwrap();
     verifier.wait().unwrap();
     let (mut verifier, ver_url) = serve(p, &verifier_args);
-    let r = http
-        .post(format!("{ver_url}/v1/verify"))
-        .json(&sub)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "nullifier_reused");
+    let lender = VerifierClient::new(http.clone(), ver_url);
+    let e = lender.verify(&sub).await.unwrap_err();
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(409), Some(ErrorCode::NullifierReused)),
+        "{e}"
+    );
 
     // SIGTERM: graceful shutdown, exit status 0.
     for child in [&mut registry, &mut verifier] {

@@ -50,6 +50,19 @@ contract Groth16Verifier {
     uint256 internal constant IC5_Y = 5292059116733391526051339271213319712799762466099220199167932928416542274900;
     uint256 internal constant IC6_X = 9561381392450305279840995569839143227946902079582293316234282235107452523328;
     uint256 internal constant IC6_Y = 11936311982056847905466195313581829922158791945726143180304711222711271954214;
+    /// @dev The input commitment point of each public input, by name: IC_<NAME> = IC<index + 1>.
+    uint256 internal constant IC_REGISTRY_ROOT_X = IC1_X;
+    uint256 internal constant IC_REGISTRY_ROOT_Y = IC1_Y;
+    uint256 internal constant IC_POLICY_HASH_X = IC2_X;
+    uint256 internal constant IC_POLICY_HASH_Y = IC2_Y;
+    uint256 internal constant IC_NOW_X = IC3_X;
+    uint256 internal constant IC_NOW_Y = IC3_Y;
+    uint256 internal constant IC_SCOPE_X = IC4_X;
+    uint256 internal constant IC_SCOPE_Y = IC4_Y;
+    uint256 internal constant IC_NULLIFIER_X = IC5_X;
+    uint256 internal constant IC_NULLIFIER_Y = IC5_Y;
+    uint256 internal constant IC_CONTEXT_X = IC6_X;
+    uint256 internal constant IC_CONTEXT_Y = IC6_Y;
 
     /// @dev (x, y) + s·(px, py) with the EIP-196 precompiles. Reverts ProofPointInvalid on failure.
     function _accumulate(uint256 x, uint256 y, uint256 px, uint256 py, uint256 s)

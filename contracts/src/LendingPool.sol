@@ -3,6 +3,9 @@ pragma solidity ^0.8.28;
 
 import {Groth16Verifier} from "./Groth16Verifier.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
+import {
+    CONTEXT_MASK, PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH, PI_REGISTRY_ROOT, PI_SCOPE
+} from "./ZkCreditConstants.sol";
 
 /// @title Example smart-contract lending pool that lends only against a zkcredit proof (spec §7)
 /// @notice borrow() checks, in order: inputs < r; the proof's policy hash and scope are this
@@ -14,6 +17,8 @@ import {ProviderRegistry} from "./ProviderRegistry.sol";
 ///         pays `amount` wei to msg.sender.
 /// @dev Policy hash and scope are fixed at deployment, so their input terms are folded into a
 ///      precomputed base point once (saves two EC multiplications per borrow).
+///      Public-input indices and the context mask come from the generated ZkCreditConstants.sol;
+///      R, NUM_PUBLIC_INPUTS and the IC_<NAME> points from the generated Groth16Verifier.
 contract LendingPool is Groth16Verifier {
     /// @notice The provider registry whose roots are accepted.
     ProviderRegistry public immutable registry;
@@ -43,14 +48,14 @@ contract LendingPool is Groth16Verifier {
     event Borrowed(address indexed borrower, uint256 amount, uint256 indexed nullifier, uint256 registryRoot);
 
     constructor(ProviderRegistry registry_, uint256 policyHash_, uint256 scope_, uint256 maxSkew_) payable {
-        if (policyHash_ >= R) revert PublicInputNotInField(1);
-        if (scope_ >= R) revert PublicInputNotInField(3);
+        if (policyHash_ >= R) revert PublicInputNotInField(PI_POLICY_HASH);
+        if (scope_ >= R) revert PublicInputNotInField(PI_SCOPE);
         registry = registry_;
         policyHash = policyHash_;
         scope = scope_;
         maxSkew = maxSkew_;
-        (uint256 x, uint256 y) = _accumulate(IC0_X, IC0_Y, IC2_X, IC2_Y, policyHash_);
-        (x, y) = _accumulate(x, y, IC4_X, IC4_Y, scope_);
+        (uint256 x, uint256 y) = _accumulate(IC0_X, IC0_Y, IC_POLICY_HASH_X, IC_POLICY_HASH_Y, policyHash_);
+        (x, y) = _accumulate(x, y, IC_SCOPE_X, IC_SCOPE_Y, scope_);
         _baseX = x;
         _baseY = y;
     }
@@ -60,32 +65,32 @@ contract LendingPool is Groth16Verifier {
 
     /// @notice The context a borrower's proof must bind to borrow `amount` from this pool.
     function expectedContext(address borrower, uint256 amount) public view returns (uint256) {
-        return uint256(keccak256(abi.encode(block.chainid, address(this), borrower, amount))) & ((1 << 253) - 1);
+        return uint256(keccak256(abi.encode(block.chainid, address(this), borrower, amount))) & CONTEXT_MASK;
     }
 
     /// @notice Borrows `amount` wei against an eligibility proof.
-    /// @param input [registry_root, policy_hash, now, scope, nullifier, context].
-    function borrow(uint256 amount, uint256[8] calldata proof, uint256[6] calldata input) external {
-        for (uint256 i = 0; i < 6; ++i) {
+    /// @param input The public inputs, indexed by the PI_* constants of ZkCreditConstants.sol.
+    function borrow(uint256 amount, uint256[8] calldata proof, uint256[NUM_PUBLIC_INPUTS] calldata input) external {
+        for (uint256 i = 0; i < NUM_PUBLIC_INPUTS; ++i) {
             if (input[i] >= R) revert PublicInputNotInField(i);
         }
-        if (input[1] != policyHash) revert PolicyMismatch(input[1]);
-        if (input[3] != scope) revert ScopeMismatch(input[3]);
-        if (!registry.isKnownRoot(input[0])) revert UnknownRegistryRoot(input[0]);
-        uint256 t = input[2];
+        if (input[PI_POLICY_HASH] != policyHash) revert PolicyMismatch(input[PI_POLICY_HASH]);
+        if (input[PI_SCOPE] != scope) revert ScopeMismatch(input[PI_SCOPE]);
+        if (!registry.isKnownRoot(input[PI_REGISTRY_ROOT])) revert UnknownRegistryRoot(input[PI_REGISTRY_ROOT]);
+        uint256 t = input[PI_NOW];
         if (t > block.timestamp + maxSkew || t + maxSkew < block.timestamp) revert NowOutOfSkew(t, block.timestamp);
         uint256 ctx = expectedContext(msg.sender, amount);
-        if (input[5] != ctx) revert ContextMismatch(ctx, input[5]);
-        if (nullifierUsed[input[4]]) revert NullifierAlreadyUsed(input[4]);
+        if (input[PI_CONTEXT] != ctx) revert ContextMismatch(ctx, input[PI_CONTEXT]);
+        if (nullifierUsed[input[PI_NULLIFIER]]) revert NullifierAlreadyUsed(input[PI_NULLIFIER]);
         _checkProof(proof);
-        (uint256 x, uint256 y) = _accumulate(_baseX, _baseY, IC1_X, IC1_Y, input[0]);
-        (x, y) = _accumulate(x, y, IC3_X, IC3_Y, t);
-        (x, y) = _accumulate(x, y, IC5_X, IC5_Y, input[4]);
-        (x, y) = _accumulate(x, y, IC6_X, IC6_Y, ctx);
+        (uint256 x, uint256 y) = _accumulate(_baseX, _baseY, IC_REGISTRY_ROOT_X, IC_REGISTRY_ROOT_Y, input[PI_REGISTRY_ROOT]);
+        (x, y) = _accumulate(x, y, IC_NOW_X, IC_NOW_Y, t);
+        (x, y) = _accumulate(x, y, IC_NULLIFIER_X, IC_NULLIFIER_Y, input[PI_NULLIFIER]);
+        (x, y) = _accumulate(x, y, IC_CONTEXT_X, IC_CONTEXT_Y, ctx);
         if (!_pairingCheck(proof, x, y)) revert InvalidProof();
-        nullifierUsed[input[4]] = true;
+        nullifierUsed[input[PI_NULLIFIER]] = true;
         if (amount > address(this).balance) revert InsufficientLiquidity(amount, address(this).balance);
-        emit Borrowed(msg.sender, amount, input[4], input[0]);
+        emit Borrowed(msg.sender, amount, input[PI_NULLIFIER], input[PI_REGISTRY_ROOT]);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert PayoutFailed();
     }

@@ -3,21 +3,23 @@ pragma solidity ^0.8.28;
 
 import {PoseidonT3} from "./PoseidonT3.sol";
 import {PoseidonT5} from "./PoseidonT5.sol";
+import {
+    FR_MODULUS, REGISTRY_DEPTH, REGISTRY_SLOTS, ROLE_EMPTY, ROLE_KYC, ROLE_MAX
+} from "./ZkCreditConstants.sol";
 
 /// @title zkcredit provider registry (spec §5)
-/// @notice A Poseidon Merkle tree of 16 provider slots. Slot leaf
+/// @notice A Poseidon Merkle tree of SLOTS provider slots (depth DEPTH). Slot leaf
 ///         H(role, providerId, providerRoot, publishedAt); an empty slot is all zeros.
-///         Roles: 0 empty, 1 KYC issuer (slot 0 only), 2 fraud list, 3 lender, 4 bureau.
+///         Roles are the ROLE_* numbers of ZkCreditConstants.sol: ROLE_EMPTY, ROLE_KYC (slot 0
+///         only), ROLE_FRAUD_LIST, ROLE_LENDER, ROLE_BUREAU.
 ///         The registry root is recomputed on chain exactly as the Rust `Registry` does, and
 ///         every root stays acceptable for HISTORY_WINDOW seconds after it is replaced, so a
 ///         proof in flight is not invalidated by an unrelated update.
 contract ProviderRegistry {
-    /// @notice Number of slots (depth 4).
-    uint256 public constant SLOTS = 16;
-    /// @notice Tree depth.
-    uint256 public constant DEPTH = 4;
-    /// @notice BN254 scalar-field modulus.
-    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice Number of slots (registry::DEFAULT_SLOTS, generated).
+    uint256 public constant SLOTS = REGISTRY_SLOTS;
+    /// @notice Tree depth: SLOTS == 2 ** DEPTH.
+    uint256 public constant DEPTH = REGISTRY_DEPTH;
 
     /// @notice One slot.
     struct Slot {
@@ -38,7 +40,7 @@ contract ProviderRegistry {
     mapping(uint256 root => uint64 retiredAt) public retiredAt;
 
     Slot[SLOTS] internal _slots;
-    /// @dev Tree nodes, heap layout: nodes[1] is the root, leaves are nodes[16..31].
+    /// @dev Tree nodes, heap layout: nodes[1] is the root, leaves are nodes[SLOTS..2 * SLOTS - 1].
     uint256[2 * SLOTS] internal _nodes;
 
     error NotAdmin();
@@ -50,7 +52,7 @@ contract ProviderRegistry {
     error PublishedInFuture(uint64 publishedAt, uint256 blockTimestamp);
     error PublishedBeforePrevious(uint64 publishedAt, uint64 previous);
 
-    /// @notice A provider was registered in (or removed from, role 0) a slot.
+    /// @notice A provider was registered in (or removed from, ROLE_EMPTY) a slot.
     event ProviderSet(uint256 indexed slot, uint8 role, uint256 providerId, address account);
     /// @notice A provider published a new tree root.
     event RootPublished(uint256 indexed slot, uint256 providerRoot, uint64 publishedAt);
@@ -84,12 +86,14 @@ contract ProviderRegistry {
         admin = newAdmin;
     }
 
-    /// @notice Registers a provider in `slot` (role 0 empties the slot). Its root starts at 0.
+    /// @notice Registers a provider in `slot` (ROLE_EMPTY empties the slot). Its root starts at 0.
     function setProvider(uint256 slot, uint8 role, uint256 providerId, address account) external onlyAdmin {
         if (slot >= SLOTS) revert SlotOutOfRange(slot);
-        if (role > 4 || (slot == 0 && role != 1 && role != 0) || (slot != 0 && role == 1)) revert BadRole(slot, role);
-        if (providerId >= R) revert NotInField(providerId);
-        if (role == 0) {
+        if (role > ROLE_MAX || (slot == 0 && role != ROLE_KYC && role != ROLE_EMPTY) || (slot != 0 && role == ROLE_KYC)) {
+            revert BadRole(slot, role);
+        }
+        if (providerId >= FR_MODULUS) revert NotInField(providerId);
+        if (role == ROLE_EMPTY) {
             delete _slots[slot];
         } else {
             if (account == address(0)) revert ZeroAccount();
@@ -103,8 +107,8 @@ contract ProviderRegistry {
     function publishRoot(uint256 slot, uint256 providerRoot, uint64 publishedAt) external {
         if (slot >= SLOTS) revert SlotOutOfRange(slot);
         Slot storage s = _slots[slot];
-        if (s.role == 0 || msg.sender != s.account) revert NotSlotAccount(slot);
-        if (providerRoot >= R) revert NotInField(providerRoot);
+        if (s.role == ROLE_EMPTY || msg.sender != s.account) revert NotSlotAccount(slot);
+        if (providerRoot >= FR_MODULUS) revert NotInField(providerRoot);
         if (publishedAt > block.timestamp) revert PublishedInFuture(publishedAt, block.timestamp);
         if (publishedAt < s.publishedAt) revert PublishedBeforePrevious(publishedAt, s.publishedAt);
         s.providerRoot = providerRoot;

@@ -1,5 +1,5 @@
 //! EVM encodings: proofs (EIP-197 order), public inputs, the on-chain context, and the
-//! contracts' ABIs (typed with `alloy-sol-types`).
+//! contracts' ABIs (`alloy-sol-types` bindings generated from the compiled artifacts).
 
 use alloy_primitives::{keccak256, Address, U256};
 use alloy_sol_types::{sol, SolValue};
@@ -7,63 +7,31 @@ use ark_bn254::{Bn254, Fq, Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField};
 use ark_groth16::Proof;
-use zkcredit_circuits::eligibility::{context_from_digest, PublicInputs};
+use zkcredit_circuits::eligibility::{context_from_digest, PublicInputs, NUM_PUBLIC_INPUTS};
 
-sol! {
-    /// The generated Groth16 verifier.
-    interface IGroth16Verifier {
-        function verifyProof(uint256[8] calldata proof, uint256[6] calldata input) external view returns (bool);
-        function VK_DIGEST() external view returns (bytes32);
-        error PublicInputNotInField(uint256 index);
-        error ProofCoordinateNotInField(uint256 index);
-        error ProofPointInvalid();
-    }
-
-    /// The provider registry.
-    interface IProviderRegistry {
-        struct Slot { uint8 role; uint64 publishedAt; address account; uint256 providerId; uint256 providerRoot; }
-        function setProvider(uint256 slot, uint8 role, uint256 providerId, address account) external;
-        function publishRoot(uint256 slot, uint256 providerRoot, uint64 publishedAt) external;
-        function currentRoot() external view returns (uint256);
-        function isKnownRoot(uint256 root) external view returns (bool);
-        function slotLeaf(uint256 slot) external view returns (uint256);
-        function getSlot(uint256 slot) external view returns (Slot memory);
-        function setAdmin(address newAdmin) external;
-        error NotAdmin();
-        error NotSlotAccount(uint256 slot);
-        error SlotOutOfRange(uint256 slot);
-        error BadRole(uint256 slot, uint8 role);
-        error NotInField(uint256 value);
-        error ZeroAccount();
-        error PublishedInFuture(uint64 publishedAt, uint256 blockTimestamp);
-        error PublishedBeforePrevious(uint64 publishedAt, uint64 previous);
-    }
-
-    /// The example lending pool.
-    interface ILendingPool {
-        function borrow(uint256 amount, uint256[8] calldata proof, uint256[6] calldata input) external;
-        function expectedContext(address borrower, uint256 amount) external view returns (uint256);
-        function nullifierUsed(uint256 nullifier) external view returns (bool);
-        error InvalidProof();
-        error PolicyMismatch(uint256 got);
-        error ScopeMismatch(uint256 got);
-        error UnknownRegistryRoot(uint256 root);
-        error NowOutOfSkew(uint256 proofNow, uint256 blockTimestamp);
-        error ContextMismatch(uint256 expected, uint256 got);
-        error NullifierAlreadyUsed(uint256 nullifier);
-        error InsufficientLiquidity(uint256 requested, uint256 available);
-        error PayoutFailed();
-        error PublicInputNotInField(uint256 index);
-        error ProofCoordinateNotInField(uint256 index);
-        error ProofPointInvalid();
-    }
-
-    /// External Poseidon entry points.
-    interface IPoseidonHasher {
-        function hash2(uint256 a, uint256 b) external pure returns (uint256);
-        function hash4(uint256 a, uint256 b, uint256 c, uint256 d) external pure returns (uint256);
-    }
-}
+// The contracts' ABIs, generated at build time from the compiled artifacts in
+// `contracts/out/` (so they cannot drift from the Solidity). Each module also carries the
+// artifact's `BYTECODE` and a `constructorCall` for the constructor arguments.
+sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    Groth16Verifier,
+    "../contracts/out/Groth16Verifier.json"
+);
+sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    ProviderRegistry,
+    "../contracts/out/ProviderRegistry.json"
+);
+sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    LendingPool,
+    "../contracts/out/LendingPool.json"
+);
+sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    PoseidonHasher,
+    "../contracts/out/PoseidonHasher.json"
+);
 
 /// A field element as an EVM word.
 pub fn fr_word(x: &Fr) -> U256 {
@@ -108,7 +76,7 @@ pub fn proof_words(p: &Proof<Bn254>) -> [U256; 8] {
 }
 
 /// Public inputs as EVM words, in the circuit's order (through `PublicInputs::to_vec`).
-pub fn input_words(p: &PublicInputs) -> [U256; 6] {
+pub fn input_words(p: &PublicInputs) -> [U256; NUM_PUBLIC_INPUTS] {
     let v = p.to_vec();
     std::array::from_fn(|i| fr_word(&v[i]))
 }

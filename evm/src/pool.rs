@@ -2,12 +2,13 @@
 //! standalone verifier) on an in-memory [`Chain`]: what the demo and the tests drive.
 
 use crate::abi::{
-    fr_word, input_words, onchain_context, proof_words, ILendingPool, IProviderRegistry,
+    fr_word, input_words, onchain_context, proof_words, Groth16Verifier, LendingPool,
+    ProviderRegistry,
 };
-use crate::vm::{artifacts, creation_code, Chain, Outcome, CHAIN_ID};
+use crate::vm::{Chain, Outcome, CHAIN_ID};
 use crate::EvmError;
 use alloy_primitives::{Address, U256};
-use alloy_sol_types::{SolCall, SolValue};
+use alloy_sol_types::{SolCall, SolConstructor};
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::Proof;
 use zkcredit_circuits::eligibility::PublicInputs;
@@ -90,7 +91,7 @@ pub fn mirror_registry(
         if slot.role == Role::Empty {
             continue;
         }
-        let call = IProviderRegistry::setProviderCall {
+        let call = ProviderRegistry::setProviderCall {
             slot: U256::from(i),
             role: slot.role as u8,
             providerId: fr_word(&slot.provider_id),
@@ -113,7 +114,7 @@ pub fn publish_root(
     root: &Fr,
     published_at: u64,
 ) -> Result<Outcome, EvmError> {
-    let call = IProviderRegistry::publishRootCall {
+    let call = ProviderRegistry::publishRootCall {
         slot: U256::from(slot),
         providerRoot: fr_word(root),
         publishedAt: published_at,
@@ -133,29 +134,32 @@ impl Deployment {
         let (reg, g_reg) = chain.deploy(
             "ProviderRegistry",
             admin(),
-            &creation_code(artifacts::PROVIDER_REGISTRY)?,
-            &U256::from(cfg.history_window).abi_encode(),
+            &ProviderRegistry::BYTECODE,
+            &ProviderRegistry::constructorCall {
+                window: cfg.history_window,
+            }
+            .abi_encode(),
             U256::ZERO,
         )?;
         mirror_registry(&mut chain, reg, registry)?;
-        let args = (
-            reg,
-            fr_word(&cfg.policy_hash),
-            fr_word(&cfg.scope),
-            U256::from(cfg.max_skew),
-        )
-            .abi_encode_params();
+        let args = LendingPool::constructorCall {
+            registry_: reg,
+            policyHash_: fr_word(&cfg.policy_hash),
+            scope_: fr_word(&cfg.scope),
+            maxSkew_: U256::from(cfg.max_skew),
+        }
+        .abi_encode();
         let (pool, g_pool) = chain.deploy(
             "LendingPool",
             admin(),
-            &creation_code(artifacts::LENDING_POOL)?,
+            &LendingPool::BYTECODE,
             &args,
             cfg.liquidity,
         )?;
         let (verifier, g_ver) = chain.deploy(
             "Groth16Verifier",
             admin(),
-            &creation_code(artifacts::GROTH16_VERIFIER)?,
+            &Groth16Verifier::BYTECODE,
             &[],
             U256::ZERO,
         )?;
@@ -185,7 +189,7 @@ impl Deployment {
         proof: &Proof<Bn254>,
         public: &PublicInputs,
     ) -> Result<Outcome, EvmError> {
-        let data = ILendingPool::borrowCall {
+        let data = LendingPool::borrowCall {
             amount,
             proof: proof_words(proof),
             input: input_words(public),
@@ -199,8 +203,9 @@ impl Deployment {
         let o = self.chain.view(
             admin(),
             self.registry,
-            IProviderRegistry::currentRootCall {}.abi_encode(),
+            ProviderRegistry::currentRootCall {}.abi_encode(),
         )?;
-        U256::abi_decode(&o.output).map_err(|e| EvmError::Evm(e.to_string()))
+        ProviderRegistry::currentRootCall::abi_decode_returns(&o.output)
+            .map_err(|e| EvmError::Evm(e.to_string()))
     }
 }

@@ -1,5 +1,6 @@
-//! An in-memory EVM (revm, default spec, BN254 precompiles 0x06–0x08 on) with the compiled
-//! zkcredit contracts from `contracts/out/` (embedded at build time).
+//! An in-memory EVM (revm, default spec, BN254 precompiles 0x06–0x08 on). The compiled
+//! zkcredit contracts (`contracts/out/`, embedded at build time) are deployed from the
+//! `BYTECODE` of their [`crate::abi`] bindings.
 
 use crate::EvmError;
 use alloy_primitives::{Address, Bytes, U256};
@@ -13,35 +14,6 @@ use revm::{ExecuteCommitEvm, ExecuteEvm};
 
 /// Chain id of the in-memory chain.
 pub const CHAIN_ID: u64 = 31337;
-
-/// Compiled artifacts (ABI + bytecode) committed in `contracts/out/`.
-pub mod artifacts {
-    /// Groth16Verifier.
-    pub const GROTH16_VERIFIER: &str = include_str!("../../contracts/out/Groth16Verifier.json");
-    /// ProviderRegistry.
-    pub const PROVIDER_REGISTRY: &str = include_str!("../../contracts/out/ProviderRegistry.json");
-    /// LendingPool.
-    pub const LENDING_POOL: &str = include_str!("../../contracts/out/LendingPool.json");
-    /// PoseidonHasher.
-    pub const POSEIDON_HASHER: &str = include_str!("../../contracts/out/PoseidonHasher.json");
-}
-
-/// The creation bytecode of an artifact.
-pub fn creation_code(artifact: &str) -> Result<Vec<u8>, EvmError> {
-    let v: serde_json::Value = serde_json::from_str(artifact).map_err(|e| EvmError::Artifact {
-        name: "?".into(),
-        reason: e.to_string(),
-    })?;
-    let name = v["contractName"].as_str().unwrap_or("?").to_string();
-    let hexcode = v["bytecode"].as_str().ok_or_else(|| EvmError::Artifact {
-        name: name.clone(),
-        reason: "no bytecode".into(),
-    })?;
-    hex::decode(hexcode.trim_start_matches("0x")).map_err(|e| EvmError::Artifact {
-        name,
-        reason: e.to_string(),
-    })
-}
 
 type Db = CacheDB<EmptyDB>;
 type Evm = MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, Db>>;

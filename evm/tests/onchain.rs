@@ -2,16 +2,19 @@
 //! Poseidon, and the lending pool, exercised with real proofs of the default circuit.
 
 use alloy_primitives::{Address, U256};
-use alloy_sol_types::{SolCall, SolError, SolInterface, SolValue};
-use ark_ff::{One, UniformRand};
+use alloy_sol_types::{SolCall, SolConstructor, SolError, SolInterface, SolValue};
+use ark_ff::{One, PrimeField, UniformRand};
 use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
 use std::sync::OnceLock;
-use zkcredit_circuits::eligibility::{EligibilityParams, EligibilityWitness, PublicInputs};
-use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::eligibility::{
+    EligibilityParams, EligibilityWitness, PublicInputs, NUM_PUBLIC_INPUTS, PI_NULLIFIER,
+    PI_REGISTRY_ROOT,
+};
+use zkcredit_circuits::registry::{Role, DEFAULT_SLOTS};
 use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Borrower, Layout, World};
 use zkcredit_circuits::{poseidon, Fr};
 use zkcredit_evm::abi::*;
-use zkcredit_evm::vm::{artifacts, creation_code, Chain, Outcome, CHAIN_ID};
+use zkcredit_evm::vm::{Chain, Outcome, CHAIN_ID};
 use zkcredit_prover::circuits::CircuitId;
 
 type Proof = ark_groth16::Proof<ark_bn254::Bn254>;
@@ -51,7 +54,7 @@ fn current_root(chain: &mut Chain, registry: Address) -> U256 {
         .view(
             admin(),
             registry,
-            IProviderRegistry::currentRootCall {}.abi_encode(),
+            ProviderRegistry::currentRootCall {}.abi_encode(),
         )
         .unwrap();
     U256::abi_decode(&o.output).unwrap()
@@ -110,7 +113,12 @@ fn honest() -> &'static (Proof, PublicInputs) {
     })
 }
 
-fn borrow(d: &mut Deployed, from: Address, proof: [U256; 8], input: [U256; 6]) -> (Outcome, usize) {
+fn borrow(
+    d: &mut Deployed,
+    from: Address,
+    proof: [U256; 8],
+    input: [U256; NUM_PUBLIC_INPUTS],
+) -> (Outcome, usize) {
     borrow_amount(d, from, AMOUNT, proof, input)
 }
 
@@ -119,9 +127,9 @@ fn borrow_amount(
     from: Address,
     amount: u64,
     proof: [U256; 8],
-    input: [U256; 6],
+    input: [U256; NUM_PUBLIC_INPUTS],
 ) -> (Outcome, usize) {
-    let data = ILendingPool::borrowCall {
+    let data = LendingPool::borrowCall {
         amount: U256::from(amount),
         proof,
         input,
@@ -131,9 +139,9 @@ fn borrow_amount(
     (d.chain.call(from, d.pool, data, U256::ZERO).unwrap(), len)
 }
 
-fn pool_error(o: &Outcome) -> ILendingPool::ILendingPoolErrors {
+fn pool_error(o: &Outcome) -> LendingPool::LendingPoolErrors {
     assert!(!o.success, "expected a revert");
-    ILendingPool::ILendingPoolErrors::abi_decode(&o.output)
+    LendingPool::LendingPoolErrors::abi_decode(&o.output)
         .unwrap_or_else(|e| panic!("undecodable revert 0x{}: {e}", hex::encode(&o.output)))
 }
 
@@ -159,7 +167,7 @@ fn valid_proof_borrows_and_gas_is_reported() {
         .view(
             admin(),
             d.pool,
-            ILendingPool::nullifierUsedCall {
+            LendingPool::nullifierUsedCall {
                 nullifier: fr_word(&public.nullifier),
             }
             .abi_encode(),
@@ -173,7 +181,7 @@ fn valid_proof_borrows_and_gas_is_reported() {
     // The same checks without a value transfer: a zero-amount loan against its own proof.
     let mut d = deploy();
     let (p0, pub0) = proof_for(d.pool, borrower(), 0);
-    let data = ILendingPool::borrowCall {
+    let data = LendingPool::borrowCall {
         amount: U256::ZERO,
         proof: proof_words(&p0),
         input: input_words(&pub0),
@@ -196,7 +204,7 @@ fn valid_proof_borrows_and_gas_is_reported() {
 fn verifier_alone_accepts_and_rejects() {
     let mut d = deploy();
     let (proof, public) = honest();
-    let call = IGroth16Verifier::verifyProofCall {
+    let call = Groth16Verifier::verifyProofCall {
         proof: proof_words(proof),
         input: input_words(public),
     };
@@ -211,7 +219,7 @@ fn verifier_alone_accepts_and_rejects() {
         o.gas_used,
         o.execution_gas(&data)
     );
-    for i in 0..6 {
+    for i in 0..NUM_PUBLIC_INPUTS {
         let mut input = input_words(public);
         input[i] += U256::from(1);
         let o = expect_ok(
@@ -219,7 +227,7 @@ fn verifier_alone_accepts_and_rejects() {
                 .view(
                     admin(),
                     d.verifier,
-                    IGroth16Verifier::verifyProofCall {
+                    Groth16Verifier::verifyProofCall {
                         proof: proof_words(proof),
                         input,
                     }
@@ -244,7 +252,7 @@ fn invalid_proof_is_rejected() {
     let (o, _) = borrow(&mut d, borrower(), proof_words(&bad), input_words(public));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::InvalidProof(_)
+        LendingPool::LendingPoolErrors::InvalidProof(_)
     ));
 }
 
@@ -257,14 +265,14 @@ fn tampered_public_input_is_rejected() {
     let (o, _) = borrow(&mut d, borrower(), proof_words(proof), input_words(&p));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::InvalidProof(_)
+        LendingPool::LendingPoolErrors::InvalidProof(_)
     ));
     let mut p = *public;
     p.nullifier += Fr::one();
     let (o, _) = borrow(&mut d, borrower(), proof_words(proof), input_words(&p));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::InvalidProof(_)
+        LendingPool::LendingPoolErrors::InvalidProof(_)
     ));
 }
 
@@ -277,7 +285,7 @@ fn root_not_in_history_is_rejected() {
     let (o, _) = borrow(&mut d, borrower(), proof_words(proof), input_words(&p));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::UnknownRegistryRoot(_)
+        LendingPool::LendingPoolErrors::UnknownRegistryRoot(_)
     ));
 }
 
@@ -304,7 +312,7 @@ fn replaced_root_is_accepted_within_the_window_and_expires_after() {
     // The proof's `now` is also out of skew by then; the root check comes first.
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::UnknownRegistryRoot(_)
+        LendingPool::LendingPoolErrors::UnknownRegistryRoot(_)
     ));
 }
 
@@ -317,7 +325,7 @@ fn wrong_policy_hash_is_rejected() {
     let (o, _) = borrow(&mut d, borrower(), proof_words(proof), input_words(public));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::PolicyMismatch(_)
+        LendingPool::LendingPoolErrors::PolicyMismatch(_)
     ));
 }
 
@@ -331,7 +339,7 @@ fn now_outside_skew_is_rejected() {
         assert!(
             matches!(
                 pool_error(&o),
-                ILendingPool::ILendingPoolErrors::NowOutOfSkew(_)
+                LendingPool::LendingPoolErrors::NowOutOfSkew(_)
             ),
             "t = {t}"
         );
@@ -352,7 +360,7 @@ fn front_running_by_another_sender_is_rejected() {
     let (o, _) = borrow(&mut d, thief, proof_words(proof), input_words(public));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::ContextMismatch(_)
+        LendingPool::LendingPoolErrors::ContextMismatch(_)
     ));
     // The rightful borrower is unaffected.
     expect_ok(
@@ -373,7 +381,7 @@ fn reused_nullifier_is_rejected() {
     let (o, _) = borrow(&mut d, borrower(), proof_words(proof), input_words(public));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::NullifierAlreadyUsed(_)
+        LendingPool::LendingPoolErrors::NullifierAlreadyUsed(_)
     ));
     // A fresh valid proof for another amount carries the same nullifier (same person, same scope).
     let (proof2, public2) = proof_for(d.pool, borrower(), AMOUNT / 2);
@@ -387,7 +395,7 @@ fn reused_nullifier_is_rejected() {
     );
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::NullifierAlreadyUsed(_)
+        LendingPool::LendingPoolErrors::NullifierAlreadyUsed(_)
     ));
 }
 
@@ -395,25 +403,21 @@ fn reused_nullifier_is_rejected() {
 fn public_input_at_or_above_r_is_rejected() {
     let mut d = deploy();
     let (proof, public) = honest();
-    let r = U256::from_str_radix(
-        "21888242871839275222246405745257275088548364400416034343698204186575808495617",
-        10,
-    )
-    .unwrap();
+    let r = U256::from_limbs(Fr::MODULUS.0);
     let mut input = input_words(public);
-    input[4] += r; // the same residue: must be refused, not reduced
+    input[PI_NULLIFIER] += r; // the same residue: must be refused, not reduced
     let (o, _) = borrow(&mut d, borrower(), proof_words(proof), input);
     assert!(
-        matches!(pool_error(&o), ILendingPool::ILendingPoolErrors::PublicInputNotInField(e) if e.index == U256::from(4))
+        matches!(pool_error(&o), LendingPool::LendingPoolErrors::PublicInputNotInField(e) if e.index == U256::from(PI_NULLIFIER))
     );
     let mut input = input_words(public);
-    input[0] = r;
+    input[PI_REGISTRY_ROOT] = r;
     let o = d
         .chain
         .view(
             admin(),
             d.verifier,
-            IGroth16Verifier::verifyProofCall {
+            Groth16Verifier::verifyProofCall {
                 proof: proof_words(proof),
                 input,
             }
@@ -422,7 +426,7 @@ fn public_input_at_or_above_r_is_rejected() {
         .unwrap();
     assert_eq!(
         &o.output[..4],
-        IGroth16Verifier::PublicInputNotInField::SELECTOR.as_slice()
+        Groth16Verifier::PublicInputNotInField::SELECTOR.as_slice()
     );
 }
 
@@ -437,7 +441,7 @@ fn off_curve_point_and_coordinate_above_q_are_rejected() {
         .view(
             admin(),
             d.verifier,
-            IGroth16Verifier::verifyProofCall {
+            Groth16Verifier::verifyProofCall {
                 proof: words,
                 input: input_words(public),
             }
@@ -447,19 +451,15 @@ fn off_curve_point_and_coordinate_above_q_are_rejected() {
     assert!(!o.success);
     assert_eq!(
         &o.output[..4],
-        IGroth16Verifier::ProofPointInvalid::SELECTOR.as_slice()
+        Groth16Verifier::ProofPointInvalid::SELECTOR.as_slice()
     );
     let (o, _) = borrow(&mut d, borrower(), words, input_words(public));
     assert!(matches!(
         pool_error(&o),
-        ILendingPool::ILendingPoolErrors::ProofPointInvalid(_)
+        LendingPool::LendingPoolErrors::ProofPointInvalid(_)
     ));
 
-    let q = U256::from_str_radix(
-        "21888242871839275222246405745257275088696311157297823662689037894645226208583",
-        10,
-    )
-    .unwrap();
+    let q = U256::from_limbs(ark_bn254::Fq::MODULUS.0);
     let mut words = proof_words(proof);
     words[6] += q;
     let o = d
@@ -467,7 +467,7 @@ fn off_curve_point_and_coordinate_above_q_are_rejected() {
         .view(
             admin(),
             d.verifier,
-            IGroth16Verifier::verifyProofCall {
+            Groth16Verifier::verifyProofCall {
                 proof: words,
                 input: input_words(public),
             }
@@ -476,10 +476,10 @@ fn off_curve_point_and_coordinate_above_q_are_rejected() {
         .unwrap();
     assert_eq!(
         &o.output[..4],
-        IGroth16Verifier::ProofCoordinateNotInField::SELECTOR.as_slice()
+        Groth16Verifier::ProofCoordinateNotInField::SELECTOR.as_slice()
     );
     // Truncated calldata is refused (the ABI decoder reverts) and never accepted.
-    let mut data = IGroth16Verifier::verifyProofCall {
+    let mut data = Groth16Verifier::verifyProofCall {
         proof: proof_words(proof),
         input: input_words(public),
     }
@@ -495,7 +495,7 @@ fn onchain_poseidon_equals_rust_on_random_inputs() {
         .deploy(
             "PoseidonHasher",
             admin(),
-            &creation_code(artifacts::POSEIDON_HASHER).unwrap(),
+            &PoseidonHasher::BYTECODE,
             &[],
             U256::ZERO,
         )
@@ -511,7 +511,7 @@ fn onchain_poseidon_equals_rust_on_random_inputs() {
                 }
             })
             .collect();
-        let data = IPoseidonHasher::hash2Call {
+        let data = PoseidonHasher::hash2Call {
             a: fr_word(&xs[0]),
             b: fr_word(&xs[1]),
         }
@@ -524,7 +524,7 @@ fn onchain_poseidon_equals_rust_on_random_inputs() {
         if i == 1 {
             println!("GAS poseidon hash2: execution {}", o.execution_gas(&data));
         }
-        let data = IPoseidonHasher::hash4Call {
+        let data = PoseidonHasher::hash4Call {
             a: fr_word(&xs[0]),
             b: fr_word(&xs[1]),
             c: fr_word(&xs[2]),
@@ -544,7 +544,7 @@ fn onchain_poseidon_equals_rust_on_random_inputs() {
         .view(
             admin(),
             hasher,
-            IPoseidonHasher::hash2Call {
+            PoseidonHasher::hash2Call {
                 a: U256::from(1),
                 b: U256::from(2),
             }
@@ -565,13 +565,13 @@ fn onchain_registry_follows_random_updates_like_the_rust_registry() {
         .deploy(
             "ProviderRegistry",
             admin(),
-            &creation_code(artifacts::PROVIDER_REGISTRY).unwrap(),
-            &U256::from(WINDOW).abi_encode(),
+            &ProviderRegistry::BYTECODE,
+            &ProviderRegistry::constructorCall { window: WINDOW }.abi_encode(),
             U256::ZERO,
         )
         .unwrap();
     println!("GAS deploy ProviderRegistry: {gas}");
-    let mut native = Registry::new(16).unwrap();
+    let mut native = Registry::new(DEFAULT_SLOTS).unwrap();
     assert_eq!(current_root(&mut chain, registry), fr_word(&native.root()));
     let mut rng = StdRng::seed_from_u64(9);
     let mut t = T0;
@@ -579,7 +579,7 @@ fn onchain_registry_follows_random_updates_like_the_rust_registry() {
     for _ in 0..40 {
         t += rng.gen_range(1..100);
         chain.set_timestamp(t);
-        let slot = rng.gen_range(0..16usize);
+        let slot = rng.gen_range(0..DEFAULT_SLOTS);
         let current = native.slots()[slot];
         if current.role == Role::Empty || rng.gen_bool(0.2) {
             let role = if slot == 0 {
@@ -588,7 +588,7 @@ fn onchain_registry_follows_random_updates_like_the_rust_registry() {
                 Role::from_u8(rng.gen_range(0..=4u8).max(2)).unwrap()
             };
             let id = Fr::rand(&mut rng);
-            let call = IProviderRegistry::setProviderCall {
+            let call = ProviderRegistry::setProviderCall {
                 slot: U256::from(slot),
                 role: role as u8,
                 providerId: fr_word(&id),
@@ -640,18 +640,18 @@ fn registry_revert(
     d: &mut Deployed,
     from: Address,
     data: Vec<u8>,
-) -> IProviderRegistry::IProviderRegistryErrors {
+) -> ProviderRegistry::ProviderRegistryErrors {
     let o = d.chain.call(from, d.registry, data, U256::ZERO).unwrap();
     assert!(!o.success, "expected a revert");
-    IProviderRegistry::IProviderRegistryErrors::abi_decode(&o.output).unwrap()
+    ProviderRegistry::ProviderRegistryErrors::abi_decode(&o.output).unwrap()
 }
 
 #[test]
 fn registry_access_control() {
-    use IProviderRegistry::IProviderRegistryErrors as E;
+    use ProviderRegistry::ProviderRegistryErrors as E;
     let mut d = deploy();
     let set = |slot: u64| {
-        IProviderRegistry::setProviderCall {
+        ProviderRegistry::setProviderCall {
             slot: U256::from(slot),
             role: 3,
             providerId: U256::from(1),
@@ -660,7 +660,7 @@ fn registry_access_control() {
         .abi_encode()
     };
     let publish_at = |at: u64| {
-        IProviderRegistry::publishRootCall {
+        ProviderRegistry::publishRootCall {
             slot: U256::from(1),
             providerRoot: U256::from(5),
             publishedAt: at,

@@ -6,15 +6,23 @@
 //!   [`setup::INSECURE_DEV_SEED`] — **insecure by construction** (anyone can derive the
 //!   toxic waste and forge proofs), so that every machine and CI get the same verifying key;
 //! - [`prove`]: parallel proving with OS randomness, after a native check of the statement;
-//! - [`files`]: verifying keys and proving keys on disk, checked on load.
+//! - [`files`]: verifying keys and proving keys on disk, checked on load;
+//! - [`cache`]: the proving-key cache (development keys derived once, then read);
+//! - [`batch`]: bulk proving on a dedicated pool;
+//! - [`witness_file`]: the witness file format;
+//! - [`resources`]: peak memory, as bulk proving and the benchmarks report it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod batch;
+pub mod cache;
 pub mod circuits;
 pub mod error;
 pub mod fast;
 pub mod files;
+pub mod resources;
 pub mod setup;
+pub mod witness_file;
 
 pub use error::ProverError;
 

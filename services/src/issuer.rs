@@ -22,8 +22,7 @@
 //! The pepper and the signing key are generated at first start with OS randomness and kept
 //! in the issuer's store; they never leave it.
 
-use crate::api::{bearer, sha, unix_now, ApiError, Json};
-use crate::auth::{Attestation, KycApplication};
+use crate::http::{bearer, sha, Json};
 use crate::server::with_common;
 use crate::store::{db, Store};
 use crate::tree::{RegistryLink, TreeConfig, TreeService};
@@ -34,9 +33,12 @@ use axum::Router;
 use ed25519_dalek::SigningKey;
 use rand::RngCore;
 use rusqlite::OptionalExtension;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use zeroize::Zeroizing;
+use zkcredit_api::auth::{Attestation, KycApplication};
+pub use zkcredit_api::issuer::{ApplicationView, IssuerInfo, PendingApplication};
+use zkcredit_api::issuer::{Approve, ClientAdded, NewClient, SubjectKey, SubjectLookup};
+use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::subject::{derive_subject_key, normalise_id};
@@ -97,66 +99,6 @@ impl std::fmt::Debug for IssuerService {
             .field("pepper", &"<redacted>")
             .finish_non_exhaustive()
     }
-}
-
-/// An application as the wallet sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApplicationView {
-    /// Application id (hex; the wallet's capability to read it).
-    pub application_id: String,
-    /// `pending`, `approved` or `rejected`.
-    pub status: String,
-    /// The attestation, once approved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestation: Option<Attestation>,
-}
-
-/// An application as the operator sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PendingApplication {
-    /// Application id.
-    pub application_id: String,
-    /// The identifier to check.
-    pub id: String,
-    /// The holder key it will be bound to.
-    pub holder_key: String,
-    /// Submitted at.
-    pub created_at: u64,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ApproveBody {
-    #[serde(default)]
-    replace: bool,
-    #[serde(default)]
-    publish: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClientBody {
-    name: String,
-    token: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LookupBody {
-    id: String,
-}
-
-/// `GET /v1/issuer`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct IssuerInfo {
-    /// ed25519 attestation key (hex).
-    pub issuer_key: String,
-    /// Provider id (decimal).
-    pub provider_id: String,
-    /// Published KYC root (decimal).
-    pub root: String,
-    /// When published.
-    pub published_at: u64,
 }
 
 fn secret(conn: &rusqlite::Connection, k: &str) -> Result<Zeroizing<[u8; 32]>, ApiError> {
@@ -241,7 +183,7 @@ impl IssuerService {
     /// The subject key of a real-world identifier (spec §3.4).
     pub fn subject_key(&self, id: &str) -> Result<Fr, ApiError> {
         derive_subject_key(&self.pepper_fr(), id)
-            .map_err(|e| ApiError::new(400, "bad_id", e.to_string()).field("id"))
+            .map_err(|e| ApiError::new(ErrorCode::BadId, e.to_string()).field("id"))
     }
 
     /// The router.
@@ -278,19 +220,18 @@ impl IssuerService {
                 .map_err(db)
             })
             .await?
-            .ok_or_else(|| ApiError::new(404, "unknown_application", "no such application"))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownApplication, "no such application"))?;
         let (person, commitment_s, holder_key_s, status) = row;
         if status == "rejected" {
             return Err(ApiError::new(
-                409,
-                "application_rejected",
+                ErrorCode::ApplicationRejected,
                 "this application was rejected",
             ));
         }
         let key = self.subject_key(&person)?;
         let commitment = fr_from_dec(&commitment_s).map_err(ApiError::internal)?;
-        let holder =
-            crate::auth::parse_public_key("holder_key", &holder_key_s).map_err(ApiError::from)?;
+        let holder = zkcredit_api::auth::parse_public_key("holder_key", &holder_key_s)
+            .map_err(ApiError::from)?;
         let key_s = fr_to_dec(&key);
         let existing = {
             let k = key_s.clone();
@@ -308,9 +249,7 @@ impl IssuerService {
         };
         if let Some(c) = existing {
             if c != commitment_s && !replace {
-                return Err(ApiError::new(
-                    409,
-                    "already_registered",
+                return Err(ApiError::new(ErrorCode::AlreadyRegistered,
                     "this person is already bound to another holder key; approve with replace to rebind",
                 ));
             }
@@ -361,7 +300,7 @@ impl IssuerService {
                 .map_err(db)
             })
             .await?
-            .ok_or_else(|| ApiError::new(404, "unknown_application", "no such application"))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownApplication, "no such application"))?;
         Ok(ApplicationView {
             application_id: app_id,
             status: row.0,
@@ -388,7 +327,7 @@ async fn apply(
     State(svc): State<IssuerService>,
     Json(a): Json<KycApplication>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
-    normalise_id(&a.id).map_err(|e| ApiError::new(400, "bad_id", e.to_string()).field("id"))?;
+    normalise_id(&a.id).map_err(|e| ApiError::new(ErrorCode::BadId, e.to_string()).field("id"))?;
     a.verify()?;
     let mut idb = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut idb);
@@ -415,7 +354,7 @@ async fn apply(
 }
 
 fn check_app_id(id: &str) -> Result<(), ApiError> {
-    crate::auth::hex_n::<16>("application_id", id)
+    zkcredit_api::auth::hex_n::<16>("application_id", id)
         .map(|_| ())
         .map_err(ApiError::from)
 }
@@ -466,11 +405,11 @@ async fn approve(
     svc.tree.check_admin(&headers)?;
     check_app_id(&id)?;
     // The body is optional: empty means `{}`.
-    let b: ApproveBody = if body.iter().all(|c| c.is_ascii_whitespace()) {
-        ApproveBody::default()
+    let b: Approve = if body.iter().all(|c| c.is_ascii_whitespace()) {
+        Approve::default()
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(422, "invalid_body", e.to_string()))?
+            .map_err(|e| ApiError::new(ErrorCode::InvalidBody, e.to_string()))?
     };
     svc.approve(&id, b.replace).await?;
     if b.publish {
@@ -499,8 +438,7 @@ async fn reject(
         .await?;
     if n == 0 {
         return Err(ApiError::new(
-            409,
-            "not_pending",
+            ErrorCode::NotPending,
             "no pending application with this id",
         ));
     }
@@ -510,19 +448,20 @@ async fn reject(
 async fn add_client(
     State(svc): State<IssuerService>,
     headers: HeaderMap,
-    Json(b): Json<ClientBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    Json(b): Json<NewClient>,
+) -> Result<Json<ClientAdded>, ApiError> {
     svc.tree.check_admin(&headers)?;
     if b.token.len() < 16 {
         return Err(ApiError::new(
-            400,
-            "weak_token",
+            ErrorCode::WeakToken,
             "client token must be at least 16 characters",
         )
         .field("token"));
     }
     if b.name.is_empty() || b.name.len() > 64 {
-        return Err(ApiError::new(400, "bad_name", "name must be 1..=64 characters").field("name"));
+        return Err(
+            ApiError::new(ErrorCode::BadName, "name must be 1..=64 characters").field("name"),
+        );
     }
     let digest = hex::encode(sha(&b.token));
     let name = b.name.clone();
@@ -536,14 +475,14 @@ async fn add_client(
             .map_err(db)
         })
         .await?;
-    Ok(Json(serde_json::json!({"client": b.name})))
+    Ok(Json(ClientAdded { client: b.name }))
 }
 
 async fn lookup(
     State(svc): State<IssuerService>,
     headers: HeaderMap,
-    Json(b): Json<LookupBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    Json(b): Json<SubjectLookup>,
+) -> Result<Json<SubjectKey>, ApiError> {
     let token = bearer(&headers)
         .map(sha)
         .ok_or_else(ApiError::unauthorized)?;
@@ -580,63 +519,12 @@ async fn lookup(
         })
         .await?;
     svc.tree.metrics.inc("subject_lookups_total", "ok");
-    Ok(Json(serde_json::json!({"subject_key": k})))
+    Ok(Json(SubjectKey { subject_key: k }))
 }
 
 async fn openapi() -> axum::Json<serde_json::Value> {
-    let mut doc = crate::server::openapi_doc(
+    axum::Json(zkcredit_api::openapi::document(
         "zkcredit KYC issuer (KYC stand-in: operator approval)",
-        &[
-            (
-                "get",
-                "/v1/issuer",
-                "Attestation key, provider id, published root",
-                "200",
-            ),
-            (
-                "post",
-                "/v1/kyc/applications",
-                "Apply: identifier, holder commitment, holder key, proof of possession",
-                "202,400,403,422",
-            ),
-            (
-                "get",
-                "/v1/kyc/applications/{id}",
-                "Application status and attestation",
-                "200,404",
-            ),
-            (
-                "get",
-                "/v1/admin/applications",
-                "Pending applications (operator token)",
-                "200,401",
-            ),
-            (
-                "post",
-                "/v1/admin/applications/{id}/approve",
-                "Approve: stage the KYC row, sign the attestation (operator token)",
-                "200,401,404,409",
-            ),
-            (
-                "post",
-                "/v1/admin/applications/{id}/reject",
-                "Reject (operator token)",
-                "200,401,409",
-            ),
-            (
-                "post",
-                "/v1/admin/clients",
-                "Register a provider's lookup credential (operator token)",
-                "200,400,401",
-            ),
-            (
-                "post",
-                "/v1/subjects/lookup",
-                "A provider obtains a customer's subject key (client token)",
-                "200,400,401",
-            ),
-        ],
-    );
-    crate::server::add_tree_paths(&mut doc);
-    axum::Json(doc)
+        &[zkcredit_api::issuer::ROUTES, zkcredit_api::provider::ROUTES],
+    ))
 }

@@ -2,11 +2,11 @@
 //! tree ([`crate::tree`]): admin row upserts, deletes and bulk imports, publication to the
 //! registry on demand and on a schedule, and the authenticated witness API.
 
-use crate::api::ApiError;
 use crate::server::with_common;
 use crate::tree::{TreeConfig, TreeService};
 use axum::routing::get;
 use axum::Router;
+use zkcredit_api::ApiError;
 use zkcredit_circuits::registry::Role;
 
 /// A provider service.
@@ -45,10 +45,10 @@ impl ProviderService {
         let small = small.route(
             "/openapi.json",
             get(move || async move {
-                let mut doc =
-                    crate::server::openapi_doc(&format!("zkcredit provider ({role:?})"), &[]);
-                crate::server::add_tree_paths(&mut doc);
-                axum::Json(doc)
+                axum::Json(zkcredit_api::openapi::document(
+                    &format!("zkcredit provider ({role:?})"),
+                    &[zkcredit_api::provider::ROUTES],
+                ))
             }),
         );
         with_common(small, metrics).merge(big)

@@ -8,8 +8,7 @@
 //! - `GET /v1/registry`: current root, every slot, recent root history.
 //! - `GET /v1/registry/roots/{root}`: whether `root` is current or when it was retired.
 
-pub use crate::api::unix_now;
-use crate::api::{bearer, ct_eq, sha, ApiError, Json};
+use crate::http::{bearer, ct_eq, sha, Json};
 use crate::server::{with_common, Metrics};
 use crate::store::{db, Store};
 use axum::extract::{Path, State};
@@ -17,8 +16,10 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use rusqlite::OptionalExtension;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use zkcredit_api::registry::{PublishRoot, RegisterProvider};
+pub use zkcredit_api::registry::{RegistryView, RootStatus, RootView, SlotView};
+use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::registry::{Registry, Role, Slot};
 use zkcredit_circuits::Fr;
@@ -60,61 +61,8 @@ impl std::fmt::Debug for RegistryService {
     }
 }
 
-/// One slot as served.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SlotView {
-    /// Slot index.
-    pub slot: usize,
-    /// The slot (role, provider id, root, published_at).
-    #[serde(flatten)]
-    pub value: Slot,
-    /// Where the provider serves witnesses (its base URL), if it registered one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-}
-
-/// `GET /v1/registry`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RegistryView {
-    /// Current registry root.
-    pub root: String,
-    /// Every slot.
-    pub slots: Vec<SlotView>,
-    /// Recent roots, newest first.
-    pub history: Vec<RootView>,
-}
-
-/// A registry root and when it was current.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RootView {
-    /// The root.
-    pub root: String,
-    /// Current from.
-    pub current_since: u64,
-    /// Current until (absent: still current).
-    pub retired_at: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterBody {
-    slot: usize,
-    role: Role,
-    provider_id: String,
-    token: String,
-    #[serde(default)]
-    endpoint: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PublishBody {
-    provider_root: String,
-    published_at: u64,
-}
-
 fn field(name: &str, s: &str) -> Result<Fr, ApiError> {
-    fr_from_dec(s).map_err(|e| ApiError::new(400, "bad_field", e.to_string()).field(name))
+    fr_from_dec(s).map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field(name))
 }
 
 fn load_registry(conn: &rusqlite::Connection, n: usize) -> Result<Registry, ApiError> {
@@ -254,7 +202,7 @@ impl RegistryService {
 async fn register(
     State(svc): State<RegistryService>,
     headers: HeaderMap,
-    Json(b): Json<RegisterBody>,
+    Json(b): Json<RegisterProvider>,
 ) -> Result<Json<RegistryView>, ApiError> {
     let ok = bearer(&headers).is_some_and(|t| ct_eq(&sha(t), &svc.admin_token_sha256));
     if !ok {
@@ -264,8 +212,7 @@ async fn register(
     }
     if b.slot >= svc.slots {
         return Err(ApiError::new(
-            400,
-            "bad_slot",
+            ErrorCode::BadSlot,
             format!("slot {} out of range 0..{}", b.slot, svc.slots),
         )
         .field("slot"));
@@ -273,8 +220,7 @@ async fn register(
     let id = field("provider_id", &b.provider_id)?;
     if b.role != Role::Empty && b.token.len() < 16 {
         return Err(ApiError::new(
-            400,
-            "weak_token",
+            ErrorCode::WeakToken,
             "provider token must be at least 16 characters",
         )
         .field("token"));
@@ -285,8 +231,7 @@ async fn register(
             && !e.chars().any(|c| c.is_whitespace() || c.is_control());
         if !ok {
             return Err(ApiError::new(
-                400,
-                "bad_endpoint",
+                ErrorCode::BadEndpoint,
                 "endpoint must be an http(s) URL of at most 256 characters",
             )
             .field("endpoint"));
@@ -306,7 +251,7 @@ async fn register(
     let mut probe = Registry::new(svc.slots).map_err(ApiError::internal)?;
     probe
         .set(b.slot, slot_value)
-        .map_err(|e| ApiError::new(400, "bad_role", e.to_string()).field("role"))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadRole, e.to_string()).field("role"))?;
     let token_digest = (b.role != Role::Empty).then(|| hex::encode(sha(&b.token)));
     let n = svc.slots;
     let now = unix_now();
@@ -337,12 +282,11 @@ async fn publish(
     State(svc): State<RegistryService>,
     Path(slot): Path<usize>,
     headers: HeaderMap,
-    Json(b): Json<PublishBody>,
+    Json(b): Json<PublishRoot>,
 ) -> Result<Json<RegistryView>, ApiError> {
     if slot >= svc.slots {
         return Err(ApiError::new(
-            404,
-            "unknown_slot",
+            ErrorCode::UnknownSlot,
             format!("slot {slot} out of range 0..{}", svc.slots),
         ));
     }
@@ -353,8 +297,7 @@ async fn publish(
     let now = unix_now();
     if b.published_at > now + FUTURE_SKEW {
         return Err(ApiError::new(
-            400,
-            "published_in_future",
+            ErrorCode::PublishedInFuture,
             format!(
                 "published_at {} is ahead of the clock ({now})",
                 b.published_at
@@ -377,22 +320,19 @@ async fn publish(
                 .map_err(db)?;
             let Some((Some(digest), previous)) = row else {
                 return Err(ApiError::new(
-                    403,
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     "no provider registered in this slot",
                 ));
             };
             if !ct_eq(&hex::decode(digest).unwrap_or_default(), &token) {
                 return Err(ApiError::new(
-                    403,
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     "this token does not own the slot",
                 ));
             }
             if (b.published_at as i64) < previous {
                 return Err(ApiError::new(
-                    409,
-                    "published_before_previous",
+                    ErrorCode::PublishedBeforePrevious,
                     format!(
                         "published_at {} precedes the slot's {previous}",
                         b.published_at
@@ -420,17 +360,6 @@ async fn publish(
 
 async fn view(State(svc): State<RegistryService>) -> Result<Json<RegistryView>, ApiError> {
     Ok(Json(svc.view().await?))
-}
-
-/// `GET /v1/registry/roots/{root}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RootStatus {
-    /// Known at all.
-    pub known: bool,
-    /// Currently the registry root.
-    pub current: bool,
-    /// When it stopped being current.
-    pub retired_at: Option<u64>,
 }
 
 async fn root_status(
@@ -469,99 +398,8 @@ async fn root_status(
 }
 
 async fn openapi() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({
-        "openapi": "3.1.0",
-        "info": {"title": "zkcredit registry service", "version": env!("CARGO_PKG_VERSION")},
-        "paths": {
-            "/v1/admin/providers": {"post": {"summary": "Register a provider in a slot (admin bearer token)", "responses": {"200": {"description": "registry view"}, "400": {"description": "bad field"}, "401": {"description": "unauthorized"}}}},
-            "/v1/slots/{slot}/root": {"post": {"summary": "Publish a provider root (provider bearer token)", "responses": {"200": {"description": "registry view"}, "403": {"description": "not this slot's provider"}, "409": {"description": "published_at goes backwards"}}}},
-            "/v1/registry": {"get": {"summary": "Current root, slots and root history"}},
-            "/v1/registry/roots/{root}": {"get": {"summary": "Whether a root is current or when it was retired"}},
-            "/healthz": {"get": {"summary": "Liveness"}},
-            "/metrics": {"get": {"summary": "Prometheus metrics"}}
-        }
-    }))
-}
-
-/// HTTP client helpers for the registry service (used by tools, tests and the demo).
-pub mod client {
-    use super::*;
-
-    /// Registers every non-empty slot of `registry` through `url` (admin token `admin`), each
-    /// provider with `token(slot)`, and publishes its root and timestamp.
-    pub async fn mirror(
-        http: &reqwest::Client,
-        url: &str,
-        admin: &str,
-        registry: &Registry,
-        token: impl Fn(usize) -> String,
-    ) -> Result<(), reqwest::Error> {
-        for (i, slot) in registry
-            .slots()
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.role != Role::Empty)
-        {
-            register(
-                http,
-                url,
-                admin,
-                i,
-                slot.role,
-                &slot.provider_id,
-                &token(i),
-                None,
-            )
-            .await?;
-            publish(
-                http,
-                url,
-                &token(i),
-                i,
-                &slot.provider_root,
-                slot.published_at,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Registers a provider in `slot` (admin token), with its witness endpoint.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn register(
-        http: &reqwest::Client,
-        url: &str,
-        admin: &str,
-        slot: usize,
-        role: Role,
-        provider_id: &Fr,
-        token: &str,
-        endpoint: Option<&str>,
-    ) -> Result<(), reqwest::Error> {
-        http.post(format!("{url}/v1/admin/providers"))
-            .bearer_auth(admin)
-            .json(&serde_json::json!({"slot": slot, "role": role, "provider_id": fr_to_dec(provider_id), "token": token, "endpoint": endpoint}))
-            .send()
-            .await?
-            .error_for_status()
-            .map(|_| ())
-    }
-
-    /// The provider of `slot` publishes `root` at `published_at`.
-    pub async fn publish(
-        http: &reqwest::Client,
-        url: &str,
-        token: &str,
-        slot: usize,
-        root: &Fr,
-        published_at: u64,
-    ) -> Result<(), reqwest::Error> {
-        http.post(format!("{url}/v1/slots/{slot}/root"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({"provider_root": fr_to_dec(root), "published_at": published_at}))
-            .send()
-            .await?
-            .error_for_status()
-            .map(|_| ())
-    }
+    axum::Json(zkcredit_api::openapi::document(
+        "zkcredit registry service",
+        &[zkcredit_api::registry::ROUTES],
+    ))
 }

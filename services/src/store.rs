@@ -2,10 +2,10 @@
 //! `synchronous=FULL` (a committed transaction survives a kill -9 or power loss), accessed
 //! from a blocking thread so the async runtime is never stalled.
 
-use crate::ApiError;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use zkcredit_api::ApiError;
 
 /// A shared SQLite connection.
 #[derive(Clone)]

@@ -5,19 +5,21 @@
 //! decoded or refused with a typed error. Counts per run: 4 properties × 2,000 generated
 //! cases = 8,000 inputs (2,000 byte strings through 3 import parsers, 2,000 CSV lines of
 //! arbitrary fields, 2,000 byte strings through 5 wallet-side decoders, 2,000 hostile
-//! witnesses). Elsewhere: auth decoders 2,000 (`src/auth.rs`), keystore 2,000
-//! (`src/keystore.rs`), verifier decoders (`verifier` crate property tests).
+//! witnesses). Elsewhere: auth decoders 2,000 (`api/src/auth.rs`), keystore 2,000
+//! (`wallet/src/keystore.rs`), client answers (`api/src/client`), verifier decoders
+//! (`verifier` crate property tests).
 
 use proptest::prelude::*;
+use zkcredit_api::issuer::ApplicationView;
+use zkcredit_api::provider::WitnessResponse;
+use zkcredit_api::registry::RegistryView;
+use zkcredit_api::verifier::ProofRequest;
 use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_circuits::imt::{Leaf, LookupWitness};
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::Fr;
-use zkcredit_services::issuer::ApplicationView;
-use zkcredit_services::registry::RegistryView;
-use zkcredit_services::tree::{parse_import, WitnessResponse};
-use zkcredit_services::verifier::ProofRequest;
-use zkcredit_services::wallet::ProofFile;
+use zkcredit_services::tree::parse_import;
+use zkcredit_wallet::wallet::ProofFile;
 
 const ROLES: [Role; 4] = [Role::Kyc, Role::FraudList, Role::Lender, Role::Bureau];
 
@@ -47,7 +49,7 @@ proptest! {
                     }
                 }
             }
-            Err(e) => prop_assert!(e.status == 400 && e.field.is_some()),
+            Err(e) => prop_assert!(e.status() == 400 && e.field.is_some()),
         }
     }
 

@@ -1,19 +1,27 @@
 //! The registry and verifier services over real HTTP on loopback, with real proofs of a
 //! small eligibility circuit (4 slots × depth 8) and a SQLite store in a temporary directory.
+//! Every request goes through the typed clients of `zkcredit-api`; only the deliberately
+//! malformed bodies (wrong content type, bad JSON, unknown field, oversized) are sent raw.
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
-use serde_json::{json, Value};
+use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use zkcredit_api::client::{ClientError, Endpoint, RegistryClient, VerifierClient};
+use zkcredit_api::registry::{PublishRoot, RegisterProvider, RegistryView};
+use zkcredit_api::unix_now;
+use zkcredit_api::verifier::{Accepted, BatchSubmission, NewRequest, ProofRequest, Submission};
+use zkcredit_api::ErrorCode;
 use zkcredit_circuits::eligibility::{EligibilityParams, Policy};
 use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::registry::Role;
-use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Borrower, Layout, World};
+use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
-use zkcredit_services::registry::{unix_now, RegistryService};
+use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::{spawn, Running};
 use zkcredit_services::verifier::{VerifierConfig, VerifierService};
+use zkcredit_testkit::scenario::{eligible_applicant, example_policy, Borrower, Layout, World};
 use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
 
 const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
@@ -32,14 +40,24 @@ fn local() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
+/// The refusal `r` must be: a service answer of `status` with `code`.
+#[track_caller]
+fn refused<T: Debug>(r: Result<T, ClientError>, status: u16, code: ErrorCode) -> ClientError {
+    let e = r.expect_err("expected a refusal");
+    assert_eq!((e.status(), e.code()), (Some(status), Some(code)), "{e}");
+    e
+}
+
 struct Env {
     _dir: tempfile::TempDir,
     dir: std::path::PathBuf,
+    http: reqwest::Client,
     registry: Running,
     verifier: Running,
+    registry_client: RegistryClient,
+    verifier_client: VerifierClient,
     world: World,
     borrower: Borrower,
-    http: reqwest::Client,
 }
 
 fn layout() -> Layout {
@@ -79,79 +97,76 @@ async fn env() -> Env {
     .await
     .unwrap();
     let http = reqwest::Client::new();
-    zkcredit_services::registry::client::mirror(
-        &http,
-        &registry.url(),
-        ADMIN,
-        &world.registry,
-        token,
-    )
-    .await
-    .unwrap();
-    let view: Value = http
-        .get(format!("{}/v1/registry", registry.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let registry_client = RegistryClient::new(http.clone(), registry.url());
+    registry_client
+        .mirror(ADMIN, &world.registry, token)
         .await
         .unwrap();
+    let view = registry_client.view().await.unwrap();
     assert_eq!(
-        view["root"],
+        view.root,
         fr_to_dec(&world.registry.root()),
         "service root equals the native registry root"
     );
     let verifier = start_verifier(&path.join("verifier"), registry.url()).await;
+    let verifier_client = VerifierClient::new(http.clone(), verifier.url());
     Env {
         _dir: dir,
         dir: path,
+        http,
         registry,
         verifier,
+        registry_client,
+        verifier_client,
         world,
         borrower,
-        http,
     }
 }
 
 impl Env {
-    async fn request(&self, policy: Policy, scope: u64, ttl: u64) -> Value {
-        let r = self
-            .http
-            .post(format!("{}/v1/requests", self.verifier.url()))
-            .json(&json!({"policy": policy, "scope": scope.to_string(), "ttl_seconds": ttl}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
+    async fn request(&self, policy: Policy, scope: u64, ttl: u64) -> ProofRequest {
+        let body = NewRequest {
+            policy,
+            scope: scope.to_string(),
+            ttl_seconds: ttl,
+        };
+        self.verifier_client.create_request(&body).await.unwrap()
     }
 
     /// A submission answering `req`, proving `policy` at time `now`.
-    fn submission(&self, req: &Value, policy: Policy, now: u64) -> Value {
-        let scope = fr_from_dec(req["scope"].as_str().unwrap()).unwrap();
-        let context = fr_from_dec(req["context"].as_str().unwrap()).unwrap();
+    fn submission(&self, req: &ProofRequest, policy: Policy, now: u64) -> Submission {
+        let scope = fr_from_dec(&req.scope).unwrap();
+        let context = fr_from_dec(&req.context).unwrap();
         let w = self
             .world
             .witness(&self.borrower, policy, now, scope, context)
             .unwrap();
         let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
-        json!({"proof": ProofJson::from_proof(&proof), "public_signals": public_to_json(&public.to_vec())})
+        Submission {
+            proof: ProofJson::from_proof(&proof),
+            public_signals: public_to_json(&public.to_vec()),
+        }
     }
 
-    async fn verify(&self, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/verify", self.verifier.url()))
-            .json(body)
-            .send()
+    async fn verify(&self, sub: &Submission) -> Result<Accepted, ClientError> {
+        self.verifier_client.verify(sub).await
+    }
+
+    /// Restarts the verifier on its data directory (via a server on a scratch directory,
+    /// so the address changes and nothing is cached).
+    async fn restart_verifier(&mut self) {
+        let scratch = start_verifier(&self.dir.join("verifier-tmp"), self.registry.url()).await;
+        std::mem::replace(&mut self.verifier, scratch)
+            .stop()
             .await
             .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        let fresh = start_verifier(&self.dir.join("verifier"), self.registry.url()).await;
+        std::mem::replace(&mut self.verifier, fresh)
+            .stop()
+            .await
+            .unwrap();
+        self.verifier_client = VerifierClient::new(self.http.clone(), self.verifier.url());
     }
-}
-
-fn code(v: &Value) -> &str {
-    v["error"]["code"].as_str().unwrap_or("<none>")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,23 +174,20 @@ async fn accept_then_replay_is_refused() {
     let e = env().await;
     let req = e.request(example_policy(), 1, 600).await;
     let sub = e.submission(&req, example_policy(), unix_now());
-    let (s, v) = e.verify(&sub).await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["accepted"], true);
-    let (s, v) = e.verify(&sub).await;
-    assert_eq!((s, code(&v)), (409, "nullifier_reused"), "{v}");
+    let acc = e.verify(&sub).await.unwrap();
+    assert!(acc.accepted, "{acc:?}");
+    refused(e.verify(&sub).await, 409, ErrorCode::NullifierReused);
     // The same person under another request of the same scope: refused by the nullifier.
     let req2 = e.request(example_policy(), 1, 600).await;
-    let (s, v) = e
+    let r = e
         .verify(&e.submission(&req2, example_policy(), unix_now()))
         .await;
-    assert_eq!((s, code(&v)), (409, "nullifier_reused"), "{v}");
+    refused(r, 409, ErrorCode::NullifierReused);
     // Another scope: a new nullifier, accepted.
     let req3 = e.request(example_policy(), 2, 600).await;
-    let (s, v) = e
-        .verify(&e.submission(&req3, example_policy(), unix_now()))
-        .await;
-    assert_eq!(s, 200, "{v}");
+    e.verify(&e.submission(&req3, example_policy(), unix_now()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,34 +196,33 @@ async fn every_check_has_its_own_error_code() {
     let now = unix_now();
     // unknown_request: a context this verifier never issued.
     let mut fake = e.request(example_policy(), 3, 600).await;
-    fake["context"] = json!("12345");
-    let (s, v) = e.verify(&e.submission(&fake, example_policy(), now)).await;
-    assert_eq!((s, code(&v)), (422, "unknown_request"), "{v}");
+    fake.context = "12345".into();
+    let r = e.verify(&e.submission(&fake, example_policy(), now)).await;
+    refused(r, 422, ErrorCode::UnknownRequest);
     // policy_mismatch: proof for a laxer policy than requested.
     let req = e.request(example_policy(), 3, 600).await;
     let mut lax = example_policy();
     lax.min_score = 100;
-    let (s, v) = e.verify(&e.submission(&req, lax, now)).await;
-    assert_eq!((s, code(&v)), (422, "policy_mismatch"), "{v}");
-    assert_eq!(v["error"]["field"], "public_signals[1]");
+    let err = refused(
+        e.verify(&e.submission(&req, lax, now)).await,
+        422,
+        ErrorCode::PolicyMismatch,
+    );
+    assert_eq!(err.field(), Some("public_signals[1]"), "{err}");
     // now_out_of_skew.
-    let (s, v) = e
+    let r = e
         .verify(&e.submission(&req, example_policy(), now - 1000))
         .await;
-    assert_eq!((s, code(&v)), (422, "now_out_of_skew"), "{v}");
+    refused(r, 422, ErrorCode::NowOutOfSkew);
     // invalid_proof: a valid proof's A and C swapped.
     let mut sub = e.submission(&req, example_policy(), now);
-    let a = sub["proof"]["pi_a"].clone();
-    sub["proof"]["pi_a"] = sub["proof"]["pi_c"].clone();
-    sub["proof"]["pi_c"] = a;
-    let (s, v) = e.verify(&sub).await;
-    assert_eq!((s, code(&v)), (422, "invalid_proof"), "{v}");
+    std::mem::swap(&mut sub.proof.pi_a, &mut sub.proof.pi_c);
+    refused(e.verify(&sub).await, 422, ErrorCode::InvalidProof);
     // request_expired.
     let short = e.request(example_policy(), 3, 1).await;
     let sub_short = e.submission(&short, example_policy(), now);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let (s, v) = e.verify(&sub_short).await;
-    assert_eq!((s, code(&v)), (422, "request_expired"), "{v}");
+    refused(e.verify(&sub_short).await, 422, ErrorCode::RequestExpired);
     // unknown_registry_root: a provider tree changed locally but never published.
     let b = e.borrower;
     let slot = e
@@ -226,58 +237,51 @@ async fn every_check_has_its_own_error_code() {
         .unwrap();
     e.world.publish_slot(slot, unix_now() - 5).unwrap();
     let req2 = e.request(example_policy(), 3, 600).await;
-    let (s, v) = e
+    let r = e
         .verify(&e.submission(&req2, example_policy(), unix_now()))
         .await;
-    assert_eq!((s, code(&v)), (422, "unknown_registry_root"), "{v}");
+    refused(r, 422, ErrorCode::UnknownRegistryRoot);
     // After all that, nothing was recorded: a fresh honest answer to `req` passes... once
     // the provider publishes its new root.
     let root = e.world.registry.slots()[slot];
-    let r = e
-        .http
-        .post(format!("{}/v1/slots/{slot}/root", e.registry.url()))
-        .bearer_auth(token(slot))
-        .json(&json!({"provider_root": fr_to_dec(&root.provider_root), "published_at": root.published_at}))
-        .send()
+    e.registry_client
+        .publish(&token(slot), slot, &root.provider_root, root.published_at)
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let (s, v) = e
-        .verify(&e.submission(&req, example_policy(), unix_now()))
-        .await;
-    assert_eq!(s, 200, "{v}");
+    e.verify(&e.submission(&req, example_policy(), unix_now()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing() {
     let e = env().await;
-    let url = format!("{}/v1/verify", e.verifier.url());
     let req = e.request(example_policy(), 4, 600).await;
     let good = e.submission(&req, example_policy(), unix_now());
+    // Bodies no typed client sends: through the endpoint's raw POST.
     let send_raw = |body: String, ct: &'static str| {
-        let http = e.http.clone();
-        let url = url.clone();
-        async move {
-            let r = http
-                .post(url)
-                .header("content-type", ct)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
+        let endpoint = e.verifier_client.0.clone();
+        async move { endpoint.post_raw::<Accepted>("/v1/verify", ct, body).await }
     };
-    let (s, t) = send_raw(good.to_string(), "text/plain").await;
-    assert_eq!(s, 415, "{t}");
-    let (s, t) = send_raw("{not json".into(), "application/json").await;
-    assert_eq!(s, 400, "{t}");
-    assert!(t.contains("malformed_json"), "{t}");
-    let mut unknown = good.clone();
-    unknown["extra"] = json!(1);
-    let (s, t) = send_raw(unknown.to_string(), "application/json").await;
-    assert_eq!(s, 422, "{t}");
-    assert!(t.contains("extra"), "{t}");
+    let good_json = serde_json::to_value(&good).unwrap();
+    refused(
+        send_raw(good_json.to_string(), "text/plain").await,
+        415,
+        ErrorCode::UnsupportedMediaType,
+    );
+    refused(
+        send_raw("{not json".into(), "application/json").await,
+        400,
+        ErrorCode::MalformedJson,
+    );
+    let mut unknown = good_json.clone();
+    unknown["extra"] = 1.into();
+    let err = refused(
+        send_raw(unknown.to_string(), "application/json").await,
+        422,
+        ErrorCode::InvalidBody,
+    );
+    assert!(err.message().unwrap().contains("extra"), "{err}");
     // Oversized: announced by Content-Length, refused before the body is read (a raw
     // request, so the client never races the server's early answer while writing the body).
     {
@@ -294,24 +298,22 @@ async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing() {
         sock.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&buf));
     }
+    // A field element ≥ r, a point off the curve, a missing public signal: typed bodies
+    // with bad values.
     let mut big = good.clone();
-    big["public_signals"][2] =
-        json!("21888242871839275222246405745257275088548364400416034343698204186575808495617");
-    let (s, v) = e.verify(&big).await;
-    assert_eq!((s, code(&v)), (400, "bad_field"), "{v}");
-    assert_eq!(v["error"]["field"], "public[2]");
+    big.public_signals[2] =
+        "21888242871839275222246405745257275088548364400416034343698204186575808495617".into();
+    let err = refused(e.verify(&big).await, 400, ErrorCode::BadField);
+    assert_eq!(err.field(), Some("public[2]"), "{err}");
     let mut off = good.clone();
-    off["proof"]["pi_a"][1] = json!("5");
-    let (s, v) = e.verify(&off).await;
-    assert_eq!((s, code(&v)), (400, "bad_point"), "{v}");
-    assert_eq!(v["error"]["field"], "pi_a");
+    off.proof.pi_a[1] = "5".into();
+    let err = refused(e.verify(&off).await, 400, ErrorCode::BadPoint);
+    assert_eq!(err.field(), Some("pi_a"), "{err}");
     let mut short = good.clone();
-    short["public_signals"].as_array_mut().unwrap().pop();
-    let (s, v) = e.verify(&short).await;
-    assert_eq!((s, code(&v)), (400, "bad_public_signals"), "{v}");
+    short.public_signals.pop();
+    refused(e.verify(&short).await, 400, ErrorCode::BadPublicSignals);
     // None of that changed state: the honest submission is accepted now.
-    let (s, v) = e.verify(&good).await;
-    assert_eq!(s, 200, "{v}");
+    e.verify(&good).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,19 +324,12 @@ async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass(
     // Eight concurrent submissions of one proof: exactly one is accepted.
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (http, url, body) = (
-            e.http.clone(),
-            format!("{}/v1/verify", e.verifier.url()),
-            sub.clone(),
-        );
+        let (client, body) = (e.verifier_client.clone(), sub.clone());
         tasks.push(tokio::spawn(async move {
-            http.post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
+            match client.verify(&body).await {
+                Ok(_) => 200,
+                Err(err) => err.status().unwrap_or_else(|| panic!("{err}")),
+            }
         }));
     }
     let mut codes = Vec::new();
@@ -345,18 +340,8 @@ async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass(
     assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
     assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
     // Restart the verifier on the same data directory: the nullifier is still there.
-    let verifier = std::mem::replace(
-        &mut e.verifier,
-        start_verifier(&e.dir.join("verifier-tmp"), e.registry.url()).await,
-    );
-    verifier.stop().await.unwrap();
-    let old = std::mem::replace(
-        &mut e.verifier,
-        start_verifier(&e.dir.join("verifier"), e.registry.url()).await,
-    );
-    old.stop().await.unwrap();
-    let (s, v) = e.verify(&sub).await;
-    assert_eq!((s, code(&v)), (409, "nullifier_reused"), "{v}");
+    e.restart_verifier().await;
+    refused(e.verify(&sub).await, 409, ErrorCode::NullifierReused);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,104 +352,73 @@ async fn batch_identifies_the_invalid_item() {
         let req = e.request(example_policy(), scope, 600).await;
         items.push(e.submission(&req, example_policy(), unix_now()));
     }
-    items[2]["public_signals"][2] = json!((unix_now() + 1).to_string()); // tampered now
-    let r = e
-        .http
-        .post(format!("{}/v1/verify/batch", e.verifier.url()))
-        .json(&json!({"items": items}))
-        .send()
+    items[2].public_signals[2] = (unix_now() + 1).to_string(); // tampered now
+    let results = e
+        .verifier_client
+        .verify_batch(&BatchSubmission { items })
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
-    let accepted: Vec<bool> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["accepted"].as_bool().unwrap())
-        .collect();
-    assert_eq!(accepted, vec![true, true, false, true], "{v}");
-    assert_eq!(v[2]["code"], "invalid_proof");
+    let accepted: Vec<bool> = results.iter().map(|x| x.accepted).collect();
+    assert_eq!(accepted, vec![true, true, false, true], "{results:?}");
+    assert_eq!(results[2].code.as_deref(), Some("invalid_proof"));
     let r = e
-        .http
-        .post(format!("{}/v1/verify/batch", e.verifier.url()))
-        .json(&json!({"items": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+        .verifier_client
+        .verify_batch(&BatchSubmission { items: Vec::new() })
+        .await;
+    refused(r, 400, ErrorCode::BadBatchSize);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_updates_are_authenticated_and_monotonic() {
     let e = env().await;
-    let url = format!("{}/v1/slots/1/root", e.registry.url());
-    let body = json!({"provider_root": "5", "published_at": unix_now()});
-    let r = e.http.post(&url).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let r = e
-        .http
-        .post(&url)
-        .bearer_auth(token(2))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403, "another provider's token");
-    let r = e
-        .http
-        .post(&url)
-        .bearer_auth(token(1))
-        .json(&json!({"provider_root": "5", "published_at": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409, "backwards in time");
-    let r = e
-        .http
-        .post(&url)
-        .bearer_auth(token(1))
-        .json(&json!({"provider_root": "5", "published_at": unix_now() + 3600}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400, "in the future");
-    let r = e
-        .http
-        .post(format!("{}/v1/admin/providers", e.registry.url()))
-        .bearer_auth("wrong-admin-token-xxxxxxxx")
-        .json(&json!({"slot": 3, "role": "lender", "provider_id": "1", "token": token(3)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = e
-        .http
-        .post(format!("{}/v1/admin/providers", e.registry.url()))
-        .bearer_auth(ADMIN)
-        .json(&json!({"slot": 0, "role": "lender", "provider_id": "1", "token": token(3)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400, "slot 0 is the KYC issuer's");
-    for path in ["/healthz", "/metrics", "/openapi.json"] {
-        for svc in [&e.registry, &e.verifier] {
-            let r = e
-                .http
-                .get(format!("{}{path}", svc.url()))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{path}");
+    let reg = &e.registry_client;
+    let five = Fr::from(5u64);
+    // No token at all: the endpoint without credentials.
+    let body = PublishRoot {
+        provider_root: "5".into(),
+        published_at: unix_now(),
+    };
+    let r = reg
+        .0
+        .post::<_, RegistryView>("/v1/slots/1/root", &body)
+        .await;
+    refused(r, 401, ErrorCode::Unauthorized);
+    // Another provider's token.
+    let r = reg.publish(&token(2), 1, &five, unix_now()).await;
+    refused(r, 403, ErrorCode::Forbidden);
+    // Backwards in time.
+    let r = reg.publish(&token(1), 1, &five, 1).await;
+    refused(r, 409, ErrorCode::PublishedBeforePrevious);
+    // In the future.
+    let r = reg.publish(&token(1), 1, &five, unix_now() + 3600).await;
+    refused(r, 400, ErrorCode::PublishedInFuture);
+    let provider = |slot: usize| RegisterProvider {
+        slot,
+        role: Role::Lender,
+        provider_id: "1".into(),
+        token: token(3),
+        endpoint: None,
+    };
+    let r = reg
+        .register("wrong-admin-token-xxxxxxxx", &provider(3))
+        .await;
+    refused(r, 401, ErrorCode::Unauthorized);
+    // Slot 0 is the KYC issuer's.
+    refused(
+        reg.register(ADMIN, &provider(0)).await,
+        400,
+        ErrorCode::BadRole,
+    );
+    for svc in [&e.registry, &e.verifier] {
+        let common = Endpoint::new(e.http.clone(), svc.url());
+        for path in ["/healthz", "/openapi.json"] {
+            let v: serde_json::Value = common.get(path).await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(v.is_object(), "{path}: {v}");
         }
+        common.get_text("/metrics").await.unwrap();
     }
-    let metrics = e
-        .http
-        .get(format!("{}/metrics", e.registry.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let metrics = Endpoint::new(e.http.clone(), e.registry.url())
+        .get_text("/metrics")
         .await
         .unwrap();
     assert!(

@@ -3,20 +3,24 @@
 //! shared between the services but HTTP: the registry learns providers through its admin
 //! API, providers publish through theirs, the wallet finds providers through the registry.
 
-use crate::api::ApiError;
-use crate::issuer::{IssuerConfig, IssuerService};
-use crate::provider::ProviderService;
-use crate::registry::RegistryService;
-use crate::server::{spawn, Running};
-use crate::tree::{PublishReport, RegistryLink, TreeConfig, TreeService};
-use crate::verifier::{VerifierConfig, VerifierService};
+use crate::scenario::{example_policy, Layout};
 use rand::RngCore;
 use std::net::SocketAddr;
 use std::path::Path;
+use zkcredit_api::client::{IssuerClient, ProviderClient, RegistryClient, VerifierClient};
+use zkcredit_api::issuer::NewClient;
+use zkcredit_api::registry::RegisterProvider;
+use zkcredit_api::ApiError;
 use zkcredit_circuits::eligibility::EligibilityParams;
+use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_circuits::registry::Role;
-use zkcredit_circuits::scenario::Layout;
 use zkcredit_circuits::Fr;
+use zkcredit_services::issuer::{IssuerConfig, IssuerService};
+use zkcredit_services::provider::ProviderService;
+use zkcredit_services::registry::RegistryService;
+use zkcredit_services::server::{spawn, Running};
+use zkcredit_services::tree::{PublishReport, RegistryLink, TreeConfig, TreeService};
+use zkcredit_services::verifier::{VerifierConfig, VerifierService};
 
 /// One running provider.
 #[derive(Debug)]
@@ -87,23 +91,22 @@ impl Alliance {
             slot,
             token: tok.to_string(),
         };
-        let register = |slot: usize, role: Role, id: Fr, tok: String, endpoint: String| {
-            let http = http.clone();
-            let url = registry.url();
-            let admin = admin.clone();
+        let registry_client = RegistryClient::new(http.clone(), registry.url());
+        let register = |slot: usize, role: Role, id: Fr, token: String, endpoint: String| {
+            let (client, admin) = (registry_client.clone(), admin.clone());
             async move {
-                crate::registry::client::register(
-                    &http,
-                    &url,
-                    &admin,
+                let body = RegisterProvider {
                     slot,
                     role,
-                    &id,
-                    &tok,
-                    Some(&endpoint),
-                )
-                .await
-                .map_err(ApiError::internal)
+                    provider_id: fr_to_dec(&id),
+                    token,
+                    endpoint: Some(endpoint),
+                };
+                client
+                    .register(&admin, &body)
+                    .await
+                    .map(|_| ())
+                    .map_err(ApiError::internal)
             }
         };
         // Slot 0: the KYC issuer.
@@ -148,12 +151,13 @@ impl Alliance {
             let server = spawn(svc.router(), loopback()).await.map_err(io)?;
             register(slot, role, id, tok, server.url()).await?;
             let issuer_token = token();
-            http.post(format!("{}/v1/admin/clients", issuer.url()))
-                .bearer_auth(&admin)
-                .json(&serde_json::json!({"name": format!("slot-{slot}"), "token": issuer_token}))
-                .send()
+            let client = NewClient {
+                name: format!("slot-{slot}"),
+                token: issuer_token.clone(),
+            };
+            IssuerClient::new(http.clone(), issuer.url())
+                .add_client(&admin, &client)
                 .await
-                .and_then(|r| r.error_for_status())
                 .map_err(ApiError::internal)?;
             providers.push(RunningProvider {
                 role,
@@ -173,7 +177,7 @@ impl Alliance {
                     root_window: 3600,
                     max_skew: 300,
                     max_ttl: 3600,
-                    policies: vec![zkcredit_circuits::scenario::example_policy()],
+                    policies: vec![example_policy()],
                 },
             )?
             .router(),
@@ -226,67 +230,26 @@ impl Alliance {
     }
 }
 
-/// Admin-side helpers over HTTP (what an operator's script does).
-pub mod admin {
-    use crate::wallet::{send, WalletError};
-    use serde_json::{json, Value};
-
-    /// The issuer approves an application (operator token).
-    pub async fn approve(
-        http: &reqwest::Client,
-        issuer_url: &str,
-        admin: &str,
-        application_id: &str,
-    ) -> Result<crate::issuer::ApplicationView, WalletError> {
-        let url = format!("{issuer_url}/v1/admin/applications/{application_id}/approve");
-        send(&url, http.post(&url).bearer_auth(admin)).await
+impl Alliance {
+    /// A client of the registry.
+    pub fn registry_client(&self, http: &reqwest::Client) -> RegistryClient {
+        RegistryClient::new(http.clone(), self.registry.url())
     }
 
-    /// A provider looks a person up at the issuer (client token) → subject key (decimal).
-    pub async fn lookup(
-        http: &reqwest::Client,
-        issuer_url: &str,
-        client_token: &str,
-        id: &str,
-    ) -> Result<String, WalletError> {
-        let url = format!("{issuer_url}/v1/subjects/lookup");
-        let req = http
-            .post(&url)
-            .bearer_auth(client_token)
-            .json(&json!({"id": id}));
-        let v: Value = send(&url, req).await?;
-        Ok(v["subject_key"].as_str().unwrap_or_default().to_string())
+    /// A client of the issuer.
+    pub fn issuer_client(&self, http: &reqwest::Client) -> IssuerClient {
+        IssuerClient::new(http.clone(), self.issuer.url())
     }
 
-    /// Stages a row at a provider (admin token).
-    pub async fn upsert(
-        http: &reqwest::Client,
-        provider_url: &str,
-        admin: &str,
-        subject_key: &str,
-        values: [u64; 3],
-    ) -> Result<(), WalletError> {
-        let url = format!("{provider_url}/v1/admin/rows/{subject_key}");
-        let req = http
-            .put(&url)
-            .bearer_auth(admin)
-            .json(&json!({"values": values}));
-        send::<Value>(&url, req).await.map(|_| ())
+    /// A client of the verifier.
+    pub fn verifier_client(&self, http: &reqwest::Client) -> VerifierClient {
+        VerifierClient::new(http.clone(), self.verifier.url())
     }
+}
 
-    /// Bulk-imports CSV at a provider (admin token), publishing at once.
-    pub async fn import_csv(
-        http: &reqwest::Client,
-        provider_url: &str,
-        admin: &str,
-        csv: String,
-    ) -> Result<crate::tree::ImportReport, WalletError> {
-        let url = format!("{provider_url}/v1/admin/import?publish=true");
-        let req = http
-            .post(&url)
-            .bearer_auth(admin)
-            .header("content-type", "text/csv")
-            .body(csv);
-        send(&url, req).await
+impl RunningProvider {
+    /// A client of this provider.
+    pub fn client(&self, http: &reqwest::Client) -> ProviderClient {
+        ProviderClient::new(http.clone(), self.server.url())
     }
 }

@@ -7,14 +7,15 @@
 //! signed binding of the subject key to the holder's request-signing key; useless without
 //! that key, which is derived from the holder secret).
 
-use crate::auth::{holder_signing_key, Attestation, KycApplication, WitnessRequest};
-use crate::issuer::ApplicationView;
 use crate::keystore::{Keystore, KeystoreError};
-use crate::registry::RegistryView;
-use crate::tree::WitnessResponse;
-use crate::verifier::{Accepted, ProofRequest, Submission};
 use ark_ff::UniformRand;
 use std::path::{Path, PathBuf};
+use zkcredit_api::auth::{holder_signing_key, Attestation, KycApplication, WitnessRequest};
+use zkcredit_api::client::{
+    ClientError, IssuerClient, ProviderClient, RegistryClient, VerifierClient,
+};
+use zkcredit_api::issuer::ApplicationView;
+use zkcredit_api::verifier::{Accepted, ProofRequest, Submission};
 use zkcredit_circuits::eligibility::{EligibilityParams, EligibilityWitness, SlotWitness};
 use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::imt::LookupWitness;
@@ -25,26 +26,9 @@ use zkcredit_circuits::Fr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WalletError {
-    /// A network failure.
-    #[error("cannot reach {url}: {message}")]
-    Http {
-        /// The URL.
-        url: String,
-        /// What failed.
-        message: String,
-    },
-    /// A service answered with an error body.
-    #[error("{url} refused ({status} {code}): {message}")]
-    Service {
-        /// The URL.
-        url: String,
-        /// HTTP status.
-        status: u16,
-        /// The error code.
-        code: String,
-        /// The message.
-        message: String,
-    },
+    /// A service could not be reached or refused (its code and message).
+    #[error(transparent)]
+    Client(#[from] ClientError),
     /// The keystore could not be opened.
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
@@ -233,31 +217,24 @@ impl Wallet {
     /// Applies to the issuer (`POST /v1/kyc/applications`).
     pub async fn register(
         &self,
-        http: &reqwest::Client,
-        issuer_url: &str,
+        issuer: &IssuerClient,
         id: &str,
     ) -> Result<ApplicationView, WalletError> {
-        post_json(
-            http,
-            &format!("{issuer_url}/v1/kyc/applications"),
-            &self.application(id),
-        )
-        .await
+        Ok(issuer.apply(&self.application(id)).await?)
     }
 
-    /// Collects the witness for `request` from the registry at `registry_url` and every
+    /// Collects the witness for `request` from the registry and every
     /// provider it lists, checking each witness opens the root the registry holds.
     /// `progress(slot, what)` is called as each slot is fetched.
     pub async fn gather(
         &self,
-        http: &reqwest::Client,
-        registry_url: &str,
+        registry: &RegistryClient,
         request: &ProofRequest,
         now: u64,
         mut progress: impl FnMut(usize, &str),
     ) -> Result<EligibilityWitness, WalletError> {
         let subject = self.subject_key()?;
-        let view: RegistryView = get_json(http, &format!("{registry_url}/v1/registry")).await?;
+        let view = registry.view().await?;
         let mut slots = Vec::with_capacity(view.slots.len());
         let mut depth = None;
         for sv in &view.slots {
@@ -274,8 +251,8 @@ impl Wallet {
                 })?;
             progress(sv.slot, endpoint);
             let req = self.witness_request(&sv.value.provider_id, now)?;
-            let resp: WitnessResponse =
-                post_json(http, &format!("{endpoint}/v1/witness"), &req).await?;
+            let provider = ProviderClient::new(registry.0.http().clone(), endpoint);
+            let resp = provider.witness(&req).await?;
             let root = resp.witness.computed_root();
             if root != sv.value.provider_root {
                 return Err(WalletError::Provider {
@@ -381,77 +358,22 @@ pub enum Decision {
 
 /// Sends a submission to the verifier (`POST /v1/verify`).
 pub async fn apply(
-    http: &reqwest::Client,
-    verifier_url: &str,
+    verifier: &VerifierClient,
     submission: &Submission,
 ) -> Result<Decision, WalletError> {
-    match post_json::<_, Accepted>(http, &format!("{verifier_url}/v1/verify"), submission).await {
+    match verifier.verify(submission).await {
         Ok(a) => Ok(Decision::Accepted(a)),
-        Err(WalletError::Service {
+        Err(ClientError::Service {
             code,
             message,
             status,
             ..
         }) if (400..500).contains(&status) => Ok(Decision::Refused { code, message }),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Fetches a proof request from a verifier URL (`…/v1/requests/{nonce}`).
 pub async fn fetch_request(http: &reqwest::Client, url: &str) -> Result<ProofRequest, WalletError> {
-    get_json(http, url).await
-}
-
-/// Decodes a service answer: JSON on 2xx, the error body as [`WalletError::Service`] otherwise.
-pub async fn decode_response<T: serde::de::DeserializeOwned>(
-    url: &str,
-    r: reqwest::Response,
-) -> Result<T, WalletError> {
-    let status = r.status().as_u16();
-    let text = r.text().await.map_err(|e| WalletError::Http {
-        url: url.into(),
-        message: e.to_string(),
-    })?;
-    if !(200..300).contains(&status) {
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        return Err(WalletError::Service {
-            url: url.into(),
-            status,
-            code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
-            message: v["error"]["message"].as_str().unwrap_or(&text).to_string(),
-        });
-    }
-    serde_json::from_str(&text).map_err(|e| WalletError::Http {
-        url: url.into(),
-        message: format!("unexpected answer: {e}"),
-    })
-}
-
-/// Sends `req` (to `url`) and decodes the answer as [`decode_response`] does.
-pub async fn send<T: serde::de::DeserializeOwned>(
-    url: &str,
-    req: reqwest::RequestBuilder,
-) -> Result<T, WalletError> {
-    let r = req.send().await.map_err(|e| WalletError::Http {
-        url: url.into(),
-        message: e.to_string(),
-    })?;
-    decode_response(url, r).await
-}
-
-/// `GET url` → JSON, with service errors decoded.
-pub async fn get_json<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    url: &str,
-) -> Result<T, WalletError> {
-    send(url, http.get(url)).await
-}
-
-/// `POST url` with a JSON body → JSON, with service errors decoded.
-pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    url: &str,
-    body: &B,
-) -> Result<T, WalletError> {
-    send(url, http.post(url).json(body)).await
+    Ok(zkcredit_api::client::send(url, http.get(url)).await?)
 }

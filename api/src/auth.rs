@@ -3,7 +3,7 @@
 //! witness requests. Every signed message starts with its own domain string, so a
 //! signature for one purpose is never valid for another.
 
-use crate::api::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -54,26 +54,36 @@ pub enum AuthError {
     BadSignature,
 }
 
+impl AuthError {
+    /// The error code this refusal is answered with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Missing(_) => ErrorCode::Unauthorized,
+            AuthError::Encoding { .. } => ErrorCode::BadEncoding,
+            AuthError::BadAttestation => ErrorCode::BadAttestation,
+            AuthError::AttestationExpired(_) => ErrorCode::AttestationExpired,
+            AuthError::WrongProvider => ErrorCode::WrongProvider,
+            AuthError::Stale(_) => ErrorCode::StaleRequest,
+            AuthError::BadSignature => ErrorCode::BadSignature,
+        }
+    }
+
+    /// The field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            AuthError::Missing(f) => f,
+            AuthError::Encoding { field, .. } => field,
+            AuthError::BadAttestation | AuthError::AttestationExpired(_) => "attestation",
+            AuthError::WrongProvider => "provider_id",
+            AuthError::Stale(_) => "timestamp",
+            AuthError::BadSignature => "signature",
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        let msg = e.to_string();
-        match e {
-            AuthError::Missing(f) => ApiError::new(401, "unauthorized", msg).field(f),
-            AuthError::Encoding { field, .. } => {
-                ApiError::new(400, "bad_encoding", msg).field(field)
-            }
-            AuthError::BadAttestation => {
-                ApiError::new(403, "bad_attestation", msg).field("attestation")
-            }
-            AuthError::AttestationExpired(_) => {
-                ApiError::new(403, "attestation_expired", msg).field("attestation")
-            }
-            AuthError::WrongProvider => {
-                ApiError::new(403, "wrong_provider", msg).field("provider_id")
-            }
-            AuthError::Stale(_) => ApiError::new(401, "stale_request", msg).field("timestamp"),
-            AuthError::BadSignature => ApiError::new(403, "bad_signature", msg).field("signature"),
-        }
+        ApiError::new(e.code(), e.to_string()).field(e.field())
     }
 }
 

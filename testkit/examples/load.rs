@@ -2,21 +2,22 @@
 //! N distinct valid proofs (one per request scope, so every nullifier is fresh) submitted by
 //! C concurrent clients; prints throughput, p50/p99 latency and the error count.
 //!
-//! `cargo run --release -p zkcredit-services --example load -- [N=2000] [C=16]`
+//! `cargo run --release -p zkcredit-testkit --example load -- [N=2000] [C=16]`
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
-use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use zkcredit_api::client::{RegistryClient, VerifierClient};
+use zkcredit_api::unix_now;
+use zkcredit_api::verifier::{NewRequest, Submission};
 use zkcredit_circuits::eligibility::EligibilityParams;
 use zkcredit_circuits::field::fr_from_dec;
-use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Layout};
 use zkcredit_prover::circuits::CircuitId;
-use zkcredit_services::registry::{unix_now, RegistryService};
+use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::spawn;
 use zkcredit_services::verifier::{VerifierConfig, VerifierService};
-use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
+use zkcredit_testkit::scenario::{eligible_applicant, example_policy, Layout};
 
 const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
 
@@ -54,6 +55,7 @@ async fn main() {
     .await
     .unwrap();
     let http = reqwest::Client::new();
+    let verifier_client = VerifierClient::new(http.clone(), verifier.url());
 
     let t = unix_now();
     let mut rng = StdRng::seed_from_u64(t);
@@ -70,35 +72,35 @@ async fn main() {
     )
     .unwrap();
     world.publish(t - 5).unwrap();
-    zkcredit_services::registry::client::mirror(
-        &http,
-        &registry.url(),
-        admin,
-        &world.registry,
-        |i| format!("load-test-provider-token-{i:04}"),
-    )
-    .await
-    .unwrap();
+    RegistryClient::new(http.clone(), registry.url())
+        .mirror(admin, &world.registry, |i| {
+            format!("load-test-provider-token-{i:04}")
+        })
+        .await
+        .unwrap();
     let mut reqs = Vec::with_capacity(n);
     for scope in 0..n {
-        let r: Value = http.post(format!("{}/v1/requests", verifier.url()))
-            .json(&json!({"policy": example_policy(), "scope": (scope + 1).to_string(), "ttl_seconds": 7200}))
-            .send().await.unwrap().json().await.unwrap();
-        reqs.push(r);
+        let body = NewRequest {
+            policy: example_policy(),
+            scope: (scope + 1).to_string(),
+            ttl_seconds: 7200,
+        };
+        reqs.push(verifier_client.create_request(&body).await.unwrap());
     }
     eprintln!("proving {n} distinct proofs of eligibility_s4_d8 …");
     let tp = Instant::now();
     let now = unix_now();
     // Sequentially: each proof already uses every core (and rayon workers' small stacks
     // do not suit nested synthesis).
-    let subs: Vec<Value> = reqs
+    let subs: Vec<Submission> = reqs
         .iter()
         .map(|r| {
+            let scope = fr_from_dec(&r.scope).unwrap();
+            let context = fr_from_dec(&r.context).unwrap();
             let w = world
-                .witness(&borrower, example_policy(), now, fr_from_dec(r["scope"].as_str().unwrap()).unwrap(), fr_from_dec(r["context"].as_str().unwrap()).unwrap())
+                .witness(&borrower, example_policy(), now, scope, context)
                 .unwrap();
-            let (proof, public) = zkcredit_prover::prove_eligibility(&prover, P, w).unwrap();
-            json!({"proof": ProofJson::from_proof(&proof), "public_signals": public_to_json(&public.to_vec())})
+            zkcredit_wallet::wallet::prove(&prover, P, &w).unwrap()
         })
         .collect();
     eprintln!("proved in {:.1} s", tp.elapsed().as_secs_f64());
@@ -109,26 +111,21 @@ async fn main() {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (queue, lat, errors, http, url) = (
+        let (queue, lat, errors, client) = (
             queue.clone(),
             lat.clone(),
             errors.clone(),
-            http.clone(),
-            format!("{}/v1/verify", verifier.url()),
+            verifier_client.clone(),
         );
         tasks.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().unwrap().pop();
-                let Some(body) = next else { break };
+                let Some(sub) = next else { break };
                 let t = Instant::now();
-                let r = http.post(&url).json(&body).send().await;
+                let r = client.verify(&sub).await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
                 match r {
-                    Ok(r) if r.status() == 200 => lat.lock().unwrap().push(ms),
-                    Ok(r) => {
-                        let msg = format!("{} {}", r.status(), r.text().await.unwrap_or_default());
-                        errors.lock().unwrap().push(msg);
-                    }
+                    Ok(_) => lat.lock().unwrap().push(ms),
                     Err(e) => errors.lock().unwrap().push(e.to_string()),
                 }
             }

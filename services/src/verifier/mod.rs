@@ -14,21 +14,31 @@
 //! `synchronous=FULL`: after a kill -9 it is still there, and two concurrent submissions of
 //! one nullifier never both succeed (the primary key decides).
 
-use crate::api::{ApiError, Json};
-use crate::registry::{unix_now, RootStatus};
+mod config;
+
+use crate::http::Json;
 use crate::server::{with_common, Metrics};
 use crate::store::{db, Store};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Router;
+pub use config::{load_or_create_verifier_id, parse_policies, VerifierConfig};
 use rand::RngCore;
 use rusqlite::OptionalExtension;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use zkcredit_api::client::RegistryClient;
+use zkcredit_api::verifier::signal_field;
+pub use zkcredit_api::verifier::{
+    Accepted, BatchResult, BatchSubmission, NewRequest, ProofRequest, Submission, MAX_BATCH,
+};
+use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::eligibility::{offchain_context, Policy, PublicInputs};
+use zkcredit_circuits::eligibility::{
+    PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH, PI_REGISTRY_ROOT, PI_SCOPE,
+};
 use zkcredit_circuits::field::{fr_from_dec, fr_to_dec, fr_to_u64};
 use zkcredit_circuits::Fr;
-use zkcredit_verifier::snarkjs::{public_from_json, ProofJson};
+use zkcredit_verifier::snarkjs::public_from_json;
 use zkcredit_verifier::Verifier;
 
 const SCHEMA: &str = "
@@ -51,25 +61,6 @@ CREATE TABLE IF NOT EXISTS nullifiers (
 );
 ";
 
-/// Verifier configuration.
-#[derive(Clone, Debug)]
-pub struct VerifierConfig {
-    /// This verifier's identity, bound into every context.
-    pub verifier_id: [u8; 32],
-    /// Base URL of the registry service.
-    pub registry_url: String,
-    /// Seconds a replaced registry root stays acceptable.
-    pub root_window: u64,
-    /// Accepted |now − server clock|.
-    pub max_skew: u64,
-    /// Longest request lifetime a client may ask for.
-    pub max_ttl: u64,
-    /// The policies this lender offers; a request for any other is refused
-    /// (`policy_not_offered`), so a borrower cannot open a request with a laxer policy.
-    /// Empty: any policy (tests and tools only).
-    pub policies: Vec<Policy>,
-}
-
 /// Verifier service state.
 #[derive(Clone)]
 pub struct VerifierService {
@@ -87,87 +78,6 @@ impl std::fmt::Debug for VerifierService {
             .finish_non_exhaustive()
     }
 }
-
-/// `POST /v1/requests` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewRequest {
-    /// The policy to prove against.
-    pub policy: Policy,
-    /// Nullifier scope (decimal field element), e.g. a hash of lender id and month.
-    pub scope: String,
-    /// Lifetime in seconds.
-    pub ttl_seconds: u64,
-}
-
-/// A proof request as served.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ProofRequest {
-    /// Request nonce (hex).
-    pub nonce: String,
-    /// Verifier id (hex).
-    pub verifier_id: String,
-    /// Expiry (Unix seconds).
-    pub expiry: u64,
-    /// The context the proof must bind (decimal).
-    pub context: String,
-    /// The policy.
-    pub policy: Policy,
-    /// Its hash (decimal).
-    pub policy_hash: String,
-    /// Nullifier scope (decimal).
-    pub scope: String,
-}
-
-/// A proof submission (snarkjs layouts).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Submission {
-    /// `proof.json`.
-    pub proof: ProofJson,
-    /// `public.json`: the six public signals.
-    pub public_signals: Vec<String>,
-}
-
-/// `POST /v1/verify` success.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Accepted {
-    /// Always true.
-    pub accepted: bool,
-    /// The recorded nullifier.
-    pub nullifier: String,
-    /// The request answered.
-    pub request_nonce: String,
-}
-
-/// `POST /v1/verify/batch` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchSubmission {
-    /// At most 256 submissions.
-    pub items: Vec<Submission>,
-}
-
-/// One batch result.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BatchResult {
-    /// Index in the batch.
-    pub index: usize,
-    /// Accepted and recorded.
-    pub accepted: bool,
-    /// The nullifier, when accepted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nullifier: Option<String>,
-    /// Error code, when refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// Error message, when refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// Largest batch.
-pub const MAX_BATCH: usize = 256;
 
 struct Checked {
     proof: ark_groth16::Proof<ark_bn254::Bn254>,
@@ -210,28 +120,11 @@ impl VerifierService {
     }
 
     async fn root_is_recent(&self, root: &Fr) -> Result<bool, ApiError> {
-        let url = format!(
-            "{}/v1/registry/roots/{}",
-            self.cfg.registry_url,
-            fr_to_dec(root)
-        );
-        let resp = self
-            .http
-            .get(&url)
-            .send()
+        let registry = RegistryClient::new(self.http.clone(), self.cfg.registry_url.clone());
+        let s = registry
+            .root_status(root)
             .await
-            .map_err(|e| ApiError::new(503, "registry_unavailable", e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(ApiError::new(
-                503,
-                "registry_unavailable",
-                format!("registry answered {}", resp.status()),
-            ));
-        }
-        let s: RootStatus = resp
-            .json()
-            .await
-            .map_err(|e| ApiError::new(503, "registry_unavailable", e.to_string()))?;
+            .map_err(|e| ApiError::new(ErrorCode::RegistryUnavailable, e.to_string()))?;
         Ok(s.current
             || s.retired_at
                 .is_some_and(|t| unix_now() <= t + self.cfg.root_window))
@@ -242,7 +135,7 @@ impl VerifierService {
         let proof = sub.proof.to_proof()?;
         let signals = public_from_json(&sub.public_signals)?;
         let public = PublicInputs::from_slice(&signals).map_err(|e| {
-            ApiError::new(400, "bad_public_signals", e.to_string()).field("public_signals")
+            ApiError::new(ErrorCode::BadPublicSignals, e.to_string()).field("public_signals")
         })?;
         let ctx = fr_to_dec(&public.context);
         let row = self
@@ -266,55 +159,51 @@ impl VerifierService {
             .await?;
         let Some((nonce, policy_hash, scope, expiry)) = row else {
             return Err(ApiError::new(
-                422,
-                "unknown_request",
+                ErrorCode::UnknownRequest,
                 "the proof's context matches no request of this verifier",
             )
-            .field("public_signals[5]"));
+            .field(signal_field(PI_CONTEXT)));
         };
         let now = unix_now();
         if now > expiry as u64 {
             return Err(ApiError::new(
-                422,
-                "request_expired",
+                ErrorCode::RequestExpired,
                 format!("request {nonce} expired at {expiry}"),
             ));
         }
         if fr_to_dec(&public.policy_hash) != policy_hash {
-            return Err(
-                ApiError::new(422, "policy_mismatch", "the proof is for another policy")
-                    .field("public_signals[1]"),
-            );
+            return Err(ApiError::new(
+                ErrorCode::PolicyMismatch,
+                "the proof is for another policy",
+            )
+            .field(signal_field(PI_POLICY_HASH)));
         }
         if fr_to_dec(&public.scope) != scope {
             return Err(ApiError::new(
-                422,
-                "scope_mismatch",
+                ErrorCode::ScopeMismatch,
                 "the proof is for another nullifier scope",
             )
-            .field("public_signals[3]"));
+            .field(signal_field(PI_SCOPE)));
         }
         let t = fr_to_u64(&public.now).ok_or_else(|| {
-            ApiError::new(422, "now_out_of_skew", "now is not a u64").field("public_signals[2]")
+            ApiError::new(ErrorCode::NowOutOfSkew, "now is not a u64").field(signal_field(PI_NOW))
         })?;
         if t.abs_diff(now) > self.cfg.max_skew {
             return Err(ApiError::new(
-                422,
-                "now_out_of_skew",
+                ErrorCode::NowOutOfSkew,
                 format!(
                     "proof time {t} is more than {} s from {now}",
                     self.cfg.max_skew
                 ),
             )
-            .field("public_signals[2]"));
+            .field(signal_field(PI_NOW)));
         }
         if !self.root_is_recent(&public.registry_root).await? {
             return Err(ApiError::new(
-                422,
-                "unknown_registry_root",
+                ErrorCode::UnknownRegistryRoot,
                 "the registry root is not current nor recent",
             )
-            .field("public_signals[0]"));
+            .field(signal_field(PI_REGISTRY_ROOT)));
         }
         Ok(Checked {
             proof,
@@ -346,11 +235,11 @@ impl VerifierService {
                     )
                     .map_err(db)?;
                 if inserted == 0 {
-                    return Err(ApiError::new(409, "nullifier_reused", "this person already applied in this scope").field("public_signals[4]"));
+                    return Err(ApiError::new(ErrorCode::NullifierReused, "this person already applied in this scope").field(signal_field(PI_NULLIFIER)));
                 }
                 let used = tx.execute("UPDATE requests SET used_at = ?1 WHERE nonce = ?2 AND used_at IS NULL", rusqlite::params![now, nonce]).map_err(db)?;
                 if used == 0 {
-                    return Err(ApiError::new(409, "request_already_used", "this request was already answered"));
+                    return Err(ApiError::new(ErrorCode::RequestAlreadyUsed, "this request was already answered"));
                 }
                 tx.commit().map_err(db)
             })
@@ -364,19 +253,17 @@ async fn create_request(
     Json(b): Json<NewRequest>,
 ) -> Result<Json<ProofRequest>, ApiError> {
     let scope = fr_from_dec(&b.scope)
-        .map_err(|e| ApiError::new(400, "bad_field", e.to_string()).field("scope"))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("scope"))?;
     if b.ttl_seconds == 0 || b.ttl_seconds > svc.cfg.max_ttl {
         return Err(ApiError::new(
-            400,
-            "bad_ttl",
+            ErrorCode::BadTtl,
             format!("ttl_seconds must be in 1..={}", svc.cfg.max_ttl),
         )
         .field("ttl_seconds"));
     }
     if !svc.cfg.policies.is_empty() && !svc.cfg.policies.contains(&b.policy) {
         return Err(ApiError::new(
-            400,
-            "policy_not_offered",
+            ErrorCode::PolicyNotOffered,
             "this lender does not offer this policy",
         )
         .field("policy"));
@@ -415,7 +302,7 @@ async fn get_request(
 ) -> Result<Json<ProofRequest>, ApiError> {
     if nonce.len() != 64 || hex::decode(&nonce).is_err() {
         return Err(
-            ApiError::new(400, "bad_field", "nonce must be 32 bytes of hex").field("nonce"),
+            ApiError::new(ErrorCode::BadField, "nonce must be 32 bytes of hex").field("nonce"),
         );
     }
     let vid = hex::encode(svc.cfg.verifier_id);
@@ -430,7 +317,7 @@ async fn get_request(
         })
         .await?;
     let (nonce, context, policy_json, policy_hash, scope, expiry) =
-        row.ok_or_else(|| ApiError::new(404, "unknown_request", "no such request"))?;
+        row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such request"))?;
     let policy: Policy = serde_json::from_str(&policy_json).map_err(ApiError::internal)?;
     Ok(Json(ProofRequest {
         nonce,
@@ -462,7 +349,7 @@ async fn verify_one(
         result
             .as_ref()
             .map(|_| "accepted")
-            .unwrap_or_else(|e| e.code),
+            .unwrap_or_else(|e| e.code.as_str()),
     );
     Ok(Json(result?))
 }
@@ -473,8 +360,7 @@ async fn verify_batch(
 ) -> Result<Json<Vec<BatchResult>>, ApiError> {
     if b.items.is_empty() || b.items.len() > MAX_BATCH {
         return Err(ApiError::new(
-            400,
-            "bad_batch_size",
+            ErrorCode::BadBatchSize,
             format!("a batch holds 1..={MAX_BATCH} items"),
         )
         .field("items"));
@@ -493,7 +379,7 @@ async fn verify_batch(
         match svc.precheck(sub).await {
             Ok(c) => checked.push((i, c)),
             Err(e) => {
-                results[i].code = Some(e.code.to_string());
+                results[i].code = Some(e.code.as_str().to_string());
                 results[i].message = Some(e.message);
             }
         }
@@ -512,8 +398,8 @@ async fn verify_batch(
     };
     for (k, (i, c)) in checked.iter().enumerate() {
         if invalid.contains(&k) {
-            results[*i].code = Some("invalid_proof".into());
-            results[*i].message = Some("the Groth16 check failed".into());
+            results[*i].code = Some(ErrorCode::InvalidProof.as_str().into());
+            results[*i].message = Some(ErrorCode::InvalidProof.description().into());
             continue;
         }
         match svc.record(c).await {
@@ -522,7 +408,7 @@ async fn verify_batch(
                 results[*i].nullifier = Some(a.nullifier);
             }
             Err(e) => {
-                results[*i].code = Some(e.code.to_string());
+                results[*i].code = Some(e.code.as_str().to_string());
                 results[*i].message = Some(e.message);
             }
         }
@@ -537,23 +423,8 @@ async fn verify_batch(
 }
 
 async fn openapi() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({
-        "openapi": "3.1.0",
-        "info": {"title": "zkcredit verifier service (lender API)", "version": env!("CARGO_PKG_VERSION")},
-        "paths": {
-            "/v1/requests": {"post": {"summary": "Create a proof request {policy, scope, ttl_seconds}; returns the context to bind", "responses": {"200": {"description": "the request"}, "400": {"description": "bad field"}}}},
-            "/v1/requests/{nonce}": {"get": {"summary": "Fetch a proof request", "responses": {"200": {"description": "the request"}, "404": {"description": "unknown"}}}},
-            "/v1/verify": {"post": {"summary": "Verify {proof, public_signals} (snarkjs layouts) and record the nullifier", "responses": {
-                "200": {"description": "accepted"},
-                "400": {"description": "malformed: bad_field, bad_point, bad_public_signals, malformed_json"},
-                "409": {"description": "nullifier_reused, request_already_used"},
-                "413": {"description": "body too large"},
-                "415": {"description": "not application/json"},
-                "422": {"description": "unknown_request, request_expired, policy_mismatch, scope_mismatch, now_out_of_skew, unknown_registry_root, invalid_proof, invalid_body"},
-                "503": {"description": "registry_unavailable"}}}},
-            "/v1/verify/batch": {"post": {"summary": "Verify up to 256 submissions with one random linear combination; one result per item"}},
-            "/healthz": {"get": {"summary": "Liveness"}},
-            "/metrics": {"get": {"summary": "Prometheus metrics"}}
-        }
-    }))
+    axum::Json(zkcredit_api::openapi::document(
+        "zkcredit verifier service (lender API)",
+        &[zkcredit_api::verifier::ROUTES],
+    ))
 }

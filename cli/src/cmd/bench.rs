@@ -5,10 +5,11 @@ use serde::Serialize;
 use std::time::Instant;
 use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
 use zkcredit_circuits::imt::IndexedMerkleTree;
-use zkcredit_circuits::scenario::{eligible_applicant, Layout};
 use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
 use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::resources::{peak_rss_mib, reset_peak_rss};
+use zkcredit_testkit::scenario::{eligible_applicant, Layout};
 use zkcredit_verifier::Verifier;
 
 /// One row of the table.
@@ -305,15 +306,7 @@ fn eligibility_row(slots: usize, runs: usize) -> Row {
     let params = EligibilityParams { slots, depth: 32 };
     let id = CircuitId::Eligibility(params);
     let constraints = count(EligibilityCircuit::for_setup(params));
-    let layout = if slots >= 8 {
-        Layout::default()
-    } else {
-        Layout {
-            fraud_lists: 1,
-            lenders: 1,
-            bureaus: 1,
-        }
-    };
+    let layout = Layout::for_slots(slots);
     let mut rng = StdRng::seed_from_u64(slots as u64);
     let (world, b, w0) =
         eligible_applicant(params, layout, &mut rng, 500, 1_790_000_000).expect("world");
@@ -330,18 +323,6 @@ fn eligibility_row(slots: usize, runs: usize) -> Row {
             ms,
         )
     })
-}
-
-/// Resets the kernel's peak-RSS counter of this process (Linux `clear_refs` 5).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 /// Runs the benchmark and prints the table; returns the rows as JSON.
@@ -475,4 +456,45 @@ pub fn results_markdown(v: &serde_json::Value, runs: usize, quick: bool, peer: b
         v["table"].as_str().unwrap_or(""),
         v["peer_table"].as_str().unwrap_or("")
     )
+}
+
+/// `zkcredit bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Proofs per circuit (median and min reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Only the smallest sizes (a quick look).
+    #[arg(long)]
+    quick: bool,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Also prove the same statements with circom + snarkjs (needs scripts/install-js.sh;
+    /// prepares a 2^14 powers-of-tau file once in ~/.cache/zkcredit-peer, ≈ 10 min).
+    #[arg(long)]
+    peer: bool,
+    /// Write benches/RESULTS.md-style Markdown (tables, machine, command, date) here.
+    #[arg(long)]
+    markdown: Option<std::path::PathBuf>,
+}
+
+/// Runs `zkcredit bench`.
+pub fn bench(a: BenchArgs) -> Result<(), super::CliError> {
+    use zkcredit_prover::files::write_atomic;
+    if a.runs == 0 {
+        return Err(super::CliError::Usage("--runs must be at least 1".into()));
+    }
+    let v = run(a.runs, a.quick, a.peer);
+    if let Some(path) = a.markdown {
+        write_atomic(
+            &path,
+            results_markdown(&v, a.runs, a.quick, a.peer).as_bytes(),
+        )?;
+    }
+    if let Some(path) = a.json {
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+        write_atomic(&path, text.as_bytes())?;
+    }
+    Ok(())
 }

@@ -6,29 +6,32 @@
 //! publishes; each applicant's wallet gathers its witnesses with signed requests, proves,
 //! and applies. Then the eligible applicant borrows from the `LendingPool` in revm.
 
-use crate::{load_or_setup, secs, CliError};
+use super::{load_prover, secs, CliError};
 use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
 use std::path::Path;
 use std::time::Instant;
-use zkcredit_circuits::eligibility::{EligibilityParams, EligibilityWitness, Policy};
+use zkcredit_api::client::RegistryClient;
+use zkcredit_api::issuer::Approve;
+use zkcredit_api::registry::RegistryView;
+use zkcredit_api::unix_now;
+use zkcredit_api::verifier::{NewRequest, ProofRequest, Submission};
+use zkcredit_circuits::eligibility::{EligibilityParams, EligibilityWitness, Policy, PI_NULLIFIER};
 use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_circuits::registry::{Registry, Role};
-use zkcredit_circuits::scenario::{example_policy, Layout};
 use zkcredit_circuits::subject::truncate_248;
 use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
-use zkcredit_services::alliance::{admin, Alliance};
-use zkcredit_services::api::unix_now;
-use zkcredit_services::registry::RegistryView;
-use zkcredit_services::verifier::ProofRequest;
-use zkcredit_services::wallet::{self, Decision, Wallet, WalletError};
+use zkcredit_testkit::alliance::Alliance;
+use zkcredit_testkit::scenario::{example_policy, Layout};
+use zkcredit_wallet::wallet;
+use zkcredit_wallet::{Decision, Wallet, WalletError};
 
 const DAY: u64 = 86_400;
 const SYNTHETIC: usize = 1_000;
 
-fn usage(e: impl std::fmt::Display) -> CliError {
-    CliError::Usage(e.to_string())
+fn broken(e: impl std::fmt::Display) -> CliError {
+    CliError::CheckFailed(e.to_string())
 }
 
 /// What happens to an applicant.
@@ -137,9 +140,9 @@ async fn seed(
         ));
     }
     let t = Instant::now();
-    let r = admin::import_csv(http, &a.issuer.url(), &a.admin, kyc)
-        .await
-        .map_err(usage)?;
+    let r = zkcredit_api::client::ProviderClient::new(http.clone(), a.issuer.url())
+        .import_csv(&a.admin, kyc, true)
+        .await?;
     let mut total = r.upserts;
     for p in &a.providers {
         let mut csv = String::new();
@@ -164,9 +167,7 @@ async fn seed(
                 csv.push_str(&format!("{},{},{},{}\n", fr_to_dec(k), v[0], v[1], v[2]));
             }
         }
-        let r = admin::import_csv(http, &p.server.url(), &a.admin, csv)
-            .await
-            .map_err(usage)?;
+        let r = p.client(http).import_csv(&a.admin, csv, true).await?;
         total += r.upserts;
     }
     println!(
@@ -177,9 +178,9 @@ async fn seed(
 }
 
 fn registry_from_view(v: &RegistryView, slots: usize) -> Result<Registry, CliError> {
-    let mut r = Registry::new(slots).map_err(usage)?;
+    let mut r = Registry::new(slots).map_err(broken)?;
     for s in &v.slots {
-        r.set(s.slot, s.value).map_err(usage)?;
+        r.set(s.slot, s.value).map_err(broken)?;
     }
     Ok(r)
 }
@@ -188,10 +189,21 @@ async fn prove_blocking(
     prover: &'static Prover,
     p: EligibilityParams,
     w: EligibilityWitness,
-) -> Result<zkcredit_services::verifier::Submission, WalletError> {
+) -> Result<Submission, WalletError> {
     tokio::task::spawn_blocking(move || wallet::prove(prover, p, &w))
         .await
         .map_err(|e| WalletError::Prove(e.to_string()))?
+}
+
+/// `zkcredit demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where verifying keys live.
+    #[arg(long, default_value = "params")]
+    pub params: std::path::PathBuf,
+    /// Where proving keys are cached.
+    #[arg(long, default_value = "params/cache")]
+    pub cache: std::path::PathBuf,
 }
 
 /// Runs the demo.
@@ -208,7 +220,7 @@ pub fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
         zkcredit_circuits::costs::ELIGIBILITY_S16_D32
     );
     let t = Instant::now();
-    let prover: &'static Prover = Box::leak(Box::new(load_or_setup(&id, params, cache)?));
+    let prover: &'static Prover = Box::leak(Box::new(load_prover(&id, params, cache)?));
     println!(
         "[keys]    INSECURE development proving key ready ({}); vk sha256 {}",
         secs(t),
@@ -217,12 +229,12 @@ pub fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
     let dir = tempfile::Builder::new()
         .prefix("zkcredit-demo-")
         .tempdir()
-        .map_err(usage)?;
+        .map_err(CliError::runtime)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(usage)?;
+        .map_err(CliError::runtime)?;
     let result = rt.block_on(story(prover, p, dir.path()));
     drop(rt);
     result
@@ -233,9 +245,12 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let now = unix_now();
     let mut rng = StdRng::seed_from_u64(now);
     let t = Instant::now();
-    let a = Alliance::start(dir, p, Layout::default(), &prover.pk().vk)
-        .await
-        .map_err(usage)?;
+    let a = Alliance::start(dir, p, Layout::default(), &prover.pk().vk).await?;
+    let (issuer, registry, verifier) = (
+        a.issuer_client(&http),
+        a.registry_client(&http),
+        a.verifier_client(&http),
+    );
     println!(
         "[start]   services up in {} (stores under {}):",
         secs(t),
@@ -271,34 +286,30 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
             Wallet::create(
                 &ana_dir,
                 "demo password, not a secret",
-                zkcredit_services::keystore::DEFAULT_M_KIB,
-                zkcredit_services::keystore::DEFAULT_T,
-            )
-            .map_err(usage)?
+                zkcredit_wallet::keystore::DEFAULT_M_KIB,
+                zkcredit_wallet::keystore::DEFAULT_T,
+            )?
         } else {
             Wallet::generate()
         };
-        let app = w
-            .register(&http, &a.issuer.url(), ap.id)
-            .await
-            .map_err(usage)?;
-        let v = admin::approve(&http, &a.issuer.url(), &a.admin, &app.application_id)
-            .await
-            .map_err(usage)?;
+        let app = w.register(&issuer, ap.id).await?;
+        let v = issuer
+            .approve(&a.admin, &app.application_id, Approve::default())
+            .await?;
         let att = v
             .attestation
-            .ok_or_else(|| usage("approved without attestation"))?;
+            .ok_or_else(|| broken("approved without attestation"))?;
         if i == 0 {
-            w.save_attestation(&ana_dir, att).map_err(usage)?;
-            w = Wallet::open(&ana_dir, "demo password, not a secret").map_err(usage)?;
+            w.save_attestation(&ana_dir, att)?;
+            w = Wallet::open(&ana_dir, "demo password, not a secret")?;
         } else {
-            w.set_attestation(att).map_err(usage)?;
+            w.set_attestation(att)?;
         }
         wallets.push(w);
     }
     match Wallet::open(&ana_dir, "wrong password") {
         Err(WalletError::Keystore(_)) => {}
-        _ => return Err(usage("the keystore opened with a wrong password")),
+        _ => return Err(broken("the keystore opened with a wrong password")),
     }
     println!(
         "[kyc]     {} applicants applied from their wallets; operator approved; ed25519 attestations stored ({}; Ana's keystore: argon2id + XChaCha20-Poly1305, wrong password refused)",
@@ -313,20 +324,16 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
         for (role, nth, v) in &ap.records {
             let pr = a
                 .provider(*role, *nth)
-                .ok_or_else(|| usage("no such provider"))?;
-            let key = admin::lookup(&http, &a.issuer.url(), &pr.issuer_token, ap.id)
-                .await
-                .map_err(usage)?;
-            admin::upsert(&http, &pr.server.url(), &a.admin, &key, *v)
-                .await
-                .map_err(usage)?;
+                .ok_or_else(|| broken("no such provider"))?;
+            let key = issuer.lookup(&pr.issuer_token, ap.id).await?.subject_key;
+            pr.client(&http)
+                .upsert(&a.admin, &key, v.map(Into::into))
+                .await?;
             n += 1;
         }
     }
-    a.publish_all().await.map_err(usage)?;
-    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url()))
-        .await
-        .map_err(usage)?;
+    a.publish_all().await?;
+    let view = registry.view().await?;
     println!(
         "[publish] {n} records set after authenticated subject-key lookups at the issuer; 7 trees published; registry root {}… ({})",
         &view.root[..16.min(view.root.len())],
@@ -343,18 +350,15 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let mut ok = true;
     let mut ana_submission = None;
     for (ap, w) in people.iter().zip(&wallets) {
-        let req: ProofRequest = wallet::post_json(
-            &http,
-            &format!("{}/v1/requests", a.verifier.url()),
-            &serde_json::json!({"policy": policy, "scope": "202611", "ttl_seconds": 600}),
-        )
-        .await
-        .map_err(usage)?;
+        let req = verifier
+            .create_request(&NewRequest {
+                policy,
+                scope: "202611".into(),
+                ttl_seconds: 600,
+            })
+            .await?;
         let t = Instant::now();
-        let witness = w
-            .gather(&http, &a.registry.url(), &req, unix_now(), |_, _| {})
-            .await
-            .map_err(usage)?;
+        let witness = w.gather(&registry, &req, unix_now(), |_, _| {}).await?;
         let gather = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let proved = prove_blocking(prover, p, witness).await;
@@ -363,14 +367,10 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
             Ok(sub) => {
                 // A forged nullifier (to apply twice) first: the Groth16 check refuses it.
                 let mut forged = sub.clone();
-                forged.public_signals[4] = "12345".into();
-                let f = wallet::apply(&http, &a.verifier.url(), &forged)
-                    .await
-                    .map_err(usage)?;
+                forged.public_signals[PI_NULLIFIER] = "12345".into();
+                let f = wallet::apply(&verifier, &forged).await?;
                 let t = Instant::now();
-                let d = wallet::apply(&http, &a.verifier.url(), &sub)
-                    .await
-                    .map_err(usage)?;
+                let d = wallet::apply(&verifier, &sub).await?;
                 let verify = t.elapsed().as_secs_f64();
                 if !matches!(&f, Decision::Refused { code, .. } if code == "invalid_proof") {
                     ok = false;
@@ -395,7 +395,7 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
             Err(WalletError::CannotProve(m)) => {
                 ("REFUSED", None, format!("wallet: no proof exists — {m}"))
             }
-            Err(e) => return Err(usage(e)),
+            Err(e) => return Err(e.into()),
         };
         let as_expected = match ap.expect {
             Expect::Accepted => decision == "ACCEPTED",
@@ -415,11 +415,10 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
             if as_expected { "" } else { "   <-- UNEXPECTED" }
         );
     }
-    let sub = ana_submission.ok_or_else(|| usage("Ana produced no proof"))?;
+    let sub =
+        ana_submission.ok_or_else(|| CliError::CheckFailed("Ana produced no proof".into()))?;
     let t = Instant::now();
-    let replay = wallet::apply(&http, &a.verifier.url(), &sub)
-        .await
-        .map_err(usage)?;
+    let replay = wallet::apply(&verifier, &sub).await?;
     let replay_ok = matches!(&replay, Decision::Refused { code, .. } if code == "request_already_used" || code == "nullifier_reused");
     ok &= replay_ok;
     let reason = match &replay {
@@ -439,16 +438,14 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     println!();
 
     // Journey 3: Ana borrows on chain.
-    let view: RegistryView = wallet::get_json(&http, &format!("{}/v1/registry", a.registry.url()))
-        .await
-        .map_err(usage)?;
-    let registry = registry_from_view(&view, p.slots)?;
-    ok &= onchain(prover, p, &registry, &wallets[0], &a, &http, policy).await?;
+    let view = registry.view().await?;
+    let mirror = registry_from_view(&view, p.slots)?;
+    ok &= onchain(prover, p, &mirror, &wallets[0], &registry, policy).await?;
 
-    a.stop().await.map_err(usage)?;
+    a.stop().await.map_err(CliError::runtime)?;
     if !ok {
-        return Err(usage(
-            "a decision differed from the expected one (marked above)",
+        return Err(CliError::CheckFailed(
+            "a decision differed from the expected one (marked above)".into(),
         ));
     }
     println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 6 applicants refused by their own wallets, each for its rule; replay, forged nullifier and front-running refused)");
@@ -460,12 +457,10 @@ async fn onchain(
     p: EligibilityParams,
     registry: &Registry,
     ana: &Wallet,
-    a: &Alliance,
-    http: &reqwest::Client,
+    registry_client: &RegistryClient,
     policy: Policy,
 ) -> Result<bool, CliError> {
     use zkcredit_evm::pool::{account, Deployment, PoolConfig};
-    let evm = |e: zkcredit_evm::EvmError| CliError::Usage(format!("EVM: {e}"));
     let wei = |eth: u64| {
         alloy_primitives::U256::from(eth)
             * alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18u64))
@@ -479,7 +474,7 @@ async fn onchain(
         liquidity: wei(100),
     };
     let t = Instant::now();
-    let mut d = Deployment::new(now, registry, cfg).map_err(evm)?;
+    let mut d = Deployment::new(now, registry, cfg)?;
     println!(
         "[chain]   revm: ProviderRegistry ({} gas) and LendingPool ({} gas) deployed; the 7 slots mirrored from the registry service ({})",
         d.gas.registry,
@@ -498,22 +493,19 @@ async fn onchain(
         policy_hash: fr_to_dec(&policy.hash()),
         scope: fr_to_dec(&cfg.scope),
     };
-    let w = ana
-        .gather(http, &a.registry.url(), &req, now, |_, _| {})
-        .await
-        .map_err(usage)?;
+    let w = ana.gather(registry_client, &req, now, |_, _| {}).await?;
     let t = Instant::now();
     let witness = w.clone();
     let (proof, public) =
         tokio::task::spawn_blocking(move || zkcredit_prover::prove_eligibility(prover, p, witness))
             .await
-            .map_err(usage)??;
+            .map_err(CliError::runtime)??;
     println!(
         "[wallet]  Ana's proof bound to (chain id, pool, msg.sender, 2 ETH) in {}",
         secs(t)
     );
     let thief = account(0x7717);
-    let o = d.borrow(thief, amount, &proof, &public).map_err(evm)?;
+    let o = d.borrow(thief, amount, &proof, &public)?;
     let mut ok = !o.success;
     println!(
         "[chain]   a front-runner submits Ana's proof: {}",
@@ -524,7 +516,7 @@ async fn onchain(
         }
     );
     let before = d.chain.balance(me);
-    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
+    let o = d.borrow(me, amount, &proof, &public)?;
     ok &= o.success;
     println!(
         "[chain]   Ana borrow(2 ETH): {} — {} gas; she received {} wei",
@@ -532,7 +524,7 @@ async fn onchain(
         o.gas_used,
         d.chain.balance(me) - before
     );
-    let o = d.borrow(me, amount, &proof, &public).map_err(evm)?;
+    let o = d.borrow(me, amount, &proof, &public)?;
     ok &= !o.success;
     println!(
         "[chain]   the same proof again: {}",

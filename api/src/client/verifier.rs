@@ -1,0 +1,40 @@
+use super::{ClientError, Endpoint};
+use crate::verifier::{
+    Accepted, BatchResult, BatchSubmission, NewRequest, ProofRequest, Submission,
+};
+
+/// The lender's verifier (spec §7).
+#[derive(Clone, Debug)]
+pub struct VerifierClient(pub Endpoint);
+
+impl VerifierClient {
+    /// A client of the verifier at `base`.
+    pub fn new(http: reqwest::Client, base: impl Into<String>) -> Self {
+        Self(Endpoint::new(http, base))
+    }
+
+    /// `POST /v1/requests`.
+    pub async fn create_request(&self, r: &NewRequest) -> Result<ProofRequest, ClientError> {
+        self.0.post("/v1/requests", r).await
+    }
+
+    /// `GET /v1/requests/{nonce}`.
+    pub async fn request(&self, nonce: &str) -> Result<ProofRequest, ClientError> {
+        self.0.get(&format!("/v1/requests/{nonce}")).await
+    }
+
+    /// The URL a wallet fetches a request from.
+    pub fn request_url(&self, nonce: &str) -> String {
+        self.0.url(&format!("/v1/requests/{nonce}"))
+    }
+
+    /// `POST /v1/verify`.
+    pub async fn verify(&self, s: &Submission) -> Result<Accepted, ClientError> {
+        self.0.post("/v1/verify", s).await
+    }
+
+    /// `POST /v1/verify/batch`.
+    pub async fn verify_batch(&self, b: &BatchSubmission) -> Result<Vec<BatchResult>, ClientError> {
+        self.0.post("/v1/verify/batch", b).await
+    }
+}

@@ -1,0 +1,170 @@
+//! The subcommands, one module each; this module holds what they share: the error type,
+//! file and token reading, the async runtime, logging and the shutdown signal.
+
+pub mod bench;
+pub mod demo;
+pub mod prove;
+pub mod serve;
+pub mod setup;
+pub mod verify;
+pub mod wallet;
+
+use std::path::Path;
+use std::time::Instant;
+use zkcredit_prover::cache::KeySource;
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::fast::Prover;
+
+/// Why a command failed; [`CliError::exit_code`] maps it to the process exit code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// Arguments that do not fit together.
+    #[error("{0}")]
+    Usage(String),
+    /// A file that cannot be read or does not parse.
+    #[error("{path}: {message}")]
+    Input {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A check the command was asked to make failed (stale artifacts, a key that differs).
+    #[error("{0}")]
+    CheckFailed(String),
+    /// Setup, proving or key files.
+    #[error(transparent)]
+    Prover(#[from] zkcredit_prover::ProverError),
+    /// A proof, key or public input that does not decode.
+    #[error(transparent)]
+    Verify(#[from] zkcredit_verifier::VerifyError),
+    /// A service refused its configuration or store.
+    #[error(transparent)]
+    Service(#[from] zkcredit_api::ApiError),
+    /// A service could not be reached or refused a call.
+    #[error(transparent)]
+    Client(#[from] zkcredit_api::client::ClientError),
+    /// The wallet.
+    #[error(transparent)]
+    Wallet(#[from] zkcredit_wallet::WalletError),
+    /// The in-memory EVM.
+    #[error("EVM: {0}")]
+    Evm(#[from] zkcredit_evm::EvmError),
+    /// The async runtime, a listener or the terminal.
+    #[error("{0}")]
+    Runtime(String),
+    /// The proof does not verify (exit 1).
+    #[error("proof is INVALID: {0}")]
+    Invalid(zkcredit_verifier::VerifyError),
+    /// The lender refused (exit 1).
+    #[error("REFUSED: {0}")]
+    Refused(String),
+}
+
+impl CliError {
+    /// 1 for a negative answer (invalid proof, refused application), 2 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Invalid(_) | CliError::Refused(_) => 1,
+            _ => 2,
+        }
+    }
+
+    /// An input error for `path`.
+    pub fn input(path: &Path, e: impl std::fmt::Display) -> Self {
+        CliError::Input {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    /// A runtime error.
+    pub fn runtime(e: impl std::fmt::Display) -> Self {
+        CliError::Runtime(e.to_string())
+    }
+}
+
+/// Reads a text file.
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::input(path, e))
+}
+
+/// Reads a JSON file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CliError> {
+    serde_json::from_str(&read_text(path)?).map_err(|e| CliError::input(path, e))
+}
+
+/// Reads a token file (trimmed; at least 16 characters). Secrets never go on the command line.
+pub fn token_file(p: &Path) -> Result<String, CliError> {
+    let t = read_text(p)?.trim().to_string();
+    if t.len() < 16 {
+        return Err(CliError::input(p, "a token must be at least 16 characters"));
+    }
+    Ok(t)
+}
+
+/// `"1.23 s"` since `t`.
+pub fn secs(t: Instant) -> String {
+    format!("{:.2} s", t.elapsed().as_secs_f64())
+}
+
+/// A multi-threaded tokio runtime.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Runtime::new().map_err(CliError::runtime)
+}
+
+/// Structured logs to stderr (stdout is for the program's own output), `RUST_LOG` filter.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// The prover of `id` from the key cache, saying on stderr when the insecure development
+/// key is derived.
+pub fn load_prover(id: &CircuitId, params: &Path, cache: &Path) -> Result<Prover, CliError> {
+    let (prover, source) = zkcredit_prover::cache::load_or_setup(id, params, cache)?;
+    if let KeySource::DerivedInsecureDev {
+        seconds,
+        ignored_cache,
+    } = source
+    {
+        if let Some(why) = ignored_cache {
+            eprintln!("warning: ignored the cached proving key: {why}");
+        }
+        eprintln!(
+            "derived the INSECURE development proving key for {} in {seconds:.2} s (cached in {})",
+            id.name(),
+            cache.display()
+        );
+    }
+    Ok(prover)
+}

@@ -1,0 +1,118 @@
+//! `zkcredit setup` and `zkcredit gen-contracts`.
+
+use super::{secs, CliError};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::files::{pk_path, write_atomic, write_pk, VkFiles};
+use zkcredit_verifier::keys::vk_digest;
+
+/// `zkcredit setup`.
+#[derive(Args)]
+pub struct SetupArgs {
+    /// Circuit, e.g. eligibility_s16_d32, fraud_only_d32.
+    #[arg(long, default_value = "eligibility_s16_d32")]
+    circuit: String,
+    /// Where verifying keys live.
+    #[arg(long, default_value = "params")]
+    params: PathBuf,
+    /// Where proving keys are cached.
+    #[arg(long, default_value = "params/cache")]
+    cache: PathBuf,
+    /// Production keys from OS randomness instead of the insecure development seed.
+    /// Requires --params to name a directory other than the committed `params`.
+    #[arg(long)]
+    os_rng: bool,
+    /// Only check that the development verifying key equals the committed one.
+    #[arg(long)]
+    check: bool,
+}
+
+/// `zkcredit gen-contracts`.
+#[derive(Args)]
+pub struct GenContractsArgs {
+    /// Workspace root.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Compare instead of writing.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Runs `zkcredit setup`.
+pub fn setup(a: SetupArgs) -> Result<(), CliError> {
+    let id = CircuitId::parse(&a.circuit)?;
+    let name = id.name();
+    let files = VkFiles::new(&a.params, &name);
+    if a.os_rng && a.params == Path::new("params") {
+        return Err(CliError::Usage(
+            "--os-rng keys must not overwrite the committed development keys: pass --params DIR"
+                .into(),
+        ));
+    }
+    let t = Instant::now();
+    let pk = if a.os_rng {
+        id.setup_os_rng()?
+    } else {
+        id.insecure_dev_setup()?
+    };
+    let took = secs(t);
+    if a.check {
+        let committed = files.read()?;
+        if committed != pk.vk {
+            return Err(CliError::CheckFailed(format!(
+                "{}: committed verifying key differs from the development setup (digest {} vs {})",
+                files.bin.display(),
+                vk_digest(&committed),
+                vk_digest(&pk.vk)
+            )));
+        }
+        println!("{name}: committed verifying key matches the development setup ({took})");
+        return Ok(());
+    }
+    files.write(&pk.vk)?;
+    let pkp = pk_path(&a.cache, &name);
+    write_pk(&pkp, &pk)?;
+    println!(
+        "{} keys for {name} in {took}\n  verifying key: {} (sha256 {})\n  proving key:   {}",
+        if a.os_rng {
+            "production (OS randomness)"
+        } else {
+            "INSECURE development"
+        },
+        files.json.display(),
+        vk_digest(&pk.vk),
+        pkp.display()
+    );
+    Ok(())
+}
+
+/// Runs `zkcredit gen-contracts`.
+pub fn gen_contracts(a: GenContractsArgs) -> Result<(), CliError> {
+    let id = CircuitId::default_eligibility().name();
+    let vk = VkFiles::new(&a.root.join("params"), &id).read()?;
+    let digest = vk_digest(&vk);
+    let mut stale = Vec::new();
+    for (rel, text) in zkcredit_evm::codegen::all(&vk, &id, &digest) {
+        let path = a.root.join(&rel);
+        if a.check {
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                stale.push(rel);
+            }
+        } else {
+            write_atomic(&path, text.as_bytes())?;
+            println!("wrote {}", path.display());
+        }
+    }
+    if !stale.is_empty() {
+        return Err(CliError::CheckFailed(format!(
+            "generated files differ from the generator (run `zkcredit gen-contracts`): {}",
+            stale.join(", ")
+        )));
+    }
+    if a.check {
+        println!("generated contracts are fresh");
+    }
+    Ok(())
+}

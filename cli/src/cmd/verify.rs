@@ -1,0 +1,45 @@
+//! `zkcredit verify`: a proof and its public signals against a verifying key (snarkjs layouts).
+
+use super::{read_text, CliError};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+use zkcredit_circuits::eligibility::PUBLIC_INPUT_NAMES;
+use zkcredit_circuits::field::fr_to_dec;
+use zkcredit_verifier::snarkjs::{parse_proof, parse_public, parse_vk};
+use zkcredit_verifier::{Verifier, VerifyError};
+
+/// `zkcredit verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// proof.json
+    #[arg(long)]
+    proof: PathBuf,
+    /// public.json
+    #[arg(long)]
+    public: PathBuf,
+    /// verification_key.json
+    #[arg(long)]
+    vk: PathBuf,
+}
+
+/// Runs `zkcredit verify`: exit 0 valid, 1 invalid, 2 bad input.
+pub fn verify(a: VerifyArgs) -> Result<(), CliError> {
+    let vk = parse_vk(&read_text(&a.vk)?)?;
+    let proof = parse_proof(&read_text(&a.proof)?)?;
+    let public = parse_public(&read_text(&a.public)?)?;
+    let t = Instant::now();
+    Verifier::new(&vk)
+        .verify_raw(&proof, &public)
+        .map_err(|e| match e {
+            VerifyError::InvalidProof => CliError::Invalid(e),
+            other => CliError::Verify(other),
+        })?;
+    println!("proof is VALID ({:.2} ms)", t.elapsed().as_secs_f64() * 1e3);
+    if public.len() == PUBLIC_INPUT_NAMES.len() {
+        for (n, v) in PUBLIC_INPUT_NAMES.iter().zip(&public) {
+            println!("  {n:>13} = {}", fr_to_dec(v));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! `zkcredit wallet init|register|prove|apply`: the borrower's wallet on the command line.
+
+use super::{load_prover, read_json, read_text, runtime, secs, CliError};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use zkcredit_api::client::{IssuerClient, RegistryClient, VerifierClient};
+use zkcredit_api::unix_now;
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_wallet::wallet::{self, attestation_path};
+use zkcredit_wallet::{Decision, ProofFile, Wallet};
+
+/// `zkcredit wallet …`.
+#[derive(Subcommand)]
+pub enum WalletCmd {
+    /// Create a wallet: a random holder secret in an encrypted keystore (argon2id +
+    /// XChaCha20-Poly1305). Password from --password-file or $ZKCREDIT_WALLET_PASSWORD.
+    Init {
+        #[command(flatten)]
+        w: WalletArgs,
+    },
+    /// Apply to the KYC issuer with a real-world identifier; with --wait, poll until the
+    /// operator decides and store the attestation.
+    Register {
+        #[command(flatten)]
+        w: WalletArgs,
+        /// Issuer base URL.
+        #[arg(long)]
+        issuer: String,
+        /// Real-world identifier (e.g. national id number).
+        #[arg(long)]
+        id: String,
+        /// Poll until approved (seconds; 0: do not wait).
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
+    /// Fetch a proof request, every slot's witness, and prove (writes proof.json).
+    Prove {
+        #[command(flatten)]
+        w: WalletArgs,
+        /// Proof request: the verifier's `…/v1/requests/{nonce}` URL, or a JSON file.
+        #[arg(long)]
+        request: String,
+        /// Registry base URL.
+        #[arg(long)]
+        registry: String,
+        /// Output file.
+        #[arg(long, default_value = "proof.json")]
+        out: PathBuf,
+        /// Where verifying keys live.
+        #[arg(long, default_value = "params")]
+        params: PathBuf,
+        /// Where proving keys are cached.
+        #[arg(long, default_value = "params/cache")]
+        cache: PathBuf,
+        /// Circuit.
+        #[arg(long, default_value = "eligibility_s16_d32")]
+        circuit: String,
+    },
+    /// Send proof.json to the lender and print the decision (exit 1 if refused).
+    Apply {
+        /// The proof file.
+        #[arg(long, default_value = "proof.json")]
+        proof: PathBuf,
+        /// Verifier base URL (default: the one the request came from).
+        #[arg(long)]
+        verifier: Option<String>,
+    },
+}
+
+/// Wallet location and password.
+#[derive(Args, Debug)]
+pub struct WalletArgs {
+    /// Wallet directory.
+    #[arg(long, default_value = "wallet")]
+    dir: PathBuf,
+    /// File holding the keystore password (else $ZKCREDIT_WALLET_PASSWORD).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+impl WalletArgs {
+    fn password(&self) -> Result<String, CliError> {
+        match &self.password_file {
+            Some(p) => Ok(read_text(p)?.trim_end_matches(['\n', '\r']).to_string()),
+            None => std::env::var("ZKCREDIT_WALLET_PASSWORD").map_err(|_| {
+                CliError::Usage("give --password-file or set ZKCREDIT_WALLET_PASSWORD".into())
+            }),
+        }
+    }
+}
+
+/// `zkcredit wallet …`.
+pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
+    match cmd {
+        WalletCmd::Init { w } => {
+            let pw = w.password()?;
+            let t = Instant::now();
+            let wal = Wallet::create(
+                &w.dir,
+                &pw,
+                zkcredit_wallet::keystore::DEFAULT_M_KIB,
+                zkcredit_wallet::keystore::DEFAULT_T,
+            )?;
+            println!(
+                "wallet created in {} ({}); holder key {}",
+                w.dir.display(),
+                secs(t),
+                wal.holder_key_hex()
+            );
+            Ok(())
+        }
+        WalletCmd::Register {
+            w,
+            issuer,
+            id,
+            wait,
+        } => {
+            let mut wal = Wallet::open(&w.dir, &w.password()?)?;
+            let issuer = IssuerClient::new(reqwest::Client::new(), issuer);
+            runtime()?.block_on(async {
+                let mut app = wal.register(&issuer, &id).await?;
+                println!("application {} is {}", app.application_id, app.status);
+                let deadline = Instant::now() + std::time::Duration::from_secs(wait);
+                while app.status == "pending" && Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    app = issuer.application(&app.application_id).await?;
+                }
+                match (app.status.as_str(), app.attestation) {
+                    ("approved", Some(a)) => {
+                        wal.save_attestation(&w.dir, a)?;
+                        println!(
+                            "approved: attestation stored in {}",
+                            attestation_path(&w.dir).display()
+                        );
+                        Ok(())
+                    }
+                    ("pending", _) => {
+                        println!("still pending: rerun with --wait once the operator approves");
+                        Ok(())
+                    }
+                    (s, _) => Err(CliError::Refused(format!("application {s}"))),
+                }
+            })
+        }
+        WalletCmd::Prove {
+            w,
+            request,
+            registry,
+            out,
+            params,
+            cache,
+            circuit,
+        } => {
+            let wal = Wallet::open(&w.dir, &w.password()?)?;
+            let id = CircuitId::parse(&circuit)?;
+            let CircuitId::Eligibility(p) = id else {
+                return Err(CliError::Usage(
+                    "wallet proofs use an eligibility circuit".into(),
+                ));
+            };
+            let bar = indicatif::ProgressBar::new(p.slots as u64 + 2);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                )
+                .map_err(CliError::runtime)?,
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let rt = runtime()?;
+            let http = reqwest::Client::new();
+            let (req, verifier) =
+                if request.starts_with("http://") || request.starts_with("https://") {
+                    bar.set_message("fetching the proof request");
+                    let r = rt.block_on(wallet::fetch_request(&http, &request))?;
+                    let base = request.split("/v1/requests/").next().map(str::to_string);
+                    (r, base)
+                } else {
+                    (read_json(Path::new(&request))?, None)
+                };
+            bar.inc(1);
+            let registry = RegistryClient::new(http.clone(), registry);
+            let witness = rt.block_on(wal.gather(&registry, &req, unix_now(), |slot, url| {
+                bar.set_message(format!("witness for slot {slot} from {url}"));
+                bar.inc(1);
+            }))?;
+            bar.set_position(p.slots as u64 + 1);
+            bar.set_message("loading the proving key");
+            let prover = load_prover(&id, &params, &cache)?;
+            bar.set_message("proving (Groth16, BN254)");
+            let t = Instant::now();
+            let sub = wallet::prove(&prover, p, &witness)?;
+            bar.inc(1);
+            bar.finish_with_message(format!("proved in {}", secs(t)));
+            let file = ProofFile {
+                request: req,
+                verifier,
+                proof: sub.proof,
+                public_signals: sub.public_signals,
+            };
+            let json = serde_json::to_vec_pretty(&file).map_err(|e| CliError::input(&out, e))?;
+            zkcredit_prover::files::write_atomic(&out, &json)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        WalletCmd::Apply { proof, verifier } => {
+            let file: ProofFile = read_json(&proof)?;
+            let url = verifier.or(file.verifier.clone()).ok_or_else(|| {
+                CliError::Usage("the proof file names no verifier: pass --verifier URL".into())
+            })?;
+            let d = runtime()?.block_on(wallet::apply(
+                &VerifierClient::new(reqwest::Client::new(), url.clone()),
+                &file.submission(),
+            ))?;
+            match d {
+                Decision::Accepted(a) => {
+                    println!(
+                        "ACCEPTED by {url}: request {}, nullifier {}",
+                        a.request_nonce, a.nullifier
+                    );
+                    Ok(())
+                }
+                Decision::Refused { code, message } => {
+                    Err(CliError::Refused(format!("{code}: {message}")))
+                }
+            }
+        }
+    }
+}

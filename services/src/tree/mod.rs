@@ -1,0 +1,285 @@
+//! A provider's indexed tree as a service (spec §4, §7.3): what the fraud lists, lenders,
+//! bureaus and the KYC issuer share.
+//!
+//! **Persistence and crash consistency (spec §4.4).** Two tables in one SQLite file:
+//! `changes`, an append-only journal of admin upserts and deletes (the provider's wishes),
+//! and `leaves`, the tree's leaf table *as last published* (index → key, next key,
+//! record). The in-memory tree always equals `leaves`. Publishing applies the journal to
+//! the tree (O(depth) per row, or a parallel rebuild for large batches), then writes the
+//! touched leaves, the new root and timestamp, and removes the applied journal entries in
+//! **one** transaction (`synchronous=FULL`). A crash before the commit leaves the old tree
+//! and the journal; after, the new tree. On start the tree is rebuilt from `leaves`, checked
+//! well-formed, and its root compared with the recorded published root: a service whose
+//! store disagrees refuses to start. The registry is told after the commit; a pending
+//! notification survives a restart and is retried.
+//!
+//! Routes (admin bearer token on `/v1/admin/*`):
+//! - `PUT|GET|DELETE /v1/admin/rows/{subject_key}` — stage an upsert `{values: [v0,v1,v2]}`,
+//!   read the row as it will be published, stage a delete;
+//! - `POST /v1/admin/import` — bulk import, `text/csv` (`subject_key,v0,v1,v2` per line,
+//!   optional header) or `application/json` (`{upsert: [{subject_key, values}], delete: [..]}`);
+//!   all rows validated before any is staged; `?publish=true` publishes at once;
+//! - `POST /v1/admin/publish` — apply the journal, persist, tell the registry;
+//! - `GET /v1/admin/status`; `GET /v1/status` (public: role, id, root, published_at);
+//! - `POST /v1/witness` — the lookup witness for the attested subject key, only for a
+//!   request carrying the issuer's attestation and a fresh holder signature
+//!   ([`crate::auth::WitnessRequest`]); anyone else gets 401/403 before the tree is read.
+
+mod import;
+mod publish;
+mod routes;
+mod store;
+
+pub use import::{parse_import, parse_record, parse_subject_key, Change};
+pub use zkcredit_api::provider::{
+    AdminStatus, ImportReport, PublishReport, Status, WitnessResponse,
+};
+
+use crate::http::{bearer, ct_eq, sha};
+use crate::server::Metrics;
+use crate::store::{db, Store};
+use axum::http::HeaderMap;
+use ed25519_dalek::VerifyingKey;
+use rusqlite::{params, OptionalExtension};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use store::{load_tree, meta, rec_blob, rec_bytes, set_meta, SCHEMA};
+use zkcredit_api::{ApiError, ErrorCode};
+use zkcredit_circuits::field::{fr_to_be_bytes, fr_to_dec};
+use zkcredit_circuits::imt::IndexedMerkleTree;
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::Fr;
+
+/// Journals larger than this are applied by a parallel rebuild instead of row by row.
+pub const REBUILD_THRESHOLD: usize = 20_000;
+/// Largest accepted bulk-import body (a 1M-row CSV is ≈ 100 MB).
+pub const MAX_IMPORT_BYTES: usize = 512 << 20;
+
+/// Where a provider publishes its root.
+#[derive(Clone)]
+pub struct RegistryLink {
+    /// Registry service base URL.
+    pub url: String,
+    /// The provider's slot.
+    pub slot: usize,
+    /// The provider's bearer token at the registry.
+    pub token: String,
+}
+
+impl std::fmt::Debug for RegistryLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLink")
+            .field("url", &self.url)
+            .field("slot", &self.slot)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Configuration of one provider tree.
+#[derive(Clone, Debug)]
+pub struct TreeConfig {
+    /// The provider's role (KYC for the issuer).
+    pub role: Role,
+    /// Its id as registered in the registry.
+    pub provider_id: Fr,
+    /// Tree depth (binary-equivalent, even).
+    pub depth: usize,
+    /// The KYC issuer's attestation key.
+    pub issuer_key: VerifyingKey,
+    /// Where to publish (none: publish locally only).
+    pub registry: Option<RegistryLink>,
+}
+
+pub(super) struct Published {
+    pub(super) tree: IndexedMerkleTree,
+    pub(super) root: Fr,
+    pub(super) published_at: u64,
+}
+
+/// A provider tree service.
+#[derive(Clone)]
+pub struct TreeService {
+    store: Store,
+    cfg: Arc<TreeConfig>,
+    state: Arc<RwLock<Published>>,
+    publish_lock: Arc<tokio::sync::Mutex<()>>,
+    admin_sha: [u8; 32],
+    http: reqwest::Client,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for TreeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeService")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad(code: ErrorCode, field: impl Into<String>, msg: impl Into<String>) -> ApiError {
+    ApiError::new(code, msg).field(field)
+}
+
+impl TreeService {
+    /// Opens (creating) the store `file` under `data_dir`, rebuilds the tree and checks it
+    /// against the recorded published root. `admin_token` authorises `/v1/admin/*`.
+    pub fn open(
+        data_dir: &std::path::Path,
+        file: &str,
+        cfg: TreeConfig,
+        admin_token: &str,
+    ) -> Result<Self, ApiError> {
+        if admin_token.len() < 16 {
+            return Err(ApiError::bad_request(
+                "admin token must be at least 16 characters",
+            ));
+        }
+        IndexedMerkleTree::new(cfg.depth).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let store = Store::open(&data_dir.join(file), SCHEMA).map_err(db)?;
+        let depth = cfg.depth;
+        let identity = format!(
+            "{}:{}:{}",
+            cfg.role as u8,
+            fr_to_dec(&cfg.provider_id),
+            depth
+        );
+        let state = store.with_sync(move |conn| {
+            match meta(conn, "identity")? {
+                None => set_meta(conn, "identity", &identity)?,
+                Some(s) if s == identity => {}
+                Some(s) => {
+                    return Err(ApiError::bad_request(format!(
+                        "store belongs to role:id:depth {s}, not {identity}"
+                    )))
+                }
+            }
+            let tree = load_tree(conn, depth)?;
+            let root = tree.root();
+            let published_at = meta(conn, "published_at")?
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            if let Some(r) = meta(conn, "published_root")? {
+                if r != fr_to_dec(&root) {
+                    return Err(ApiError::internal(format!(
+                        "store inconsistent: leaves hash to {} but {r} was published",
+                        fr_to_dec(&root)
+                    )));
+                }
+            }
+            Ok(Published {
+                tree,
+                root,
+                published_at,
+            })
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(Self {
+            store,
+            cfg: Arc::new(cfg),
+            state: Arc::new(RwLock::new(state)),
+            publish_lock: Arc::default(),
+            admin_sha: sha(admin_token),
+            http,
+            metrics: Arc::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TreeConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn check_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if bearer(headers).is_some_and(|t| ct_eq(&sha(t), &self.admin_sha)) {
+            Ok(())
+        } else {
+            self.metrics.inc("admin_requests_total", "unauthorized");
+            Err(ApiError::unauthorized())
+        }
+    }
+
+    /// The routes of a provider tree (no `/healthz` etc.: see [`crate::server::with_common`]).
+    /// Returns the small-body routes and the bulk-import route separately, so the caller can
+    /// apply the common 1 MiB limit to the former only.
+    /// The public status.
+    pub fn status(&self) -> Status {
+        let g = self.state.read().unwrap_or_else(|p| p.into_inner());
+        Status {
+            role: self.cfg.role,
+            provider_id: fr_to_dec(&self.cfg.provider_id),
+            root: fr_to_dec(&g.root),
+            published_at: g.published_at,
+        }
+    }
+
+    /// Stages changes in the journal (one transaction).
+    pub async fn stage(&self, changes: Vec<Change>) -> Result<f64, ApiError> {
+        let t = Instant::now();
+        self.store
+            .with(move |conn| {
+                let tx = conn.transaction().map_err(db)?;
+                {
+                    let mut st = tx
+                        .prepare("INSERT INTO changes (key, rec) VALUES (?1, ?2)")
+                        .map_err(db)?;
+                    for (k, v) in &changes {
+                        st.execute(params![
+                            fr_to_be_bytes(k).to_vec(),
+                            v.as_ref().map(rec_bytes)
+                        ])
+                        .map_err(db)?;
+                    }
+                }
+                tx.commit().map_err(db)
+            })
+            .await?;
+        Ok(t.elapsed().as_secs_f64())
+    }
+
+    /// The row for `key` as it will be after the next publication.
+    pub async fn row(&self, key: Fr) -> Result<Option<[Fr; 3]>, ApiError> {
+        let staged = self
+            .store
+            .with(move |conn| {
+                conn.query_row(
+                    "SELECT rec FROM changes WHERE key = ?1 ORDER BY seq DESC LIMIT 1",
+                    [fr_to_be_bytes(&key).to_vec()],
+                    |r| r.get::<_, Option<Vec<u8>>>(0),
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        match staged {
+            Some(rec) => rec.as_deref().map(rec_blob).transpose(),
+            None => Ok(self
+                .state
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .tree
+                .get(&key)),
+        }
+    }
+
+    /// Applies the journal, persists the tree in one transaction, and tells the registry.
+    /// The witness for `key` in the published tree (after authentication).
+    fn witness_for(&self, key: &Fr) -> Result<WitnessResponse, ApiError> {
+        let g = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let (present, witness) = g
+            .tree
+            .witness(key)
+            .map_err(|e| bad(ErrorCode::BadKey, "attestation.subject_key", e.to_string()))?;
+        Ok(WitnessResponse {
+            provider_id: fr_to_dec(&self.cfg.provider_id),
+            role: self.cfg.role,
+            root: fr_to_dec(&g.root),
+            published_at: g.published_at,
+            present,
+            witness,
+        })
+    }
+}

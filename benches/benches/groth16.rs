@@ -3,8 +3,8 @@
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
-use zkcredit_circuits::scenario::{eligible_applicant, Layout};
 use zkcredit_prover::circuits::CircuitId;
+use zkcredit_testkit::scenario::{eligible_applicant, Layout};
 use zkcredit_verifier::Verifier;
 
 fn bench_eligibility(c: &mut Criterion) {
@@ -13,15 +13,7 @@ fn bench_eligibility(c: &mut Criterion) {
     let mut cases = Vec::new();
     for slots in [4usize, 8, 16] {
         let params = EligibilityParams { slots, depth: 32 };
-        let layout = if slots >= 8 {
-            Layout::default()
-        } else {
-            Layout {
-                fraud_lists: 1,
-                lenders: 1,
-                bureaus: 1,
-            }
-        };
+        let layout = Layout::for_slots(slots);
         let mut rng = StdRng::seed_from_u64(slots as u64);
         let (_, _, w) = eligible_applicant(params, layout, &mut rng, 200, 1_790_000_000).unwrap();
         let public = w.check(&params).unwrap();

@@ -3,8 +3,8 @@
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use std::time::Instant;
 use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
-use zkcredit_circuits::scenario::{eligible_applicant, Layout};
 use zkcredit_prover::fast::Prover;
+use zkcredit_testkit::scenario::{eligible_applicant, Layout};
 
 fn main() {
     let params = EligibilityParams::default();

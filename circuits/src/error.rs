@@ -1,5 +1,6 @@
 //! The crate's error type.
 
+use crate::eligibility::Rule;
 use thiserror::Error;
 
 /// Errors of the native primitives and of witness construction.
@@ -38,9 +39,16 @@ pub enum CircuitError {
     /// A witness does not have the shape the circuit was built for.
     #[error("witness shape: {0}")]
     Shape(String),
-    /// The native statement check failed (the proof would not verify).
-    #[error("statement does not hold: {0}")]
-    Statement(String),
+    /// The native statement check failed (the proof would not verify): `rule` is the
+    /// constraint block that failed, `detail` the human text, starting with its `§`
+    /// reference (e.g. `§6.3 subject is on the fraud list in slot 2`).
+    #[error("statement does not hold: {detail}")]
+    Statement {
+        /// The failing constraint block (spec §6).
+        rule: Rule,
+        /// What failed, for people.
+        detail: String,
+    },
     /// Poseidon arity not supported.
     #[error("poseidon arity {0} unsupported (1..=12)")]
     Arity(usize),

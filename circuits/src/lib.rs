@@ -11,6 +11,16 @@
 //! | [`imt`] | §4 | [`imt::IndexedMerkleTree`] | [`imt::constraints::lookup`] |
 //! | [`registry`] | §5 | [`registry::Registry`] | [`registry::constraints::registry_root_var`] |
 //! | [`eligibility`] | §6 | [`eligibility::EligibilityWitness::check`] | [`eligibility::EligibilityCircuit`] |
+//! | [`statements`] | §6.7 | [`statements::FraudOnlyCircuit::check`] | [`statements::FraudOnlyCircuit`], … |
+//!
+//! The eligibility statement is a module directory like the primitives: `eligibility/mod.rs`
+//! (types, native helpers), `eligibility/check.rs` (the native twin),
+//! [`eligibility::constraints`] (the gadget with its typed variables
+//! [`eligibility::constraints::PolicyVar`], [`eligibility::constraints::SlotVar`],
+//! [`eligibility::constraints::PublicInputsVar`]) and [`eligibility::rule`]: the
+//! [`eligibility::Rule`] enum names each §6 constraint block once, for both sides. The native
+//! twin reports a failure as [`CircuitError::Statement`] with its rule; the gadget enforces
+//! each block in the constraint namespace [`eligibility::Rule::namespace`].
 //!
 //! Section numbers refer to the project's protocol specification, `docs/SPEC.md`.
 #![forbid(unsafe_code)]
@@ -24,7 +34,6 @@ pub mod field;
 pub mod imt;
 pub mod poseidon;
 pub mod registry;
-pub mod scenario;
 pub mod statements;
 pub mod subject;
 pub mod tags;

@@ -7,6 +7,7 @@
 //! without revealing the key.
 
 use crate::cmp::constraints::{enforce_bits, enforce_lt, is_ge, is_le};
+use crate::eligibility::Rule;
 use crate::imt::constraints::{lookup, LookupWitnessVar};
 use crate::imt::{check_key, LookupWitness};
 use crate::poseidon::constraints::hash_var;
@@ -98,8 +99,8 @@ impl FraudOnlyCircuit {
         check_key(&s.key)?;
         match w.verify(&root, &s.key) {
             Some((false, _)) => Ok([root, subject_commitment(&s.key, &s.blinding)]),
-            Some((true, _)) => Err(CircuitError::Statement("subject is on the list".into())),
-            None => Err(CircuitError::Statement("invalid lookup witness".into())),
+            Some((true, _)) => Err(Rule::FraudList.violated("subject is on the list")),
+            None => Err(Rule::Lookup.violated("invalid lookup witness")),
         }
     }
 }

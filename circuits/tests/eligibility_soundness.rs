@@ -1,15 +1,21 @@
-//! Soundness of the eligibility circuit (spec §6, constraints 1–6): for each constraint a
-//! witness that violates only it must leave the constraint system unsatisfied, and the
-//! native twin (`EligibilityWitness::check`) must agree with the circuit on every case.
+//! Soundness of the eligibility circuit (spec §6): for each constraint block a witness that
+//! violates only it must leave the constraint system unsatisfied, and the native twin
+//! (`EligibilityWitness::check` / `check_against`) must agree with the circuit on every case.
+//! Every negative test names the [`Rule`] that fails: the twin returns
+//! `CircuitError::Statement { rule, .. }` with it, and the circuit's **first** unsatisfied
+//! constraint lies in that rule's constraint namespace ([`Rule::namespace`], traced by
+//! ark-relations' `ConstraintLayer`).
 
-use ark_ff::{One, Zero};
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use ark_ff::{Field, One, Zero};
+use ark_relations::gr1cs::{ConstraintLayer, ConstraintSynthesizer, ConstraintSystem, TracingMode};
 use ark_std::rand::{rngs::StdRng, SeedableRng};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use zkcredit_circuits::eligibility::*;
 use zkcredit_circuits::imt::IndexedMerkleTree;
 use zkcredit_circuits::registry::{Role, Slot};
-use zkcredit_circuits::scenario::{eligible_applicant, example_policy, Borrower, Layout, World};
-use zkcredit_circuits::Fr;
+use zkcredit_circuits::{CircuitError, Fr};
+use zkcredit_testkit::scenario::{eligible_applicant, example_policy, Borrower, Layout, World};
 
 const P: EligibilityParams = EligibilityParams {
     slots: 8,
@@ -18,7 +24,22 @@ const P: EligibilityParams = EligibilityParams {
 const NOW: u64 = 1_790_000_000;
 const DAY: u64 = 86_400;
 
+/// Installs a `ConstraintLayer` as the global tracing subscriber, once per test binary, so
+/// constraint traces name their namespaces. Global on purpose: tracing caches a call site's
+/// interest process-wide, and a per-thread (`set_default`) subscriber races with tests that
+/// register call sites on other threads (a span could be cached as disabled). Every test
+/// calls this (through [`setup`] and the synthesis helpers) before synthesizing.
+fn trace_constraints() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing_subscriber::registry()
+            .with(ConstraintLayer::new(TracingMode::OnlyConstraints))
+            .init();
+    });
+}
+
 fn setup(seed: u64) -> (World, Borrower) {
+    trace_constraints();
     let mut rng = StdRng::seed_from_u64(seed);
     let (world, b, _) = eligible_applicant(P, Layout::default(), &mut rng, 12, NOW).unwrap();
     (world, b)
@@ -30,16 +51,25 @@ fn witness(world: &World, b: &Borrower) -> EligibilityWitness {
         .unwrap()
 }
 
-/// Synthesizes with the given public inputs; returns whether all constraints hold.
+/// Synthesizes with the given public inputs; returns whether all constraints hold, and
+/// asserts the native twin (`check_against`) agrees.
 fn satisfied_with(w: &EligibilityWitness, public: PublicInputs) -> bool {
+    trace_constraints();
     let cs = ConstraintSystem::<Fr>::new_ref();
     EligibilityCircuit::with_public(P, w.clone(), public)
         .generate_constraints(cs.clone())
         .unwrap();
-    cs.is_satisfied().unwrap()
+    let circuit = cs.is_satisfied().unwrap();
+    let native = w.check_against(&P, &public);
+    assert_eq!(
+        circuit,
+        native.is_ok(),
+        "circuit and native twin disagree: {native:?}"
+    );
+    circuit
 }
 
-/// Circuit verdict with honest public inputs; asserts the native twin agrees.
+/// Circuit verdict with honest public inputs; asserts the native twin (`check`) agrees.
 fn satisfied(w: &EligibilityWitness) -> bool {
     let circuit = satisfied_with(w, w.public_inputs());
     let native = w.check(&P);
@@ -51,18 +81,70 @@ fn satisfied(w: &EligibilityWitness) -> bool {
     circuit
 }
 
-/// Asserts the circuit rejects `w` and the native twin names `section` as the failing rule,
-/// so each negative test fails for the reason it is about (and only that one).
-fn rejected(w: &EligibilityWitness, section: &str) {
-    assert!(
-        !satisfied(w),
-        "circuit accepted a witness violating {section}"
+/// Synthesizes with the `ConstraintLayer` installed and returns the trace of the first
+/// unsatisfied constraint, or `None` if all hold.
+fn first_unsatisfied(w: &EligibilityWitness, public: PublicInputs) -> Option<String> {
+    trace_constraints();
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    EligibilityCircuit::with_public(P, w.clone(), public)
+        .generate_constraints(cs.clone())
+        .unwrap();
+    cs.which_is_unsatisfied().unwrap()
+}
+
+/// The span names on a constraint trace (`"   0: module::path::name"` lines).
+fn span_names(trace: &str) -> Vec<&str> {
+    trace
+        .lines()
+        .filter_map(|line| {
+            let (index, span) = line.trim().split_once(": ")?;
+            index.parse::<usize>().ok()?;
+            span.rsplit("::").next()
+        })
+        .collect()
+}
+
+/// The rules whose namespace is on the trace.
+fn rules_on(trace: &str) -> Vec<Rule> {
+    let names = span_names(trace);
+    Rule::ALL
+        .into_iter()
+        .filter(|r| names.contains(&r.namespace()))
+        .collect()
+}
+
+/// Asserts that `w` with the public inputs `public` violates `rule`: the native twin
+/// returns `Statement { rule, .. }` whose text contains `detail`, and the circuit's first
+/// unsatisfied constraint lies in `rule.namespace()` (and in no other rule's namespace).
+fn assert_fails_in_with(w: &EligibilityWitness, public: PublicInputs, rule: Rule, detail: &str) {
+    match w.check_against(&P, &public) {
+        Err(e @ CircuitError::Statement { rule: r, .. }) => {
+            let text = e.to_string();
+            assert_eq!(r, rule, "native twin names another rule: {text}");
+            assert!(text.contains(detail), "expected `{detail}`, got: {text}");
+        }
+        other => panic!("native twin: expected a {rule:?} failure, got {other:?}"),
+    }
+    let trace = first_unsatisfied(w, public)
+        .unwrap_or_else(|| panic!("circuit accepted a witness violating {rule:?}"));
+    assert_eq!(
+        rules_on(&trace),
+        vec![rule],
+        "first unsatisfied constraint is not (only) in namespace `{}`:\n{trace}",
+        rule.namespace()
     );
-    let err = w.check(&P).unwrap_err().to_string();
-    assert!(
-        err.contains(section),
-        "expected a {section} failure, got: {err}"
-    );
+}
+
+/// [`assert_fails_in_with`] with the public inputs the witness implies; `check` (the form
+/// the prover uses) must name the same rule.
+fn assert_fails_in(w: &EligibilityWitness, rule: Rule, detail: &str) {
+    match w.check(&P) {
+        Err(CircuitError::Statement { rule: r, detail: d }) => {
+            assert_eq!(r, rule, "native twin names another rule: {d}")
+        }
+        other => panic!("native twin: expected a {rule:?} failure, got {other:?}"),
+    }
+    assert_fails_in_with(w, w.public_inputs(), rule, detail);
 }
 
 fn republish(world: &mut World) {
@@ -87,7 +169,7 @@ fn wrong_sibling_fails() {
     let (world, b) = setup(2);
     let mut w = witness(&world, &b);
     w.slots[4].lookup.siblings[5] += Fr::one(); // a lender slot
-    rejected(&w, "§4.3 slot 4");
+    assert_fails_in(&w, Rule::Lookup, "§4.3 slot 4");
 }
 
 #[test]
@@ -95,7 +177,7 @@ fn flipped_path_bit_fails() {
     let (world, b) = setup(3);
     let mut w = witness(&world, &b);
     w.slots[1].lookup.index ^= 1; // a fraud-list slot
-    rejected(&w, "§4.3 slot 1");
+    assert_fails_in(&w, Rule::Lookup, "§4.3 slot 1");
 }
 
 // ---- §6.1 registry root and freshness ----
@@ -110,7 +192,7 @@ fn stale_slot_fails_and_boundary_passes() {
         "published exactly max_root_age ago is fresh"
     );
     world.publish_slot(2, NOW - max_age - 1).unwrap();
-    rejected(&witness(&world, &b), "§6.1 slot 2");
+    assert_fails_in(&witness(&world, &b), Rule::RootFreshness, "§6.1 slot 2");
 }
 
 #[test]
@@ -122,7 +204,7 @@ fn hiding_a_lender_as_an_empty_slot_fails() {
     let honest_root = world.registry.root();
     let mut public = w.public_inputs();
     public.registry_root = honest_root;
-    assert!(!satisfied_with(&w, public));
+    assert_fails_in_with(&w, public, Rule::RegistryRoot, "§6.1");
 }
 
 #[test]
@@ -132,7 +214,34 @@ fn relabelling_a_slot_role_fails() {
     w.slots[1].slot.role = Role::Lender; // a fraud list claimed to be a lender
     let mut public = w.public_inputs();
     public.registry_root = world.registry.root();
-    assert!(!satisfied_with(&w, public));
+    assert_fails_in_with(&w, public, Rule::RegistryRoot, "§6.1");
+}
+
+#[test]
+fn kyc_role_outside_slot_0_fails() {
+    let (world, b) = setup(24);
+    let mut w = witness(&world, &b);
+    w.slots[5].slot.role = Role::Kyc; // a lender claimed to be a second KYC issuer
+    assert_fails_in(&w, Rule::SlotRoles, "§6.2 slot 5: KYC role outside slot 0");
+}
+
+#[test]
+fn now_beyond_u64_fails() {
+    let (world, b) = setup(25);
+    let w = witness(&world, &b);
+    let mut p = w.public_inputs();
+    p.now = Fr::from(u64::MAX) + Fr::one();
+    assert_fails_in_with(&w, p, Rule::ValueRanges, "§6 now is not a u64");
+}
+
+#[test]
+fn subject_key_zero_or_beyond_248_bits_fails() {
+    let (world, b) = setup(26);
+    let mut w = witness(&world, &b);
+    w.subject_key = Fr::zero();
+    assert_fails_in(&w, Rule::SubjectKey, "§6 subject key outside [1, 2^248)");
+    w.subject_key = Fr::from(2u64).pow([248u64]);
+    assert_fails_in(&w, Rule::SubjectKey, "§6 subject key outside [1, 2^248)");
 }
 
 #[test]
@@ -143,16 +252,17 @@ fn tampered_registry_root_policy_hash_or_nullifier_fail() {
     assert!(satisfied_with(&w, honest));
     let mut p = honest;
     p.registry_root += Fr::one();
-    assert!(!satisfied_with(&w, p), "registry_root");
+    assert_fails_in_with(&w, p, Rule::RegistryRoot, "registry_root");
     let mut p = honest;
     p.policy_hash += Fr::one();
-    assert!(!satisfied_with(&w, p), "policy_hash");
+    assert_fails_in_with(&w, p, Rule::PolicyHash, "policy_hash");
     let mut p = honest;
     p.nullifier = nullifier(&b.holder_secret, &Fr::from(78u64));
-    assert!(!satisfied_with(&w, p), "nullifier for another scope");
+    // nullifier for another scope
+    assert_fails_in_with(&w, p, Rule::Nullifier, "nullifier");
     let mut p = honest;
     p.scope += Fr::one();
-    assert!(!satisfied_with(&w, p), "scope");
+    assert_fails_in_with(&w, p, Rule::Nullifier, "scope");
 }
 
 // ---- §6.2 KYC ----
@@ -167,7 +277,11 @@ fn identity_absent_fails() {
         .delete(&b.subject_key)
         .unwrap();
     republish(&mut world);
-    rejected(&witness(&world, &b), "§6.2 subject not registered");
+    assert_fails_in(
+        &witness(&world, &b),
+        Rule::Kyc,
+        "§6.2 subject not registered",
+    );
 }
 
 #[test]
@@ -177,7 +291,11 @@ fn wrong_holder_secret_fails() {
         subject_key: b.subject_key,
         holder_secret: b.holder_secret + Fr::one(),
     };
-    rejected(&witness(&world, &thief), "§6.2 holder secret");
+    assert_fails_in(
+        &witness(&world, &thief),
+        Rule::KycHolder,
+        "§6.2 holder secret",
+    );
 }
 
 #[test]
@@ -185,7 +303,11 @@ fn expired_identity_fails_and_boundary_passes() {
     let (mut world, b) = setup(10);
     world.register(&b, NOW - DAY, NOW).unwrap(); // expires_at == now: expired
     republish(&mut world);
-    rejected(&witness(&world, &b), "§6.2 KYC record expired");
+    assert_fails_in(
+        &witness(&world, &b),
+        Rule::KycExpiry,
+        "§6.2 KYC record expired",
+    );
     world.register(&b, NOW - DAY, NOW + 1).unwrap();
     republish(&mut world);
     assert!(satisfied(&witness(&world, &b)));
@@ -209,17 +331,17 @@ fn subject_on_a_fraud_list_fails_including_first_and_last_key() {
     let x = b.subject_key;
     // middle of the list
     fraud_list_with(&mut world, 1, &[x - Fr::from(5u64), x, x + Fr::from(5u64)]);
-    rejected(&witness(&world, &b), "§6.3");
+    assert_fails_in(&witness(&world, &b), Rule::FraudList, "§6.3");
     // first key of the list
     fraud_list_with(&mut world, 1, &[x, x + Fr::from(1u64), x + Fr::from(9u64)]);
-    rejected(&witness(&world, &b), "§6.3");
+    assert_fails_in(&witness(&world, &b), Rule::FraudList, "§6.3");
     // last key of the list
     fraud_list_with(&mut world, 1, &[x - Fr::from(9u64), x - Fr::from(1u64), x]);
-    rejected(&witness(&world, &b), "§6.3");
+    assert_fails_in(&witness(&world, &b), Rule::FraudList, "§6.3");
     // only key of the list
     fraud_list_with(&mut world, 0, &[x]);
     fraud_list_with(&mut world, 1, &[]);
-    rejected(&witness(&world, &b), "§6.3");
+    assert_fails_in(&witness(&world, &b), Rule::FraudList, "§6.3");
     // neighbours only: passes
     fraud_list_with(&mut world, 0, &[x - Fr::from(1u64), x + Fr::from(1u64)]);
     assert!(satisfied(&witness(&world, &b)), "neighbours only");
@@ -238,7 +360,7 @@ fn non_membership_with_low_leaf_whose_next_key_is_the_subject_fails() {
         .unwrap();
     assert_eq!(low.leaf.next_key, x);
     w.slots[1].lookup = low;
-    rejected(&w, "§4.3 slot 1");
+    assert_fails_in(&w, Rule::Lookup, "§4.3 slot 1");
 }
 
 #[test]
@@ -250,7 +372,7 @@ fn non_membership_with_the_subjects_own_leaf_reports_presence() {
     // The witness the tree gives is the leaf with key == x: the gadget returns present = 1
     // and the fraud constraint fails. There is no other leaf that could stand in.
     assert_eq!(w.slots[1].lookup.leaf.key, x);
-    rejected(&w, "§6.3");
+    assert_fails_in(&w, Rule::FraudList, "§6.3");
 }
 
 // ---- §6.4 lenders ----
@@ -269,7 +391,11 @@ fn active_loans_n_fails_and_n_minus_1_passes_summed_over_lenders() {
     let (mut world, b) = setup(14);
     let n = example_policy().max_active_loans; // 3
     loans(&mut world, &b, [[1, 10, 0], [1, 10, 0], [n - 2, 10, 0]]);
-    rejected(&witness(&world, &b), "§6.4 too many active loans");
+    assert_fails_in(
+        &witness(&world, &b),
+        Rule::ActiveLoans,
+        "§6.4 too many active loans",
+    );
     loans(&mut world, &b, [[1, 10, 0], [0, 10, 0], [n - 2, 10, 0]]);
     assert!(satisfied(&witness(&world, &b)), "Σ = N − 1");
 }
@@ -281,7 +407,7 @@ fn outstanding_a_passes_and_a_plus_1_fails() {
     loans(&mut world, &b, [[1, a - 100, 0], [0, 60, 0], [0, 40, 0]]);
     assert!(satisfied(&witness(&world, &b)), "Σ = A");
     loans(&mut world, &b, [[1, a - 100, 0], [0, 60, 0], [0, 41, 0]]);
-    rejected(&witness(&world, &b), "§6.4 outstanding");
+    assert_fails_in(&witness(&world, &b), Rule::Outstanding, "§6.4 outstanding");
 }
 
 #[test]
@@ -291,7 +417,7 @@ fn arrears_at_limit_passes_and_one_over_fails() {
     loans(&mut world, &b, [[1, 10, 0], [0, 0, d], [0, 0, 1]]);
     assert!(satisfied(&witness(&world, &b)));
     loans(&mut world, &b, [[1, 10, 0], [0, 0, 1], [0, 0, d + 1]]);
-    rejected(&witness(&world, &b), "§6.4 arrears");
+    assert_fails_in(&witness(&world, &b), Rule::Arrears, "§6.4 arrears");
 }
 
 #[test]
@@ -311,7 +437,7 @@ fn sums_that_would_wrap_around_the_modulus_fail() {
         .unwrap();
     republish(&mut world);
     let w = witness(&world, &b);
-    rejected(&w, "not a u64");
+    assert_fails_in(&w, Rule::RecordFields, "not a u64");
     // Same trick on the outstanding amount.
     let (mut world, b) = setup(18);
     world
@@ -327,7 +453,7 @@ fn sums_that_would_wrap_around_the_modulus_fail() {
         .set_record(Role::Lender, 1, b.subject_key, [0, 1_000_000 + 5, 0])
         .unwrap();
     republish(&mut world);
-    rejected(&witness(&world, &b), "not a u64");
+    assert_fails_in(&witness(&world, &b), Rule::RecordFields, "not a u64");
 }
 
 // ---- §6.5 bureaus ----
@@ -346,7 +472,7 @@ fn score_t_passes_and_t_minus_1_fails() {
     score(&mut world, &b, t, NOW - DAY);
     assert!(satisfied(&witness(&world, &b)));
     score(&mut world, &b, t - 1, NOW - DAY);
-    rejected(&witness(&world, &b), "§6.5");
+    assert_fails_in(&witness(&world, &b), Rule::BureauScore, "§6.5");
 }
 
 #[test]
@@ -356,11 +482,12 @@ fn score_too_old_fails_and_boundary_passes() {
     score(&mut world, &b, 800, NOW - age);
     assert!(satisfied(&witness(&world, &b)));
     score(&mut world, &b, 800, NOW - age - 1);
-    rejected(&witness(&world, &b), "§6.5");
+    assert_fails_in(&witness(&world, &b), Rule::BureauScore, "§6.5");
 }
 
 #[test]
 fn no_bureau_record_fails_and_any_qualifying_bureau_suffices() {
+    trace_constraints();
     let mut rng = StdRng::seed_from_u64(21);
     let layout = Layout {
         fraud_lists: 1,
@@ -372,7 +499,7 @@ fn no_bureau_record_fails_and_any_qualifying_bureau_suffices() {
     let b = Borrower::random(&mut rng);
     world.register(&b, NOW - DAY, NOW + DAY).unwrap();
     republish(&mut world);
-    rejected(&witness(&world, &b), "§6.5");
+    assert_fails_in(&witness(&world, &b), Rule::BureauScore, "§6.5");
     world
         .set_record(Role::Bureau, 0, b.subject_key, [500, NOW - DAY, 1])
         .unwrap();

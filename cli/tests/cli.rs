@@ -11,21 +11,7 @@ fn setup_gen_witness_prove_verify_and_rejections() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     setup_small(p);
-    let o = zk(
-        &[
-            "gen-witness",
-            "--slots",
-            "4",
-            "--depth",
-            "8",
-            "--borrowers",
-            "20",
-            "--out",
-            "w.json",
-        ],
-        p,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    common::gen_small_witness(p, "20", "1", "w.json");
     let o = zk(
         &[
             "prove",
@@ -156,23 +142,7 @@ fn prove_batch_proves_a_directory_and_reports_failures() {
     std::fs::create_dir(p.join("in")).unwrap();
     for seed in ["1", "2", "3"] {
         let out = format!("in/w{seed}.json");
-        let o = zk(
-            &[
-                "gen-witness",
-                "--slots",
-                "4",
-                "--depth",
-                "8",
-                "--borrowers",
-                "5",
-                "--seed",
-                seed,
-                "--out",
-                &out,
-            ],
-            p,
-        );
-        assert!(o.status.success(), "{}", text(&o));
+        common::gen_small_witness(p, "5", seed, &out);
     }
     let batch = |p: &Path| {
         zk(

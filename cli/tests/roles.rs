@@ -248,12 +248,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         ],
         p,
     );
-    assert!(o.status.success(), "{}", common::text(&o));
-    assert!(
-        common::text(&o).contains("imported 200 upserts"),
-        "{}",
-        common::text(&o)
-    );
+    common::assert_ok_with(&o, "imported 200 upserts");
     let bureau_client = ProviderClient::new(http.clone(), bur.clone());
     assert_eq!(bureau_client.admin_status(ADMIN).await.unwrap().rows, 200);
     assert_eq!(
@@ -302,12 +297,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         ],
         p,
     );
-    assert!(o.status.success(), "{}", common::text(&o));
-    assert!(
-        common::text(&o).contains("approved"),
-        "{}",
-        common::text(&o)
-    );
+    common::assert_ok_with(&o, "approved");
 
     // The bureau looks the customer up at the issuer and scores her; both publish.
     let key = issuer_client
@@ -328,21 +318,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     }
 
     // The verifier, a request, the wallet proves and applies; a replay is refused.
-    let (mut verifier, ver, _) = serve(
-        p,
-        &[
-            "verifier",
-            "serve",
-            "--data-dir",
-            "ver",
-            "--params",
-            "keys",
-            "--circuit",
-            "eligibility_s4_d8",
-            "--registry-url",
-            &reg,
-        ],
-    );
+    let (mut verifier, ver, _) = serve(p, &common::strs(&common::small_verifier_args(&reg)));
     let lender = VerifierClient::new(http.clone(), ver.clone());
     let req = lender
         .create_request(&NewRequest {

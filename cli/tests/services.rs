@@ -44,18 +44,8 @@ async fn services_as_processes_survive_kill_9() {
             "4",
         ],
     );
-    let verifier_args = [
-        "verifier",
-        "serve",
-        "--data-dir",
-        "ver",
-        "--params",
-        "keys",
-        "--circuit",
-        "eligibility_s4_d8",
-        "--registry-url",
-        &reg_url,
-    ];
+    let verifier_args = common::small_verifier_args(&reg_url);
+    let verifier_args = common::strs(&verifier_args);
     let (mut verifier, ver_url) = serve(p, &verifier_args);
     let http = reqwest::Client::new();
     let registry_client = RegistryClient::new(http.clone(), reg_url.clone());

@@ -61,11 +61,7 @@ struct Env {
 }
 
 fn layout() -> Layout {
-    Layout {
-        fraud_lists: 1,
-        lenders: 1,
-        bureaus: 1,
-    }
+    Layout::for_slots(P.slots)
 }
 
 async fn start_verifier(dir: &std::path::Path, registry_url: String) -> Running {

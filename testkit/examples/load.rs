@@ -59,18 +59,8 @@ async fn main() {
 
     let t = unix_now();
     let mut rng = StdRng::seed_from_u64(t);
-    let (mut world, borrower, _) = eligible_applicant(
-        P,
-        Layout {
-            fraud_lists: 1,
-            lenders: 1,
-            bureaus: 1,
-        },
-        &mut rng,
-        50,
-        t,
-    )
-    .unwrap();
+    let (mut world, borrower, _) =
+        eligible_applicant(P, Layout::for_slots(P.slots), &mut rng, 50, t).unwrap();
     world.publish(t - 5).unwrap();
     RegistryClient::new(http.clone(), registry.url())
         .mirror(admin, &world.registry, |i| {

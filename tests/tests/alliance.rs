@@ -34,11 +34,7 @@ fn prover() -> &'static Prover {
 }
 
 fn layout() -> Layout {
-    Layout {
-        fraud_lists: 1,
-        lenders: 1,
-        bureaus: 1,
-    }
+    Layout::for_slots(P.slots)
 }
 
 /// The refusal `r` must be: a service answer of `status` with `code`.

@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use zkcredit_circuits::eligibility::{
     EligibilityParams, PublicInputs, NUM_PUBLIC_INPUTS, PUBLIC_INPUT_NAMES,
 };
-use zkcredit_circuits::scenario::{eligible_applicant, Layout};
 use zkcredit_circuits::Fr;
 use zkcredit_prover::files::VkFiles;
+use zkcredit_testkit::scenario::{eligible_applicant, Layout};
 use zkcredit_tests::{default_prover, params_dir, snarkjs};
 use zkcredit_verifier::snarkjs::{public_to_json, ProofJson, VerifyingKeyJson};
 use zkcredit_verifier::{keys, Verifier, VerifyError};

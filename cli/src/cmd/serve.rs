@@ -14,17 +14,24 @@ use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::files::VkFiles;
 use zkcredit_services::tree::{RegistryLink, TreeConfig, TreeService};
 
+/// Where every service keeps its store and listens.
+#[derive(Args, Debug)]
+pub struct ServiceArgs {
+    /// Where the service keeps its SQLite store(s).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+}
+
 /// `zkcredit registry …`.
 #[derive(Subcommand)]
 pub enum RegistryCmd {
     /// Run the registry until Ctrl-C / SIGTERM (graceful shutdown).
     Serve {
-        /// Where the service keeps its SQLite store.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// Listen address.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
+        #[command(flatten)]
+        service: ServiceArgs,
         /// File holding the admin bearer token; never pass secrets on the command line.
         #[arg(long)]
         admin_token_file: PathBuf,
@@ -39,12 +46,8 @@ pub enum RegistryCmd {
 pub enum VerifierCmd {
     /// Run the lender's verifier until Ctrl-C / SIGTERM (graceful shutdown).
     Serve {
-        /// Where the service keeps its SQLite store.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// Listen address.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
+        #[command(flatten)]
+        service: ServiceArgs,
         /// Registry service URL.
         #[arg(long)]
         registry_url: String,
@@ -71,12 +74,8 @@ pub enum VerifierCmd {
 /// Options shared by the tree-holding services (issuer, providers).
 #[derive(Args, Debug)]
 pub struct TreeArgs {
-    /// Where the service keeps its SQLite stores.
-    #[arg(long)]
-    data_dir: PathBuf,
-    /// Listen address.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: std::net::SocketAddr,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// File holding the admin (operator) bearer token.
     #[arg(long)]
     admin_token_file: PathBuf,
@@ -169,8 +168,7 @@ async fn serve_until_signal(
 /// `zkcredit registry serve`.
 pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
     let RegistryCmd::Serve {
-        data_dir,
-        listen,
+        service: ServiceArgs { data_dir, listen },
         admin_token_file,
         slots,
     } = cmd;
@@ -184,8 +182,7 @@ pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
 /// `zkcredit verifier serve`.
 pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
     let VerifierCmd::Serve {
-        data_dir,
-        listen,
+        service: ServiceArgs { data_dir, listen },
         registry_url,
         params,
         circuit,
@@ -244,7 +241,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     init_tracing();
     let admin = token_file(&tree.admin_token_file)?;
     let svc = zkcredit_services::issuer::IssuerService::open(
-        &tree.data_dir,
+        &tree.service.data_dir,
         zkcredit_services::issuer::IssuerConfig {
             provider_id: tree.provider_id()?,
             depth: tree.depth,
@@ -262,7 +259,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     runtime()?.block_on(serve_until_signal(
         "issuer",
         svc.router(),
-        tree.listen,
+        tree.service.listen,
         Some(&t),
         tree.publish_every,
     ))
@@ -291,7 +288,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let admin = token_file(&tree.admin_token_file)?;
             let svc = zkcredit_services::provider::ProviderService::open(
-                &tree.data_dir,
+                &tree.service.data_dir,
                 TreeConfig {
                     role,
                     provider_id: tree.provider_id()?,
@@ -305,7 +302,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             runtime()?.block_on(serve_until_signal(
                 &format!("provider ({role:?})"),
                 svc.router(),
-                tree.listen,
+                tree.service.listen,
                 Some(&t),
                 tree.publish_every,
             ))

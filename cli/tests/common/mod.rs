@@ -69,3 +69,54 @@ pub fn serve(cwd: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
         lines.push(line);
     }
 }
+
+/// `verifier serve` arguments for the small circuit (keys in `keys/`, store in `ver/`).
+pub fn small_verifier_args(registry_url: &str) -> Vec<String> {
+    [
+        "verifier",
+        "serve",
+        "--data-dir",
+        "ver",
+        "--params",
+        "keys",
+        "--circuit",
+        "eligibility_s4_d8",
+        "--registry-url",
+        registry_url,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Borrows a list of owned arguments.
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Asserts that the command succeeded and printed `needle`.
+pub fn assert_ok_with(o: &Output, needle: &str) {
+    let t = text(o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains(needle), "expected {needle:?} in: {t}");
+}
+
+/// `zkcredit gen-witness` for the small circuit: `borrowers` others, `seed`, into `out`.
+pub fn gen_small_witness(cwd: &Path, borrowers: &str, seed: &str, out: &str) {
+    let o = zk(
+        &[
+            "gen-witness",
+            "--slots",
+            "4",
+            "--depth",
+            "8",
+            "--borrowers",
+            borrowers,
+            "--seed",
+            seed,
+            "--out",
+            out,
+        ],
+        cwd,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}

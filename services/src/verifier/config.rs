@@ -72,16 +72,13 @@ mod tests {
 
     #[test]
     fn a_policy_file_is_one_policy_or_a_list_and_garbage_is_refused() {
-        let p = Policy {
-            max_active_loans: 3,
-            max_outstanding: 500_000,
-            max_arrears_days: 30,
-            min_score: 650,
-            max_score_age: 90 * 86_400,
-            max_root_age: 86_400,
-        };
-        let one = serde_json::to_string(&p).unwrap();
-        assert_eq!(parse_policies(&one).unwrap(), vec![p]);
+        let one = r#"{"max_active_loans": 2, "max_outstanding": 9, "max_arrears_days": 0,
+            "min_score": 700, "max_score_age": 60, "max_root_age": 60}"#;
+        let p = parse_policies(one).unwrap();
+        assert_eq!(
+            (p.len(), p[0].max_active_loans, p[0].min_score),
+            (1, 2, 700)
+        );
         assert_eq!(parse_policies(&format!("[{one},{one}]")).unwrap().len(), 2);
         assert_eq!(
             parse_policies("{").unwrap_err().code,

@@ -95,6 +95,12 @@ error_codes! {
     ApplicationRejected = (409, "application_rejected", "the application was rejected"),
     /// The application was already decided.
     NotPending = (409, "not_pending", "the application is not pending"),
+    /// Too many applications for this holder key or identifier (bounded per key and per id).
+    TooManyApplications = (429, "too_many_applications", "this holder key or identifier has too many applications"),
+    /// A client token made more subject-key lookups than its rate allows.
+    RateLimited = (429, "rate_limited", "too many requests for this credential; retry later"),
+    /// The identifier was rebound (replaced) too often in the period.
+    RebindLimited = (429, "rebind_limited", "this identifier was rebound too often in the period; retry later"),
     // --- providers' trees and witness API (spec §4, §7.3)
     /// A subject key outside [1, 2^248).
     BadKey = (400, "bad_key", "subject key must be in [1, 2^248)"),
@@ -116,6 +122,10 @@ error_codes! {
     WrongProvider = (403, "wrong_provider", "the request is addressed to another provider"),
     /// A request not signed by the attested holder key.
     BadSignature = (403, "bad_signature", "the request is not signed by the attested holder key"),
+    /// The attestation is on the issuer's revocation list (e.g. a replaced, lost wallet).
+    AttestationRevoked = (403, "attestation_revoked", "the issuer has revoked this holder key for this subject"),
+    /// The provider has no fresh revocation list from the issuer, so it answers no witness.
+    RevocationsUnavailable = (503, "revocations_unavailable", "no fresh revocation list from the issuer; witnesses are withheld until there is one"),
     // --- verifier, the lender's API (spec §7)
     /// A request lifetime outside the configured bounds.
     BadTtl = (400, "bad_ttl", "ttl_seconds is outside the configured bounds"),
@@ -145,6 +155,16 @@ error_codes! {
     RequestAlreadyUsed = (409, "request_already_used", "this request was already answered"),
     /// The registry could not be asked.
     RegistryUnavailable = (503, "registry_unavailable", "the registry could not be reached"),
+    /// The registry's answer is not signed by the registry key the verifier pins, or is stale.
+    RegistryUntrusted = (502, "registry_untrusted", "the registry's answer is not signed by the pinned registry key"),
+    /// The registry root's slots differ from the lender's pinned expectation.
+    RegistrySlotsMismatch = (422, "registry_slots_mismatch", "the registry root's slot set differs from the one this lender expects"),
+    /// A request body named a nullifier scope; the verifier's configuration fixes it.
+    ScopeFixed = (400, "scope_fixed", "the nullifier scope is fixed by the verifier's configuration, not chosen by the caller"),
+    /// Too many requests in flight; retry later.
+    Overloaded = (503, "overloaded", "the service is at its concurrency limit; retry later"),
+    /// A table of the service is full (bounded storage).
+    StoreFull = (507, "store_full", "the service's bounded table is full; retry later"),
 }
 
 impl std::fmt::Display for ErrorCode {

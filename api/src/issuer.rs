@@ -1,16 +1,28 @@
 //! The KYC issuer's messages (spec §7.2).
 
-use crate::auth::Attestation;
+use crate::auth::{hex_n, parse_public_key, Attestation, AuthError};
 use crate::error::ErrorCode as E;
 use crate::openapi::{Auth, Route};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use zkcredit_circuits::field::{fr_from_dec, fr_to_be_bytes};
+use zkcredit_circuits::Fr;
+
+/// Largest raw identifier the issuer stores, in bytes (before normalisation; the normalised
+/// identifier is at most 62 bytes, spec §3.4).
+pub const MAX_RAW_ID_BYTES: usize = 128;
+/// Largest client token the issuer accepts, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 256;
+/// Domain of the issuer's signed revocation list.
+pub const REVOCATIONS_DOMAIN: &[u8] = b"zkcredit/revocations/v1";
 
 /// An application as the wallet sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApplicationView {
     /// Application id (hex; the wallet's capability to read it).
     pub application_id: String,
-    /// `pending`, `approved` or `rejected`.
+    /// `pending`, `approved`, `rejected` or `revoked`.
     pub status: String,
     /// The attestation, once approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +114,99 @@ pub struct IssuerInfo {
     pub published_at: u64,
 }
 
+/// `POST /v1/admin/revocations` body: revoke the binding an approved application created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoke {
+    /// The approved application whose (subject key, holder key) binding is revoked.
+    pub application_id: String,
+}
+
+/// One revoked binding: attestations for `subject_key` held by `holder_key` are refused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// The subject key (decimal).
+    pub subject_key: String,
+    /// The revoked holder key (hex).
+    pub holder_key: String,
+    /// When it was revoked (Unix seconds).
+    pub revoked_at: u64,
+}
+
+/// `GET /v1/revocations`: every revoked binding, signed by the issuer's attestation key over
+/// [`REVOCATIONS_DOMAIN`] ‖ `generated_at` ‖ count ‖ each (subject key, holder key,
+/// revoked_at), so a provider that pins the issuer key trusts no one on the path, and
+/// refuses a list older than its freshness bound.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationList {
+    /// When the issuer produced this list (Unix seconds).
+    pub generated_at: u64,
+    /// The revoked bindings.
+    pub revoked: Vec<Revocation>,
+    /// The issuer's ed25519 signature (hex).
+    pub signature: String,
+}
+
+fn revocations_message(generated_at: u64, revoked: &[(Fr, [u8; 32], u64)]) -> Vec<u8> {
+    let mut m = REVOCATIONS_DOMAIN.to_vec();
+    m.extend_from_slice(&generated_at.to_be_bytes());
+    m.extend_from_slice(&(revoked.len() as u64).to_be_bytes());
+    for (k, h, at) in revoked {
+        m.extend_from_slice(&fr_to_be_bytes(k));
+        m.extend_from_slice(h);
+        m.extend_from_slice(&at.to_be_bytes());
+    }
+    m
+}
+
+fn enc(field: &'static str, reason: impl Into<String>) -> AuthError {
+    AuthError::Encoding {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl RevocationList {
+    /// The issuer signs the list `revoked` (subject key, holder key, revoked_at) at `now`.
+    pub fn sign(issuer: &SigningKey, revoked: &[(Fr, VerifyingKey, u64)], now: u64) -> Self {
+        let raw: Vec<(Fr, [u8; 32], u64)> = revoked
+            .iter()
+            .map(|(k, h, at)| (*k, *h.as_bytes(), *at))
+            .collect();
+        let sig = issuer.sign(&revocations_message(now, &raw));
+        Self {
+            generated_at: now,
+            revoked: revoked
+                .iter()
+                .map(|(k, h, at)| Revocation {
+                    subject_key: zkcredit_circuits::field::fr_to_dec(k),
+                    holder_key: hex::encode(h.as_bytes()),
+                    revoked_at: *at,
+                })
+                .collect(),
+            signature: hex::encode(sig.to_bytes()),
+        }
+    }
+
+    /// Checks the issuer's signature; returns the revoked (subject key, holder key) pairs.
+    pub fn verify(&self, issuer: &VerifyingKey) -> Result<HashSet<(Fr, [u8; 32])>, AuthError> {
+        let mut raw = Vec::with_capacity(self.revoked.len());
+        for r in &self.revoked {
+            let k = fr_from_dec(&r.subject_key)
+                .map_err(|e| enc("revoked.subject_key", e.to_string()))?;
+            let h = parse_public_key("revoked.holder_key", &r.holder_key)?;
+            raw.push((k, *h.as_bytes(), r.revoked_at));
+        }
+        let sig = Signature::from_bytes(&hex_n::<64>("signature", &self.signature)?);
+        issuer
+            .verify_strict(&revocations_message(self.generated_at, &raw), &sig)
+            .map_err(|_| AuthError::BadSignature)?;
+        Ok(raw.into_iter().map(|(k, h, _)| (k, h)).collect())
+    }
+}
+
 /// The issuer's own routes (its KYC tree adds [`crate::provider::ROUTES`]).
 pub const ROUTES: &[Route] = &[
     Route {
@@ -116,7 +221,7 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/kyc/applications",
         summary: "Apply for KYC {id, holder_commitment, holder_key, signature} (KYC stand-in: an operator approves)",
         auth: Auth::None,
-        errors: &[E::BadId, E::BadEncoding, E::BadSignature, E::AlreadyRegistered],
+        errors: &[E::BadId, E::BadEncoding, E::BadSignature, E::AlreadyRegistered, E::TooManyApplications, E::StoreFull],
     },
     Route {
         method: "get",
@@ -137,7 +242,7 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/admin/applications/{id}/approve",
         summary: "Approve {replace?, publish?}: KYC row staged, attestation signed",
         auth: Auth::Admin,
-        errors: &[E::UnknownApplication, E::AlreadyRegistered, E::ApplicationRejected, E::NotPending],
+        errors: &[E::UnknownApplication, E::AlreadyRegistered, E::ApplicationRejected, E::NotPending, E::RebindLimited],
     },
     Route {
         method: "post",
@@ -151,13 +256,27 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/admin/clients",
         summary: "Allow a provider {name, token} to look up subject keys",
         auth: Auth::Admin,
-        errors: &[E::BadName, E::WeakToken],
+        errors: &[E::BadName, E::WeakToken, E::BadRequest, E::StoreFull],
+    },
+    Route {
+        method: "post",
+        path: "/v1/admin/revocations",
+        summary: "Revoke the binding of an approved application {application_id} (a lost wallet); providers refuse its attestation",
+        auth: Auth::Admin,
+        errors: &[E::BadEncoding, E::UnknownApplication, E::NotPending, E::StoreFull],
+    },
+    Route {
+        method: "get",
+        path: "/v1/revocations",
+        summary: "Every revoked (subject key, holder key), signed by the attestation key; providers fetch it before answering witnesses",
+        auth: Auth::None,
+        errors: &[],
     },
     Route {
         method: "post",
         path: "/v1/subjects/lookup",
-        summary: "A customer's subject key {id} (client token; every lookup is logged)",
+        summary: "A customer's subject key {id} (client token; rate-limited per token; every lookup is logged)",
         auth: Auth::Client,
-        errors: &[E::BadId],
+        errors: &[E::BadId, E::RateLimited],
     },
 ];

@@ -18,6 +18,8 @@ pub enum Auth {
     Client,
     /// The issuer's attestation and a fresh signature by the attested holder key.
     Holder,
+    /// The lender's bearer token (the verifier's `--lender-token-file`).
+    Lender,
 }
 
 impl Auth {
@@ -28,6 +30,7 @@ impl Auth {
             Auth::Provider => Some("the slot's provider bearer token"),
             Auth::Client => Some("a client bearer token issued by the issuer's admin"),
             Auth::Holder => Some("issuer attestation + fresh holder signature in the body"),
+            Auth::Lender => Some("the lender's bearer token"),
         }
     }
 }
@@ -53,6 +56,7 @@ const COMMON: &[ErrorCode] = &[
     ErrorCode::MalformedJson,
     ErrorCode::BodyTooLarge,
     ErrorCode::Internal,
+    ErrorCode::Overloaded,
 ];
 
 /// Routes every service serves.
@@ -67,7 +71,7 @@ pub const COMMON_ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/metrics",
-        summary: "Prometheus metrics",
+        summary: "Prometheus metrics: only on the separate metrics listen address (`--metrics-listen`), 404 on the service address",
         auth: Auth::None,
         errors: &[],
     },

@@ -227,6 +227,6 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/witness",
         summary: "Lookup witness for the attested subject key: issuer attestation + fresh holder signature required",
         auth: Auth::Holder,
-        errors: &[E::BadEncoding, E::StaleRequest, E::BadAttestation, E::AttestationExpired, E::WrongProvider, E::BadSignature, E::BadKey, E::InvalidBody],
+        errors: &[E::BadEncoding, E::StaleRequest, E::BadAttestation, E::AttestationExpired, E::WrongProvider, E::BadSignature, E::AttestationRevoked, E::RevocationsUnavailable, E::BadKey, E::InvalidBody],
     },
 ];

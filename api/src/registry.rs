@@ -40,15 +40,85 @@ pub struct RootView {
     pub retired_at: Option<u64>,
 }
 
-/// `GET /v1/registry/roots/{root}`.
+/// `GET /v1/registry/roots/{root}`: signed by the registry's ed25519 key (spec §7.0), so a
+/// verifier pinning that key detects a forged or relayed answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RootStatus {
+    /// The root asked about (decimal).
+    #[serde(default)]
+    pub root: String,
     /// Known at all.
     pub known: bool,
     /// Currently the registry root.
     pub current: bool,
     /// When it stopped being current.
     pub retired_at: Option<u64>,
+    /// The slot leaves the root was computed from (empty when unknown), in slot order.
+    #[serde(default)]
+    pub slots: Vec<Slot>,
+    /// When the registry signed this answer (Unix seconds).
+    #[serde(default)]
+    pub signed_at: u64,
+    /// ed25519 signature (hex) over [`root_status_message`].
+    #[serde(default)]
+    pub signature: String,
+}
+
+/// `GET /v1/registry/key`: the registry's answer-signing key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RegistryKey {
+    /// ed25519 public key (hex).
+    pub public_key: String,
+}
+
+/// The bytes the registry signs for a [`RootStatus`]:
+/// `"zkcredit/registry-root/v1" ‖ root(32 BE) ‖ known(1) ‖ current(1) ‖ retired_at(u64 BE,
+/// u64::MAX = none) ‖ signed_at(u64 BE) ‖ n(u32 BE) ‖ n × (role(1) ‖ provider_id(32 BE) ‖
+/// provider_root(32 BE) ‖ published_at(u64 BE))`.
+pub fn root_status_message(s: &RootStatus) -> Result<Vec<u8>, String> {
+    use zkcredit_circuits::field::{fr_from_dec, fr_to_be_bytes};
+    let root = fr_from_dec(&s.root).map_err(|e| format!("root: {e}"))?;
+    let mut m = b"zkcredit/registry-root/v1".to_vec();
+    m.extend_from_slice(&fr_to_be_bytes(&root));
+    m.push(s.known as u8);
+    m.push(s.current as u8);
+    m.extend_from_slice(&s.retired_at.unwrap_or(u64::MAX).to_be_bytes());
+    m.extend_from_slice(&s.signed_at.to_be_bytes());
+    m.extend_from_slice(&(s.slots.len() as u32).to_be_bytes());
+    for slot in &s.slots {
+        m.push(slot.role as u8);
+        m.extend_from_slice(&fr_to_be_bytes(&slot.provider_id));
+        m.extend_from_slice(&fr_to_be_bytes(&slot.provider_root));
+        m.extend_from_slice(&slot.published_at.to_be_bytes());
+    }
+    Ok(m)
+}
+
+/// Checks `s` is signed by `key`, answers about `root` and was signed within `max_age`
+/// seconds of `now`.
+pub fn verify_root_status(
+    s: &RootStatus,
+    root: &str,
+    key: &ed25519_dalek::VerifyingKey,
+    now: u64,
+    max_age: u64,
+) -> Result<(), String> {
+    if s.root != root {
+        return Err("the answer is about another root".into());
+    }
+    if s.signed_at.abs_diff(now) > max_age {
+        return Err(format!(
+            "the answer was signed at {}, not within {max_age} s of {now}",
+            s.signed_at
+        ));
+    }
+    let sig: [u8; 64] = hex::decode(&s.signature)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("no well-formed signature")?;
+    let msg = root_status_message(s)?;
+    key.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| "the signature is not by the pinned registry key".to_string())
 }
 
 /// `POST /v1/admin/providers` body: registers a provider in a slot (role `empty` clears it).
@@ -116,8 +186,15 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/registry/roots/{root}",
-        summary: "Whether a root is current or when it was retired",
+        summary: "Whether a root is current or when it was retired, with its slot leaves; signed by the registry key",
         auth: Auth::None,
         errors: &[E::BadField],
+    },
+    Route {
+        method: "get",
+        path: "/v1/registry/key",
+        summary: "The registry's ed25519 answer-signing key (what verifiers pin with --registry-key)",
+        auth: Auth::None,
+        errors: &[],
     },
 ];

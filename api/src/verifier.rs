@@ -15,16 +15,90 @@ pub fn signal_field(index: usize) -> String {
     format!("public_signals[{index}]")
 }
 
-/// `POST /v1/requests` body.
+/// Tag of the nullifier-scope derivation (ASCII "zkc/scop"; spec §7.0).
+pub const TAG_SCOPE: u64 = 0x7a6b_632f_7363_6f70;
+
+/// A 248-bit field element from `sha256(domain ‖ bytes)` (top byte cleared, so canonical).
+fn fr_of(domain: &str, bytes: &[u8]) -> zkcredit_circuits::Fr {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(domain.as_bytes());
+    h.update(bytes);
+    let mut b: [u8; 32] = h.finalize().into();
+    b[0] = 0;
+    zkcredit_circuits::field::fr_from_be_bytes(&b).unwrap_or_default()
+}
+
+/// The nullifier scope of a verifier's product in a period (spec §7.0):
+/// `H(TAG_SCOPE, L, P, period)` with `L`, `P` the low 248 bits of
+/// `sha256("zkcredit/scope-lender/v1" ‖ verifier_id)` and
+/// `sha256("zkcredit/scope-product/v1" ‖ product)`. The verifier fixes it from its
+/// configuration; a wallet recomputes it, so a lender cannot ask for a nullifier in a scope
+/// that is not its own.
+pub fn request_scope(verifier_id: &[u8; 32], product: &str, period: u64) -> zkcredit_circuits::Fr {
+    zkcredit_circuits::poseidon::hash_n([
+        zkcredit_circuits::Fr::from(TAG_SCOPE),
+        fr_of("zkcredit/scope-lender/v1", verifier_id),
+        fr_of("zkcredit/scope-product/v1", product.as_bytes()),
+        zkcredit_circuits::Fr::from(period),
+    ])
+}
+
+/// Why a wallet refuses a request before proving (spec §8, finding 12).
+pub fn check_request_origin(
+    req: &ProofRequest,
+    pinned_verifier_id: &[u8; 32],
+) -> Result<(), String> {
+    use zkcredit_circuits::field::fr_to_dec;
+    if req.verifier_id != hex::encode(pinned_verifier_id) {
+        return Err(format!(
+            "the request comes from verifier {}, not the pinned verifier {}",
+            req.verifier_id,
+            hex::encode(pinned_verifier_id)
+        ));
+    }
+    let nonce: [u8; 32] = hex::decode(&req.nonce)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the request nonce is not 32 bytes of hex")?;
+    let ctx =
+        zkcredit_circuits::eligibility::offchain_context(*pinned_verifier_id, nonce, req.expiry);
+    if fr_to_dec(&ctx) != req.context {
+        return Err("the request's context is not bound to the pinned verifier".into());
+    }
+    if fr_to_dec(&request_scope(pinned_verifier_id, &req.product, req.period)) != req.scope {
+        return Err("the request's nullifier scope is not the pinned verifier's".into());
+    }
+    if fr_to_dec(&req.policy.hash()) != req.policy_hash {
+        return Err("the request's policy hash does not match its policy".into());
+    }
+    Ok(())
+}
+
+/// `POST /v1/requests` body (lender token required). The nullifier scope is not a field:
+/// the verifier derives it from its configuration ([`request_scope`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
-    /// The policy to prove against.
+    /// The policy to prove against (one the lender offers).
     pub policy: Policy,
-    /// Nullifier scope (decimal field element), e.g. a hash of lender id and month.
-    pub scope: String,
     /// Lifetime in seconds.
     pub ttl_seconds: u64,
+}
+
+/// `GET /v1/verifier`: the identity a wallet pins (`zkcredit wallet prove --verifier-id`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VerifierInfo {
+    /// Verifier id (hex), bound into every request context and scope.
+    pub verifier_id: String,
+    /// Human-readable name of the lender.
+    pub name: String,
+    /// The nullifier-scope product name.
+    pub product: String,
+    /// sha256 of the verifying key accepted.
+    pub vk_digest: String,
+    /// True when the verifier runs with the forgeable development keys.
+    pub insecure_dev_keys: bool,
 }
 
 /// A proof request as served.
@@ -42,8 +116,12 @@ pub struct ProofRequest {
     pub policy: Policy,
     /// Its hash (decimal).
     pub policy_hash: String,
-    /// Nullifier scope (decimal).
+    /// Nullifier scope (decimal): [`request_scope`] of `verifier_id`, `product`, `period`.
     pub scope: String,
+    /// The lender's product the scope is for.
+    pub product: String,
+    /// The period index (`created_at / period_seconds`) the scope is for.
+    pub period: u64,
 }
 
 /// A proof submission (snarkjs layouts).
@@ -98,9 +176,16 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/requests",
-        summary: "Create a proof request {policy, scope, ttl_seconds}; returns the context to bind",
+        summary: "Create a proof request {policy, ttl_seconds} (lender token); the scope is fixed by the verifier's configuration; returns the context to bind",
+        auth: Auth::Lender,
+        errors: &[E::ScopeFixed, E::BadTtl, E::PolicyNotOffered, E::InvalidBody, E::StoreFull],
+    },
+    Route {
+        method: "get",
+        path: "/v1/verifier",
+        summary: "The verifier's identity (id, name, product, vk digest) a wallet pins",
         auth: Auth::None,
-        errors: &[E::BadField, E::BadTtl, E::PolicyNotOffered, E::InvalidBody],
+        errors: &[],
     },
     Route {
         method: "get",
@@ -118,7 +203,7 @@ pub const ROUTES: &[Route] = &[
             E::BadField, E::BadPoint, E::BadPublicSignals, E::Malformed, E::MalformedJson, E::InvalidBody,
             E::UnknownRequest, E::RequestExpired, E::PolicyMismatch, E::ScopeMismatch, E::NowOutOfSkew,
             E::UnknownRegistryRoot, E::InvalidProof, E::NullifierReused, E::RequestAlreadyUsed,
-            E::RegistryUnavailable,
+            E::RegistryUnavailable, E::RegistryUntrusted, E::RegistrySlotsMismatch,
         ],
     },
     Route {

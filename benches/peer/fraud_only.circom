@@ -12,7 +12,8 @@ template FraudOnly(depth) {
     signal input commitment;
     signal input key;
     signal input blinding;
-    signal input leaf[5];          // key, next_key, v0, v1, v2 of the low leaf
+    signal input leaf[3];          // key, next_key, commitment of the low leaf (sealed)
+    signal input opening[4];       // v0, v1, v2, salt: zeros for a sealed leaf
     signal input index_bits[depth];      // 2 per 4-ary level, little-endian
     signal input siblings[3 * depth \ 2]; // 3 per level, other children in order
 
@@ -30,11 +31,12 @@ template FraudOnly(depth) {
     com.inputs[2] <== blinding;
     com.out === commitment;
 
-    // Leaf and 4-ary Merkle path (docs/SPEC.md §4.1, §4.3): per level, place cur among the
-    // three siblings at pos = b0 + 2·b1, then H(c0, c1, c2, c3).
+    // Leaf H(key, next_key, commitment) and 4-ary Merkle path (docs/SPEC.md §4.1, §4.3):
+    // per level, place cur among the three siblings at pos = b0 + 2·b1, then
+    // H(c0, c1, c2, c3).
     var levels = depth \ 2;
-    component leaf_hash = Poseidon(5);
-    for (var i = 0; i < 5; i++) { leaf_hash.inputs[i] <== leaf[i]; }
+    component leaf_hash = Poseidon(3);
+    for (var i = 0; i < 3; i++) { leaf_hash.inputs[i] <== leaf[i]; }
     component nodes[levels];
     signal cur[levels + 1];
     signal e3[levels];
@@ -58,12 +60,20 @@ template FraudOnly(depth) {
     }
     cur[levels] === root;
 
-    // Low leaf: leaf.key <= key (248-bit), leaf.key != key (absent).
-    component le = Num2Bits(248);
-    le.in <== key - leaf[0];
+    // §4.3 (1b), as zkcredit's gadget: if leaf.key == key (membership), the commitment
+    // opens as H(v0, v1, v2, salt); a sealed low leaf's commitment is used as given.
+    // (The statement requires absence below, so this branch never binds; kept so both
+    // implementations are the same lookup.)
     component eq = IsEqual();
     eq.in[0] <== leaf[0];
     eq.in[1] <== key;
+    component opened = Poseidon(4);
+    for (var i = 0; i < 4; i++) { opened.inputs[i] <== opening[i]; }
+    eq.out * (opened.out - leaf[2]) === 0;
+
+    // Low leaf: leaf.key <= key (248-bit), leaf.key != key (absent).
+    component le = Num2Bits(248);
+    le.in <== key - leaf[0];
     eq.out === 0;
 
     // next_key == 0 or key < next_key (248-bit).

@@ -6,13 +6,17 @@
 //! | Merkle internal node (IMT and registry) | `H(left, right)` | 2 |
 //! | nullifier | `H(TAG_NULLIFIER, holder_secret, scope)` | 3 |
 //! | registry slot leaf | `H(role, provider_id, provider_root, published_at)` | 4 |
-//! | IMT leaf | `H(key, next_key, v0, v1, v2)` | 5 |
-//! | policy hash | `H(max_active_loans, max_outstanding, max_arrears_days, min_score, max_score_age, max_root_age)` | 6 |
+//! | IMT leaf | `H(key, next_key, commitment)` | 3 |
+//! | IMT value commitment | `H(v0, v1, v2, salt)` | 4 |
+//! | policy hash | `H(max_active_loans, max_outstanding, max_arrears_days, min_score, max_score_age, max_root_age, min_kyc_age)` | 7 |
 //! | subject key | `H(TAG_SUBJECT, pepper, chunk0, chunk1)` truncated to 248 bits | 4 |
 //! | subject commitment (single-statement circuits) | `H(TAG_SUBJECT_COMMIT, subject_key, blinding)` | 3 |
 //!
 //! Arity-4 and arity-3 uses are separated by their first input: slot roles are 0..=4,
-//! tags are large ASCII constants that no role equals.
+//! tags are large ASCII constants that no role equals. The untagged IMT leaf (arity 3)
+//! and value commitment (arity 4) are each consumed in exactly one place — a leaf hash
+//! only at the bottom of a fixed-depth path, a value commitment only inside a leaf hash —
+//! so no other use's output is ever read as one of them (spec §3.3).
 
 /// Tag of the subject-key derivation (ASCII "zkc/subj").
 pub const TAG_SUBJECT: u64 = 0x7a6b_632f_7375_626a;
@@ -29,10 +33,12 @@ pub const ARITY_NODE: usize = 2;
 pub const ARITY_NULLIFIER: usize = 3;
 /// Arity of a registry slot leaf.
 pub const ARITY_SLOT: usize = 4;
-/// Arity of an IMT leaf.
-pub const ARITY_IMT_LEAF: usize = 5;
+/// Arity of an IMT leaf `H(key, next_key, commitment)`.
+pub const ARITY_IMT_LEAF: usize = 3;
+/// Arity of an IMT value commitment `H(v0, v1, v2, salt)`.
+pub const ARITY_VALUE_COMMITMENT: usize = 4;
 /// Arity of the policy hash.
-pub const ARITY_POLICY: usize = 6;
+pub const ARITY_POLICY: usize = 7;
 /// Arity of the subject-key derivation.
 pub const ARITY_SUBJECT: usize = 4;
 /// Bytes of the normalised identifier per field chunk.

@@ -38,19 +38,8 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     std::fs::write(p.join("slot0.token"), "registry-token-slot-0-abcdef").unwrap();
     std::fs::write(p.join("slot3.token"), "registry-token-slot-3-abcdef").unwrap();
     let http = reqwest::Client::new();
-    let (mut registry, reg, _) = serve(
-        p,
-        &[
-            "registry",
-            "serve",
-            "--data-dir",
-            "reg",
-            "--admin-token-file",
-            "admin.token",
-            "--slots",
-            "4",
-        ],
-    );
+    let (mut registry, reg, reg_lines) = serve(p, &common::small_registry_args());
+    let registry_key = common::registry_key(&reg_lines);
     let (mut issuer, iss, lines) = serve(
         p,
         &[
@@ -104,6 +93,8 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         "0",
         "--issuer-key",
         &issuer_key,
+        "--issuer-url",
+        &iss,
     ];
     let (mut bureau, bur, _) = serve(p, &bureau_args);
     let _ = &mut bureau;
@@ -153,6 +144,8 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         "0",
         "--issuer-key",
         &issuer_key,
+        "--issuer-url",
+        &iss,
     ];
     let mut big = String::from("subject_key,v0,v1,v2\n");
     for i in 0..60_000u64 {
@@ -167,18 +160,22 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     let (mut fraud, mut fr_url, _) = serve(p, &fraud_args);
     let fraud_list = |url: &str| ProviderClient::new(http.clone(), url);
     let empty_root = fraud_list(&fr_url).status().await.unwrap().root;
+    let import_args = |url: &str| {
+        let a = [
+            "provider",
+            "import",
+            "--url",
+            url,
+            "--admin-token-file",
+            "admin.token",
+            "big.csv",
+        ];
+        a.map(String::from)
+    };
     let mut seen = Vec::new();
     for delay_ms in [300u64, 2000, 9000] {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
-            .args([
-                "provider",
-                "import",
-                "--url",
-                &fr_url,
-                "--admin-token-file",
-                "admin.token",
-                "big.csv",
-            ])
+            .args(import_args(&fr_url))
             .current_dir(p)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -199,18 +196,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     }
     // Whatever was committed is published now; a complete import then loses nothing.
     let rep = fraud_list(&fr_url).publish(ADMIN).await.unwrap();
-    let o = common::zk(
-        &[
-            "provider",
-            "import",
-            "--url",
-            &fr_url,
-            "--admin-token-file",
-            "admin.token",
-            "big.csv",
-        ],
-        p,
-    );
+    let o = common::zk(&common::strs(&import_args(&fr_url)), p);
     assert!(o.status.success(), "{}", common::text(&o));
     let st = fraud_list(&fr_url).admin_status(ADMIN).await.unwrap();
     assert_eq!(st.rows, 60_000, "{st:?} after {seen:?} and {rep:?}");
@@ -318,14 +304,25 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     }
 
     // The verifier, a request, the wallet proves and applies; a replay is refused.
-    let (mut verifier, ver, _) = serve(p, &common::strs(&common::small_verifier_args(&reg)));
+    common::write_verifier_files(
+        p,
+        &zkcredit_testkit::scenario::live_policy(),
+        &[("kyc", "1000".into()), ("bureau", "1003".into())],
+    );
+    let (mut verifier, ver, _) = serve(
+        p,
+        &common::strs(&common::small_verifier_args(&reg, &registry_key)),
+    );
     let lender = VerifierClient::new(http.clone(), ver.clone());
+    let verifier_id = lender.info().await.unwrap().verifier_id;
     let req = lender
-        .create_request(&NewRequest {
-            policy: zkcredit_testkit::scenario::example_policy(),
-            scope: "5".into(),
-            ttl_seconds: 600,
-        })
+        .create_request(
+            common::LENDER,
+            &NewRequest {
+                policy: zkcredit_testkit::scenario::live_policy(),
+                ttl_seconds: 600,
+            },
+        )
         .await
         .unwrap();
     let req_url = lender.request_url(&req.nonce);
@@ -339,6 +336,8 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
             &req_url,
             "--registry",
             &reg,
+            "--verifier-id",
+            &verifier_id,
             "--params",
             "keys",
             "--cache",

@@ -25,28 +25,31 @@ fn serve(cwd: &Path, args: &[&str]) -> (std::process::Child, String) {
     (c, url)
 }
 
+/// `(role, provider_id)` of every non-empty slot, for `--expected-slots`.
+fn expected(reg: &zkcredit_circuits::registry::Registry) -> Vec<(&'static str, String)> {
+    use zkcredit_circuits::registry::Role;
+    reg.slots()
+        .iter()
+        .filter_map(|s| {
+            let role = match s.role {
+                Role::Empty => return None,
+                Role::Kyc => "kyc",
+                Role::FraudList => "fraud_list",
+                Role::Lender => "lender",
+                Role::Bureau => "bureau",
+            };
+            Some((role, zkcredit_circuits::field::fr_to_dec(&s.provider_id)))
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_as_processes_survive_kill_9() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     common::setup_small(p);
     std::fs::write(p.join("admin.token"), ADMIN).unwrap();
-    let (mut registry, reg_url) = serve(
-        p,
-        &[
-            "registry",
-            "serve",
-            "--data-dir",
-            "reg",
-            "--admin-token-file",
-            "admin.token",
-            "--slots",
-            "4",
-        ],
-    );
-    let verifier_args = common::small_verifier_args(&reg_url);
-    let verifier_args = common::strs(&verifier_args);
-    let (mut verifier, ver_url) = serve(p, &verifier_args);
+    let (mut registry, reg_url, reg_lines) = common::serve(p, &common::small_registry_args());
     let http = reqwest::Client::new();
     let registry_client = RegistryClient::new(http.clone(), reg_url.clone());
 
@@ -56,6 +59,10 @@ async fn services_as_processes_survive_kill_9() {
     let (mut world, borrower, _) =
         eligible_applicant(P, Layout::for_slots(P.slots), &mut rng, 5, t).unwrap();
     world.publish(t - 5).unwrap();
+    common::write_verifier_files(p, &example_policy(), &expected(&world.registry));
+    let verifier_args = common::small_verifier_args(&reg_url, &common::registry_key(&reg_lines));
+    let verifier_args = common::strs(&verifier_args);
+    let (mut verifier, ver_url) = serve(p, &verifier_args);
     registry_client
         .mirror(ADMIN, &world.registry, |i| {
             format!("provider-token-slot-{i:04}")
@@ -66,11 +73,13 @@ async fn services_as_processes_survive_kill_9() {
     // The lender creates a request; the wallet proves and applies.
     let lender = VerifierClient::new(http.clone(), ver_url);
     let req = lender
-        .create_request(&NewRequest {
-            policy: example_policy(),
-            scope: "99".into(),
-            ttl_seconds: 600,
-        })
+        .create_request(
+            common::LENDER,
+            &NewRequest {
+                policy: example_policy(),
+                ttl_seconds: 600,
+            },
+        )
         .await
         .unwrap();
     let w = world
@@ -112,4 +121,79 @@ async fn services_as_processes_survive_kill_9() {
         assert!(st.success());
         assert!(child.wait().unwrap().success());
     }
+}
+
+/// Finding 3 of issue 10: `verifier serve` refuses a development verifying key unless
+/// `--insecure-dev-keys` is given (then `/healthz` says so); a key from `setup --os-rng`
+/// starts without the flag. (The forgery itself: `prover/tests/finding_3_dev_keys.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_3_verifier_serve_refuses_development_keys_without_the_flag() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    common::setup_small(p);
+    let policy = example_policy();
+    common::write_verifier_files(p, &policy, &[("kyc", "1000".into())]);
+    let key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let mut args = common::small_verifier_args("http://127.0.0.1:9", key);
+    args.retain(|a| a != "--insecure-dev-keys");
+    let o = common::zk(&common::strs(&args), p);
+    assert_eq!(o.status.code(), Some(2), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("INSECURE DEVELOPMENT"),
+        "{}",
+        common::text(&o)
+    );
+    // With the flag it starts, says so, and /healthz reports it.
+    args.push("--insecure-dev-keys".into());
+    let (mut dev, url, lines) = common::serve(p, &common::strs(&args));
+    assert!(
+        lines.iter().any(|l| l.contains("--insecure-dev-keys")),
+        "{lines:?}"
+    );
+    let h: serde_json::Value = reqwest::get(format!("{url}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        h,
+        serde_json::json!({"status": "ok", "insecure_dev_keys": true})
+    );
+    let _ = dev.kill();
+    let _ = dev.wait();
+    // Keys from OS randomness pass without the flag.
+    let o = common::zk(
+        &[
+            "setup",
+            "--os-rng",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--params",
+            "prod",
+            "--cache",
+            "prod/cache",
+        ],
+        p,
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    let mut args = common::small_verifier_args("http://127.0.0.1:9", key);
+    args.retain(|a| a != "--insecure-dev-keys");
+    let i = args.iter().position(|a| a == "keys").unwrap();
+    args[i] = "prod".into();
+    let i = args.iter().position(|a| a == "ver").unwrap();
+    args[i] = "ver-prod".into();
+    let (mut prod, url, _) = common::serve(p, &common::strs(&args));
+    let h: serde_json::Value = reqwest::get(format!("{url}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        h,
+        serde_json::json!({"status": "ok", "insecure_dev_keys": false})
+    );
+    let _ = prod.kill();
+    let _ = prod.wait();
 }

@@ -8,13 +8,16 @@ import {
 } from "./ZkCreditConstants.sol";
 
 /// @title Example smart-contract lending pool that lends only against a zkcredit proof (spec §7)
-/// @notice borrow() checks, in order: inputs < r; the proof's policy hash and scope are this
+/// @notice borrow() checks, in order: inputs < r; `amount` at most MAX_LOAN and within what is
+///         left of the current period's lending limit; the proof's policy hash and scope are this
 ///         pool's; its registry root is known to the registry (current or recent); `now` is
 ///         within MAX_SKEW of block.timestamp; its context equals
 ///         keccak256(abi.encode(chainid, this, msg.sender, amount)) with the top 3 bits
 ///         cleared (so a proof copied from the mempool is useless to anyone else); the
 ///         nullifier is unused (one loan per person per scope, which also stops replays); the Groth16 proof verifies. Then it records the nullifier and
-///         pays `amount` wei to msg.sender.
+///         adds `amount` to the period's total and pays `amount` wei to msg.sender.
+///         The per-loan cap and the per-period limit (set at deployment) bound what one eligible
+///         borrower, or a burst of them, can take from the pool.
 /// @dev Policy hash and scope are fixed at deployment, so their input terms are folded into a
 ///      precomputed base point once (saves two EC multiplications per borrow).
 ///      Public-input indices and the context mask come from the generated ZkCreditConstants.sol;
@@ -28,8 +31,19 @@ contract LendingPool is Groth16Verifier {
     uint256 public immutable scope;
     /// @notice Accepted |now − block.timestamp| in seconds.
     uint256 public immutable maxSkew;
+    /// @notice Largest amount of one loan, in wei.
+    uint256 public immutable maxLoan;
+    /// @notice Most the pool lends in one period, in wei.
+    uint256 public immutable periodLimit;
+    /// @notice Length of a lending period in seconds (periods are block.timestamp / periodLength).
+    uint256 public immutable periodLength;
     uint256 internal immutable _baseX;
     uint256 internal immutable _baseY;
+
+    /// @notice The period of the last loan and what was lent in it (one storage slot).
+    uint64 public currentPeriod;
+    /// @notice Wei lent in `currentPeriod`.
+    uint192 public lentInPeriod;
 
     /// @notice Nullifiers already used.
     mapping(uint256 nullifier => bool used) public nullifierUsed;
@@ -43,17 +57,34 @@ contract LendingPool is Groth16Verifier {
     error NullifierAlreadyUsed(uint256 nullifier);
     error InsufficientLiquidity(uint256 requested, uint256 available);
     error PayoutFailed();
+    error LoanAboveCap(uint256 amount, uint256 maxLoan);
+    error PeriodLimitExceeded(uint256 amount, uint256 remaining);
+    error BadLimits();
 
     /// @notice A loan was granted.
     event Borrowed(address indexed borrower, uint256 amount, uint256 indexed nullifier, uint256 registryRoot);
 
-    constructor(ProviderRegistry registry_, uint256 policyHash_, uint256 scope_, uint256 maxSkew_) payable {
+    constructor(
+        ProviderRegistry registry_,
+        uint256 policyHash_,
+        uint256 scope_,
+        uint256 maxSkew_,
+        uint256 maxLoan_,
+        uint256 periodLimit_,
+        uint256 periodLength_
+    ) payable {
         if (policyHash_ >= R) revert PublicInputNotInField(PI_POLICY_HASH);
+        if (maxLoan_ == 0 || periodLimit_ < maxLoan_ || periodLimit_ > type(uint192).max || periodLength_ == 0) {
+            revert BadLimits();
+        }
         if (scope_ >= R) revert PublicInputNotInField(PI_SCOPE);
         registry = registry_;
         policyHash = policyHash_;
         scope = scope_;
         maxSkew = maxSkew_;
+        maxLoan = maxLoan_;
+        periodLimit = periodLimit_;
+        periodLength = periodLength_;
         (uint256 x, uint256 y) = _accumulate(IC0_X, IC0_Y, IC_POLICY_HASH_X, IC_POLICY_HASH_Y, policyHash_);
         (x, y) = _accumulate(x, y, IC_SCOPE_X, IC_SCOPE_Y, scope_);
         _baseX = x;
@@ -74,6 +105,10 @@ contract LendingPool is Groth16Verifier {
         for (uint256 i = 0; i < NUM_PUBLIC_INPUTS; ++i) {
             if (input[i] >= R) revert PublicInputNotInField(i);
         }
+        if (amount > maxLoan) revert LoanAboveCap(amount, maxLoan);
+        uint64 period = uint64(block.timestamp / periodLength);
+        uint256 lent = period == currentPeriod ? lentInPeriod : 0;
+        if (amount > periodLimit - lent) revert PeriodLimitExceeded(amount, periodLimit - lent);
         if (input[PI_POLICY_HASH] != policyHash) revert PolicyMismatch(input[PI_POLICY_HASH]);
         if (input[PI_SCOPE] != scope) revert ScopeMismatch(input[PI_SCOPE]);
         if (!registry.isKnownRoot(input[PI_REGISTRY_ROOT])) revert UnknownRegistryRoot(input[PI_REGISTRY_ROOT]);
@@ -89,6 +124,8 @@ contract LendingPool is Groth16Verifier {
         (x, y) = _accumulate(x, y, IC_CONTEXT_X, IC_CONTEXT_Y, ctx);
         if (!_pairingCheck(proof, x, y)) revert InvalidProof();
         nullifierUsed[input[PI_NULLIFIER]] = true;
+        currentPeriod = period;
+        lentInPeriod = uint192(lent + amount);
         if (amount > address(this).balance) revert InsufficientLiquidity(amount, address(this).balance);
         emit Borrowed(msg.sender, amount, input[PI_NULLIFIER], input[PI_REGISTRY_ROOT]);
         (bool ok,) = msg.sender.call{value: amount}("");

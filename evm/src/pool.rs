@@ -42,6 +42,36 @@ pub struct PoolConfig {
     pub history_window: u64,
     /// Initial liquidity in wei.
     pub liquidity: U256,
+    /// Largest single loan in wei (`LendingPool.maxLoan`; a larger `amount` reverts
+    /// `LoanAboveCap`).
+    pub max_loan: U256,
+    /// Most the pool lends per period in wei (`LendingPool.periodLimit`, at least `max_loan`;
+    /// beyond it `borrow` reverts `PeriodLimitExceeded`).
+    pub period_limit: U256,
+    /// Length of a lending period in seconds (`LendingPool.periodLength`, non-zero).
+    pub period_seconds: u64,
+    /// Deploy even though the compiled verifier's key is a development key, which anyone
+    /// can forge proofs for (SPEC §10): demos and tests only.
+    pub insecure_dev_keys: bool,
+}
+
+/// The verifying key compiled into `Groth16Verifier.sol` (and so into `LendingPool`): the
+/// committed `params/` key the generator read (the freshness test keeps them equal).
+const COMPILED_VK: &[u8] = include_bytes!("../../params/eligibility_s16_d32.vk.bin");
+/// The circuit of [`COMPILED_VK`].
+const COMPILED_CIRCUIT: &str = "eligibility_s16_d32";
+
+/// Whether the compiled verifier's key is a development key (derivable from the published
+/// seed). Errors if the embedded key does not decode.
+pub fn compiled_vk_is_insecure_dev() -> Result<bool, EvmError> {
+    let vk = zkcredit_verifier::keys::vk_from_bytes(COMPILED_VK).map_err(|e| EvmError::Deploy {
+        name: "Groth16Verifier".into(),
+        reason: format!("embedded verifying key: {e}"),
+    })?;
+    Ok(zkcredit_prover::setup::is_insecure_dev_vk(
+        COMPILED_CIRCUIT,
+        &vk,
+    ))
 }
 
 /// Gas of each deployment.
@@ -129,6 +159,15 @@ impl Deployment {
     /// A fresh chain at `timestamp` with the registry mirroring `registry`, a funded pool and
     /// a standalone verifier. Deterministic: the same inputs give the same addresses.
     pub fn new(timestamp: u64, registry: &Registry, cfg: PoolConfig) -> Result<Self, EvmError> {
+        if !cfg.insecure_dev_keys && compiled_vk_is_insecure_dev()? {
+            return Err(EvmError::Deploy {
+                name: "LendingPool".into(),
+                reason: "its verifier has a development verifying key (anyone can forge proofs); \
+                         regenerate the contracts from production keys, or set insecure_dev_keys \
+                         for a demo or test"
+                    .into(),
+            });
+        }
         let mut chain = Chain::new(timestamp);
         chain.fund(admin(), cfg.liquidity + (U256::from(1u64) << 100));
         let (reg, g_reg) = chain.deploy(
@@ -147,6 +186,9 @@ impl Deployment {
             policyHash_: fr_word(&cfg.policy_hash),
             scope_: fr_word(&cfg.scope),
             maxSkew_: U256::from(cfg.max_skew),
+            maxLoan_: cfg.max_loan,
+            periodLimit_: cfg.period_limit,
+            periodLength_: U256::from(cfg.period_seconds),
         }
         .abi_encode();
         let (pool, g_pool) = chain.deploy(

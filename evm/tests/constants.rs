@@ -16,6 +16,11 @@ fn deploy() -> Deployment {
         max_skew: 300,
         history_window: 3_600,
         liquidity: U256::ZERO,
+        max_loan: U256::from(1u64),
+        period_limit: U256::from(1u64),
+        period_seconds: 86_400,
+        // The committed verifier is generated from the development key (demo and tests).
+        insecure_dev_keys: true,
     };
     Deployment::new(1_790_000_000, &Registry::new(DEFAULT_SLOTS).unwrap(), cfg).unwrap()
 }

@@ -46,3 +46,70 @@ pub fn setup_os_rng<C: ConstraintSynthesizer<Fr>>(
     Groth16::<Bn254>::generate_random_parameters_with_reduction(circuit, &mut rng)
         .map_err(|e| ProverError::Synthesis(e.to_string()))
 }
+
+/// The toxic waste of the development setup of a circuit: the first draws of
+/// `generate_random_parameters_with_reduction` from the published seed (α, β, γ, δ, then the
+/// G1 and G2 generators). Public by construction — which is exactly why development keys are
+/// forgeable. Used to recognise a development verifying key ([`is_insecure_dev_vk`]) and by
+/// the test that forges a proof against one.
+pub struct DevTrapdoor {
+    /// α.
+    pub alpha: Fr,
+    /// β.
+    pub beta: Fr,
+    /// γ.
+    pub gamma: Fr,
+    /// δ.
+    pub delta: Fr,
+    /// The G1 generator of the setup.
+    pub g1: ark_bn254::G1Projective,
+    /// The G2 generator of the setup.
+    pub g2: ark_bn254::G2Projective,
+}
+
+impl std::fmt::Debug for DevTrapdoor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DevTrapdoor(<redacted>)")
+    }
+}
+
+/// Replays the random draws the development setup of `circuit_id` makes before it looks at
+/// the circuit (no synthesis: microseconds).
+pub fn insecure_dev_trapdoor(circuit_id: &str) -> DevTrapdoor {
+    use ark_std::UniformRand;
+    let mut rng = ChaCha20Rng::from_seed(insecure_dev_seed(circuit_id));
+    let alpha = Fr::rand(&mut rng);
+    let beta = Fr::rand(&mut rng);
+    let gamma = Fr::rand(&mut rng);
+    let delta = Fr::rand(&mut rng);
+    let g1 = ark_bn254::G1Projective::rand(&mut rng);
+    let g2 = ark_bn254::G2Projective::rand(&mut rng);
+    DevTrapdoor {
+        alpha,
+        beta,
+        gamma,
+        delta,
+        g1,
+        g2,
+    }
+}
+
+/// True when `vk` is the development verifying key of `circuit_id` (any circuit shape: the
+/// trapdoor depends only on the id), i.e. anyone can forge proofs it accepts. A key from
+/// `setup --os-rng` or a ceremony is never recognised.
+pub fn is_insecure_dev_vk(circuit_id: &str, vk: &ark_groth16::VerifyingKey<Bn254>) -> bool {
+    use ark_ec::CurveGroup;
+    let t = insecure_dev_trapdoor(circuit_id);
+    (t.g1 * t.alpha).into_affine() == vk.alpha_g1
+        && (t.g2 * t.beta).into_affine() == vk.beta_g2
+        && (t.g2 * t.gamma).into_affine() == vk.gamma_g2
+        && (t.g2 * t.delta).into_affine() == vk.delta_g2
+}
+
+/// True when `vk` is the development key of any circuit id in `ids`.
+pub fn is_insecure_dev_vk_of_any<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+    vk: &ark_groth16::VerifyingKey<Bn254>,
+) -> bool {
+    ids.into_iter().any(|id| is_insecure_dev_vk(id, vk))
+}

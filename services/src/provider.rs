@@ -32,6 +32,33 @@ impl ProviderService {
         })
     }
 
+    /// Takes revocations from the issuer at `issuer_url` (its list signed by the configured
+    /// issuer key). A provider without it answers no witness (revocations fail closed).
+    pub fn with_issuer_revocations(self, issuer_url: &str) -> Self {
+        Self {
+            tree: self.tree.with_issuer_revocations(issuer_url),
+        }
+    }
+
+    /// [`Self::with_issuer_revocations`], asking the issuer again after `refresh`
+    /// (default [`crate::tree::REVOCATIONS_REFRESH`]).
+    pub fn with_issuer_revocations_every(
+        self,
+        issuer_url: &str,
+        refresh: std::time::Duration,
+    ) -> Self {
+        Self {
+            tree: self.tree.with_issuer_revocations_every(issuer_url, refresh),
+        }
+    }
+
+    /// Caps a bulk-import body at `bytes`.
+    pub fn with_max_import_bytes(self, bytes: usize) -> Self {
+        Self {
+            tree: self.tree.with_max_import_bytes(bytes),
+        }
+    }
+
     /// The tree.
     pub fn tree(&self) -> &TreeService {
         &self.tree

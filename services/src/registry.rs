@@ -6,7 +6,10 @@
 //!   as a SHA-256 digest only.
 //! - `POST /v1/slots/{slot}/root` (that provider's bearer token): `{provider_root, published_at}`.
 //! - `GET /v1/registry`: current root, every slot, recent root history.
-//! - `GET /v1/registry/roots/{root}`: whether `root` is current or when it was retired.
+//! - `GET /v1/registry/roots/{root}`: whether `root` is current or when it was retired, with
+//!   the slot leaves it was computed from, signed by the registry's ed25519 key (generated
+//!   at first start, kept in the store; `GET /v1/registry/key`), so a verifier pinning that
+//!   key refuses forged answers and recomputes the root from the slots (spec §7.0).
 
 use crate::http::{bearer, ct_eq, sha, Json};
 use crate::server::{with_common, Metrics};
@@ -17,6 +20,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use rusqlite::OptionalExtension;
 use std::sync::Arc;
+use zkcredit_api::registry::{root_status_message, RegistryKey};
 use zkcredit_api::registry::{PublishRoot, RegisterProvider};
 pub use zkcredit_api::registry::{RegistryView, RootStatus, RootView, SlotView};
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
@@ -39,6 +43,14 @@ CREATE TABLE IF NOT EXISTS roots (
     current_since INTEGER NOT NULL,
     retired_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS root_slots (
+    root TEXT PRIMARY KEY,
+    slots_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registry_meta (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+);
 ";
 
 /// Seconds a `published_at` may lie ahead of the service clock.
@@ -50,6 +62,7 @@ pub struct RegistryService {
     store: Store,
     slots: usize,
     admin_token_sha256: [u8; 32],
+    signing_key: Arc<ed25519_dalek::SigningKey>,
     metrics: Arc<Metrics>,
 }
 
@@ -97,9 +110,53 @@ fn load_registry(conn: &rusqlite::Connection, n: usize) -> Result<Registry, ApiE
     Ok(reg)
 }
 
-/// Records `root` as current (retiring the previous one) inside the caller's transaction.
-fn make_current(tx: &rusqlite::Transaction<'_>, root: &Fr, now: u64) -> Result<(), ApiError> {
+/// The answer-signing key kept in the store, created from OS randomness on first start.
+fn load_or_create_signing_key(store: &Store) -> Result<ed25519_dalek::SigningKey, ApiError> {
+    use rand::RngCore;
+    store.with_sync(|conn| {
+        let tx = conn.transaction().map_err(db)?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT v FROM registry_meta WHERE k = 'signing_key'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let seed: [u8; 32] = match existing {
+            Some(h) => hex::decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| ApiError::internal("registry signing key in store is malformed"))?,
+            None => {
+                let mut b = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut b);
+                tx.execute(
+                    "INSERT INTO registry_meta (k, v) VALUES ('signing_key', ?1)",
+                    [hex::encode(b)],
+                )
+                .map_err(db)?;
+                b
+            }
+        };
+        tx.commit().map_err(db)?;
+        Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+    })
+}
+
+/// Records `reg`'s root as current (retiring the previous one) and the slot leaves it was
+/// computed from, inside the caller's transaction.
+fn make_current(tx: &rusqlite::Transaction<'_>, reg: &Registry, now: u64) -> Result<(), ApiError> {
+    let root = &reg.root();
     let root_s = fr_to_dec(root);
+    tx.execute(
+        "INSERT INTO root_slots (root, slots_json) VALUES (?1, ?2) ON CONFLICT(root) DO NOTHING",
+        rusqlite::params![
+            root_s,
+            serde_json::to_string(reg.slots()).map_err(ApiError::internal)?
+        ],
+    )
+    .map_err(db)?;
     let current: Option<String> = tx
         .query_row("SELECT root FROM roots WHERE retired_at IS NULL", [], |r| {
             r.get(0)
@@ -133,13 +190,20 @@ impl RegistryService {
     ) -> Result<Self, ApiError> {
         Registry::new(slots).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let store = Store::open(&data_dir.join("registry.sqlite"), SCHEMA).map_err(db)?;
+        let signing_key = Arc::new(load_or_create_signing_key(&store)?);
         let svc = Self {
             store,
             slots,
             admin_token_sha256: sha(admin_token),
+            signing_key,
             metrics: Arc::default(),
         };
         Ok(svc)
+    }
+
+    /// The registry's answer-signing public key (hex): what verifiers pin.
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.signing_key.verifying_key().as_bytes())
     }
 
     /// The router.
@@ -150,6 +214,7 @@ impl RegistryService {
             .route("/v1/slots/{slot}/root", post(publish))
             .route("/v1/registry", get(view))
             .route("/v1/registry/roots/{root}", get(root_status))
+            .route("/v1/registry/key", get(registry_key))
             .route("/openapi.json", get(openapi))
             .with_state(self);
         with_common(r, metrics)
@@ -270,7 +335,7 @@ async fn register(
                 .map_err(db)?;
             }
             let reg = load_registry(&tx, n)?;
-            make_current(&tx, &reg.root(), now)?;
+            make_current(&tx, &reg, now)?;
             tx.commit().map_err(db)
         })
         .await?;
@@ -346,7 +411,7 @@ async fn publish(
             )
             .map_err(db)?;
             let reg = load_registry(&tx, n)?;
-            make_current(&tx, &reg.root(), now)?;
+            make_current(&tx, &reg, now)?;
             tx.commit().map_err(db)
         })
         .await;
@@ -362,39 +427,62 @@ async fn view(State(svc): State<RegistryService>) -> Result<Json<RegistryView>, 
     Ok(Json(svc.view().await?))
 }
 
+async fn registry_key(State(svc): State<RegistryService>) -> Json<RegistryKey> {
+    Json(RegistryKey {
+        public_key: svc.public_key_hex(),
+    })
+}
+
 async fn root_status(
     State(svc): State<RegistryService>,
     Path(root): Path<String>,
 ) -> Result<Json<RootStatus>, ApiError> {
     let root = field("root", &root)?;
     let s = fr_to_dec(&root);
-    let row = svc
+    let q = s.clone();
+    let (row, slots_json) = svc
         .store
         .with(move |conn| {
-            conn.query_row("SELECT retired_at FROM roots WHERE root = ?1", [s], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .optional()
-            .map_err(db)
+            let row = conn
+                .query_row("SELECT retired_at FROM roots WHERE root = ?1", [&q], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })
+                .optional()
+                .map_err(db)?;
+            let slots = conn
+                .query_row(
+                    "SELECT slots_json FROM root_slots WHERE root = ?1",
+                    [&q],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(db)?;
+            Ok((row, slots))
         })
         .await?;
-    Ok(Json(match row {
-        None => RootStatus {
-            known: false,
-            current: false,
-            retired_at: None,
-        },
-        Some(None) => RootStatus {
-            known: true,
-            current: true,
-            retired_at: None,
-        },
-        Some(Some(t)) => RootStatus {
-            known: true,
-            current: false,
-            retired_at: Some(t as u64),
-        },
-    }))
+    let slots: Vec<Slot> = match slots_json {
+        Some(j) => serde_json::from_str(&j).map_err(ApiError::internal)?,
+        None => Vec::new(),
+    };
+    let (known, current, retired_at) = match row {
+        None => (false, false, None),
+        Some(None) => (true, true, None),
+        Some(Some(t)) => (true, false, Some(t as u64)),
+    };
+    let mut status = RootStatus {
+        root: s,
+        known,
+        current,
+        retired_at,
+        slots,
+        signed_at: unix_now(),
+        signature: String::new(),
+    };
+    let msg = root_status_message(&status).map_err(ApiError::internal)?;
+    use ed25519_dalek::Signer;
+    status.signature = hex::encode(svc.signing_key.sign(&msg).to_bytes());
+    svc.metrics.inc("registry_root_status_total", "ok");
+    Ok(Json(status))
 }
 
 async fn openapi() -> axum::Json<serde_json::Value> {

@@ -15,7 +15,7 @@ use zkcredit_api::provider::WitnessResponse;
 use zkcredit_api::registry::RegistryView;
 use zkcredit_api::verifier::ProofRequest;
 use zkcredit_circuits::field::fr_to_dec;
-use zkcredit_circuits::imt::{Leaf, LookupWitness};
+use zkcredit_circuits::imt::{LeafRecord, LookupWitness, WitnessLeaf};
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::Fr;
 use zkcredit_services::tree::parse_import;
@@ -69,7 +69,12 @@ proptest! {
     #[test]
     fn hostile_witnesses_never_panic(index in any::<u64>(), n in 0usize..200, seed in any::<u64>(), x in any::<u64>()) {
         let siblings: Vec<Fr> = (0..n as u64).map(|i| Fr::from(seed.wrapping_mul(i + 1))).collect();
-        let w = LookupWitness { index, leaf: Leaf { key: Fr::from(x), next_key: Fr::from(seed), values: [Fr::from(1u64); 3] }, siblings };
+        let record = if seed % 2 == 0 {
+            LeafRecord::Open { values: [Fr::from(1u64); 3], salt: Fr::from(seed) }
+        } else {
+            LeafRecord::Sealed { commitment: Fr::from(seed) }
+        };
+        let w = LookupWitness { index, leaf: WitnessLeaf { key: Fr::from(x), next_key: Fr::from(seed), record }, siblings };
         let root = w.computed_root();
         let _ = w.verify(&root, &Fr::from(x));
         let json = serde_json::json!({"provider_id": "1", "role": "lender", "root": fr_to_dec(&root), "published_at": 1, "present": true, "witness": w});

@@ -1,8 +1,9 @@
 //! Bounded load test of the verifier service on loopback (not part of the test suite):
-//! N distinct valid proofs (one per request scope, so every nullifier is fresh) submitted by
-//! C concurrent clients; prints throughput, p50/p99 latency and the error count.
+//! N distinct valid proofs (one per applicant — the scope is the verifier's, so every
+//! nullifier is fresh only for a different person) submitted by C concurrent clients; prints
+//! throughput, p50/p99 latency and the error count. N ≤ 200 (the small circuit's trees).
 //!
-//! `cargo run --release -p zkcredit-testkit --example load -- [N=2000] [C=16]`
+//! `cargo run --release -p zkcredit-testkit --example load -- [N=200] [C=16]`
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use std::net::SocketAddr;
@@ -13,38 +14,75 @@ use zkcredit_api::unix_now;
 use zkcredit_api::verifier::{NewRequest, Submission};
 use zkcredit_circuits::eligibility::EligibilityParams;
 use zkcredit_circuits::field::fr_from_dec;
+use zkcredit_circuits::registry::Role;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::spawn;
-use zkcredit_services::verifier::{VerifierConfig, VerifierService};
-use zkcredit_testkit::scenario::{eligible_applicant, example_policy, Layout};
+use zkcredit_services::verifier::{
+    lender_token_digest, VerifierConfig, VerifierService, DEFAULT_MAX_OPEN_REQUESTS,
+    DEFAULT_PERIOD_SECONDS,
+};
+use zkcredit_testkit::scenario::{
+    eligible_applicant, example_policy, Borrower, Layout, EXAMPLE_MIN_KYC_AGE,
+};
 
 const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let n: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200)
+        .min(200);
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let dir = tempfile::tempdir().unwrap();
     let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let admin = "load-test-admin-token-000000";
-    let registry = spawn(
-        RegistryService::open(&dir.path().join("reg"), P.slots, admin)
-            .unwrap()
-            .router(),
-        local,
-    )
-    .await
-    .unwrap();
+    let registry_svc = RegistryService::open(&dir.path().join("reg"), P.slots, admin).unwrap();
+    let registry_key = registry_svc.public_key_hex();
+    let registry = spawn(registry_svc.router(), local).await.unwrap();
     let prover = CircuitId::Eligibility(P).insecure_dev_prover().unwrap();
+    let t = unix_now();
+    let mut rng = StdRng::seed_from_u64(t);
+    let (mut world, first, _) =
+        eligible_applicant(P, Layout::for_slots(P.slots), &mut rng, 20, t).unwrap();
+    let mut people = vec![first];
+    while people.len() < n {
+        let b = Borrower::random(&mut rng);
+        world
+            .register(&b, t - 2 * EXAMPLE_MIN_KYC_AGE, t + 365 * 86_400)
+            .unwrap();
+        world
+            .set_record(Role::Bureau, 0, b.subject_key, [700, t - 86_400, 7])
+            .unwrap();
+        people.push(b);
+    }
+    world.publish(t - 5).unwrap();
+    let lender = "load-test-lender-token-000000";
+    let expected: Vec<_> = world
+        .registry
+        .slots()
+        .iter()
+        .filter(|s| s.role != Role::Empty)
+        .map(|s| (s.role, s.provider_id))
+        .collect();
     let cfg = VerifierConfig {
         verifier_id: [9u8; 32],
+        name: "load".into(),
         registry_url: registry.url(),
+        registry_key: zkcredit_api::auth::parse_public_key("key", &registry_key).unwrap(),
+        expected_slots: expected,
         root_window: 3600,
         max_skew: 3600,
         max_ttl: 7200,
-        policies: Vec::new(),
+        policies: vec![example_policy()],
+        lender_token_sha256: lender_token_digest(lender),
+        product: "load".into(),
+        period_seconds: DEFAULT_PERIOD_SECONDS,
+        insecure_dev_keys: true,
+        max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
     };
     let verifier = spawn(
         VerifierService::open(&dir.path().join("ver"), &prover.pk().vk, cfg)
@@ -57,11 +95,6 @@ async fn main() {
     let http = reqwest::Client::new();
     let verifier_client = VerifierClient::new(http.clone(), verifier.url());
 
-    let t = unix_now();
-    let mut rng = StdRng::seed_from_u64(t);
-    let (mut world, borrower, _) =
-        eligible_applicant(P, Layout::for_slots(P.slots), &mut rng, 50, t).unwrap();
-    world.publish(t - 5).unwrap();
     RegistryClient::new(http.clone(), registry.url())
         .mirror(admin, &world.registry, |i| {
             format!("load-test-provider-token-{i:04}")
@@ -69,13 +102,12 @@ async fn main() {
         .await
         .unwrap();
     let mut reqs = Vec::with_capacity(n);
-    for scope in 0..n {
+    for _ in 0..n {
         let body = NewRequest {
             policy: example_policy(),
-            scope: (scope + 1).to_string(),
             ttl_seconds: 7200,
         };
-        reqs.push(verifier_client.create_request(&body).await.unwrap());
+        reqs.push(verifier_client.create_request(lender, &body).await.unwrap());
     }
     eprintln!("proving {n} distinct proofs of eligibility_s4_d8 …");
     let tp = Instant::now();
@@ -84,11 +116,12 @@ async fn main() {
     // do not suit nested synthesis).
     let subs: Vec<Submission> = reqs
         .iter()
-        .map(|r| {
+        .zip(&people)
+        .map(|(r, borrower)| {
             let scope = fr_from_dec(&r.scope).unwrap();
             let context = fr_from_dec(&r.context).unwrap();
             let w = world
-                .witness(&borrower, example_policy(), now, scope, context)
+                .witness(borrower, example_policy(), now, scope, context)
                 .unwrap();
             zkcredit_wallet::wallet::prove(&prover, P, &w).unwrap()
         })

@@ -3,7 +3,7 @@
 //! shared between the services but HTTP: the registry learns providers through its admin
 //! API, providers publish through theirs, the wallet finds providers through the registry.
 
-use crate::scenario::{example_policy, Layout};
+use crate::scenario::{live_policy, Layout};
 use rand::RngCore;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,7 +20,10 @@ use zkcredit_services::provider::ProviderService;
 use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::{spawn, Running};
 use zkcredit_services::tree::{PublishReport, RegistryLink, TreeConfig, TreeService};
-use zkcredit_services::verifier::{VerifierConfig, VerifierService};
+use zkcredit_services::verifier::{
+    lender_token_digest, VerifierConfig, VerifierService, DEFAULT_MAX_OPEN_REQUESTS,
+    DEFAULT_PERIOD_SECONDS,
+};
 
 /// One running provider.
 #[derive(Debug)]
@@ -52,6 +55,12 @@ pub struct Alliance {
     pub verifier: Running,
     /// The admin / operator token of every service (one per alliance, random).
     pub admin: String,
+    /// The lender's token at the verifier (opens proof requests).
+    pub lender_token: String,
+    /// The verifier's id (what wallets pin).
+    pub verifier_id: [u8; 32],
+    /// The registry's answer-signing key (hex), pinned by the verifier.
+    pub registry_key: String,
 }
 
 fn token() -> String {
@@ -80,12 +89,10 @@ impl Alliance {
     ) -> Result<Self, ApiError> {
         let admin = token();
         let http = reqwest::Client::new();
-        let registry = spawn(
-            RegistryService::open(&dir.join("registry"), params.slots, &admin)?.router(),
-            loopback(),
-        )
-        .await
-        .map_err(io)?;
+        let registry_svc = RegistryService::open(&dir.join("registry"), params.slots, &admin)?;
+        let registry_key = registry_svc.public_key_hex();
+        let registry = spawn(registry_svc.router(), loopback()).await.map_err(io)?;
+        let mut expected_slots = Vec::new();
         let link = |slot: usize, tok: &str| RegistryLink {
             url: registry.url(),
             slot,
@@ -127,6 +134,7 @@ impl Alliance {
             .await
             .map_err(io)?;
         register(0, Role::Kyc, issuer_id, issuer_tok, issuer.url()).await?;
+        expected_slots.push((Role::Kyc, issuer_id));
         let issuer_key = issuer_svc.issuer_key();
         let roles = std::iter::repeat_n(Role::FraudList, layout.fraud_lists)
             .chain(std::iter::repeat_n(Role::Lender, layout.lenders))
@@ -146,10 +154,12 @@ impl Alliance {
                     registry: Some(link(slot, &tok)),
                 },
                 &admin,
-            )?;
+            )?
+            .with_issuer_revocations(&issuer.url());
             let tree = svc.tree().clone();
             let server = spawn(svc.router(), loopback()).await.map_err(io)?;
             register(slot, role, id, tok, server.url()).await?;
+            expected_slots.push((role, id));
             let issuer_token = token();
             let client = NewClient {
                 name: format!("slot-{slot}"),
@@ -167,17 +177,32 @@ impl Alliance {
                 issuer_token,
             });
         }
+        let lender_token = token();
+        let verifier_id = *b"zkcredit-demo-lender-verifier-01";
         let verifier = spawn(
             VerifierService::open(
                 &dir.join("verifier"),
                 vk,
                 VerifierConfig {
-                    verifier_id: *b"zkcredit-demo-lender-verifier-01",
+                    verifier_id,
+                    name: "demo lender".into(),
                     registry_url: registry.url(),
+                    registry_key: zkcredit_api::auth::parse_public_key(
+                        "registry key",
+                        &registry_key,
+                    )
+                    .map_err(ApiError::internal)?,
+                    expected_slots,
                     root_window: 3600,
                     max_skew: 300,
                     max_ttl: 3600,
-                    policies: vec![example_policy()],
+                    policies: vec![live_policy()],
+                    lender_token_sha256: lender_token_digest(&lender_token),
+                    product: "demo-credit".into(),
+                    period_seconds: DEFAULT_PERIOD_SECONDS,
+                    // The alliance runs the development keys of the demo and the tests.
+                    insecure_dev_keys: true,
+                    max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
                 },
             )?
             .router(),
@@ -192,6 +217,9 @@ impl Alliance {
             providers,
             verifier,
             admin,
+            lender_token,
+            verifier_id,
+            registry_key,
         };
         a.publish_all().await?;
         Ok(a)

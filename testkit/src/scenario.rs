@@ -84,7 +84,10 @@ pub struct World {
     pub registry: Registry,
 }
 
-/// A default policy used by examples and tests.
+/// The example policy's `min_kyc_age`: 30 days.
+pub const EXAMPLE_MIN_KYC_AGE: u64 = 30 * 86_400;
+
+/// A default policy used by examples and tests (KYC records at least 30 days old).
 pub fn example_policy() -> Policy {
     Policy {
         max_active_loans: 3,
@@ -93,6 +96,17 @@ pub fn example_policy() -> Policy {
         min_score: 650,
         max_score_age: 90 * 86_400,
         max_root_age: 86_400,
+        min_kyc_age: EXAMPLE_MIN_KYC_AGE,
+    }
+}
+
+/// [`example_policy`] with `min_kyc_age = 0`: for live flows that register a holder at the
+/// issuer and apply seconds later (service tests, the demo). A production policy sets a
+/// period (spec §8: a rebound identity gets a fresh nullifier only after it).
+pub fn live_policy() -> Policy {
+    Policy {
+        min_kyc_age: 0,
+        ..example_policy()
     }
 }
 
@@ -318,7 +332,8 @@ pub fn eligible_applicant<R: Rng>(
     let mut world = World::new(params, layout, now)?;
     world.populate(rng, others, now)?;
     let b = Borrower::random(rng);
-    world.register(&b, now - 86_400, now + 365 * 86_400)?;
+    // KYC'd 60 days ago: old enough for the example policy's min_kyc_age.
+    world.register(&b, now - 2 * EXAMPLE_MIN_KYC_AGE, now + 365 * 86_400)?;
     for p in world.providers.iter_mut().skip(1) {
         // Start clean: the applicant's records are set explicitly below.
         let _ = p.tree.delete(&b.subject_key);

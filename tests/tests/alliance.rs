@@ -23,7 +23,7 @@ use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
 use zkcredit_testkit::alliance::Alliance;
-use zkcredit_testkit::scenario::{example_policy, Layout};
+use zkcredit_testkit::scenario::{live_policy, Layout};
 use zkcredit_wallet::wallet::{self, Decision, Wallet, WalletError};
 
 const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
@@ -68,14 +68,13 @@ async fn registered(a: &Alliance, http: &reqwest::Client, id: &str) -> Wallet {
 fn new_request(policy: Policy) -> NewRequest {
     NewRequest {
         policy,
-        scope: "777".into(),
         ttl_seconds: 600,
     }
 }
 
 async fn request(a: &Alliance, http: &reqwest::Client) -> ProofRequest {
     a.verifier_client(http)
-        .create_request(&new_request(example_policy()))
+        .create_request(&a.lender_token, &new_request(live_policy()))
         .await
         .unwrap()
 }
@@ -194,9 +193,11 @@ async fn whole_story_and_every_witness_refusal() {
     }
 
     // A borrower cannot open a request with a laxer policy than the lender offers.
-    let mut lax = example_policy();
+    let mut lax = live_policy();
     lax.min_score = 0;
-    let r = verifier.create_request(&new_request(lax)).await;
+    let r = verifier
+        .create_request(&a.lender_token, &new_request(lax))
+        .await;
     refused(r, 400, ErrorCode::PolicyNotOffered);
 
     // Mallory is on the fraud list: her wallet cannot produce a proof, and says why.

@@ -23,6 +23,8 @@ const P: EligibilityParams = EligibilityParams {
 };
 const NOW: u64 = 1_790_000_000;
 const DAY: u64 = 86_400;
+/// The example policy's `min_kyc_age`.
+const KYC_AGE: u64 = zkcredit_testkit::scenario::EXAMPLE_MIN_KYC_AGE;
 
 /// Installs a `ConstraintLayer` as the global tracing subscriber, once per test binary, so
 /// constraint traces name their namespaces. Global on purpose: tracing caches a call site's
@@ -301,16 +303,65 @@ fn wrong_holder_secret_fails() {
 #[test]
 fn expired_identity_fails_and_boundary_passes() {
     let (mut world, b) = setup(10);
-    world.register(&b, NOW - DAY, NOW).unwrap(); // expires_at == now: expired
+    world.register(&b, NOW - KYC_AGE, NOW).unwrap(); // expires_at == now: expired
     republish(&mut world);
     assert_fails_in(
         &witness(&world, &b),
         Rule::KycExpiry,
         "§6.2 KYC record expired",
     );
-    world.register(&b, NOW - DAY, NOW + 1).unwrap();
+    world.register(&b, NOW - KYC_AGE, NOW + 1).unwrap();
     republish(&mut world);
     assert!(satisfied(&witness(&world, &b)));
+}
+
+/// Issue 10, finding 9: a rebind gives the same person a fresh holder secret, so a fresh
+/// nullifier in every scope. With `min_kyc_age`, the freshly issued KYC record cannot be
+/// used until it is that old: `issued_at + min_kyc_age ≤ now` (§6.2), checked by the
+/// native twin and by the circuit in its own namespace. The boundary passes.
+#[test]
+fn finding_09_fresh_kyc_record_below_min_kyc_age_fails() {
+    let (mut world, b) = setup(11);
+    // The identity is rebound to a new holder secret: a new KYC record issued an hour ago.
+    let rebound = Borrower {
+        subject_key: b.subject_key,
+        holder_secret: b.holder_secret + Fr::one(),
+    };
+    world
+        .register(&rebound, NOW - 3600, NOW + 365 * DAY)
+        .unwrap();
+    republish(&mut world);
+    assert_fails_in(
+        &witness(&world, &rebound),
+        Rule::KycAge,
+        "§6.2 KYC record issued less than min_kyc_age before now",
+    );
+    // One second short of the period still fails; exactly min_kyc_age old passes.
+    world
+        .register(&rebound, NOW - KYC_AGE + 1, NOW + 365 * DAY)
+        .unwrap();
+    republish(&mut world);
+    assert_fails_in(&witness(&world, &rebound), Rule::KycAge, "§6.2");
+    world
+        .register(&rebound, NOW - KYC_AGE, NOW + 365 * DAY)
+        .unwrap();
+    republish(&mut world);
+    assert!(satisfied(&witness(&world, &rebound)));
+    // A policy without the period (min_kyc_age = 0) accepts the fresh record: the field
+    // is what refuses it, and it is bound by policy_hash.
+    world
+        .register(&rebound, NOW - 3600, NOW + 365 * DAY)
+        .unwrap();
+    republish(&mut world);
+    let lax = Policy {
+        min_kyc_age: 0,
+        ..example_policy()
+    };
+    let w = world
+        .witness(&rebound, lax, NOW, Fr::from(77u64), Fr::from(4242u64))
+        .unwrap();
+    assert!(satisfied(&w));
+    assert_ne!(w.public_inputs().policy_hash, example_policy().hash());
 }
 
 // ---- §6.3 fraud lists ----
@@ -497,7 +548,7 @@ fn no_bureau_record_fails_and_any_qualifying_bureau_suffices() {
     let mut world = World::new(P, layout, NOW).unwrap();
     world.populate(&mut rng, 8, NOW).unwrap();
     let b = Borrower::random(&mut rng);
-    world.register(&b, NOW - DAY, NOW + DAY).unwrap();
+    world.register(&b, NOW - KYC_AGE, NOW + DAY).unwrap();
     republish(&mut world);
     assert_fails_in(&witness(&world, &b), Rule::BureauScore, "§6.5");
     world

@@ -3,185 +3,35 @@
 //! Every request goes through the typed clients of `zkcredit-api`; only the deliberately
 //! malformed bodies (wrong content type, bad JSON, unknown field, oversized) are sent raw.
 
-use ark_std::rand::{rngs::StdRng, SeedableRng};
-use std::fmt::Debug;
-use std::net::SocketAddr;
-use std::sync::OnceLock;
-use zkcredit_api::client::{ClientError, Endpoint, RegistryClient, VerifierClient};
+mod verifier_env;
+
+use verifier_env::*;
+use zkcredit_api::client::Endpoint;
 use zkcredit_api::registry::{PublishRoot, RegisterProvider, RegistryView};
 use zkcredit_api::unix_now;
-use zkcredit_api::verifier::{Accepted, BatchSubmission, NewRequest, ProofRequest, Submission};
+use zkcredit_api::verifier::{Accepted, BatchSubmission};
 use zkcredit_api::ErrorCode;
-use zkcredit_circuits::eligibility::{EligibilityParams, Policy};
-use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::Fr;
-use zkcredit_prover::circuits::CircuitId;
-use zkcredit_prover::fast::Prover;
-use zkcredit_services::registry::RegistryService;
-use zkcredit_services::server::{spawn, Running};
-use zkcredit_services::verifier::{VerifierConfig, VerifierService};
-use zkcredit_testkit::scenario::{eligible_applicant, example_policy, Borrower, Layout, World};
-use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
-
-const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
-const ADMIN: &str = "admin-token-0123456789abcdef";
-
-fn prover() -> &'static Prover {
-    static PR: OnceLock<Prover> = OnceLock::new();
-    PR.get_or_init(|| CircuitId::Eligibility(P).insecure_dev_prover().unwrap())
-}
-
-fn token(slot: usize) -> String {
-    format!("provider-token-for-slot-{slot:02}")
-}
-
-fn local() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// The refusal `r` must be: a service answer of `status` with `code`.
-#[track_caller]
-fn refused<T: Debug>(r: Result<T, ClientError>, status: u16, code: ErrorCode) -> ClientError {
-    let e = r.expect_err("expected a refusal");
-    assert_eq!((e.status(), e.code()), (Some(status), Some(code)), "{e}");
-    e
-}
-
-struct Env {
-    _dir: tempfile::TempDir,
-    dir: std::path::PathBuf,
-    http: reqwest::Client,
-    registry: Running,
-    verifier: Running,
-    registry_client: RegistryClient,
-    verifier_client: VerifierClient,
-    world: World,
-    borrower: Borrower,
-}
-
-fn layout() -> Layout {
-    Layout::for_slots(P.slots)
-}
-
-async fn start_verifier(dir: &std::path::Path, registry_url: String) -> Running {
-    let cfg = VerifierConfig {
-        verifier_id: [7u8; 32],
-        registry_url,
-        root_window: 3600,
-        max_skew: 300,
-        max_ttl: 3600,
-        policies: Vec::new(),
-    };
-    let svc = VerifierService::open(dir, &prover().pk().vk, cfg).unwrap();
-    spawn(svc.router(), local()).await.unwrap()
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let now = unix_now();
-    let mut rng = StdRng::seed_from_u64(now);
-    let (mut world, borrower, _) = eligible_applicant(P, layout(), &mut rng, 10, now).unwrap();
-    world.publish(now - 10).unwrap();
-    let registry = spawn(
-        RegistryService::open(&path.join("registry"), P.slots, ADMIN)
-            .unwrap()
-            .router(),
-        local(),
-    )
-    .await
-    .unwrap();
-    let http = reqwest::Client::new();
-    let registry_client = RegistryClient::new(http.clone(), registry.url());
-    registry_client
-        .mirror(ADMIN, &world.registry, token)
-        .await
-        .unwrap();
-    let view = registry_client.view().await.unwrap();
-    assert_eq!(
-        view.root,
-        fr_to_dec(&world.registry.root()),
-        "service root equals the native registry root"
-    );
-    let verifier = start_verifier(&path.join("verifier"), registry.url()).await;
-    let verifier_client = VerifierClient::new(http.clone(), verifier.url());
-    Env {
-        _dir: dir,
-        dir: path,
-        http,
-        registry,
-        verifier,
-        registry_client,
-        verifier_client,
-        world,
-        borrower,
-    }
-}
-
-impl Env {
-    async fn request(&self, policy: Policy, scope: u64, ttl: u64) -> ProofRequest {
-        let body = NewRequest {
-            policy,
-            scope: scope.to_string(),
-            ttl_seconds: ttl,
-        };
-        self.verifier_client.create_request(&body).await.unwrap()
-    }
-
-    /// A submission answering `req`, proving `policy` at time `now`.
-    fn submission(&self, req: &ProofRequest, policy: Policy, now: u64) -> Submission {
-        let scope = fr_from_dec(&req.scope).unwrap();
-        let context = fr_from_dec(&req.context).unwrap();
-        let w = self
-            .world
-            .witness(&self.borrower, policy, now, scope, context)
-            .unwrap();
-        let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
-        Submission {
-            proof: ProofJson::from_proof(&proof),
-            public_signals: public_to_json(&public.to_vec()),
-        }
-    }
-
-    async fn verify(&self, sub: &Submission) -> Result<Accepted, ClientError> {
-        self.verifier_client.verify(sub).await
-    }
-
-    /// Restarts the verifier on its data directory (via a server on a scratch directory,
-    /// so the address changes and nothing is cached).
-    async fn restart_verifier(&mut self) {
-        let scratch = start_verifier(&self.dir.join("verifier-tmp"), self.registry.url()).await;
-        std::mem::replace(&mut self.verifier, scratch)
-            .stop()
-            .await
-            .unwrap();
-        let fresh = start_verifier(&self.dir.join("verifier"), self.registry.url()).await;
-        std::mem::replace(&mut self.verifier, fresh)
-            .stop()
-            .await
-            .unwrap();
-        self.verifier_client = VerifierClient::new(self.http.clone(), self.verifier.url());
-    }
-}
+use zkcredit_testkit::scenario::example_policy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_then_replay_is_refused() {
     let e = env().await;
-    let req = e.request(example_policy(), 1, 600).await;
+    let req = e.request(example_policy(), 600).await;
     let sub = e.submission(&req, example_policy(), unix_now());
     let acc = e.verify(&sub).await.unwrap();
     assert!(acc.accepted, "{acc:?}");
     refused(e.verify(&sub).await, 409, ErrorCode::NullifierReused);
     // The same person under another request of the same scope: refused by the nullifier.
-    let req2 = e.request(example_policy(), 1, 600).await;
+    let req2 = e.request(example_policy(), 600).await;
     let r = e
         .verify(&e.submission(&req2, example_policy(), unix_now()))
         .await;
     refused(r, 409, ErrorCode::NullifierReused);
-    // Another scope: a new nullifier, accepted.
-    let req3 = e.request(example_policy(), 2, 600).await;
-    e.verify(&e.submission(&req3, example_policy(), unix_now()))
+    // Another person in the same scope: accepted.
+    let req3 = e.request(example_policy(), 600).await;
+    e.verify(&e.submission_of(&e.others[0], &req3, example_policy(), unix_now()))
         .await
         .unwrap();
 }
@@ -191,12 +41,12 @@ async fn every_check_has_its_own_error_code() {
     let mut e = env().await;
     let now = unix_now();
     // unknown_request: a context this verifier never issued.
-    let mut fake = e.request(example_policy(), 3, 600).await;
+    let mut fake = e.request(example_policy(), 600).await;
     fake.context = "12345".into();
     let r = e.verify(&e.submission(&fake, example_policy(), now)).await;
     refused(r, 422, ErrorCode::UnknownRequest);
     // policy_mismatch: proof for a laxer policy than requested.
-    let req = e.request(example_policy(), 3, 600).await;
+    let req = e.request(example_policy(), 600).await;
     let mut lax = example_policy();
     lax.min_score = 100;
     let err = refused(
@@ -215,7 +65,7 @@ async fn every_check_has_its_own_error_code() {
     std::mem::swap(&mut sub.proof.pi_a, &mut sub.proof.pi_c);
     refused(e.verify(&sub).await, 422, ErrorCode::InvalidProof);
     // request_expired.
-    let short = e.request(example_policy(), 3, 1).await;
+    let short = e.request(example_policy(), 1).await;
     let sub_short = e.submission(&short, example_policy(), now);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     refused(e.verify(&sub_short).await, 422, ErrorCode::RequestExpired);
@@ -232,7 +82,7 @@ async fn every_check_has_its_own_error_code() {
         .set_record(Role::Lender, 0, b.subject_key, [0, 0, 0])
         .unwrap();
     e.world.publish_slot(slot, unix_now() - 5).unwrap();
-    let req2 = e.request(example_policy(), 3, 600).await;
+    let req2 = e.request(example_policy(), 600).await;
     let r = e
         .verify(&e.submission(&req2, example_policy(), unix_now()))
         .await;
@@ -252,7 +102,7 @@ async fn every_check_has_its_own_error_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing() {
     let e = env().await;
-    let req = e.request(example_policy(), 4, 600).await;
+    let req = e.request(example_policy(), 600).await;
     let good = e.submission(&req, example_policy(), unix_now());
     // Bodies no typed client sends: through the endpoint's raw POST.
     let send_raw = |body: String, ct: &'static str| {
@@ -315,7 +165,7 @@ async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass() {
     let mut e = env().await;
-    let req = e.request(example_policy(), 5, 600).await;
+    let req = e.request(example_policy(), 600).await;
     let sub = e.submission(&req, example_policy(), unix_now());
     // Eight concurrent submissions of one proof: exactly one is accepted.
     let mut tasks = Vec::new();
@@ -344,9 +194,9 @@ async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass(
 async fn batch_identifies_the_invalid_item() {
     let e = env().await;
     let mut items = Vec::new();
-    for scope in 10..14u64 {
-        let req = e.request(example_policy(), scope, 600).await;
-        items.push(e.submission(&req, example_policy(), unix_now()));
+    for who in &e.others {
+        let req = e.request(example_policy(), 600).await;
+        items.push(e.submission_of(who, &req, example_policy(), unix_now()));
     }
     items[2].public_signals[2] = (unix_now() + 1).to_string(); // tampered now
     let results = e
@@ -411,9 +261,8 @@ async fn registry_updates_are_authenticated_and_monotonic() {
             let v: serde_json::Value = common.get(path).await.unwrap_or_else(|e| panic!("{e}"));
             assert!(v.is_object(), "{path}: {v}");
         }
-        common.get_text("/metrics").await.unwrap();
     }
-    let metrics = Endpoint::new(e.http.clone(), e.registry.url())
+    let metrics = Endpoint::new(e.http.clone(), e.registry.metrics_url().unwrap())
         .get_text("/metrics")
         .await
         .unwrap();

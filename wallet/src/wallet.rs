@@ -52,6 +52,10 @@ pub enum WalletError {
     /// Proving failed.
     #[error("proving failed: {0}")]
     Prove(String),
+    /// The request is not from the verifier the wallet pins (or not bound to it): refused
+    /// before anything is gathered or proven.
+    #[error("untrusted verifier: {0}")]
+    UntrustedVerifier(String),
 }
 
 /// A wallet: the holder secret and, once registered, the issuer's attestation.
@@ -264,6 +268,21 @@ impl Wallet {
                     ),
                 });
             }
+            // §4.2/§4.3: a valid lookup of the subject key that agrees with `present`:
+            // the subject's own leaf opens its record; a low leaf is sealed (or open: its
+            // record is then unused) — never a record the circuit would not accept.
+            match resp.witness.verify(&root, &subject) {
+                Some((present, _)) if present == resp.present => {}
+                _ => {
+                    return Err(WalletError::Provider {
+                        slot: sv.slot,
+                        message: format!(
+                            "the provider's witness is not a valid {} witness for the subject key (§4.3)",
+                            if resp.present { "membership" } else { "non-membership" }
+                        ),
+                    })
+                }
+            }
             depth = Some(resp.witness.siblings.len() / 3 * 2);
             slots.push(Some(SlotWitness {
                 slot: sv.value,
@@ -376,4 +395,21 @@ pub async fn apply(
 /// Fetches a proof request from a verifier URL (`…/v1/requests/{nonce}`).
 pub async fn fetch_request(http: &reqwest::Client, url: &str) -> Result<ProofRequest, WalletError> {
     Ok(zkcredit_api::client::send(url, http.get(url)).await?)
+}
+
+/// Checks, before gathering or proving, that `req` comes from the verifier the borrower
+/// pins (`verifier_id`, from the lender's published `GET /v1/verifier`): its `verifier_id`
+/// is the pinned one, its context is `offchain_context(pinned, nonce, expiry)` and its
+/// scope is the pinned verifier's (`request_scope`). A request relayed from another
+/// verifier is refused, so a malicious lender cannot spend the borrower's nullifier in
+/// another lender's scope or obtain a proof another verifier accepts.
+pub fn check_request_verifier(req: &ProofRequest, pinned_hex: &str) -> Result<(), WalletError> {
+    let pinned: [u8; 32] = hex::decode(pinned_hex.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            WalletError::UntrustedVerifier("the pinned verifier id is not 32 bytes of hex".into())
+        })?;
+    zkcredit_api::verifier::check_request_origin(req, &pinned)
+        .map_err(WalletError::UntrustedVerifier)
 }

@@ -1,8 +1,8 @@
 use super::{ClientError, Endpoint};
 use crate::auth::KycApplication;
 use crate::issuer::{
-    ApplicationView, Approve, ClientAdded, IssuerInfo, NewClient, PendingApplication, SubjectKey,
-    SubjectLookup,
+    ApplicationView, Approve, ClientAdded, IssuerInfo, NewClient, PendingApplication,
+    RevocationList, Revoke, SubjectKey, SubjectLookup,
 };
 
 /// The KYC issuer (spec §7.2). Its KYC tree's admin routes are a [`super::ProviderClient`]
@@ -70,6 +70,29 @@ impl IssuerClient {
         self.0
             .with_token(client_token)
             .post("/v1/subjects/lookup", &SubjectLookup { id: id.into() })
+            .await
+    }
+
+    /// `GET /v1/revocations`: the signed revocation list (check it with
+    /// [`RevocationList::verify`] against the pinned issuer key).
+    pub async fn revocations(&self) -> Result<RevocationList, ClientError> {
+        self.0.get("/v1/revocations").await
+    }
+
+    /// `POST /v1/admin/revocations` (admin token): revokes an approved application's binding.
+    pub async fn revoke(
+        &self,
+        admin: &str,
+        application_id: &str,
+    ) -> Result<RevocationList, ClientError> {
+        self.0
+            .with_token(admin)
+            .post(
+                "/v1/admin/revocations",
+                &Revoke {
+                    application_id: application_id.into(),
+                },
+            )
             .await
     }
 }

@@ -1,5 +1,5 @@
 use super::{ClientError, Endpoint};
-use crate::registry::{PublishRoot, RegisterProvider, RegistryView, RootStatus};
+use crate::registry::{PublishRoot, RegisterProvider, RegistryKey, RegistryView, RootStatus};
 use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_circuits::registry::{Registry, Role};
 use zkcredit_circuits::Fr;
@@ -24,6 +24,11 @@ impl RegistryClient {
         self.0
             .get(&format!("/v1/registry/roots/{}", fr_to_dec(root)))
             .await
+    }
+
+    /// `GET /v1/registry/key`: the registry's answer-signing key.
+    pub async fn key(&self) -> Result<RegistryKey, ClientError> {
+        self.0.get("/v1/registry/key").await
     }
 
     /// `POST /v1/admin/providers` with the admin token.

@@ -1,6 +1,6 @@
 use super::{ClientError, Endpoint};
 use crate::verifier::{
-    Accepted, BatchResult, BatchSubmission, NewRequest, ProofRequest, Submission,
+    Accepted, BatchResult, BatchSubmission, NewRequest, ProofRequest, Submission, VerifierInfo,
 };
 
 /// The lender's verifier (spec §7).
@@ -13,9 +13,21 @@ impl VerifierClient {
         Self(Endpoint::new(http, base))
     }
 
-    /// `POST /v1/requests`.
-    pub async fn create_request(&self, r: &NewRequest) -> Result<ProofRequest, ClientError> {
-        self.0.post("/v1/requests", r).await
+    /// `POST /v1/requests` with the lender's bearer token.
+    pub async fn create_request(
+        &self,
+        lender_token: &str,
+        r: &NewRequest,
+    ) -> Result<ProofRequest, ClientError> {
+        self.0
+            .with_token(lender_token)
+            .post("/v1/requests", r)
+            .await
+    }
+
+    /// `GET /v1/verifier`: the identity a wallet pins.
+    pub async fn info(&self) -> Result<VerifierInfo, ClientError> {
+        self.0.get("/v1/verifier").await
     }
 
     /// `GET /v1/requests/{nonce}`.

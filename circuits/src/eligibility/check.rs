@@ -103,6 +103,11 @@ impl EligibilityWitness {
                     if u(2)? <= now {
                         return Err(Rule::KycExpiry.violated("§6.2 KYC record expired"));
                     }
+                    // §6.2 the KYC record is at least min_kyc_age old.
+                    if (u(1)? as u128) + (p.min_kyc_age as u128) > now as u128 {
+                        return Err(Rule::KycAge
+                            .violated("§6.2 KYC record issued less than min_kyc_age before now"));
+                    }
                 }
                 Role::FraudList => {
                     u(0)?;

@@ -56,6 +56,7 @@ pub fn in_namespace<T>(
         KycHolder,
         RecordFields,
         KycExpiry,
+        KycAge,
         FraudList,
         ActiveLoans,
         Outstanding,
@@ -127,10 +128,12 @@ pub struct PolicyVar {
     pub max_score_age: FpVar<Fr>,
     /// [`Policy::max_root_age`].
     pub max_root_age: FpVar<Fr>,
+    /// [`Policy::min_kyc_age`].
+    pub min_kyc_age: FpVar<Fr>,
 }
 
 impl PolicyVar {
-    /// Allocates the six values as witnesses, in hashing order (`policy = None` in setup
+    /// Allocates the seven values as witnesses, in hashing order (`policy = None` in setup
     /// mode). No constraints: the caller range-checks [`Self::values`].
     pub fn new_witness(
         cs: ConstraintSystemRef<Fr>,
@@ -151,11 +154,12 @@ impl PolicyVar {
             min_score: wit(|p| p.min_score)?,
             max_score_age: wit(|p| p.max_score_age)?,
             max_root_age: wit(|p| p.max_root_age)?,
+            min_kyc_age: wit(|p| p.min_kyc_age)?,
         })
     }
 
-    /// The six values in hashing order (as [`Policy::values`]).
-    pub fn values(&self) -> [FpVar<Fr>; 6] {
+    /// The seven values in hashing order (as [`Policy::values`]).
+    pub fn values(&self) -> [FpVar<Fr>; 7] {
         [
             self.max_active_loans.clone(),
             self.max_outstanding.clone(),
@@ -163,6 +167,7 @@ impl PolicyVar {
             self.min_score.clone(),
             self.max_score_age.clone(),
             self.max_root_age.clone(),
+            self.min_kyc_age.clone(),
         ]
     }
 }
@@ -400,11 +405,17 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
                 // §6.2 KYC: present, bound to the holder secret, not expired.
                 in_namespace(Rule::Kyc, || r.present.enforce_equal(&Boolean::TRUE))?;
                 in_namespace(Rule::KycHolder, || v0.enforce_equal(&commitment))?;
-                // §6 range checks: expires_at is u64.
+                // §6 range checks: expires_at and issued_at are u64.
                 in_namespace(Rule::RecordFields, || {
-                    enforce_bits(v2, VALUE_BITS).map(|_| ())
+                    enforce_bits(v2, VALUE_BITS)?;
+                    enforce_bits(v1, VALUE_BITS).map(|_| ())
                 })?;
                 in_namespace(Rule::KycExpiry, || enforce_lt(now, v2, VALUE_BITS))?;
+                // §6.2 the KYC record is old enough: issued_at + min_kyc_age <= now
+                // (65-bit bounded comparison; both terms are range-checked u64).
+                in_namespace(Rule::KycAge, || {
+                    enforce_le(&(v1 + &policy.min_kyc_age), now, VALUE_BITS + 1)
+                })?;
                 continue;
             }
             // §6 range checks: every record field that is compared or summed is a u64.

@@ -71,11 +71,15 @@ pub struct Policy {
     pub max_score_age: u64,
     /// Every non-empty registry slot published at most this many seconds before `now`.
     pub max_root_age: u64,
+    /// The KYC record must have been issued at least this many seconds before `now`
+    /// (`issued_at + min_kyc_age ≤ now`), so an identity freshly rebound to a new holder
+    /// secret cannot apply again with a fresh nullifier within this period (spec §6.2, §8).
+    pub min_kyc_age: u64,
 }
 
 impl Policy {
-    /// The six values in hashing order.
-    pub fn values(&self) -> [u64; 6] {
+    /// The seven values in hashing order.
+    pub fn values(&self) -> [u64; 7] {
         [
             self.max_active_loans,
             self.max_outstanding,
@@ -83,10 +87,11 @@ impl Policy {
             self.min_score,
             self.max_score_age,
             self.max_root_age,
+            self.min_kyc_age,
         ]
     }
 
-    /// `policy_hash = H(max_active_loans, …, max_root_age)` (spec §6).
+    /// `policy_hash = H(max_active_loans, …, max_root_age, min_kyc_age)` (spec §6.6).
     pub fn hash(&self) -> Fr {
         hash_n(self.values().map(Fr::from))
     }

@@ -17,7 +17,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Rule {
-    /// §6 range checks: `now`, the six policy values and every slot's `published_at` are
+    /// §6 range checks: `now`, the seven policy values and every slot's `published_at` are
     /// u64 (64-bit).
     ValueRanges,
     /// §6 range checks: the subject key is in `[1, 2^248)` (248-bit and non-zero).
@@ -46,10 +46,13 @@ pub enum Rule {
     /// §6.2 the KYC record's `v0` is `H(holder_secret)`.
     KycHolder,
     /// §6 range checks: every record field of slots 1.. and the KYC record's
-    /// `expires_at` are u64 (64-bit).
+    /// `issued_at` and `expires_at` are u64 (64-bit).
     RecordFields,
     /// §6.2 the KYC record has not expired: `now < expires_at` (v2).
     KycExpiry,
+    /// §6.2 the KYC record is old enough: `issued_at + min_kyc_age ≤ now` (v1; 65-bit), so
+    /// a freshly rebound identity cannot apply again within the period.
+    KycAge,
     /// §6.3 for every slot `is_fraud · present = 0`: the subject is on no fraud list.
     FraudList,
     /// §6.4 `Σ is_lender·v0 < max_active_loans` (72-bit).
@@ -65,7 +68,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the order of the enum.
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 19] = [
         Rule::ValueRanges,
         Rule::SubjectKey,
         Rule::PolicyHash,
@@ -79,6 +82,7 @@ impl Rule {
         Rule::KycHolder,
         Rule::RecordFields,
         Rule::KycExpiry,
+        Rule::KycAge,
         Rule::FraudList,
         Rule::ActiveLoans,
         Rule::Outstanding,
@@ -93,7 +97,7 @@ impl Rule {
             Rule::PolicyHash | Rule::Nullifier | Rule::Context => "6.6",
             Rule::SlotRoles | Rule::RegistryRoot | Rule::RootFreshness => "6.1",
             Rule::Lookup => "4.3",
-            Rule::Kyc | Rule::KycHolder | Rule::KycExpiry => "6.2",
+            Rule::Kyc | Rule::KycHolder | Rule::KycExpiry | Rule::KycAge => "6.2",
             Rule::FraudList => "6.3",
             Rule::ActiveLoans | Rule::Outstanding | Rule::Arrears => "6.4",
             Rule::BureauScore => "6.5",
@@ -118,6 +122,7 @@ impl Rule {
             Rule::KycHolder => "kyc_holder",
             Rule::RecordFields => "record_fields",
             Rule::KycExpiry => "kyc_expiry",
+            Rule::KycAge => "kyc_age",
             Rule::FraudList => "fraud_list",
             Rule::ActiveLoans => "active_loans",
             Rule::Outstanding => "outstanding",
@@ -142,6 +147,7 @@ impl Rule {
             Rule::KycHolder => "the KYC record is bound to the holder secret",
             Rule::RecordFields => "every record field used is a u64",
             Rule::KycExpiry => "the KYC record has not expired",
+            Rule::KycAge => "the KYC record is at least min_kyc_age old",
             Rule::FraudList => "the subject is on no fraud list",
             Rule::ActiveLoans => "active loans across lenders below max_active_loans",
             Rule::Outstanding => "outstanding amount across lenders at most max_outstanding",
@@ -187,11 +193,12 @@ mod tests {
             Rule::KycHolder => 10,
             Rule::RecordFields => 11,
             Rule::KycExpiry => 12,
-            Rule::FraudList => 13,
-            Rule::ActiveLoans => 14,
-            Rule::Outstanding => 15,
-            Rule::Arrears => 16,
-            Rule::BureauScore => 17,
+            Rule::KycAge => 13,
+            Rule::FraudList => 14,
+            Rule::ActiveLoans => 15,
+            Rule::Outstanding => 16,
+            Rule::Arrears => 17,
+            Rule::BureauScore => 18,
         }
     }
 

@@ -22,8 +22,10 @@ use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 pub struct LookupWitnessVar {
     /// Leaf index bits, little-endian; bits 2l and 2l+1 give the position (0..4) at level l.
     pub index_bits: Vec<Boolean<Fr>>,
-    /// `key, next_key, v0, v1, v2`.
-    pub leaf: [FpVar<Fr>; 5],
+    /// `key, next_key, commitment` (the commitment as the witness gives it).
+    pub leaf: [FpVar<Fr>; 3],
+    /// `v0, v1, v2, salt`: the opening (zeros for a sealed record).
+    pub opening: [FpVar<Fr>; 4],
     /// Siblings, leaf level first, three per level.
     pub siblings: Vec<FpVar<Fr>>,
 }
@@ -49,9 +51,13 @@ impl LookupWitnessVar {
         let leaf = [
             field(&|w| w.leaf.key)?,
             field(&|w| w.leaf.next_key)?,
-            field(&|w| w.leaf.values[0])?,
-            field(&|w| w.leaf.values[1])?,
-            field(&|w| w.leaf.values[2])?,
+            field(&|w| w.leaf.parts().2)?,
+        ];
+        let opening = [
+            field(&|w| w.leaf.parts().0[0])?,
+            field(&|w| w.leaf.parts().0[1])?,
+            field(&|w| w.leaf.parts().0[2])?,
+            field(&|w| w.leaf.parts().1)?,
         ];
         let siblings = (0..path_len(depth))
             .map(|l| {
@@ -63,6 +69,7 @@ impl LookupWitnessVar {
         Ok(Self {
             index_bits,
             leaf,
+            opening,
             siblings,
         })
     }
@@ -114,27 +121,33 @@ pub fn root_from_path(
 }
 
 /// The lookup gadget (spec §4.3). Enforces, when `enabled`:
-/// 1. the leaf and path hash to `root`;
+/// 1. the leaf `H(key, next_key, commitment)` and path hash to `root` (the commitment as
+///    the witness gives it); and (1b) if `leaf.key == x` (membership),
+///    `commitment = H(v0, v1, v2, salt)`, so the values are the leaf's — otherwise the
+///    opening is unused (a sealed low leaf);
 /// 2. `leaf.key <= x` (248-bit bounded comparison);
 /// 3. if `leaf.key != x`: `next_key == 0` or `x < next_key`.
 ///
-/// Returns `present = enabled ∧ (leaf.key == x)` and `values = present · leaf.values`.
+/// Returns `present = enabled ∧ (leaf.key == x)` and `values = present · (v0, v1, v2)`.
 pub fn lookup(
     enabled: &Boolean<Fr>,
     root: &FpVar<Fr>,
     x: &FpVar<Fr>,
     w: &LookupWitnessVar,
 ) -> Result<LookupResult, SynthesisError> {
-    let [key, next_key, v0, v1, v2] = &w.leaf;
-    // §4.3 (1): authenticated leaf.
+    let [key, next_key, commitment] = &w.leaf;
+    let [v0, v1, v2, _salt] = &w.opening;
+    // §4.3 (1): authenticated leaf H(key, next_key, commitment).
     let leaf_hash = hash_var(&w.leaf)?;
     let computed = root_from_path(&leaf_hash, &w.index_bits, &w.siblings)?;
     computed.conditional_enforce_equal(root, enabled)?;
+    // §4.3 (1b): the subject's own leaf opens its commitment: H(v0, v1, v2, salt).
+    let matches = key.is_eq(x)?;
+    let present = enabled & &matches;
+    hash_var(&w.opening)?.conditional_enforce_equal(commitment, &present)?;
     // §4.3 (2): low leaf (or the leaf itself) is not above x.
     enforce_le_if(enabled, key, x, KEY_BITS)?;
     // §4.3 (3): when absent, x lies strictly inside (key, next_key) or next_key is the end.
-    let matches = key.is_eq(x)?;
-    let present = enabled & &matches;
     let absent = enabled & &!&matches;
     let has_next = next_key.is_neq(&FpVar::zero())?;
     let check_next = &absent & &has_next;

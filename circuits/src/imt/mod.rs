@@ -1,9 +1,11 @@
 //! Indexed Merkle tree (spec §4), native side.
 //!
 //! A **4-ary** Poseidon tree with `2^depth` leaves (`depth` even: `depth / 2` levels of
-//! four children) whose leaves `(key, next_key, v0, v1, v2)` form a sorted linked list.
-//! Leaf hash `H(key, next_key, v0, v1, v2)`; an empty slot is 0; internal node
-//! `H(c0, c1, c2, c3)`. Index 0 holds the sentinel `(0, smallest key or 0, 0, 0, 0)`.
+//! four children) whose leaves `(key, next_key, v0, v1, v2, salt)` form a sorted linked list.
+//! Leaf hash `H(key, next_key, H(v0, v1, v2, salt))` with a random salt per leaf and per
+//! value change (so a witness can seal a neighbour's record, [`leaf`]); an empty slot is 0;
+//! internal node `H(c0, c1, c2, c3)`. Index 0 holds the sentinel `(0, smallest key or 0,
+//! 0, 0, 0, 0)`.
 //! (4-ary rather than binary: a path costs 16 × (297 + 11) constraints at depth 32 instead
 //! of 32 × 241 — the largest single saving of the eligibility circuit, spec §4.1.)
 //! Membership of `x`: the leaf with `key == x`. Non-membership: the *low leaf* with
@@ -14,6 +16,11 @@
 //! bulk build hashes every level in parallel.
 
 pub mod constraints;
+pub mod leaf;
+
+pub use leaf::{
+    fresh_salt, leaf_hash, value_commitment, Leaf, LeafRecord, LookupWitness, WitnessLeaf,
+};
 
 use crate::cmp::fits_in_bits;
 use crate::poseidon::hash_n;
@@ -21,8 +28,10 @@ use crate::tags::KEY_BITS;
 use crate::{CircuitError, Fr};
 use ark_ff::Zero;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// A row with its salt: `(key, values, salt)`.
+pub type SaltedRow = (Fr, [Fr; 3], Fr);
 
 /// Default tree depth (capacity 2^32 leaves; 16 levels of arity 4).
 pub const DEFAULT_DEPTH: usize = 32;
@@ -57,84 +66,6 @@ pub fn place(cur: Fr, pos: usize, sibs: &[Fr]) -> [Fr; ARITY] {
         };
     }
     out
-}
-
-/// One leaf of an indexed tree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Leaf {
-    /// The subject key (0 only for the sentinel).
-    #[serde(with = "crate::field::serde_fr")]
-    pub key: Fr,
-    /// The next larger key in the tree, 0 if none.
-    #[serde(with = "crate::field::serde_fr")]
-    pub next_key: Fr,
-    /// The record `(v0, v1, v2)`.
-    #[serde(with = "crate::field::serde_fr_vec3")]
-    pub values: [Fr; 3],
-}
-
-impl Leaf {
-    /// `H(key, next_key, v0, v1, v2)` (spec §4.1).
-    pub fn hash(&self) -> Fr {
-        hash_n([
-            self.key,
-            self.next_key,
-            self.values[0],
-            self.values[1],
-            self.values[2],
-        ])
-    }
-}
-
-/// An authenticated lookup witness: a leaf, its index and its Merkle path (spec §4.2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LookupWitness {
-    /// Leaf index; its little-endian base-4 digits (bit pairs) are the positions among siblings.
-    pub index: u64,
-    /// The matching leaf (membership) or the low leaf (non-membership).
-    pub leaf: Leaf,
-    /// Siblings from the leaf level up to (excluding) the root: three per level, the other
-    /// children of that level in increasing position order.
-    #[serde(with = "crate::field::serde_fr_vec")]
-    pub siblings: Vec<Fr>,
-}
-
-impl LookupWitness {
-    /// A placeholder witness of the right shape for a disabled lookup (empty registry slot).
-    pub fn empty(depth: usize) -> Self {
-        Self {
-            index: 0,
-            leaf: Leaf::default(),
-            siblings: vec![Fr::zero(); path_len(depth)],
-        }
-    }
-
-    /// The root this path leads to.
-    pub fn computed_root(&self) -> Fr {
-        let mut cur = self.leaf.hash();
-        for (level, sibs) in self.siblings.chunks(3).enumerate() {
-            // checked: a hostile witness may carry more levels than an index has digits.
-            let pos = (self.index.checked_shr(2 * level as u32).unwrap_or(0) & 3) as usize;
-            cur = node_hash(place(cur, pos, sibs));
-        }
-        cur
-    }
-
-    /// Native twin of [`constraints::lookup`]: `Some((present, values))` if the witness is
-    /// valid for `x` under `root`, `None` otherwise. Absent ⇒ values are zero.
-    pub fn verify(&self, root: &Fr, x: &Fr) -> Option<(bool, [Fr; 3])> {
-        if self.computed_root() != *root {
-            return None;
-        }
-        if self.leaf.key == *x {
-            return Some((true, self.leaf.values));
-        }
-        let low_ok = crate::cmp::le(&self.leaf.key, x, KEY_BITS);
-        let next_ok = self.leaf.next_key.is_zero()
-            || (crate::cmp::le(x, &self.leaf.next_key, KEY_BITS) && *x != self.leaf.next_key);
-        (low_ok && next_ok).then_some((false, [Fr::zero(); 3]))
-    }
 }
 
 /// Checks a subject key is in `[1, 2^248)` (spec §3.4).
@@ -204,9 +135,17 @@ impl IndexedMerkleTree {
         Ok(t)
     }
 
-    /// Builds a tree from rows in one pass, hashing in parallel (spec §4.4 bulk rebuild).
-    /// Keys must be distinct and in `[1, 2^248)`.
+    /// Builds a tree from rows in one pass, hashing in parallel (spec §4.4 bulk rebuild),
+    /// each row under a fresh salt ([`fresh_salt`]). Keys must be distinct and in
+    /// `[1, 2^248)`.
     pub fn from_rows(depth: usize, rows: &[(Fr, [Fr; 3])]) -> Result<Self, CircuitError> {
+        let salted: Vec<SaltedRow> = rows.iter().map(|(k, v)| (*k, *v, fresh_salt())).collect();
+        Self::from_salted_rows(depth, &salted)
+    }
+
+    /// Like [`Self::from_rows`] with the salts given (a rebuild keeping the salts of
+    /// unchanged rows; deterministic tests).
+    pub fn from_salted_rows(depth: usize, rows: &[SaltedRow]) -> Result<Self, CircuitError> {
         let mut t = Self::new(depth)?;
         if rows.is_empty() {
             return Ok(t);
@@ -214,8 +153,8 @@ impl IndexedMerkleTree {
         if (rows.len() as u128 + 1) > (1u128 << depth) {
             return Err(CircuitError::TreeFull { depth });
         }
-        let mut sorted: Vec<(Fr, [Fr; 3])> = rows.to_vec();
-        for (k, _) in &sorted {
+        let mut sorted: Vec<SaltedRow> = rows.to_vec();
+        for (k, _, _) in &sorted {
             check_key(k)?;
         }
         sorted.par_sort_unstable_by_key(|r| r.0);
@@ -225,16 +164,16 @@ impl IndexedMerkleTree {
         let n = sorted.len();
         let mut leaves = Vec::with_capacity(n + 1);
         leaves.push(Some(Leaf {
-            key: Fr::zero(),
             next_key: sorted[0].0,
-            values: [Fr::zero(); 3],
+            ..Leaf::default()
         }));
-        for (i, (k, v)) in sorted.iter().enumerate() {
+        for (i, (k, v, salt)) in sorted.iter().enumerate() {
             let next = sorted.get(i + 1).map(|r| r.0).unwrap_or_else(Fr::zero);
             leaves.push(Some(Leaf {
                 key: *k,
                 next_key: next,
                 values: *v,
+                salt: *salt,
             }));
         }
         t.index_of = sorted
@@ -272,7 +211,7 @@ impl IndexedMerkleTree {
                 return Err(bad(format!("index {i} twice")));
             }
             if i == 0 {
-                if !leaf.key.is_zero() || leaf.values != [Fr::zero(); 3] {
+                if !leaf.key.is_zero() || leaf.values != [Fr::zero(); 3] || !leaf.salt.is_zero() {
                     return Err(bad("index 0 is not the sentinel".into()));
                 }
             } else {
@@ -438,6 +377,16 @@ impl IndexedMerkleTree {
             .expect("indexed leaves are occupied")
     }
 
+    /// The whole leaf (record and salt) stored under `key`, if any.
+    pub fn leaf_of(&self, key: &Fr) -> Option<Leaf> {
+        if key.is_zero() {
+            return None;
+        }
+        self.index_of
+            .get(key)
+            .and_then(|i| self.leaves[*i as usize])
+    }
+
     /// The record stored under `key`, if any.
     pub fn get(&self, key: &Fr) -> Option<[Fr; 3]> {
         if key.is_zero() {
@@ -454,8 +403,18 @@ impl IndexedMerkleTree {
         self.index_of.keys().skip(1)
     }
 
-    /// Inserts a new key. O(depth) hashes (two leaf paths).
+    /// Inserts a new key under a fresh salt. O(depth) hashes (two leaf paths).
     pub fn insert(&mut self, key: Fr, values: [Fr; 3]) -> Result<(), CircuitError> {
+        self.insert_salted(key, values, fresh_salt())
+    }
+
+    /// Inserts a new key under the given salt.
+    pub fn insert_salted(
+        &mut self,
+        key: Fr,
+        values: [Fr; 3],
+        salt: Fr,
+    ) -> Result<(), CircuitError> {
         check_key(&key)?;
         if self.index_of.contains_key(&key) {
             return Err(CircuitError::DuplicateKey);
@@ -479,6 +438,7 @@ impl IndexedMerkleTree {
             key,
             next_key: next,
             values,
+            salt,
         });
         self.index_of.insert(key, index);
         self.rehash_path(low);
@@ -486,23 +446,46 @@ impl IndexedMerkleTree {
         Ok(())
     }
 
-    /// Replaces the record of an existing key. O(depth) hashes.
+    /// Replaces the record of an existing key under a fresh salt (a new salt on every
+    /// value change, so an old and a new commitment cannot be compared). O(depth) hashes.
     pub fn update(&mut self, key: Fr, values: [Fr; 3]) -> Result<(), CircuitError> {
+        self.update_salted(key, values, fresh_salt())
+    }
+
+    /// Replaces the record of an existing key under the given salt.
+    pub fn update_salted(
+        &mut self,
+        key: Fr,
+        values: [Fr; 3],
+        salt: Fr,
+    ) -> Result<(), CircuitError> {
         if key.is_zero() {
             return Err(CircuitError::KeyNotFound);
         }
         let index = *self.index_of.get(&key).ok_or(CircuitError::KeyNotFound)?;
-        self.leaf_mut(index).values = values;
+        let leaf = self.leaf_mut(index);
+        leaf.values = values;
+        leaf.salt = salt;
         self.rehash_path(index);
         Ok(())
     }
 
-    /// Inserts or updates.
+    /// Inserts or updates, under a fresh salt.
     pub fn upsert(&mut self, key: Fr, values: [Fr; 3]) -> Result<(), CircuitError> {
+        self.upsert_salted(key, values, fresh_salt())
+    }
+
+    /// Inserts or updates, under the given salt.
+    pub fn upsert_salted(
+        &mut self,
+        key: Fr,
+        values: [Fr; 3],
+        salt: Fr,
+    ) -> Result<(), CircuitError> {
         if self.index_of.contains_key(&key) && !key.is_zero() {
-            self.update(key, values)
+            self.update_salted(key, values, salt)
         } else {
-            self.insert(key, values)
+            self.insert_salted(key, values, salt)
         }
     }
 
@@ -538,7 +521,9 @@ impl IndexedMerkleTree {
         out
     }
 
-    /// The lookup witness for `x`: the leaf of `x` if present, else its low leaf.
+    /// The lookup witness for `x`: the leaf of `x` with its record open if present, else
+    /// its low leaf with its record **sealed** (key, next key and commitment only: a
+    /// non-membership witness reveals no neighbour's record, spec §4.2).
     /// Returns `(present, witness)`. `x` must be a valid key.
     pub fn witness(&self, x: &Fr) -> Result<(bool, LookupWitness), CircuitError> {
         check_key(x)?;
@@ -551,7 +536,11 @@ impl IndexedMerkleTree {
             present,
             LookupWitness {
                 index,
-                leaf,
+                leaf: if present {
+                    leaf.opened()
+                } else {
+                    leaf.sealed()
+                },
                 siblings: self.path(index),
             },
         ))

@@ -77,7 +77,11 @@ proptest! {
         }
         // Both continue identically: same free-slot choice on the next insert.
         let fresh = k(u64::MAX / 3);
-        prop_assert_eq!(t.upsert(fresh, vals(9)).is_ok(), r.upsert(fresh, vals(9)).is_ok());
+        let salt = Fr::from(5u64);
+        prop_assert_eq!(
+            t.upsert_salted(fresh, vals(9), salt).is_ok(),
+            r.upsert_salted(fresh, vals(9), salt).is_ok()
+        );
         prop_assert_eq!(r.root(), t.root());
         // A corrupted table is refused, never silently accepted.
         if let Some((&i, l)) = store.iter().nth(1) {
@@ -115,10 +119,11 @@ proptest! {
         // Incremental O(depth) updates agree with a from-scratch rebuild of the same leaves.
         prop_assert_eq!(t.root(), t.recompute_root());
         // The parallel bulk build equals inserting the same rows one by one in key order.
-        let rows: Vec<(Fr, [Fr; 3])> = model.iter().map(|(a, b)| (k(*a), vals(*b))).collect();
-        let rebuilt = IndexedMerkleTree::from_rows(D, &rows).unwrap();
+        let rows: Vec<SaltedRow> =
+            model.iter().map(|(a, b)| (k(*a), vals(*b), Fr::from(a * 7 + b))).collect();
+        let rebuilt = IndexedMerkleTree::from_salted_rows(D, &rows).unwrap();
         let mut fresh = IndexedMerkleTree::new(D).unwrap();
-        for (a, b) in &rows { fresh.insert(*a, *b).unwrap(); }
+        for (a, b, s) in &rows { fresh.insert_salted(*a, *b, *s).unwrap(); }
         prop_assert_eq!(rebuilt.root(), fresh.root());
         prop_assert_eq!(t.len(), model.len());
         let root = t.root();
@@ -237,7 +242,10 @@ fn disabled_lookup_enforces_nothing_and_returns_zero() {
     let x_v = FpVar::new_witness(cs.clone(), || Ok(k(7))).unwrap();
     let mut w = LookupWitness::empty(D);
     w.leaf.key = k(7);
-    w.leaf.values = vals(9);
+    w.leaf.record = LeafRecord::Open {
+        values: vals(9),
+        salt: Fr::from(3u64),
+    };
     let wv = LookupWitnessVar::alloc(cs.clone(), Some(&w), D).unwrap();
     let r = lookup(&Boolean::FALSE, &root_v, &x_v, &wv).unwrap();
     assert!(cs.is_satisfied().unwrap());
@@ -332,9 +340,130 @@ fn odd_depth_is_rejected() {
 fn regression_witness_with_more_levels_than_index_digits_does_not_panic() {
     let w = LookupWitness {
         index: u64::MAX,
-        leaf: Leaf::default(),
+        leaf: WitnessLeaf::default(),
         siblings: vec![Fr::from(1u64); 3 * 40],
     };
     let root = w.computed_root();
     assert_ne!(root, Fr::from(0u64));
+}
+
+// ---- Salted leaves (spec §4.1, §4.3 (1b); issue 10 finding 5) ----
+
+/// A non-membership witness carries the low leaf sealed: its key, next key and the opaque
+/// commitment, never the neighbour's values or salt; the membership witness opens the
+/// subject's own record. Native twin and gadget agree on both.
+#[test]
+fn finding_05_non_membership_witness_seals_the_neighbour_record() {
+    // Records that share no number with any key or index.
+    let secret = |x: u64| [x * 1_000_003 + 7, x * 1_000_033 + 1, x * 999_983 + 3].map(Fr::from);
+    let rows: Vec<(Fr, [Fr; 3])> = [10u64, 20, 30, 40]
+        .iter()
+        .map(|x| (k(*x), secret(*x)))
+        .collect();
+    let t = IndexedMerkleTree::from_rows(D, &rows).unwrap();
+    let root = t.root();
+    // 25 is absent: the low leaf is 20's, sealed.
+    let (present, w) = t.witness(&k(25)).unwrap();
+    assert!(!present);
+    assert_eq!(w.leaf.key, k(20));
+    assert_eq!(w.leaf.values(), None);
+    let neighbour = t.leaf_of(&k(20)).unwrap();
+    assert_eq!(
+        w.leaf.record,
+        LeafRecord::Sealed {
+            commitment: neighbour.commitment()
+        }
+    );
+    let json = serde_json::to_string(&w).unwrap();
+    for v in secret(20).iter().chain([&neighbour.salt]) {
+        let dec = crate::field::fr_to_dec(v);
+        assert!(
+            !json.contains(&format!("\"{dec}\"")),
+            "value {dec} leaked: {json}"
+        );
+    }
+    assert_eq!(w.verify(&root, &k(25)), Some((false, [Fr::zero(); 3])));
+    assert_eq!(gadget(root, k(25), &w, D), (true, false, [Fr::zero(); 3]));
+    // 20 is present: its own record, open.
+    let (present, w) = t.witness(&k(20)).unwrap();
+    assert!(present);
+    assert_eq!(
+        w.leaf.record,
+        LeafRecord::Open {
+            values: secret(20),
+            salt: neighbour.salt
+        }
+    );
+    assert_eq!(w.verify(&root, &k(20)), Some((true, secret(20))));
+    assert_eq!(gadget(root, k(20), &w, D), (true, true, secret(20)));
+}
+
+/// Membership with a forged opening (other values, other salt) or with the record sealed
+/// is refused by both twins; so is a non-membership witness whose sealed commitment was
+/// altered (the leaf no longer hashes into the root).
+#[test]
+fn forged_salt_values_or_commitment_are_rejected_by_both_twins() {
+    let t = populated();
+    let root = t.root();
+    let (_, member) = t.witness(&k(30)).unwrap();
+    let LeafRecord::Open { values, salt } = member.leaf.record else {
+        panic!("membership witness must be open");
+    };
+    let forged = |record: LeafRecord| {
+        let mut w = member.clone();
+        w.leaf.record = record;
+        w
+    };
+    let cases = [
+        (
+            "forged salt",
+            forged(LeafRecord::Open {
+                values,
+                salt: salt + Fr::from(1u64),
+            }),
+        ),
+        (
+            "forged values",
+            forged(LeafRecord::Open {
+                values: vals(31),
+                salt,
+            }),
+        ),
+        (
+            // The commitment is right (the leaf hashes into the root) but not opened:
+            // values would be unbound, so membership needs the opening.
+            "sealed own leaf",
+            forged(LeafRecord::Sealed {
+                commitment: value_commitment(&values, &salt),
+            }),
+        ),
+    ];
+    for (what, w) in cases {
+        assert_eq!(w.verify(&root, &k(30)), None, "{what}");
+        assert!(!gadget(root, k(30), &w, D).0, "{what}");
+    }
+    // A sealed low leaf with another commitment does not open the root.
+    let (_, mut low) = t.witness(&k(35)).unwrap();
+    low.leaf.record = LeafRecord::Sealed {
+        commitment: Fr::from(777u64),
+    };
+    assert_eq!(low.verify(&root, &k(35)), None);
+    assert!(!gadget(root, k(35), &low, D).0);
+}
+
+/// Every value change takes a fresh salt: equal values give an unrelated commitment, so a
+/// watcher of sealed commitments cannot tell an update that restored old values.
+#[test]
+fn updates_take_a_fresh_salt() {
+    let mut t = populated();
+    let before = t.leaf_of(&k(20)).unwrap();
+    t.update(k(20), vals(20)).unwrap();
+    let after = t.leaf_of(&k(20)).unwrap();
+    assert_eq!(before.values, after.values);
+    assert_ne!(before.salt, after.salt);
+    assert_ne!(before.commitment(), after.commitment());
+    // A rebuild from leaves keeps the salts (and so the root).
+    let r = IndexedMerkleTree::from_leaves(D, t.occupied_leaves()).unwrap();
+    assert_eq!(r.root(), t.root());
+    assert_eq!(r.leaf_of(&k(20)), Some(after));
 }

@@ -93,7 +93,7 @@ fn rejects_unsupported_arity() {
 fn gadget_equals_native_and_costs_are_pinned() {
     let mut rng = StdRng::seed_from_u64(3);
     #[allow(clippy::needless_range_loop)]
-    for arity in 1..=6 {
+    for arity in 1..=7 {
         let xs: Vec<Fr> = (0..arity).map(|_| Fr::rand(&mut rng)).collect();
         let cs = ConstraintSystem::<Fr>::new_ref();
         let vars: Vec<FpVar<Fr>> = xs

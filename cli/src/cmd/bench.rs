@@ -132,7 +132,14 @@ fn circom_input(
 ) -> serde_json::Value {
     use zkcredit_circuits::field::fr_to_dec;
     let l = &w.leaf;
-    let leaf: Vec<String> = [l.key, l.next_key, l.values[0], l.values[1], l.values[2]]
+    // The low leaf as the witness gives it: key, next key, sealed commitment; the opening
+    // (zeros when sealed) as the gadget allocates it (spec §4.3 (1b)).
+    let (values, salt, leaf_commitment) = l.parts();
+    let leaf: Vec<String> = [l.key, l.next_key, leaf_commitment]
+        .iter()
+        .map(fr_to_dec)
+        .collect();
+    let opening: Vec<String> = [values[0], values[1], values[2], salt]
         .iter()
         .map(fr_to_dec)
         .collect();
@@ -142,6 +149,7 @@ fn circom_input(
         "key": fr_to_dec(&s.key),
         "blinding": fr_to_dec(&s.blinding),
         "leaf": leaf,
+        "opening": opening,
         "index_bits": (0..depth).map(|i| ((w.index >> i) & 1).to_string()).collect::<Vec<_>>(),
         "siblings": w.siblings.iter().map(fr_to_dec).collect::<Vec<_>>(),
     })
@@ -222,13 +230,24 @@ fn peer_fraud(depth: usize, runs: usize) -> Result<serde_json::Value, String> {
         ])?;
     }
     let name = format!("fraud_only_d{depth}");
-    let out = cache.join(&name);
+    let src = root_dir.join(format!("benches/peer/{name}.circom"));
+    let src = std::fs::canonicalize(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    // The cache is keyed by the circuit sources, so a changed statement is recompiled.
+    let source_id = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        for f in [src.clone(), root_dir.join("benches/peer/fraud_only.circom")] {
+            std::fs::read(&f)
+                .map_err(|e| format!("{}: {e}", f.display()))?
+                .hash(&mut h);
+        }
+        format!("{:016x}", h.finish())
+    };
+    let out = cache.join(format!("{name}-{source_id}"));
     let r1cs = out.join(format!("{name}.r1cs"));
     let wasm = out.join(format!("{name}_js/{name}.wasm"));
     if !r1cs.exists() || !wasm.exists() {
         std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-        let src = root_dir.join(format!("benches/peer/{name}.circom"));
-        let src = std::fs::canonicalize(&src).map_err(|e| format!("{}: {e}", src.display()))?;
         run(&[
             js.join("circom2/cli.js").as_os_str(),
             src.as_os_str(),

@@ -6,8 +6,11 @@
 //! publishes; each applicant's wallet gathers its witnesses with signed requests, proves,
 //! and applies. Then the eligible applicant borrows from the `LendingPool` in revm.
 
+mod refusals;
+
 use super::{load_prover, secs, CliError};
 use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
+use refusals::narrowed_registry;
 use std::path::Path;
 use std::time::Instant;
 use zkcredit_api::client::RegistryClient;
@@ -23,7 +26,7 @@ use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
 use zkcredit_testkit::alliance::Alliance;
-use zkcredit_testkit::scenario::{example_policy, Layout};
+use zkcredit_testkit::scenario::{live_policy, Layout};
 use zkcredit_wallet::wallet;
 use zkcredit_wallet::{Decision, Wallet, WalletError};
 
@@ -109,13 +112,19 @@ fn applicants(now: u64) -> Vec<Applicant> {
 
 fn policy_line(p: &Policy) -> String {
     format!(
-        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h",
+        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h, KYC at least {} days old{}",
         p.max_active_loans,
         p.max_outstanding,
         p.max_arrears_days,
         p.min_score,
         p.max_score_age / DAY,
-        p.max_root_age / 3600
+        p.max_root_age / 3600,
+        p.min_kyc_age / DAY,
+        if p.min_kyc_age == 0 {
+            " (demo: its holders were KYC'd seconds ago; production sets a period)"
+        } else {
+            ""
+        }
     )
 }
 
@@ -226,6 +235,9 @@ pub fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
         secs(t),
         zkcredit_verifier::keys::vk_digest(&prover.pk().vk)
     );
+    if super::check_vk(&id.name(), &prover.pk().vk, true, "demo")? {
+        println!("[keys]    --insecure-dev-keys: the demo runs the forgeable development keys on purpose (its verifier reports insecure_dev_keys at /healthz); `verifier serve` and `gen-contracts` refuse them without this flag");
+    }
     let dir = tempfile::Builder::new()
         .prefix("zkcredit-demo-")
         .tempdir()
@@ -340,23 +352,43 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
         secs(t)
     );
 
-    let policy = example_policy();
+    let policy = live_policy();
     println!("[policy]  {}", policy_line(&policy));
+    // Only the lender opens requests, in the scope its configuration fixes.
+    let own = verifier
+        .create_request(
+            "a-borrower-guessing-a-token",
+            &NewRequest {
+                policy,
+                ttl_seconds: 600,
+            },
+        )
+        .await;
+    let own_refused = matches!(&own, Err(e) if e.status() == Some(401));
+    println!(
+        "[lender]  a borrower opens their own request (to pick a fresh scope): {} — only the lender's token opens requests; the scope is fixed per product and period",
+        if own_refused { "REFUSED 401 unauthorized" } else { "ACCEPTED (BUG)" }
+    );
     println!();
     println!(
         "  {:<46} {:<9} {:>8} {:>8} {:>9}  reason",
         "applicant", "decision", "gather", "prove", "verify"
     );
-    let mut ok = true;
+    let mut ok = own_refused;
     let mut ana_submission = None;
+    let pinned = verifier.info().await?.verifier_id;
     for (ap, w) in people.iter().zip(&wallets) {
         let req = verifier
-            .create_request(&NewRequest {
-                policy,
-                scope: "202611".into(),
-                ttl_seconds: 600,
-            })
+            .create_request(
+                &a.lender_token,
+                &NewRequest {
+                    policy,
+                    ttl_seconds: 600,
+                },
+            )
             .await?;
+        // The wallet checks the request comes from the lender it pins, before anything else.
+        wallet::check_request_verifier(&req, &pinned)?;
         let t = Instant::now();
         let witness = w.gather(&registry, &req, unix_now(), |_, _| {}).await?;
         let gather = t.elapsed().as_secs_f64();
@@ -415,7 +447,7 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
             if as_expected { "" } else { "   <-- UNEXPECTED" }
         );
     }
-    let sub =
+    let sub: Submission =
         ana_submission.ok_or_else(|| CliError::CheckFailed("Ana produced no proof".into()))?;
     let t = Instant::now();
     let replay = wallet::apply(&verifier, &sub).await?;
@@ -441,6 +473,7 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let view = registry.view().await?;
     let mirror = registry_from_view(&view, p.slots)?;
     ok &= onchain(prover, p, &mirror, &wallets[0], &registry, policy).await?;
+    ok &= narrowed_registry(&a, &registry, &verifier, &sub, policy).await?;
 
     a.stop().await.map_err(CliError::runtime)?;
     if !ok {
@@ -448,7 +481,7 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
             "a decision differed from the expected one (marked above)".into(),
         ));
     }
-    println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 6 applicants refused by their own wallets, each for its rule; replay, forged nullifier and front-running refused)");
+    println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 6 applicants refused by their own wallets, each for its rule; replay, forged nullifier, a borrower-opened request, a narrowed registry and front-running refused)");
     Ok(())
 }
 
@@ -472,6 +505,11 @@ async fn onchain(
         max_skew: 300,
         history_window: 3600,
         liquidity: wei(100),
+        max_loan: wei(5),
+        period_limit: wei(20),
+        period_seconds: 86_400,
+        // The committed verifier is generated from the development key (demo and tests).
+        insecure_dev_keys: true,
     };
     let t = Instant::now();
     let mut d = Deployment::new(now, registry, cfg)?;
@@ -492,6 +530,8 @@ async fn onchain(
         policy,
         policy_hash: fr_to_dec(&policy.hash()),
         scope: fr_to_dec(&cfg.scope),
+        product: String::new(),
+        period: 0,
     };
     let w = ana.gather(registry_client, &req, now, |_, _| {}).await?;
     let t = Instant::now();

@@ -168,3 +168,29 @@ pub fn load_prover(id: &CircuitId, params: &Path, cache: &Path) -> Result<Prover
     }
     Ok(prover)
 }
+
+/// Refuses a development verifying key (anyone can forge proofs it accepts, spec §10) unless
+/// `allow` (`--insecure-dev-keys`); logs the key's digest either way. Returns whether the
+/// key is a development key. Recognition replays the published seed's draws for the
+/// circuit id (and the default circuit's), so a key from `setup --os-rng` always passes and
+/// a development key is recognised whatever the circuit's shape.
+pub fn check_vk(
+    circuit: &str,
+    vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    allow: bool,
+    what: &str,
+) -> Result<bool, CliError> {
+    let digest = zkcredit_verifier::keys::vk_digest(vk);
+    let default = CircuitId::default_eligibility().name();
+    let dev = zkcredit_prover::setup::is_insecure_dev_vk_of_any([circuit, default.as_str()], vk);
+    tracing::info!(%digest, circuit, insecure_dev_key = dev, "{what}: verifying key");
+    if dev && !allow {
+        return Err(CliError::Usage(format!(
+            "{what}: the verifying key (sha256 {digest}) is an INSECURE DEVELOPMENT key: anyone can forge proofs it accepts. Run `zkcredit setup --os-rng --params DIR` (or a ceremony) and pass --params DIR; --insecure-dev-keys accepts it for development only"
+        )));
+    }
+    if dev {
+        tracing::warn!(%digest, "{what}: INSECURE DEVELOPMENT KEY accepted (--insecure-dev-keys): anyone can forge proofs");
+    }
+    Ok(dev)
+}

@@ -23,6 +23,9 @@ pub struct ServiceArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+    /// Where `/metrics` is served (keep it private); without it metrics are not served.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// `zkcredit registry …`.
@@ -64,10 +67,34 @@ pub enum VerifierCmd {
         #[arg(long, default_value_t = 3600)]
         root_window: u64,
         /// JSON file with the policies this lender offers (a policy object or an array of
-        /// them); requests for any other policy are refused. Without it any policy may be
-        /// requested.
+        /// them, at least one); requests for any other policy are refused.
         #[arg(long)]
-        policy_file: Option<PathBuf>,
+        policy_file: PathBuf,
+        /// File holding the lender's bearer token (only the lender opens requests).
+        #[arg(long)]
+        lender_token_file: PathBuf,
+        /// The registry's answer-signing key (hex; `zkcredit registry serve` prints it,
+        /// `GET /v1/registry/key` serves it): obtain it out of band and pin it.
+        #[arg(long)]
+        registry_key: String,
+        /// JSON file: the slots every registry root must hold, `[{"role": "kyc",
+        /// "provider_id": "1000"}, …]`; a root whose providers differ is refused.
+        #[arg(long)]
+        expected_slots: PathBuf,
+        /// The lender's name (shown by wallets).
+        #[arg(long, default_value = "lender")]
+        name: String,
+        /// The product the nullifier scope is for (one application per person per product
+        /// and period).
+        #[arg(long, default_value = "credit")]
+        product: String,
+        /// Length of a scope period in seconds.
+        #[arg(long, default_value_t = zkcredit_services::verifier::DEFAULT_PERIOD_SECONDS)]
+        period_seconds: u64,
+        /// Accept a development verifying key (forgeable by anyone): development only;
+        /// logged at start and hourly, reported by /healthz.
+        #[arg(long)]
+        insecure_dev_keys: bool,
     },
 }
 
@@ -97,6 +124,9 @@ pub struct TreeArgs {
     /// Publish (and refresh the timestamp) every this many seconds; 0: on demand only.
     #[arg(long, default_value_t = 3600)]
     publish_every: u64,
+    /// Largest bulk-import body in bytes (read as a stream after the admin token is checked).
+    #[arg(long, default_value_t = zkcredit_services::tree::DEFAULT_MAX_IMPORT_BYTES)]
+    max_import_bytes: usize,
 }
 
 /// `zkcredit issuer …`.
@@ -112,11 +142,24 @@ pub enum IssuerCmd {
         /// KYC STAND-IN FOR DEMOS ONLY: approve every application without any check.
         #[arg(long)]
         auto_approve_kyc_stand_in: bool,
+        /// Subject-key lookups per client token and minute.
+        #[arg(long, default_value_t = 600)]
+        lookups_per_minute: u32,
+        /// Pending KYC applications in total (beyond it new ones are refused).
+        #[arg(long, default_value_t = 10_000)]
+        max_pending_applications: u64,
+        /// Rebinds (replacements) of one identifier allowed per `--rebind-period-days`.
+        #[arg(long, default_value_t = 1)]
+        rebinds_per_period: u64,
+        /// The rebind period, days.
+        #[arg(long, default_value_t = 30)]
+        rebind_period_days: u64,
     },
 }
 
 /// `zkcredit provider …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing clap's fields buys nothing
 pub enum ProviderCmd {
     /// Run a fraud list, lender or bureau.
     Serve {
@@ -128,6 +171,10 @@ pub enum ProviderCmd {
         /// The KYC issuer's attestation key (hex, from `GET /v1/issuer`).
         #[arg(long)]
         issuer_key: String,
+        /// The KYC issuer's URL: its signed revocation list is checked before every witness
+        /// (no fresh list: no witness).
+        #[arg(long)]
+        issuer_url: String,
     },
     /// Bulk-import a CSV (`subject_key,v0,v1,v2`) or JSON file into a running provider and
     /// publish; prints the import and publication times.
@@ -146,13 +193,18 @@ pub enum ProviderCmd {
 async fn serve_until_signal(
     name: &str,
     router: axum::Router,
-    listen: SocketAddr,
+    service: &ServiceArgs,
     tree: Option<&TreeService>,
     publish_every: u64,
 ) -> Result<(), CliError> {
-    let running = zkcredit_services::server::spawn(router, listen)
-        .await
-        .map_err(|e| CliError::Runtime(format!("{listen}: {e}")))?;
+    let listen = service.listen;
+    let running =
+        zkcredit_services::server::spawn_with_metrics(router, listen, service.metrics_listen)
+            .await
+            .map_err(|e| CliError::Runtime(format!("{listen}: {e}")))?;
+    if let Some(m) = running.metrics_url() {
+        println!("{name} metrics on {m}");
+    }
     println!("{name} listening on {}", running.url());
     let sched = tree
         .filter(|_| publish_every > 0)
@@ -168,49 +220,90 @@ async fn serve_until_signal(
 /// `zkcredit registry serve`.
 pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
     let RegistryCmd::Serve {
-        service: ServiceArgs { data_dir, listen },
+        service,
         admin_token_file,
         slots,
     } = cmd;
     init_tracing();
     let token = token_file(&admin_token_file)?;
-    let router =
-        zkcredit_services::registry::RegistryService::open(&data_dir, slots, &token)?.router();
-    runtime()?.block_on(serve_until_signal("registry", router, listen, None, 0))
+    let svc = zkcredit_services::registry::RegistryService::open(&service.data_dir, slots, &token)?;
+    println!("registry key {}", svc.public_key_hex());
+    runtime()?.block_on(serve_until_signal(
+        "registry",
+        svc.router(),
+        &service,
+        None,
+        0,
+    ))
 }
 
 /// `zkcredit verifier serve`.
 pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
     let VerifierCmd::Serve {
-        service: ServiceArgs { data_dir, listen },
+        service,
         registry_url,
         params,
         circuit,
         max_skew,
         root_window,
         policy_file,
+        lender_token_file,
+        registry_key,
+        expected_slots,
+        name,
+        product,
+        period_seconds,
+        insecure_dev_keys,
     } = cmd;
     init_tracing();
     let id = CircuitId::parse(&circuit)?;
     let vk = VkFiles::new(&params, &id.name()).read()?;
-    let policies = match &policy_file {
-        None => {
-            tracing::warn!("no --policy-file: requests may name any policy");
-            Vec::new()
-        }
-        Some(f) => zkcredit_services::verifier::parse_policies(&read_text(f)?)
-            .map_err(|e| CliError::input(f, e))?,
-    };
+    let dev = super::check_vk(&id.name(), &vk, insecure_dev_keys, "verifier serve")?;
+    let policies = zkcredit_services::verifier::parse_policies(&read_text(&policy_file)?)
+        .map_err(|e| CliError::input(&policy_file, e))?;
+    let expected = zkcredit_services::verifier::parse_expected_slots(&read_text(&expected_slots)?)
+        .map_err(|e| CliError::input(&expected_slots, e))?;
+    let registry_key = zkcredit_api::auth::parse_public_key("--registry-key", &registry_key)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let lender_token = token_file(&lender_token_file)?;
     let cfg = zkcredit_services::verifier::VerifierConfig {
-        verifier_id: zkcredit_services::verifier::load_or_create_verifier_id(&data_dir)?,
+        verifier_id: zkcredit_services::verifier::load_or_create_verifier_id(&service.data_dir)?,
+        name,
         registry_url,
+        registry_key,
+        expected_slots: expected,
         root_window,
         max_skew,
         max_ttl: 86_400,
         policies,
+        lender_token_sha256: zkcredit_services::verifier::lender_token_digest(&lender_token),
+        product,
+        period_seconds,
+        insecure_dev_keys: dev,
+        max_open_requests: zkcredit_services::verifier::DEFAULT_MAX_OPEN_REQUESTS,
     };
-    let router = zkcredit_services::verifier::VerifierService::open(&data_dir, &vk, cfg)?.router();
-    runtime()?.block_on(serve_until_signal("verifier", router, listen, None, 0))
+    let svc = zkcredit_services::verifier::VerifierService::open(&service.data_dir, &vk, cfg)?;
+    println!("verifier vk sha256 {}", svc.vk_digest());
+    if dev {
+        println!("WARNING: --insecure-dev-keys: this verifier accepts proofs anyone can forge");
+    }
+    let digest = svc.vk_digest().to_string();
+    runtime()?.block_on(async move {
+        let nag = dev.then(|| {
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    every.tick().await;
+                    tracing::warn!(vk_digest = %digest, "INSECURE DEVELOPMENT KEYS (--insecure-dev-keys): anyone can forge proofs this verifier accepts");
+                }
+            })
+        });
+        let r = serve_until_signal("verifier", svc.router(), &service, None, 0).await;
+        if let Some(n) = nag {
+            n.abort();
+        }
+        r
+    })
 }
 
 impl TreeArgs {
@@ -237,6 +330,10 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
         tree,
         valid_days,
         auto_approve_kyc_stand_in,
+        lookups_per_minute,
+        max_pending_applications,
+        rebinds_per_period,
+        rebind_period_days,
     } = cmd;
     init_tracing();
     let admin = token_file(&tree.admin_token_file)?;
@@ -250,7 +347,15 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
             auto_approve_kyc_stand_in,
         },
         &admin,
-    )?;
+    )?
+    .with_limits(zkcredit_services::issuer::IssuerLimits {
+        lookups_per_minute,
+        max_pending_applications,
+        rebinds_per_period,
+        rebind_period: rebind_period_days * 86_400,
+        ..Default::default()
+    })
+    .with_max_import_bytes(tree.max_import_bytes);
     if auto_approve_kyc_stand_in {
         tracing::warn!("KYC STAND-IN: every application is approved without any identity check");
     }
@@ -259,7 +364,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     runtime()?.block_on(serve_until_signal(
         "issuer",
         svc.router(),
-        tree.service.listen,
+        &tree.service,
         Some(&t),
         tree.publish_every,
     ))
@@ -272,6 +377,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             role,
             tree,
             issuer_key,
+            issuer_url,
         } => {
             init_tracing();
             let role = match role.as_str() {
@@ -297,12 +403,14 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                     registry: tree.registry()?,
                 },
                 &admin,
-            )?;
+            )?
+            .with_issuer_revocations(issuer_url.trim_end_matches('/'))
+            .with_max_import_bytes(tree.max_import_bytes);
             let t = svc.tree().clone();
             runtime()?.block_on(serve_until_signal(
                 &format!("provider ({role:?})"),
                 svc.router(),
-                tree.service.listen,
+                &tree.service,
                 Some(&t),
                 tree.publish_every,
             ))

@@ -38,6 +38,10 @@ pub struct GenContractsArgs {
     /// Compare instead of writing.
     #[arg(long)]
     check: bool,
+    /// Generate from a development verifying key (forgeable by anyone; development and CI
+    /// only). Without it a development key is refused.
+    #[arg(long)]
+    insecure_dev_keys: bool,
 }
 
 /// Runs `zkcredit setup`.
@@ -92,6 +96,10 @@ pub fn setup(a: SetupArgs) -> Result<(), CliError> {
 pub fn gen_contracts(a: GenContractsArgs) -> Result<(), CliError> {
     let id = CircuitId::default_eligibility().name();
     let vk = VkFiles::new(&a.root.join("params"), &id).read()?;
+    super::init_tracing();
+    if super::check_vk(&id, &vk, a.insecure_dev_keys, "gen-contracts")? {
+        eprintln!("warning: generating contracts for an INSECURE DEVELOPMENT verifying key (--insecure-dev-keys)");
+    }
     let digest = vk_digest(&vk);
     let mut stale = Vec::new();
     for (rel, text) in zkcredit_evm::codegen::all(&vk, &id, &digest) {

@@ -44,6 +44,11 @@ pub enum WalletCmd {
         /// Registry base URL.
         #[arg(long)]
         registry: String,
+        /// The verifier id (hex) of the lender you mean to apply to, as the lender publishes
+        /// it (`GET /v1/verifier`); a request from any other verifier is refused before
+        /// proving.
+        #[arg(long)]
+        verifier_id: String,
         /// Output file.
         #[arg(long, default_value = "proof.json")]
         out: PathBuf,
@@ -147,6 +152,7 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             w,
             request,
             registry,
+            verifier_id,
             out,
             params,
             cache,
@@ -178,6 +184,11 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
                 } else {
                     (read_json(Path::new(&request))?, None)
                 };
+            wallet::check_request_verifier(&req, &verifier_id)?;
+            bar.println(format!(
+                "request from verifier {} (pinned), product {:?}, period {}",
+                req.verifier_id, req.product, req.period
+            ));
             bar.inc(1);
             let registry = RegistryClient::new(http.clone(), registry);
             let witness = rt.block_on(wal.gather(&registry, &req, unix_now(), |slot, url| {

@@ -70,8 +70,47 @@ pub fn serve(cwd: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
     }
 }
 
-/// `verifier serve` arguments for the small circuit (keys in `keys/`, store in `ver/`).
-pub fn small_verifier_args(registry_url: &str) -> Vec<String> {
+/// The lender's token of the process tests (`lender.token`).
+pub const LENDER: &str = "process-test-lender-token-0123";
+
+/// The registry's signing key from the lines `registry serve` printed before listening.
+pub fn registry_key(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("registry key "))
+        .expect("registry serve prints its key")
+        .trim()
+        .to_string()
+}
+
+/// Writes the verifier's files into `cwd`: `lender.token`, `policy.json` (`policy`) and
+/// `expected-slots.json` (`(role, provider_id)` pairs, e.g. `("kyc", "1000")`).
+pub fn write_verifier_files(
+    cwd: &Path,
+    policy: &impl serde::Serialize,
+    expected: &[(&str, String)],
+) {
+    std::fs::write(cwd.join("lender.token"), LENDER).unwrap();
+    std::fs::write(
+        cwd.join("policy.json"),
+        serde_json::to_string(policy).unwrap(),
+    )
+    .unwrap();
+    let slots: Vec<serde_json::Value> = expected
+        .iter()
+        .map(|(role, id)| serde_json::json!({"role": role, "provider_id": id}))
+        .collect();
+    std::fs::write(
+        cwd.join("expected-slots.json"),
+        serde_json::to_string(&slots).unwrap(),
+    )
+    .unwrap();
+}
+
+/// `verifier serve` arguments for the small circuit (keys in `keys/`, store in `ver/`), with
+/// the files of [`write_verifier_files`]; the small keys are development keys, so
+/// `--insecure-dev-keys`.
+pub fn small_verifier_args(registry_url: &str, registry_key: &str) -> Vec<String> {
     [
         "verifier",
         "serve",
@@ -83,6 +122,15 @@ pub fn small_verifier_args(registry_url: &str) -> Vec<String> {
         "eligibility_s4_d8",
         "--registry-url",
         registry_url,
+        "--registry-key",
+        registry_key,
+        "--policy-file",
+        "policy.json",
+        "--lender-token-file",
+        "lender.token",
+        "--expected-slots",
+        "expected-slots.json",
+        "--insecure-dev-keys",
     ]
     .map(String::from)
     .to_vec()
@@ -119,4 +167,19 @@ pub fn gen_small_witness(cwd: &Path, borrowers: &str, seed: &str, out: &str) {
         cwd,
     );
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// `registry serve` arguments for the small circuit's 4 slots (store in `reg/`, admin token
+/// in `admin.token`).
+pub fn small_registry_args() -> [&'static str; 8] {
+    [
+        "registry",
+        "serve",
+        "--data-dir",
+        "reg",
+        "--admin-token-file",
+        "admin.token",
+        "--slots",
+        "4",
+    ]
 }

@@ -25,6 +25,12 @@ pub const WINDOW: u64 = 3_600;
 pub const SKEW: u64 = 300;
 pub const AMOUNT: u64 = 1_000_000_000_000_000_000; // 1 ETH
 pub const SCOPE: u64 = 0x5c09e;
+/// The pool's per-loan cap (finding 7): 2 ETH.
+pub const MAX_LOAN: u64 = 2 * AMOUNT;
+/// The pool's limit per period (finding 7): 3 ETH a day.
+pub const PERIOD_LIMIT: u64 = 3 * AMOUNT;
+/// The pool's lending period: one day.
+pub const PERIOD: u64 = 86_400;
 
 pub use zkcredit_evm::pool::{account as addr, admin, provider_account, Deployment, PoolConfig};
 
@@ -87,6 +93,11 @@ pub fn deploy_with_policy(policy_hash: Fr) -> Deployed {
         max_skew: SKEW,
         history_window: WINDOW,
         liquidity: U256::from(10u64) * U256::from(AMOUNT),
+        max_loan: U256::from(MAX_LOAN),
+        period_limit: U256::from(PERIOD_LIMIT),
+        period_seconds: PERIOD,
+        // The committed verifier is generated from the development key (demo and tests).
+        insecure_dev_keys: true,
     };
     Deployment::new(T0, &world().0.registry, cfg).unwrap()
 }

@@ -4,8 +4,9 @@
 //! **Persistence and crash consistency (spec §4.4).** Two tables in one SQLite file:
 //! `changes`, an append-only journal of admin upserts and deletes (the provider's wishes),
 //! and `leaves`, the tree's leaf table *as last published* (index → key, next key,
-//! record). The in-memory tree always equals `leaves`. Publishing applies the journal to
-//! the tree (O(depth) per row, or a parallel rebuild for large batches), then writes the
+//! record, salt: every upsert takes a fresh salt from OS randomness, spec §4.1). The
+//! in-memory tree always equals `leaves`. Publishing applies the journal to the tree
+//! (O(depth) per row, or a parallel rebuild for large batches), then writes the
 //! touched leaves, the new root and timestamp, and removes the applied journal entries in
 //! **one** transaction (`synchronous=FULL`). A crash before the commit leaves the old tree
 //! and the journal; after, the new tree. On start the tree is rebuilt from `leaves`, checked
@@ -27,10 +28,13 @@
 
 mod import;
 mod publish;
+mod revocation;
 mod routes;
 mod store;
 
 pub use import::{parse_import, parse_record, parse_subject_key, Change};
+pub use revocation::{MAX_AGE as REVOCATIONS_MAX_AGE, REFRESH as REVOCATIONS_REFRESH};
+pub(crate) use routes::require_admin;
 pub use zkcredit_api::provider::{
     AdminStatus, ImportReport, PublishReport, Status, WitnessResponse,
 };
@@ -52,8 +56,9 @@ use zkcredit_circuits::Fr;
 
 /// Journals larger than this are applied by a parallel rebuild instead of row by row.
 pub const REBUILD_THRESHOLD: usize = 20_000;
-/// Largest accepted bulk-import body (a 1M-row CSV is ≈ 100 MB).
-pub const MAX_IMPORT_BYTES: usize = 512 << 20;
+/// Default cap of a bulk-import body (a 1M-row CSV is ≈ 100 MB); the body is read as a
+/// stream after the admin token is checked and refused (413) as soon as it passes the cap.
+pub const DEFAULT_MAX_IMPORT_BYTES: usize = 160 << 20;
 
 /// Where a provider publishes its root.
 #[derive(Clone)]
@@ -107,6 +112,8 @@ pub struct TreeService {
     admin_sha: [u8; 32],
     http: reqwest::Client,
     pub(crate) metrics: Arc<Metrics>,
+    revocations: Arc<revocation::Source>,
+    max_import_bytes: usize,
 }
 
 impl std::fmt::Debug for TreeService {
@@ -115,6 +122,23 @@ impl std::fmt::Debug for TreeService {
             .field("cfg", &self.cfg)
             .finish_non_exhaustive()
     }
+}
+
+fn stage_in(conn: &mut rusqlite::Connection, changes: &[Change]) -> Result<(), ApiError> {
+    let tx = conn.transaction().map_err(db)?;
+    {
+        let mut st = tx
+            .prepare("INSERT INTO changes (key, rec) VALUES (?1, ?2)")
+            .map_err(db)?;
+        for (k, v) in changes {
+            st.execute(params![
+                fr_to_be_bytes(k).to_vec(),
+                v.as_ref().map(rec_bytes)
+            ])
+            .map_err(db)?;
+        }
+    }
+    tx.commit().map_err(db)
 }
 
 fn bad(code: ErrorCode, field: impl Into<String>, msg: impl Into<String>) -> ApiError {
@@ -185,7 +209,43 @@ impl TreeService {
             admin_sha: sha(admin_token),
             http,
             metrics: Arc::default(),
+            revocations: Arc::new(revocation::Source::Unconfigured),
+            max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
         })
+    }
+
+    /// Checks witness requests against the revocation list of the issuer at `issuer_url`
+    /// (signed by the configured issuer key). Without it (or [`Self::with_local_revocations`])
+    /// the tree answers no witness: revocations fail closed.
+    pub fn with_issuer_revocations(self, issuer_url: &str) -> Self {
+        self.with_issuer_revocations_every(issuer_url, revocation::REFRESH)
+    }
+
+    /// [`Self::with_issuer_revocations`], asking the issuer again after `refresh`.
+    pub fn with_issuer_revocations_every(
+        mut self,
+        issuer_url: &str,
+        refresh: std::time::Duration,
+    ) -> Self {
+        self.revocations = Arc::new(revocation::Source::issuer(
+            self.http.clone(),
+            issuer_url,
+            self.cfg.issuer_key,
+            refresh,
+        ));
+        self
+    }
+
+    /// The issuer's own tree: revocations are read from the issuer's store.
+    pub(crate) fn with_local_revocations(mut self, issuer_store: Store) -> Self {
+        self.revocations = Arc::new(revocation::Source::Local(issuer_store));
+        self
+    }
+
+    /// Caps a bulk-import body at `bytes` (default [`DEFAULT_MAX_IMPORT_BYTES`]).
+    pub fn with_max_import_bytes(mut self, bytes: usize) -> Self {
+        self.max_import_bytes = bytes;
+        self
     }
 
     /// The configuration.
@@ -220,24 +280,15 @@ impl TreeService {
     pub async fn stage(&self, changes: Vec<Change>) -> Result<f64, ApiError> {
         let t = Instant::now();
         self.store
-            .with(move |conn| {
-                let tx = conn.transaction().map_err(db)?;
-                {
-                    let mut st = tx
-                        .prepare("INSERT INTO changes (key, rec) VALUES (?1, ?2)")
-                        .map_err(db)?;
-                    for (k, v) in &changes {
-                        st.execute(params![
-                            fr_to_be_bytes(k).to_vec(),
-                            v.as_ref().map(rec_bytes)
-                        ])
-                        .map_err(db)?;
-                    }
-                }
-                tx.commit().map_err(db)
-            })
+            .with(move |conn| stage_in(conn, &changes))
             .await?;
         Ok(t.elapsed().as_secs_f64())
+    }
+
+    /// [`Self::stage`] on the calling (blocking) thread: the issuer stages a KYC row inside
+    /// its own approval transaction.
+    pub(crate) fn stage_blocking(&self, changes: &[Change]) -> Result<(), ApiError> {
+        self.store.with_sync(|conn| stage_in(conn, changes))
     }
 
     /// The row for `key` as it will be after the next publication.
@@ -266,7 +317,9 @@ impl TreeService {
     }
 
     /// Applies the journal, persists the tree in one transaction, and tells the registry.
-    /// The witness for `key` in the published tree (after authentication).
+    /// The witness for `key` in the published tree (after authentication): the subject's
+    /// own leaf with its record open, or the low leaf **sealed** — key, next key and value
+    /// commitment, never a neighbour's record (spec §4.2, §8).
     fn witness_for(&self, key: &Fr) -> Result<WitnessResponse, ApiError> {
         let g = self.state.read().unwrap_or_else(|p| p.into_inner());
         let (present, witness) = g

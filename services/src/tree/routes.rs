@@ -2,12 +2,14 @@
 
 use super::store::meta;
 use super::{parse_import, parse_subject_key, AdminStatus, ImportReport};
-use super::{PublishReport, Status, TreeService, WitnessResponse, MAX_IMPORT_BYTES};
+use super::{PublishReport, Status, TreeService, WitnessResponse};
 use crate::http::Json;
 use crate::store::db;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use std::time::Instant;
@@ -21,7 +23,12 @@ impl TreeService {
     /// The routes of a provider tree (no `/healthz` etc.: see [`crate::server::with_common`]).
     /// Returns the small-body routes and the bulk-import route separately, so the caller can
     /// apply the common 1 MiB limit to the former only.
+    ///
+    /// Every `/v1/admin/*` route sits behind [`require_admin`], which checks the bearer token
+    /// before the handler (and so before any body) is read; the import body is then read
+    /// as a stream up to the configured cap.
     pub fn routes(self) -> (Router, Router) {
+        let admin = axum::middleware::from_fn_with_state(self.clone(), require_admin);
         let small = Router::new()
             .route(
                 "/v1/admin/rows/{key}",
@@ -29,17 +36,67 @@ impl TreeService {
             )
             .route("/v1/admin/publish", post(publish_now))
             .route("/v1/admin/status", get(admin_status))
+            .route_layer(admin.clone())
             .route("/v1/status", get(status))
             .route("/v1/witness", post(witness))
             .with_state(self.clone());
         let big = Router::new()
             .route("/v1/admin/import", post(import))
-            .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(
-                MAX_IMPORT_BYTES,
-            ))
+            .route_layer(admin)
             .with_state(self);
         (small, big)
+    }
+}
+
+/// Refuses a request without the admin token (401) before its body is read.
+pub(crate) async fn require_admin(
+    State(svc): State<TreeService>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match svc.check_admin(req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Reads `body` as a stream, refusing it (413) as soon as it passes `cap` bytes.
+async fn read_capped(
+    headers: &HeaderMap,
+    body: Body,
+    cap: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!("the import is larger than this provider's cap of {cap} bytes"),
+        )
+    };
+    let announced = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    // `to_bytes` reads frame by frame and stops as soon as the cap is passed.
+    axum::body::to_bytes(body, cap).await.map_err(|e| {
+        let limit = std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| e.to_string())
+            .contains("length limit");
+        if limit {
+            too_large()
+        } else {
+            ApiError::bad_request(format!("reading the body: {e}"))
+        }
+    })
+}
+
+impl TreeService {
+    /// The configured import cap in bytes.
+    pub fn max_import_bytes(&self) -> usize {
+        self.max_import_bytes
     }
 }
 
@@ -145,9 +202,10 @@ async fn import(
     State(svc): State<TreeService>,
     Query(q): Query<ImportQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<ImportReport>, ApiError> {
     svc.check_admin(&headers)?;
+    let body = read_capped(&headers, body, svc.max_import_bytes).await?;
     let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -196,6 +254,17 @@ async fn witness(
             return Err(e.into());
         }
     };
+    // Authenticated, so the attestation is present and its holder key well-formed.
+    let holder = req
+        .attestation
+        .as_ref()
+        .map(|a| zkcredit_api::auth::hex_n::<32>("attestation.holder_key", &a.holder_key))
+        .transpose()?
+        .ok_or_else(ApiError::unauthorized)?;
+    if let Err(e) = svc.revocations.check(&key, &holder).await {
+        svc.metrics.inc("witness_requests_total", e.code.as_str());
+        return Err(e);
+    }
     svc.metrics.inc("witness_requests_total", "ok");
     Ok(Json(svc.witness_for(&key)?))
 }

@@ -9,7 +9,7 @@ use std::sync::RwLock;
 use std::time::Instant;
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::field::{fr_from_be_bytes, fr_to_be_bytes, fr_to_dec};
-use zkcredit_circuits::imt::{IndexedMerkleTree, Leaf};
+use zkcredit_circuits::imt::{fresh_salt, IndexedMerkleTree, Leaf, SaltedRow};
 use zkcredit_circuits::{CircuitError, Fr};
 
 pub(super) const SCHEMA: &str = "
@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS leaves (
     idx INTEGER PRIMARY KEY,
     key BLOB NOT NULL,
     next_key BLOB NOT NULL,
-    rec BLOB NOT NULL
+    rec BLOB NOT NULL,
+    salt BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,8 +69,13 @@ pub(super) fn load_tree(
     depth: usize,
 ) -> Result<IndexedMerkleTree, ApiError> {
     let mut stmt = conn
-        .prepare("SELECT idx, key, next_key, rec FROM leaves")
-        .map_err(db)?;
+        .prepare("SELECT idx, key, next_key, rec, salt FROM leaves")
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "store's leaf table is unreadable ({e}); a store written before salted leaves \
+                 (spec §4.4) must be re-imported into a new data directory"
+            ))
+        })?;
     let mut rows = stmt.query([]).map_err(db)?;
     let mut leaves = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
@@ -77,12 +83,14 @@ pub(super) fn load_tree(
         let key: Vec<u8> = r.get(1).map_err(db)?;
         let next: Vec<u8> = r.get(2).map_err(db)?;
         let rec: Vec<u8> = r.get(3).map_err(db)?;
+        let salt: Vec<u8> = r.get(4).map_err(db)?;
         leaves.push((
             idx as u64,
             Leaf {
                 key: fr_blob(&key)?,
                 next_key: fr_blob(&next)?,
                 values: rec_blob(&rec)?,
+                salt: fr_blob(&salt)?,
             },
         ));
     }
@@ -101,15 +109,16 @@ pub(super) fn write_leaf(
     match leaf {
         Some(l) => tx
             .prepare_cached(
-                "INSERT INTO leaves (idx, key, next_key, rec) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(idx) DO UPDATE SET key = ?2, next_key = ?3, rec = ?4",
+                "INSERT INTO leaves (idx, key, next_key, rec, salt) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(idx) DO UPDATE SET key = ?2, next_key = ?3, rec = ?4, salt = ?5",
             )
             .and_then(|mut st| {
                 st.execute(params![
                     i as i64,
                     fr_to_be_bytes(&l.key).to_vec(),
                     fr_to_be_bytes(&l.next_key).to_vec(),
-                    rec_bytes(&l.values)
+                    rec_bytes(&l.values),
+                    fr_to_be_bytes(&l.salt).to_vec()
                 ])
             })
             .map(|_| ())
@@ -170,23 +179,24 @@ pub(super) fn apply_and_persist(
     let t_persist;
     if rebuilt {
         // Parallel rebuild from the merged rows; the live tree keeps serving meanwhile.
-        let rows: Vec<(Fr, [Fr; 3])> = {
+        // Unchanged rows keep their salts; every upserted row takes a fresh one (§4.1).
+        let rows: Vec<SaltedRow> = {
             let g = state.read().unwrap_or_else(|p| p.into_inner());
-            let mut merged: BTreeMap<Fr, [Fr; 3]> = g
+            let mut merged: BTreeMap<Fr, ([Fr; 3], Fr)> = g
                 .tree
                 .keys()
-                .filter_map(|k| g.tree.get(k).map(|v| (*k, v)))
+                .filter_map(|k| g.tree.leaf_of(k).map(|l| (*k, (l.values, l.salt))))
                 .collect();
             drop(g);
             for (k, v) in &changes {
                 match v {
-                    Some(v) => merged.insert(*k, *v),
+                    Some(v) => merged.insert(*k, (*v, fresh_salt())),
                     None => merged.remove(k),
                 };
             }
-            merged.into_iter().collect()
+            merged.into_iter().map(|(k, (v, s))| (k, v, s)).collect()
         };
-        let tree = IndexedMerkleTree::from_rows(depth, &rows).map_err(tree_error)?;
+        let tree = IndexedMerkleTree::from_salted_rows(depth, &rows).map_err(tree_error)?;
         let root = tree.root();
         tree_seconds = t_tree.elapsed().as_secs_f64();
         t_persist = Instant::now();
@@ -208,6 +218,7 @@ pub(super) fn apply_and_persist(
         let mut applied = Ok(());
         for (k, v) in &changes {
             let r = match v {
+                // A fresh salt from OS randomness on every value change (§4.1).
                 Some(v) => g.tree.upsert(*k, *v),
                 None => match g.tree.delete(k) {
                     Err(CircuitError::KeyNotFound) => Ok(()),

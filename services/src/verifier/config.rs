@@ -1,26 +1,130 @@
-//! The verifier's configuration: its identity (bound into every request context) and the
-//! policies the lender offers.
+//! The verifier's configuration: its identity (bound into every request context and
+//! nullifier scope), the lender's token, the policies it offers, the registry key and the
+//! slot set it pins.
 
 use zkcredit_api::{ApiError, ErrorCode};
 use zkcredit_circuits::eligibility::Policy;
+use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
+use zkcredit_circuits::registry::{Registry, Role};
+use zkcredit_circuits::Fr;
 
-/// Verifier configuration.
-#[derive(Clone, Debug)]
+/// Verifier configuration. Nothing here defaults to "anything": no policy, no registry key
+/// or no expected slot set refuses to start ([`VerifierConfig::validate`]).
+#[derive(Clone)]
 pub struct VerifierConfig {
-    /// This verifier's identity, bound into every context.
+    /// This verifier's identity, bound into every context and scope.
     pub verifier_id: [u8; 32],
+    /// The lender's human-readable name (served at `GET /v1/verifier`).
+    pub name: String,
     /// Base URL of the registry service.
     pub registry_url: String,
+    /// The registry's answer-signing key (pinned).
+    pub registry_key: ed25519_dalek::VerifyingKey,
+    /// The slot set the lender expects in every registry root: `(role, provider_id)` of
+    /// every non-empty slot. A root whose slots differ is refused.
+    pub expected_slots: Vec<(Role, Fr)>,
     /// Seconds a replaced registry root stays acceptable.
     pub root_window: u64,
     /// Accepted |now − server clock|.
     pub max_skew: u64,
     /// Longest request lifetime a client may ask for.
     pub max_ttl: u64,
-    /// The policies this lender offers; a request for any other is refused
-    /// (`policy_not_offered`), so a borrower cannot open a request with a laxer policy.
-    /// Empty: any policy (tests and tools only).
+    /// The policies this lender offers (at least one); a request for any other is refused
+    /// (`policy_not_offered`).
     pub policies: Vec<Policy>,
+    /// sha256 of the lender's bearer token (`POST /v1/requests`).
+    pub lender_token_sha256: [u8; 32],
+    /// The product the nullifier scope is for.
+    pub product: String,
+    /// Length of a scope period in seconds (one application per person per period).
+    pub period_seconds: u64,
+    /// The verifying key is a development key (forgeable); reported at `/healthz`.
+    pub insecure_dev_keys: bool,
+    /// Most open (unexpired, unanswered) requests kept at once.
+    pub max_open_requests: u64,
+}
+
+impl std::fmt::Debug for VerifierConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierConfig")
+            .field("verifier_id", &hex::encode(self.verifier_id))
+            .field("name", &self.name)
+            .field("registry_url", &self.registry_url)
+            .field("expected_slots", &self.expected_slots.len())
+            .field("policies", &self.policies.len())
+            .field("lender_token_sha256", &"<redacted>")
+            .field("product", &self.product)
+            .field("period_seconds", &self.period_seconds)
+            .field("insecure_dev_keys", &self.insecure_dev_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The digest a lender token is kept as.
+pub fn lender_token_digest(token: &str) -> [u8; 32] {
+    crate::http::sha(token)
+}
+
+/// Default most open requests.
+pub const DEFAULT_MAX_OPEN_REQUESTS: u64 = 100_000;
+/// Default scope period: 30 days.
+pub const DEFAULT_PERIOD_SECONDS: u64 = 30 * 86_400;
+
+impl VerifierConfig {
+    /// Fails closed: at least one policy, an expected slot set with the KYC issuer, a
+    /// positive period, a product name of 1..=64 characters.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let bad = |m: &str| Err(ApiError::new(ErrorCode::BadRequest, m.to_string()));
+        if self.policies.is_empty() {
+            return bad("no policy configured: the verifier refuses to start without at least one (--policy-file)");
+        }
+        if !self.expected_slots.iter().any(|(r, _)| *r == Role::Kyc) {
+            return bad("the expected slot set names no KYC issuer (--expected-slots)");
+        }
+        if self.period_seconds == 0 {
+            return bad("the scope period must be positive");
+        }
+        if self.product.is_empty() || self.product.len() > 64 {
+            return bad("the product name must be 1..=64 characters");
+        }
+        Ok(())
+    }
+}
+
+/// One entry of an expected-slots file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedSlot {
+    /// The role (`kyc`, `fraud_list`, `lender`, `bureau`).
+    pub role: Role,
+    /// The provider id (decimal).
+    pub provider_id: String,
+}
+
+/// The slot set of an expected-slots file: a JSON array of `{role, provider_id}`.
+pub fn parse_expected_slots(text: &str) -> Result<Vec<(Role, Fr)>, ApiError> {
+    let list: Vec<ExpectedSlot> = serde_json::from_str(text)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidBody, e.to_string()))?;
+    list.into_iter()
+        .filter(|s| s.role != Role::Empty)
+        .map(|s| {
+            fr_from_dec(&s.provider_id)
+                .map(|id| (s.role, id))
+                .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("provider_id"))
+        })
+        .collect()
+}
+
+/// The expected-slots entries of a registry (what an operator writes down once).
+pub fn expected_slots_of(reg: &Registry) -> Vec<ExpectedSlot> {
+    reg.slots()
+        .iter()
+        .filter(|s| s.role != Role::Empty)
+        .map(|s| ExpectedSlot {
+            role: s.role,
+            provider_id: fr_to_dec(&s.provider_id),
+        })
+        .collect()
 }
 
 /// The verifier id kept in `data_dir/verifier-id` (32 bytes), created from OS randomness
@@ -73,7 +177,7 @@ mod tests {
     #[test]
     fn a_policy_file_is_one_policy_or_a_list_and_garbage_is_refused() {
         let one = r#"{"max_active_loans": 2, "max_outstanding": 9, "max_arrears_days": 0,
-            "min_score": 700, "max_score_age": 60, "max_root_age": 60}"#;
+            "min_score": 700, "max_score_age": 60, "max_root_age": 60, "min_kyc_age": 0}"#;
         let p = parse_policies(one).unwrap();
         assert_eq!(
             (p.len(), p[0].max_active_loans, p[0].min_score),

@@ -1,8 +1,10 @@
 //! The lender's API (spec §7): proof requests and verification.
 //!
-//! - `POST /v1/requests` `{policy, scope, ttl_seconds}` → the request and the `context` the
-//!   proof must bind (`keccak256(abi.encode(verifier_id, nonce, expiry))`, top 3 bits cleared).
+//! - `POST /v1/requests` (lender bearer token) `{policy, ttl_seconds}` → the request, its
+//!   configured scope and the `context` the proof must bind
+//!   (`keccak256(abi.encode(verifier_id, nonce, expiry))`, top 3 bits cleared).
 //! - `GET /v1/requests/{nonce}` → the same (what a wallet fetches).
+//! - `GET /v1/verifier` → the identity a wallet pins.
 //! - `POST /v1/verify` `{proof, public_signals}` (snarkjs layouts) → `{accepted, nullifier}`.
 //! - `POST /v1/verify/batch` `{items: [...]}` → one result per item; one random linear
 //!   combination checks every proof, an invalid one is identified and never passes.
@@ -15,29 +17,31 @@
 //! one nullifier never both succeed (the primary key decides).
 
 mod config;
+mod requests;
+mod roots;
 
 use crate::http::Json;
-use crate::server::{with_common, Metrics};
+use crate::server::{with_common_health, Metrics};
 use crate::store::{db, Store};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
-pub use config::{load_or_create_verifier_id, parse_policies, VerifierConfig};
-use rand::RngCore;
+pub use config::{
+    expected_slots_of, lender_token_digest, load_or_create_verifier_id, parse_expected_slots,
+    parse_policies, ExpectedSlot, VerifierConfig, DEFAULT_MAX_OPEN_REQUESTS,
+    DEFAULT_PERIOD_SECONDS,
+};
+pub use requests::PRUNE_AFTER;
 use rusqlite::OptionalExtension;
 use std::sync::Arc;
-use zkcredit_api::client::RegistryClient;
 use zkcredit_api::verifier::signal_field;
 pub use zkcredit_api::verifier::{
     Accepted, BatchResult, BatchSubmission, NewRequest, ProofRequest, Submission, MAX_BATCH,
 };
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
-use zkcredit_circuits::eligibility::{offchain_context, Policy, PublicInputs};
-use zkcredit_circuits::eligibility::{
-    PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH, PI_REGISTRY_ROOT, PI_SCOPE,
-};
-use zkcredit_circuits::field::{fr_from_dec, fr_to_dec, fr_to_u64};
-use zkcredit_circuits::Fr;
+use zkcredit_circuits::eligibility::PublicInputs;
+use zkcredit_circuits::eligibility::{PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH, PI_SCOPE};
+use zkcredit_circuits::field::{fr_to_dec, fr_to_u64};
 use zkcredit_verifier::snarkjs::public_from_json;
 use zkcredit_verifier::Verifier;
 
@@ -50,8 +54,11 @@ CREATE TABLE IF NOT EXISTS requests (
     scope TEXT NOT NULL,
     expiry INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
-    used_at INTEGER
+    used_at INTEGER,
+    product TEXT NOT NULL DEFAULT '',
+    period INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS requests_expiry ON requests (expiry);
 CREATE TABLE IF NOT EXISTS nullifiers (
     scope TEXT NOT NULL,
     nullifier TEXT NOT NULL,
@@ -69,6 +76,7 @@ pub struct VerifierService {
     cfg: Arc<VerifierConfig>,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
+    vk_digest: String,
 }
 
 impl std::fmt::Debug for VerifierService {
@@ -86,13 +94,31 @@ struct Checked {
 }
 
 impl VerifierService {
-    /// Opens the store under `data_dir`.
+    /// Opens the store under `data_dir`; refuses a configuration that would accept too
+    /// much ([`VerifierConfig::validate`]: no policy, no expected KYC slot, …). Logs the
+    /// verifying key's digest.
     pub fn open(
         data_dir: &std::path::Path,
         vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
         cfg: VerifierConfig,
     ) -> Result<Self, ApiError> {
+        cfg.validate()?;
         let store = Store::open(&data_dir.join("verifier.sqlite"), SCHEMA).map_err(db)?;
+        store.with_sync(|conn| {
+            // Stores created before `product`/`period` existed gain the columns.
+            for col in [
+                "product TEXT NOT NULL DEFAULT ''",
+                "period INTEGER NOT NULL DEFAULT 0",
+            ] {
+                let _ = conn.execute(&format!("ALTER TABLE requests ADD COLUMN {col}"), []);
+            }
+            Ok(())
+        })?;
+        let vk_digest = zkcredit_verifier::keys::vk_digest(vk);
+        tracing::info!(%vk_digest, insecure_dev_keys = cfg.insecure_dev_keys, verifier_id = %hex::encode(cfg.verifier_id), "verifier key");
+        if cfg.insecure_dev_keys {
+            tracing::warn!(%vk_digest, "INSECURE DEVELOPMENT KEYS: anyone can forge proofs this verifier accepts");
+        }
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()
@@ -103,35 +129,43 @@ impl VerifierService {
             cfg: Arc::new(cfg),
             http,
             metrics: Arc::default(),
+            vk_digest,
         })
+    }
+
+    /// The digest of the verifying key accepted.
+    pub fn vk_digest(&self) -> &str {
+        &self.vk_digest
+    }
+
+    /// The metrics (served on the metrics address only).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// The router.
     pub fn router(self) -> Router {
         let metrics = self.metrics.clone();
+        let health =
+            serde_json::json!({"status": "ok", "insecure_dev_keys": self.cfg.insecure_dev_keys});
         let r = Router::new()
-            .route("/v1/requests", post(create_request))
-            .route("/v1/requests/{nonce}", get(get_request))
+            .route("/v1/requests", post(requests::create_request))
+            .route("/v1/requests/{nonce}", get(requests::get_request))
+            .route("/v1/verifier", get(requests::info))
             .route("/v1/verify", post(verify_one))
             .route("/v1/verify/batch", post(verify_batch))
             .route("/openapi.json", get(openapi))
             .with_state(self);
-        with_common(r, metrics)
+        with_common_health(r, metrics, health)
     }
 
-    async fn root_is_recent(&self, root: &Fr) -> Result<bool, ApiError> {
-        let registry = RegistryClient::new(self.http.clone(), self.cfg.registry_url.clone());
-        let s = registry
-            .root_status(root)
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::RegistryUnavailable, e.to_string()))?;
-        Ok(s.current
-            || s.retired_at
-                .is_some_and(|t| unix_now() <= t + self.cfg.root_window))
-    }
-
-    /// Every check but the Groth16 one and the nullifier record (spec §7, in order).
-    async fn precheck(&self, sub: &Submission) -> Result<Checked, ApiError> {
+    /// Every check but the Groth16 one and the nullifier record (spec §7, in order); the
+    /// registry is asked once per distinct root in `roots`.
+    async fn precheck(
+        &self,
+        sub: &Submission,
+        roots: &mut roots::RootCache,
+    ) -> Result<Checked, ApiError> {
         let proof = sub.proof.to_proof()?;
         let signals = public_from_json(&sub.public_signals)?;
         let public = PublicInputs::from_slice(&signals).map_err(|e| {
@@ -168,7 +202,7 @@ impl VerifierService {
         if now > expiry as u64 {
             return Err(ApiError::new(
                 ErrorCode::RequestExpired,
-                format!("request {nonce} expired at {expiry}"),
+                format!("the request expired at {expiry}"),
             ));
         }
         if fr_to_dec(&public.policy_hash) != policy_hash {
@@ -198,13 +232,7 @@ impl VerifierService {
             )
             .field(signal_field(PI_NOW)));
         }
-        if !self.root_is_recent(&public.registry_root).await? {
-            return Err(ApiError::new(
-                ErrorCode::UnknownRegistryRoot,
-                "the registry root is not current nor recent",
-            )
-            .field(signal_field(PI_REGISTRY_ROOT)));
-        }
+        self.check_root_cached(&public.registry_root, roots).await?;
         Ok(Checked {
             proof,
             public,
@@ -248,94 +276,12 @@ impl VerifierService {
     }
 }
 
-async fn create_request(
-    State(svc): State<VerifierService>,
-    Json(b): Json<NewRequest>,
-) -> Result<Json<ProofRequest>, ApiError> {
-    let scope = fr_from_dec(&b.scope)
-        .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("scope"))?;
-    if b.ttl_seconds == 0 || b.ttl_seconds > svc.cfg.max_ttl {
-        return Err(ApiError::new(
-            ErrorCode::BadTtl,
-            format!("ttl_seconds must be in 1..={}", svc.cfg.max_ttl),
-        )
-        .field("ttl_seconds"));
-    }
-    if !svc.cfg.policies.is_empty() && !svc.cfg.policies.contains(&b.policy) {
-        return Err(ApiError::new(
-            ErrorCode::PolicyNotOffered,
-            "this lender does not offer this policy",
-        )
-        .field("policy"));
-    }
-    let mut nonce = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let now = unix_now();
-    let expiry = now + b.ttl_seconds;
-    let context = offchain_context(svc.cfg.verifier_id, nonce, expiry);
-    let req = ProofRequest {
-        nonce: hex::encode(nonce),
-        verifier_id: hex::encode(svc.cfg.verifier_id),
-        expiry,
-        context: fr_to_dec(&context),
-        policy: b.policy,
-        policy_hash: fr_to_dec(&b.policy.hash()),
-        scope: fr_to_dec(&scope),
-    };
-    let r = req.clone();
-    svc.store
-        .with(move |conn| {
-            conn.execute(
-                "INSERT INTO requests (nonce, context, policy_json, policy_hash, scope, expiry, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                rusqlite::params![r.nonce, r.context, serde_json::to_string(&r.policy).unwrap_or_default(), r.policy_hash, r.scope, r.expiry as i64, now as i64],
-            )
-            .map_err(db)
-        })
-        .await?;
-    svc.metrics.inc("verifier_requests_total", "created");
-    Ok(Json(req))
-}
-
-async fn get_request(
-    State(svc): State<VerifierService>,
-    Path(nonce): Path<String>,
-) -> Result<Json<ProofRequest>, ApiError> {
-    if nonce.len() != 64 || hex::decode(&nonce).is_err() {
-        return Err(
-            ApiError::new(ErrorCode::BadField, "nonce must be 32 bytes of hex").field("nonce"),
-        );
-    }
-    let vid = hex::encode(svc.cfg.verifier_id);
-    let row = svc
-        .store
-        .with(move |conn| {
-            conn.query_row("SELECT context, policy_json, policy_hash, scope, expiry FROM requests WHERE nonce = ?1", [nonce.clone()], |r| {
-                Ok((nonce.clone(), r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
-            })
-            .optional()
-            .map_err(db)
-        })
-        .await?;
-    let (nonce, context, policy_json, policy_hash, scope, expiry) =
-        row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such request"))?;
-    let policy: Policy = serde_json::from_str(&policy_json).map_err(ApiError::internal)?;
-    Ok(Json(ProofRequest {
-        nonce,
-        verifier_id: vid,
-        expiry: expiry as u64,
-        context,
-        policy,
-        policy_hash,
-        scope,
-    }))
-}
-
 async fn verify_one(
     State(svc): State<VerifierService>,
     Json(sub): Json<Submission>,
 ) -> Result<Json<Accepted>, ApiError> {
     let result = async {
-        let c = svc.precheck(&sub).await?;
+        let c = svc.precheck(&sub, &mut Default::default()).await?;
         let v = svc.verifier.clone();
         let (proof, public) = (c.proof.clone(), c.public);
         tokio::task::spawn_blocking(move || v.verify(&proof, &public))
@@ -375,8 +321,9 @@ async fn verify_batch(
         })
         .collect();
     let mut checked = Vec::new();
+    let mut roots = roots::RootCache::new();
     for (i, sub) in b.items.iter().enumerate() {
-        match svc.precheck(sub).await {
+        match svc.precheck(sub, &mut roots).await {
             Ok(c) => checked.push((i, c)),
             Err(e) => {
                 results[i].code = Some(e.code.as_str().to_string());

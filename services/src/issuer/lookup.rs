@@ -1,0 +1,155 @@
+//! Provider clients and subject-key lookups. A lookup turns a real-world identifier into
+//! the peppered subject key, so it is what lets a provider learn whose leaf a key is: it
+//! needs a client token registered by the operator, is rate-limited per token
+//! ([`super::IssuerLimits::lookups_per_minute`], 429 `rate_limited`) and every answered
+//! lookup is logged in the `lookups` table (client, time, subject key).
+
+use super::{subject_key, IssuerService};
+use crate::http::{bearer, sha, Json};
+use crate::store::db;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use rusqlite::OptionalExtension;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use zkcredit_api::issuer::{ClientAdded, NewClient, SubjectKey, SubjectLookup, MAX_TOKEN_BYTES};
+use zkcredit_api::{unix_now, ApiError, ErrorCode};
+use zkcredit_circuits::field::fr_to_dec;
+
+/// Fixed one-minute windows of lookups per client.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (u64, u32)>>,
+}
+
+impl RateLimiter {
+    /// Counts one request by `client` at `now`; false when the minute's budget is spent.
+    pub fn allow(&self, client: &str, now: u64, per_minute: u32) -> bool {
+        let minute = now / 60;
+        let mut g = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        // Old windows are dropped so the map holds at most one entry per client.
+        g.retain(|_, (m, _)| *m == minute);
+        let e = g.entry(client.to_string()).or_insert((minute, 0));
+        if e.1 >= per_minute {
+            return false;
+        }
+        e.1 += 1;
+        true
+    }
+}
+
+pub(super) async fn add_client(
+    State(svc): State<IssuerService>,
+    Json(b): Json<NewClient>,
+) -> Result<Json<ClientAdded>, ApiError> {
+    if b.token.len() < 16 {
+        return Err(ApiError::new(
+            ErrorCode::WeakToken,
+            "client token must be at least 16 characters",
+        )
+        .field("token"));
+    }
+    if b.token.len() > MAX_TOKEN_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "client token must be at most {MAX_TOKEN_BYTES} bytes"
+        ))
+        .field("token"));
+    }
+    if b.name.is_empty() || b.name.len() > 64 {
+        return Err(
+            ApiError::new(ErrorCode::BadName, "name must be 1..=64 characters").field("name"),
+        );
+    }
+    let digest = hex::encode(sha(&b.token));
+    let name = b.name.clone();
+    let max = svc.limits.max_clients;
+    svc.store
+        .with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let known = tx
+                .query_row("SELECT 1 FROM clients WHERE name = ?1", [&name], |_| Ok(()))
+                .optional()
+                .map_err(db)?
+                .is_some();
+            let n: i64 = tx
+                .query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0))
+                .map_err(db)?;
+            if !known && n as u64 >= max {
+                return Err(ApiError::new(
+                    ErrorCode::StoreFull,
+                    format!("the issuer has {n} clients (at most {max})"),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO clients (name, token_sha256) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET token_sha256 = ?2",
+                [name, digest],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await?;
+    Ok(Json(ClientAdded { client: b.name }))
+}
+
+pub(super) async fn lookup(
+    State(svc): State<IssuerService>,
+    headers: HeaderMap,
+    Json(b): Json<SubjectLookup>,
+) -> Result<Json<SubjectKey>, ApiError> {
+    let token = bearer(&headers)
+        .map(sha)
+        .ok_or_else(ApiError::unauthorized)?;
+    let client = svc
+        .store
+        .with(move |conn| {
+            // Looked up by the token's SHA-256: timing reveals nothing about the token.
+            conn.query_row(
+                "SELECT name FROM clients WHERE token_sha256 = ?1",
+                [hex::encode(token)],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await?;
+    let Some(client) = client else {
+        svc.tree
+            .metrics
+            .inc("subject_lookups_total", "unauthorized");
+        return Err(ApiError::unauthorized());
+    };
+    let now = unix_now();
+    if !svc
+        .lookups
+        .allow(&client, now, svc.limits.lookups_per_minute)
+    {
+        svc.tree
+            .metrics
+            .inc("subject_lookups_total", "rate_limited");
+        tracing::warn!(%client, "subject-key lookups rate-limited");
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "at most {} subject-key lookups per minute per client",
+                svc.limits.lookups_per_minute
+            ),
+        ));
+    }
+    let key = subject_key(&svc.pepper_fr(), &b.id)?;
+    let k = fr_to_dec(&key);
+    let logged = k.clone();
+    svc.store
+        .with(move |conn| {
+            conn.execute(
+                "INSERT INTO lookups (client, at, subject_key) VALUES (?1, ?2, ?3)",
+                rusqlite::params![client, now as i64, logged],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await?;
+    svc.tree.metrics.inc("subject_lookups_total", "ok");
+    Ok(Json(SubjectKey { subject_key: k }))
+}

@@ -1,0 +1,352 @@
+//! The KYC issuer (spec §2, §3.4, §7.3). **KYC stand-in:** identity checking is a human
+//! operator approving applications through the admin API (or, with
+//! `auto_approve_kyc_stand_in`, no check at all — for demos only); a production issuer puts
+//! its real KYC process behind the same approve call.
+//!
+//! - `POST /v1/kyc/applications` ([`KycApplication`]: identifier, holder commitment, holder
+//!   key, proof of possession) → `202 {application_id, status: "pending"}`;
+//! - `GET /v1/kyc/applications/{id}` → status, and the [`Attestation`] once approved
+//!   (the 128-bit random id is the wallet's capability);
+//! - `GET /v1/admin/applications`, `POST /v1/admin/applications/{id}/approve|reject`
+//!   (operator token): approval derives the subject key with the secret pepper
+//!   (`H(TAG_SUBJECT, pepper, id chunks)`, spec §3.4), stages
+//!   `(subject key → holder_commitment, issued_at, expires_at)` in the issuer's indexed tree
+//!   and signs the attestation; one identifier maps to one holder key unless the operator
+//!   replaces it (`{"replace": true}`, e.g. a lost wallet);
+//! - `POST /v1/admin/clients` (operator): `{name, token}` credentials for providers;
+//! - `POST /v1/subjects/lookup` (a provider's client token): `{id}` → `{subject_key}`;
+//!   rate-limited per client token, every lookup logged in the store ([`lookup`]);
+//! - `GET /v1/revocations` (public, signed) and `POST /v1/admin/revocations` (operator):
+//!   the bindings providers must refuse — a replaced (lost) wallet's, or one the operator
+//!   revokes ([`revocation`]).
+//!
+//! Every table is bounded ([`IssuerLimits`]): identifier length, applications per holder
+//! key, pending applications in total, clients, lookups per token and minute, rebinds per
+//! identifier and period. Approval is one `BEGIN IMMEDIATE` transaction
+//! ([`applications`]): two concurrent approvals cannot bind one identifier twice.
+//! - `GET /v1/issuer`: the attestation key, provider id, published root;
+//! - the provider-tree routes of [`crate::tree`] for the KYC tree (witness, publish, rows).
+//!
+//! The pepper and the signing key are generated at first start with OS randomness and kept
+//! in the issuer's store; they never leave it.
+
+pub mod applications;
+pub mod lookup;
+pub mod revocation;
+
+use crate::http::Json;
+use crate::server::with_common;
+use crate::store::{db, Store};
+use crate::tree::{RegistryLink, TreeConfig, TreeService};
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+use ed25519_dalek::SigningKey;
+use rand::RngCore;
+use rusqlite::OptionalExtension;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+use zkcredit_api::issuer::MAX_RAW_ID_BYTES;
+pub use zkcredit_api::issuer::{ApplicationView, IssuerInfo, PendingApplication};
+use zkcredit_api::{ApiError, ErrorCode};
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::subject::derive_subject_key;
+use zkcredit_circuits::Fr;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS secrets (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS applications (
+    id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    holder_commitment TEXT NOT NULL,
+    holder_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    decided_at INTEGER,
+    attestation TEXT
+);
+CREATE TABLE IF NOT EXISTS holders (
+    subject_key TEXT PRIMARY KEY,
+    holder_commitment TEXT NOT NULL,
+    holder_key TEXT NOT NULL,
+    application TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clients (name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lookups (client TEXT NOT NULL, at INTEGER NOT NULL, subject_key TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS applications_holder_key ON applications(holder_key);
+CREATE INDEX IF NOT EXISTS applications_status ON applications(status);
+CREATE TABLE IF NOT EXISTS revocations (
+    subject_key TEXT NOT NULL,
+    holder_key TEXT NOT NULL,
+    revoked_at INTEGER NOT NULL,
+    application TEXT NOT NULL,
+    PRIMARY KEY (subject_key, holder_key)
+);
+CREATE TABLE IF NOT EXISTS rebinds (subject_key TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS rebinds_subject ON rebinds(subject_key, at);
+";
+
+/// Issuer configuration.
+#[derive(Clone, Debug)]
+pub struct IssuerConfig {
+    /// Provider id in the registry (slot 0).
+    pub provider_id: Fr,
+    /// KYC tree depth.
+    pub depth: usize,
+    /// Where the KYC root is published.
+    pub registry: Option<RegistryLink>,
+    /// Validity of a KYC record and attestation, seconds.
+    pub validity: u64,
+    /// KYC STAND-IN for demos: approve every application without a check.
+    pub auto_approve_kyc_stand_in: bool,
+}
+
+/// The issuer's bounds (issue 10, findings 5, 9 and 10). `Default` is what `zkcredit issuer
+/// serve` uses unless told otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssuerLimits {
+    /// Applications (any status) one holder key may file.
+    pub applications_per_holder_key: u64,
+    /// Pending applications in total; beyond it `apply` answers 507 `store_full`.
+    pub max_pending_applications: u64,
+    /// Registered clients.
+    pub max_clients: u64,
+    /// Subject-key lookups per client token and minute.
+    pub lookups_per_minute: u32,
+    /// Rebinds (approvals with `replace` that change the holder) per identifier and period.
+    pub rebinds_per_period: u64,
+    /// The rebind period, seconds.
+    pub rebind_period: u64,
+}
+
+impl Default for IssuerLimits {
+    fn default() -> Self {
+        Self {
+            applications_per_holder_key: 4,
+            max_pending_applications: 10_000,
+            max_clients: 1_000,
+            lookups_per_minute: 600,
+            rebinds_per_period: 1,
+            rebind_period: 30 * 86_400,
+        }
+    }
+}
+
+/// The issuer service.
+#[derive(Clone)]
+pub struct IssuerService {
+    tree: TreeService,
+    store: Store,
+    signing: Arc<SigningKey>,
+    pepper: Arc<Zeroizing<[u8; 32]>>,
+    cfg: Arc<IssuerConfig>,
+    limits: IssuerLimits,
+    lookups: Arc<lookup::RateLimiter>,
+}
+
+impl std::fmt::Debug for IssuerService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerService")
+            .field("cfg", &self.cfg)
+            .field("limits", &self.limits)
+            .field("signing", &"<redacted>")
+            .field("pepper", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+fn secret(conn: &rusqlite::Connection, k: &str) -> Result<Zeroizing<[u8; 32]>, ApiError> {
+    let v: Option<String> = conn
+        .query_row("SELECT v FROM secrets WHERE k = ?1", [k], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    let hexs = match v {
+        Some(v) => Zeroizing::new(v),
+        None => {
+            let mut b = Zeroizing::new([0u8; 32]);
+            rand::rngs::OsRng.fill_bytes(&mut b[..]);
+            let h = Zeroizing::new(hex::encode(&b[..]));
+            conn.execute(
+                "INSERT INTO secrets (k, v) VALUES (?1, ?2)",
+                [k, h.as_str()],
+            )
+            .map_err(db)?;
+            h
+        }
+    };
+    let mut out = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hexs.as_str(), &mut out[..]).map_err(ApiError::internal)?;
+    Ok(out)
+}
+
+impl IssuerService {
+    /// Opens the issuer's stores under `data_dir` (`issuer.sqlite`, `issuer_tree.sqlite`),
+    /// generating the pepper and signing key on first start.
+    pub fn open(
+        data_dir: &std::path::Path,
+        cfg: IssuerConfig,
+        operator_token: &str,
+    ) -> Result<Self, ApiError> {
+        let store = Store::open(&data_dir.join("issuer.sqlite"), SCHEMA).map_err(db)?;
+        let (seed, pepper) =
+            store.with_sync(|conn| Ok((secret(conn, "signing_seed")?, secret(conn, "pepper")?)))?;
+        let signing = SigningKey::from_bytes(&seed);
+        let tree = TreeService::open(
+            data_dir,
+            "issuer_tree.sqlite",
+            TreeConfig {
+                role: Role::Kyc,
+                provider_id: cfg.provider_id,
+                depth: cfg.depth,
+                issuer_key: signing.verifying_key(),
+                registry: cfg.registry.clone(),
+            },
+            operator_token,
+        )?
+        .with_local_revocations(store.clone());
+        Ok(Self {
+            tree,
+            store,
+            signing: Arc::new(signing),
+            pepper: Arc::new(pepper),
+            cfg: Arc::new(cfg),
+            limits: IssuerLimits::default(),
+            lookups: Arc::default(),
+        })
+    }
+
+    /// The same service with `limits` instead of [`IssuerLimits::default`].
+    pub fn with_limits(mut self, limits: IssuerLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Caps a bulk import into the KYC tree at `bytes`.
+    pub fn with_max_import_bytes(mut self, bytes: usize) -> Self {
+        self.tree = self.tree.with_max_import_bytes(bytes);
+        self
+    }
+
+    /// The attestation public key.
+    pub fn issuer_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.signing.verifying_key()
+    }
+
+    /// The attestation public key (hex).
+    pub fn issuer_key_hex(&self) -> String {
+        hex::encode(self.issuer_key().as_bytes())
+    }
+
+    /// The KYC tree.
+    pub fn tree(&self) -> &TreeService {
+        &self.tree
+    }
+
+    pub(crate) fn pepper_fr(&self) -> Fr {
+        // 32 random bytes reduced into the field: uniform up to a 2^-2 bias on 254 bits,
+        // irrelevant for a secret salt.
+        use ark_ff::PrimeField;
+        Fr::from_be_bytes_mod_order(&self.pepper[..])
+    }
+
+    /// The subject key of a real-world identifier (spec §3.4); an identifier longer than
+    /// [`MAX_RAW_ID_BYTES`] is refused before anything else.
+    pub fn subject_key(&self, id: &str) -> Result<Fr, ApiError> {
+        subject_key(&self.pepper_fr(), id)
+    }
+
+    /// The router. Every `/v1/admin/*` route is behind the operator-token layer, checked
+    /// before any body is read.
+    pub fn router(self) -> Router {
+        let metrics = self.tree.metrics.clone();
+        let guard =
+            axum::middleware::from_fn_with_state(self.tree.clone(), crate::tree::require_admin);
+        let (tree_small, tree_big) = self.tree.clone().routes();
+        let admin = Router::new()
+            .route("/v1/admin/applications", get(applications::pending))
+            .route(
+                "/v1/admin/applications/{id}/approve",
+                post(applications::approve),
+            )
+            .route(
+                "/v1/admin/applications/{id}/reject",
+                post(applications::reject),
+            )
+            .route("/v1/admin/clients", post(lookup::add_client))
+            .route("/v1/admin/revocations", post(revocation::revoke))
+            .route_layer(guard);
+        let r = Router::new()
+            .route("/v1/issuer", get(info))
+            .route("/v1/kyc/applications", post(applications::apply))
+            .route("/v1/kyc/applications/{id}", get(applications::application))
+            .route("/v1/subjects/lookup", post(lookup::lookup))
+            .route("/v1/revocations", get(revocation::list))
+            .route("/openapi.json", get(openapi))
+            .merge(admin)
+            .with_state(self)
+            .merge(tree_small);
+        with_common(r, metrics).merge(tree_big)
+    }
+
+    pub(crate) async fn view(&self, app_id: String) -> Result<ApplicationView, ApiError> {
+        let id = app_id.clone();
+        let row = self
+            .store
+            .with(move |conn| {
+                conn.query_row(
+                    "SELECT status, attestation FROM applications WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownApplication, "no such application"))?;
+        Ok(ApplicationView {
+            application_id: app_id,
+            status: row.0,
+            attestation: row
+                .1
+                .map(|a| serde_json::from_str(&a))
+                .transpose()
+                .map_err(ApiError::internal)?,
+        })
+    }
+}
+
+async fn info(State(svc): State<IssuerService>) -> Json<IssuerInfo> {
+    let st = svc.tree.status();
+    Json(IssuerInfo {
+        issuer_key: svc.issuer_key_hex(),
+        provider_id: st.provider_id,
+        root: st.root,
+        published_at: st.published_at,
+    })
+}
+
+async fn openapi() -> axum::Json<serde_json::Value> {
+    axum::Json(zkcredit_api::openapi::document(
+        "zkcredit KYC issuer (KYC stand-in: operator approval)",
+        &[zkcredit_api::issuer::ROUTES, zkcredit_api::provider::ROUTES],
+    ))
+}
+
+/// `derive_subject_key` with the raw length bound first (issue 10 finding 10).
+pub(crate) fn subject_key(pepper: &Fr, id: &str) -> Result<Fr, ApiError> {
+    check_raw_id(id)?;
+    derive_subject_key(pepper, id)
+        .map_err(|e| ApiError::new(ErrorCode::BadId, e.to_string()).field("id"))
+}
+
+/// Refuses an identifier longer than [`MAX_RAW_ID_BYTES`] before it is normalised or stored.
+pub(crate) fn check_raw_id(id: &str) -> Result<(), ApiError> {
+    if id.len() > MAX_RAW_ID_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::BadId,
+            format!("the identifier is longer than {MAX_RAW_ID_BYTES} bytes"),
+        )
+        .field("id"));
+    }
+    Ok(())
+}

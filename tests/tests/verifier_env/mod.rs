@@ -1,0 +1,222 @@
+//! The registry and a verifier over real HTTP on loopback, a small eligibility circuit
+//! (4 slots × depth 8) with real proofs: shared by `verifier_http.rs` and
+//! `verifier_findings.rs`.
+#![allow(dead_code, unused_imports)]
+
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use zkcredit_api::client::{ClientError, Endpoint, RegistryClient, VerifierClient};
+use zkcredit_api::registry::{PublishRoot, RegisterProvider, RegistryView};
+use zkcredit_api::unix_now;
+use zkcredit_api::verifier::{Accepted, NewRequest, ProofRequest, Submission};
+use zkcredit_api::ErrorCode;
+use zkcredit_circuits::eligibility::{EligibilityParams, Policy};
+use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::Fr;
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::fast::Prover;
+use zkcredit_services::registry::RegistryService;
+use zkcredit_services::server::{spawn, spawn_with_metrics, Running};
+use zkcredit_services::verifier::{
+    expected_slots_of, lender_token_digest, parse_expected_slots, VerifierConfig, VerifierService,
+    DEFAULT_MAX_OPEN_REQUESTS, DEFAULT_PERIOD_SECONDS,
+};
+use zkcredit_testkit::scenario::{
+    eligible_applicant, example_policy, Borrower, Layout, World, EXAMPLE_MIN_KYC_AGE,
+};
+use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
+
+pub const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
+pub const ADMIN: &str = "admin-token-0123456789abcdef";
+
+pub fn prover() -> &'static Prover {
+    static PR: OnceLock<Prover> = OnceLock::new();
+    PR.get_or_init(|| CircuitId::Eligibility(P).insecure_dev_prover().unwrap())
+}
+
+pub fn token(slot: usize) -> String {
+    format!("provider-token-for-slot-{slot:02}")
+}
+
+pub fn local() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// The refusal `r` must be: a service answer of `status` with `code`.
+#[track_caller]
+pub fn refused<T: Debug>(r: Result<T, ClientError>, status: u16, code: ErrorCode) -> ClientError {
+    let e = r.expect_err("expected a refusal");
+    assert_eq!((e.status(), e.code()), (Some(status), Some(code)), "{e}");
+    e
+}
+
+pub struct Env {
+    pub _dir: tempfile::TempDir,
+    pub dir: std::path::PathBuf,
+    pub http: reqwest::Client,
+    pub registry: Running,
+    pub verifier: Running,
+    pub registry_client: RegistryClient,
+    pub verifier_client: VerifierClient,
+    pub world: World,
+    pub borrower: Borrower,
+    /// More eligible applicants (distinct people).
+    pub others: Vec<Borrower>,
+    /// The registry's answer-signing key (hex).
+    pub registry_key: String,
+}
+
+/// The lender's token of the test verifiers.
+pub const LENDER: &str = "lender-token-0123456789abcdef";
+/// The verifier id of the test verifiers.
+pub const VERIFIER_ID: [u8; 32] = [7u8; 32];
+
+/// The configuration of the test verifier.
+pub fn config(registry_url: String, registry_key: &str, world: &World) -> VerifierConfig {
+    let expected = serde_json::to_string(&expected_slots_of(&world.registry)).unwrap();
+    VerifierConfig {
+        verifier_id: VERIFIER_ID,
+        name: "test lender".into(),
+        registry_url,
+        registry_key: zkcredit_api::auth::parse_public_key("registry key", registry_key).unwrap(),
+        expected_slots: parse_expected_slots(&expected).unwrap(),
+        root_window: 3600,
+        max_skew: 300,
+        max_ttl: 3600,
+        policies: vec![example_policy()],
+        lender_token_sha256: lender_token_digest(LENDER),
+        product: "test-credit".into(),
+        period_seconds: DEFAULT_PERIOD_SECONDS,
+        insecure_dev_keys: true,
+        max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
+    }
+}
+
+pub fn layout() -> Layout {
+    Layout::for_slots(P.slots)
+}
+
+pub async fn start_verifier(dir: &std::path::Path, cfg: VerifierConfig) -> Running {
+    let svc = VerifierService::open(dir, &prover().pk().vk, cfg).unwrap();
+    spawn(svc.router(), local()).await.unwrap()
+}
+
+pub async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let now = unix_now();
+    let mut rng = StdRng::seed_from_u64(now);
+    let (mut world, borrower, _) = eligible_applicant(P, layout(), &mut rng, 10, now).unwrap();
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        let b = Borrower::random(&mut rng);
+        world
+            .register(&b, now - 2 * EXAMPLE_MIN_KYC_AGE, now + 365 * 86_400)
+            .unwrap();
+        world
+            .set_record(Role::Bureau, 0, b.subject_key, [700, now - 86_400, 7])
+            .unwrap();
+        others.push(b);
+    }
+    world.publish(now - 10).unwrap();
+    let registry_svc = RegistryService::open(&path.join("registry"), P.slots, ADMIN).unwrap();
+    let registry_key = registry_svc.public_key_hex();
+    let registry = spawn_with_metrics(registry_svc.router(), local(), Some(local()))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let registry_client = RegistryClient::new(http.clone(), registry.url());
+    registry_client
+        .mirror(ADMIN, &world.registry, token)
+        .await
+        .unwrap();
+    let view = registry_client.view().await.unwrap();
+    assert_eq!(
+        view.root,
+        fr_to_dec(&world.registry.root()),
+        "service root equals the native registry root"
+    );
+    let verifier = start_verifier(
+        &path.join("verifier"),
+        config(registry.url(), &registry_key, &world),
+    )
+    .await;
+    let verifier_client = VerifierClient::new(http.clone(), verifier.url());
+    Env {
+        _dir: dir,
+        dir: path,
+        http,
+        registry,
+        verifier,
+        registry_client,
+        verifier_client,
+        world,
+        borrower,
+        others,
+        registry_key,
+    }
+}
+
+impl Env {
+    /// A request opened by the lender (the scope is the verifier's).
+    pub async fn request(&self, policy: Policy, ttl: u64) -> ProofRequest {
+        let body = NewRequest {
+            policy,
+            ttl_seconds: ttl,
+        };
+        self.verifier_client
+            .create_request(LENDER, &body)
+            .await
+            .unwrap()
+    }
+
+    /// A submission answering `req`, proving `policy` at time `now`.
+    pub fn submission(&self, req: &ProofRequest, policy: Policy, now: u64) -> Submission {
+        self.submission_of(&self.borrower, req, policy, now)
+    }
+
+    /// A submission by `who`.
+    pub fn submission_of(
+        &self,
+        who: &Borrower,
+        req: &ProofRequest,
+        policy: Policy,
+        now: u64,
+    ) -> Submission {
+        let scope = fr_from_dec(&req.scope).unwrap();
+        let context = fr_from_dec(&req.context).unwrap();
+        let w = self
+            .world
+            .witness(who, policy, now, scope, context)
+            .unwrap();
+        let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
+        Submission {
+            proof: ProofJson::from_proof(&proof),
+            public_signals: public_to_json(&public.to_vec()),
+        }
+    }
+
+    pub async fn verify(&self, sub: &Submission) -> Result<Accepted, ClientError> {
+        self.verifier_client.verify(sub).await
+    }
+
+    /// Restarts the verifier on its data directory (via a server on a scratch directory,
+    /// so the address changes and nothing is cached).
+    pub async fn restart_verifier(&mut self) {
+        let cfg = config(self.registry.url(), &self.registry_key, &self.world);
+        let scratch = start_verifier(&self.dir.join("verifier-tmp"), cfg.clone()).await;
+        std::mem::replace(&mut self.verifier, scratch)
+            .stop()
+            .await
+            .unwrap();
+        let fresh = start_verifier(&self.dir.join("verifier"), cfg).await;
+        std::mem::replace(&mut self.verifier, fresh)
+            .stop()
+            .await
+            .unwrap();
+        self.verifier_client = VerifierClient::new(self.http.clone(), self.verifier.url());
+    }
+}

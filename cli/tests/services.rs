@@ -150,12 +150,7 @@ async fn finding_3_verifier_serve_refuses_development_keys_without_the_flag() {
         lines.iter().any(|l| l.contains("--insecure-dev-keys")),
         "{lines:?}"
     );
-    let h: serde_json::Value = reqwest::get(format!("{url}/healthz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = healthz(&url).await;
     assert_eq!(
         h,
         serde_json::json!({"status": "ok", "insecure_dev_keys": true})
@@ -184,16 +179,21 @@ async fn finding_3_verifier_serve_refuses_development_keys_without_the_flag() {
     let i = args.iter().position(|a| a == "ver").unwrap();
     args[i] = "ver-prod".into();
     let (mut prod, url, _) = common::serve(p, &common::strs(&args));
-    let h: serde_json::Value = reqwest::get(format!("{url}/healthz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = healthz(&url).await;
     assert_eq!(
         h,
         serde_json::json!({"status": "ok", "insecure_dev_keys": false})
     );
     let _ = prod.kill();
     let _ = prod.wait();
+}
+
+/// `GET {url}/healthz` as JSON.
+async fn healthz(url: &str) -> serde_json::Value {
+    reqwest::get(format!("{url}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -31,18 +31,7 @@ fn world_of_three() -> &'static (World, [Borrower; 3]) {
 }
 
 fn cfg() -> PoolConfig {
-    PoolConfig {
-        policy_hash: example_policy().hash(),
-        scope: Fr::from(SCOPE),
-        max_skew: SKEW,
-        history_window: WINDOW,
-        liquidity: U256::from(10u64) * U256::from(AMOUNT),
-        max_loan: U256::from(MAX_LOAN),
-        period_limit: U256::from(PERIOD_LIMIT),
-        period_seconds: PERIOD,
-        // The committed verifier is generated from the development key (demo and tests).
-        insecure_dev_keys: true,
-    }
+    pool_config(example_policy().hash())
 }
 
 /// A proof by `b` of `world_of_three` at `now` for `sender` borrowing `amount`.

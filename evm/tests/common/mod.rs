@@ -86,8 +86,9 @@ pub fn world() -> &'static (World, Borrower) {
 
 pub type Deployed = Deployment;
 
-pub fn deploy_with_policy(policy_hash: Fr) -> Deployed {
-    let cfg = PoolConfig {
+/// The pool these tests deploy, for `policy_hash`.
+pub fn pool_config(policy_hash: Fr) -> PoolConfig {
+    PoolConfig {
         policy_hash,
         scope: Fr::from(SCOPE),
         max_skew: SKEW,
@@ -98,7 +99,11 @@ pub fn deploy_with_policy(policy_hash: Fr) -> Deployed {
         period_seconds: PERIOD,
         // The committed verifier is generated from the development key (demo and tests).
         insecure_dev_keys: true,
-    };
+    }
+}
+
+pub fn deploy_with_policy(policy_hash: Fr) -> Deployed {
+    let cfg = pool_config(policy_hash);
     Deployment::new(T0, &world().0.registry, cfg).unwrap()
 }
 

@@ -94,16 +94,18 @@ pub fn insecure_dev_trapdoor(circuit_id: &str) -> DevTrapdoor {
     }
 }
 
-/// True when `vk` is the development verifying key of `circuit_id` (any circuit shape: the
-/// trapdoor depends only on the id), i.e. anyone can forge proofs it accepts. A key from
-/// `setup --os-rng` or a ceremony is never recognised.
+/// True when `vk` shares **any** trapdoor element (α, β, γ or δ) with the development key of
+/// `circuit_id` (any circuit shape: the trapdoor depends only on the id). The full
+/// development key lets anyone forge; so does a key that reuses only part of it (β and γ
+/// alone give `A = α + (γ/β)·vk_x, B = β, C = 0`), so one shared element is enough to refuse.
+/// A key from `setup --os-rng` or a ceremony is never recognised.
 pub fn is_insecure_dev_vk(circuit_id: &str, vk: &ark_groth16::VerifyingKey<Bn254>) -> bool {
     use ark_ec::CurveGroup;
     let t = insecure_dev_trapdoor(circuit_id);
     (t.g1 * t.alpha).into_affine() == vk.alpha_g1
-        && (t.g2 * t.beta).into_affine() == vk.beta_g2
-        && (t.g2 * t.gamma).into_affine() == vk.gamma_g2
-        && (t.g2 * t.delta).into_affine() == vk.delta_g2
+        || (t.g2 * t.beta).into_affine() == vk.beta_g2
+        || (t.g2 * t.gamma).into_affine() == vk.gamma_g2
+        || (t.g2 * t.delta).into_affine() == vk.delta_g2
 }
 
 /// True when `vk` is the development key of any circuit id in `ids`.

@@ -47,3 +47,31 @@ fn finding_3_development_key_forgery_is_accepted_and_the_key_is_recognised() {
     assert!(!is_insecure_dev_vk(&name, &real));
     assert!(Verifier::new(&real).verify(&forged, &public).is_err());
 }
+
+/// Regression (review of the finding-3 fix): a key that re-randomised only δ still carries
+/// the development β and γ, which alone forge (`A = α + (γ/β)·vk_x, B = β, C = 0`); it must
+/// be recognised as a development key too.
+#[test]
+fn regression_a_key_sharing_part_of_the_development_trapdoor_is_recognised() {
+    let id = CircuitId::Eligibility(P);
+    let name = id.name();
+    let mut vk = id.insecure_dev_setup().unwrap().vk;
+    let other = id.setup_os_rng().unwrap().vk;
+    vk.delta_g2 = other.delta_g2;
+    let t = insecure_dev_trapdoor(&name);
+    let inputs: Vec<Fr> = (1..=6u64).map(|i| Fr::from(i * 7 + 3)).collect();
+    let mut vk_x = vk.gamma_abc_g1[0].into_group();
+    for (x, ic) in inputs.iter().zip(&vk.gamma_abc_g1[1..]) {
+        vk_x += *ic * x;
+    }
+    let forged = Proof {
+        a: (vk.alpha_g1.into_group() + vk_x * (t.gamma * t.beta.inverse().unwrap())).into_affine(),
+        b: vk.beta_g2,
+        c: ark_bn254::G1Affine::identity(),
+    };
+    let public = PublicInputs::from_slice(&inputs).unwrap();
+    Verifier::new(&vk)
+        .verify(&forged, &public)
+        .expect("β and γ alone forge");
+    assert!(is_insecure_dev_vk(&name, &vk));
+}

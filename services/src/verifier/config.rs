@@ -87,6 +87,17 @@ impl VerifierConfig {
         if self.product.is_empty() || self.product.len() > 64 {
             return bad("the product name must be 1..=64 characters");
         }
+        // SPEC §8: a rebound identity gets a fresh nullifier; only a KYC record at least one
+        // scope period old keeps it from applying twice in the same scope.
+        for p in &self.policies {
+            if p.min_kyc_age < self.period_seconds {
+                tracing::warn!(
+                    min_kyc_age = p.min_kyc_age,
+                    period_seconds = self.period_seconds,
+                    "an offered policy's min_kyc_age is shorter than the scope period: a person who rebinds their identity can apply again in the same scope"
+                );
+            }
+        }
         Ok(())
     }
 }

@@ -37,10 +37,30 @@ fn setup_gen_witness_prove_verify_and_rejections() {
                 public,
                 "--vk",
                 "keys/eligibility_s4_d8.vk.json",
+                "--circuit",
+                "eligibility_s4_d8",
+                "--insecure-dev-keys",
             ],
             p,
         )
     };
+    // Issue 10 finding 3: `verify` refuses a development key unless told it is one.
+    let o = zk(
+        &[
+            "verify",
+            "--proof",
+            "proof.json",
+            "--public",
+            "public.json",
+            "--vk",
+            "keys/eligibility_s4_d8.vk.json",
+            "--circuit",
+            "eligibility_s4_d8",
+        ],
+        p,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("INSECURE DEVELOPMENT"), "{}", text(&o));
     let o = verify("public.json");
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("VALID"));

@@ -21,11 +21,21 @@ pub struct VerifyArgs {
     /// verification_key.json
     #[arg(long)]
     vk: PathBuf,
+    /// The circuit the key is for (recognises its development key; the default circuit's
+    /// development key is always recognised).
+    #[arg(long, default_value = "eligibility_s16_d32")]
+    circuit: String,
+    /// Accept an INSECURE development verifying key (anyone can forge proofs for it).
+    #[arg(long)]
+    insecure_dev_keys: bool,
 }
 
 /// Runs `zkcredit verify`: exit 0 valid, 1 invalid, 2 bad input.
 pub fn verify(a: VerifyArgs) -> Result<(), CliError> {
     let vk = parse_vk(&read_text(&a.vk)?)?;
+    if super::check_vk(&a.circuit, &vk, a.insecure_dev_keys, "verify")? {
+        eprintln!("warning: INSECURE development verifying key (--insecure-dev-keys): anyone can forge proofs it accepts");
+    }
     let proof = parse_proof(&read_text(&a.proof)?)?;
     let public = parse_public(&read_text(&a.public)?)?;
     let t = Instant::now();

@@ -204,6 +204,19 @@ async fn prove_blocking(
         .map_err(|e| WalletError::Prove(e.to_string()))?
 }
 
+/// Opens a 10-minute proof request for `policy` with bearer `token` (the lender's, or a guess).
+async fn open_request(
+    verifier: &zkcredit_api::client::VerifierClient,
+    token: &str,
+    policy: Policy,
+) -> Result<zkcredit_api::verifier::ProofRequest, zkcredit_api::client::ClientError> {
+    let body = NewRequest {
+        policy,
+        ttl_seconds: 600,
+    };
+    verifier.create_request(token, &body).await
+}
+
 /// `zkcredit demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -355,15 +368,7 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let policy = live_policy();
     println!("[policy]  {}", policy_line(&policy));
     // Only the lender opens requests, in the scope its configuration fixes.
-    let own = verifier
-        .create_request(
-            "a-borrower-guessing-a-token",
-            &NewRequest {
-                policy,
-                ttl_seconds: 600,
-            },
-        )
-        .await;
+    let own = open_request(&verifier, "a-borrower-guessing-a-token", policy).await;
     let own_refused = matches!(&own, Err(e) if e.status() == Some(401));
     println!(
         "[lender]  a borrower opens their own request (to pick a fresh scope): {} — only the lender's token opens requests; the scope is fixed per product and period",
@@ -378,15 +383,7 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let mut ana_submission = None;
     let pinned = verifier.info().await?.verifier_id;
     for (ap, w) in people.iter().zip(&wallets) {
-        let req = verifier
-            .create_request(
-                &a.lender_token,
-                &NewRequest {
-                    policy,
-                    ttl_seconds: 600,
-                },
-            )
-            .await?;
+        let req = open_request(&verifier, &a.lender_token, policy).await?;
         // The wallet checks the request comes from the lender it pins, before anything else.
         wallet::check_request_verifier(&req, &pinned)?;
         let t = Instant::now();

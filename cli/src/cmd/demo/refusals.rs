@@ -3,7 +3,7 @@
 
 use super::CliError;
 use zkcredit_api::client::{RegistryClient, VerifierClient};
-use zkcredit_api::verifier::{NewRequest, Submission};
+use zkcredit_api::verifier::Submission;
 use zkcredit_circuits::eligibility::{Policy, PI_CONTEXT, PI_REGISTRY_ROOT};
 use zkcredit_circuits::registry::Role;
 use zkcredit_testkit::alliance::Alliance;
@@ -29,15 +29,7 @@ pub(super) async fn narrowed_registry(
         endpoint: None,
     };
     let narrowed = registry.register(&a.admin, &body).await?.root;
-    let req = verifier
-        .create_request(
-            &a.lender_token,
-            &NewRequest {
-                policy,
-                ttl_seconds: 600,
-            },
-        )
-        .await?;
+    let req = super::open_request(verifier, &a.lender_token, policy).await?;
     let mut sub = ana.clone();
     sub.public_signals[PI_REGISTRY_ROOT] = narrowed;
     sub.public_signals[PI_CONTEXT] = req.context;

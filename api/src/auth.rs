@@ -298,7 +298,9 @@ impl std::fmt::Debug for KycApplication {
     }
 }
 
-fn application_message(commitment: &Fr, holder: &[u8; 32]) -> Vec<u8> {
+/// The bytes a holder signs in a [`KycApplication`]: domain tag ‖ commitment (32 BE) ‖
+/// holder key (proof of possession of the key, not of the commitment).
+pub fn application_message(commitment: &Fr, holder: &[u8; 32]) -> Vec<u8> {
     let mut m = KYC_APPLICATION_DOMAIN.to_vec();
     m.extend_from_slice(&fr_to_be_bytes(commitment));
     m.extend_from_slice(holder);

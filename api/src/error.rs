@@ -159,6 +159,8 @@ error_codes! {
     RegistryUntrusted = (502, "registry_untrusted", "the registry's answer is not signed by the pinned registry key"),
     /// The registry root's slots differ from the lender's pinned expectation.
     RegistrySlotsMismatch = (422, "registry_slots_mismatch", "the registry root's slot set differs from the one this lender expects"),
+    /// A provider root in the registry root is not signed by the key the lender pins for it.
+    ProviderRootUnsigned = (422, "provider_root_unsigned", "a provider root in this registry root is not signed by the key this lender pins for that provider"),
     /// A request body named a nullifier scope; the verifier's configuration fixes it.
     ScopeFixed = (400, "scope_fixed", "the nullifier scope is fixed by the verifier's configuration, not chosen by the caller"),
     /// Too many requests in flight; retry later.

@@ -72,6 +72,9 @@ pub struct Status {
     pub root: String,
     /// When published (0: never).
     pub published_at: u64,
+    /// The provider's ed25519 root-signing key (hex): what lenders pin in
+    /// `--expected-slots` (spec §7.0).
+    pub public_key: String,
 }
 
 /// `GET /v1/admin/status`.

@@ -56,12 +56,55 @@ pub struct RootStatus {
     /// The slot leaves the root was computed from (empty when unknown), in slot order.
     #[serde(default)]
     pub slots: Vec<Slot>,
+    /// For each slot, the provider's ed25519 signature (hex) over
+    /// [`provider_root_message`] of that slot as it was published (empty: never published
+    /// or an empty slot). Self-authenticating: a verifier checks each against the key it
+    /// pins for that provider (spec §7.0), so the registry cannot vouch for a root the
+    /// provider did not sign.
+    #[serde(default)]
+    pub signatures: Vec<String>,
     /// When the registry signed this answer (Unix seconds).
     #[serde(default)]
     pub signed_at: u64,
     /// ed25519 signature (hex) over [`root_status_message`].
     #[serde(default)]
     pub signature: String,
+}
+
+/// The bytes a provider signs when it publishes a root (spec §7.0):
+/// `"zkcredit/provider-root/v1" ‖ role(1) ‖ provider_id(32 BE) ‖ provider_root(32 BE) ‖
+/// published_at(u64 BE)`.
+pub fn provider_root_message(slot: &Slot) -> Vec<u8> {
+    use zkcredit_circuits::field::fr_to_be_bytes;
+    let mut m = b"zkcredit/provider-root/v1".to_vec();
+    m.push(slot.role as u8);
+    m.extend_from_slice(&fr_to_be_bytes(&slot.provider_id));
+    m.extend_from_slice(&fr_to_be_bytes(&slot.provider_root));
+    m.extend_from_slice(&slot.published_at.to_be_bytes());
+    m
+}
+
+/// The provider's signature (hex) over [`provider_root_message`] of `slot`.
+pub fn sign_provider_root(key: &ed25519_dalek::SigningKey, slot: &Slot) -> String {
+    use ed25519_dalek::Signer;
+    hex::encode(key.sign(&provider_root_message(slot)).to_bytes())
+}
+
+/// Checks `signature` (hex) is `key`'s signature over [`provider_root_message`] of `slot`.
+pub fn verify_provider_root(
+    key: &ed25519_dalek::VerifyingKey,
+    slot: &Slot,
+    signature: &str,
+) -> Result<(), String> {
+    let sig: [u8; 64] = hex::decode(signature)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("no well-formed provider signature")?;
+    key.verify_strict(
+        &provider_root_message(slot),
+        &ed25519_dalek::Signature::from_bytes(&sig),
+    )
+    .map_err(|_| "the provider root is not signed by the pinned provider key".to_string())
 }
 
 /// `GET /v1/registry/key`: the registry's answer-signing key.
@@ -158,6 +201,9 @@ pub struct PublishRoot {
     pub provider_root: String,
     /// When it was published.
     pub published_at: u64,
+    /// The provider's ed25519 signature (hex, 64 bytes) over [`provider_root_message`] of
+    /// `(role, provider_id, provider_root, published_at)`.
+    pub signature: String,
 }
 
 /// The registry's routes.
@@ -172,7 +218,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/slots/{slot}/root",
-        summary: "Publish a provider root {provider_root, published_at}",
+        summary: "Publish a provider root {provider_root, published_at, signature}, signed by the provider's own key",
         auth: Auth::Provider,
         errors: &[E::UnknownSlot, E::BadField, E::Forbidden, E::PublishedInFuture, E::PublishedBeforePrevious],
     },

@@ -204,6 +204,7 @@ pub const ROUTES: &[Route] = &[
             E::UnknownRequest, E::RequestExpired, E::PolicyMismatch, E::ScopeMismatch, E::NowOutOfSkew,
             E::UnknownRegistryRoot, E::InvalidProof, E::NullifierReused, E::RequestAlreadyUsed,
             E::RegistryUnavailable, E::RegistryUntrusted, E::RegistrySlotsMismatch,
+            E::ProviderRootUnsigned,
         ],
     },
     Route {

@@ -303,11 +303,19 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         assert_eq!(r.registry, "published", "{r:?}");
     }
 
-    // The verifier, a request, the wallet proves and applies; a replay is refused.
+    // The verifier, a request, the wallet proves and applies; a replay is refused. The
+    // lender pins each provider's root-signing key as the provider shows it.
+    let key_of = |url: &String| {
+        let c = ProviderClient::new(http.clone(), url.as_str());
+        async move { c.status().await.unwrap().public_key }
+    };
     common::write_verifier_files(
         p,
         &zkcredit_testkit::scenario::live_policy(),
-        &[("kyc", "1000".into()), ("bureau", "1003".into())],
+        &[
+            ("kyc", "1000".into(), key_of(&iss).await),
+            ("bureau", "1003".into(), key_of(&bur).await),
+        ],
     );
     let (mut verifier, ver, _) = serve(
         p,

@@ -14,6 +14,7 @@ use zkcredit_api::ErrorCode;
 use zkcredit_circuits::eligibility::EligibilityParams;
 use zkcredit_circuits::field::fr_from_dec;
 use zkcredit_prover::circuits::CircuitId;
+use zkcredit_testkit::provider_signing_key;
 use zkcredit_testkit::scenario::{eligible_applicant, example_policy, Layout};
 use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
 
@@ -25,12 +26,13 @@ fn serve(cwd: &Path, args: &[&str]) -> (std::process::Child, String) {
     (c, url)
 }
 
-/// `(role, provider_id)` of every non-empty slot, for `--expected-slots`.
-fn expected(reg: &zkcredit_circuits::registry::Registry) -> Vec<(&'static str, String)> {
+/// `(role, provider_id, public_key)` of every non-empty slot, for `--expected-slots`.
+fn expected(reg: &zkcredit_circuits::registry::Registry) -> Vec<(&'static str, String, String)> {
     use zkcredit_circuits::registry::Role;
     reg.slots()
         .iter()
-        .filter_map(|s| {
+        .enumerate()
+        .filter_map(|(i, s)| {
             let role = match s.role {
                 Role::Empty => return None,
                 Role::Kyc => "kyc",
@@ -38,7 +40,12 @@ fn expected(reg: &zkcredit_circuits::registry::Registry) -> Vec<(&'static str, S
                 Role::Lender => "lender",
                 Role::Bureau => "bureau",
             };
-            Some((role, zkcredit_circuits::field::fr_to_dec(&s.provider_id)))
+            let key = provider_signing_key(i).verifying_key();
+            Some((
+                role,
+                zkcredit_circuits::field::fr_to_dec(&s.provider_id),
+                hex::encode(key.as_bytes()),
+            ))
         })
         .collect()
 }
@@ -64,9 +71,12 @@ async fn services_as_processes_survive_kill_9() {
     let verifier_args = common::strs(&verifier_args);
     let (mut verifier, ver_url) = serve(p, &verifier_args);
     registry_client
-        .mirror(ADMIN, &world.registry, |i| {
-            format!("provider-token-slot-{i:04}")
-        })
+        .mirror(
+            ADMIN,
+            &world.registry,
+            |i| format!("provider-token-slot-{i:04}"),
+            provider_signing_key,
+        )
         .await
         .unwrap();
 
@@ -132,7 +142,15 @@ async fn finding_3_verifier_serve_refuses_development_keys_without_the_flag() {
     let p = d.path();
     common::setup_small(p);
     let policy = example_policy();
-    common::write_verifier_files(p, &policy, &[("kyc", "1000".into())]);
+    common::write_verifier_files(
+        p,
+        &policy,
+        &[(
+            "kyc",
+            "1000".into(),
+            hex::encode(provider_signing_key(0).verifying_key().as_bytes()),
+        )],
+    );
     let key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
     let mut args = common::small_verifier_args("http://127.0.0.1:9", key);
     args.retain(|a| a != "--insecure-dev-keys");

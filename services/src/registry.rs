@@ -4,7 +4,9 @@
 //! - `POST /v1/admin/providers` (admin bearer token): `{slot, role, provider_id, token}`
 //!   registers a provider (role `empty` clears the slot); the provider's token is stored
 //!   as a SHA-256 digest only.
-//! - `POST /v1/slots/{slot}/root` (that provider's bearer token): `{provider_root, published_at}`.
+//! - `POST /v1/slots/{slot}/root` (that provider's bearer token): `{provider_root,
+//!   published_at, signature}`, the signature by the provider's own ed25519 key, kept with
+//!   the slot and served with every root the slot's value is part of.
 //! - `GET /v1/registry`: current root, every slot, recent root history.
 //! - `GET /v1/registry/roots/{root}`: whether `root` is current or when it was retired, with
 //!   the slot leaves it was computed from, signed by the registry's ed25519 key (generated
@@ -13,7 +15,7 @@
 
 use crate::http::{bearer, ct_eq, sha, Json};
 use crate::server::{with_common, Metrics};
-use crate::store::{db, Store};
+use crate::store::{db, load_or_create_signing_key, Store};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS slots (
     provider_root TEXT NOT NULL,
     published_at INTEGER NOT NULL,
     token_sha256 TEXT,
-    endpoint TEXT
+    endpoint TEXT,
+    signature TEXT
 );
 CREATE TABLE IF NOT EXISTS roots (
     root TEXT PRIMARY KEY,
@@ -45,7 +48,8 @@ CREATE TABLE IF NOT EXISTS roots (
 );
 CREATE TABLE IF NOT EXISTS root_slots (
     root TEXT PRIMARY KEY,
-    slots_json TEXT NOT NULL
+    slots_json TEXT NOT NULL,
+    signatures_json TEXT
 );
 CREATE TABLE IF NOT EXISTS registry_meta (
     k TEXT PRIMARY KEY,
@@ -110,37 +114,40 @@ fn load_registry(conn: &rusqlite::Connection, n: usize) -> Result<Registry, ApiE
     Ok(reg)
 }
 
-/// The answer-signing key kept in the store, created from OS randomness on first start.
-fn load_or_create_signing_key(store: &Store) -> Result<ed25519_dalek::SigningKey, ApiError> {
-    use rand::RngCore;
+/// Each slot's provider signature as last published ("" for none), in slot order.
+fn slot_signatures(conn: &rusqlite::Connection, n: usize) -> Result<Vec<String>, ApiError> {
+    let mut out = vec![String::new(); n];
+    let mut stmt = conn
+        .prepare("SELECT slot, signature FROM slots WHERE signature IS NOT NULL")
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .map_err(db)?;
+    for row in rows {
+        let (slot, sig) = row.map_err(db)?;
+        if let Some(o) = usize::try_from(slot).ok().and_then(|i| out.get_mut(i)) {
+            *o = sig;
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the columns a store created by an earlier version lacks (provider signatures).
+fn migrate(store: &Store) -> Result<(), ApiError> {
     store.with_sync(|conn| {
-        let tx = conn.transaction().map_err(db)?;
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT v FROM registry_meta WHERE k = 'signing_key'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)?;
-        let seed: [u8; 32] = match existing {
-            Some(h) => hex::decode(h)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| ApiError::internal("registry signing key in store is malformed"))?,
-            None => {
-                let mut b = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut b);
-                tx.execute(
-                    "INSERT INTO registry_meta (k, v) VALUES ('signing_key', ?1)",
-                    [hex::encode(b)],
-                )
+        for (table, column) in [("slots", "signature"), ("root_slots", "signatures_json")] {
+            let has: bool = conn
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+                ))
+                .and_then(|mut s| s.exists([column]))
                 .map_err(db)?;
-                b
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+                    .map_err(db)?;
             }
-        };
-        tx.commit().map_err(db)?;
-        Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+        }
+        Ok(())
     })
 }
 
@@ -149,11 +156,14 @@ fn load_or_create_signing_key(store: &Store) -> Result<ed25519_dalek::SigningKey
 fn make_current(tx: &rusqlite::Transaction<'_>, reg: &Registry, now: u64) -> Result<(), ApiError> {
     let root = &reg.root();
     let root_s = fr_to_dec(root);
+    let signatures = slot_signatures(tx, reg.slots().len())?;
     tx.execute(
-        "INSERT INTO root_slots (root, slots_json) VALUES (?1, ?2) ON CONFLICT(root) DO NOTHING",
+        "INSERT INTO root_slots (root, slots_json, signatures_json) VALUES (?1, ?2, ?3)
+         ON CONFLICT(root) DO UPDATE SET signatures_json = ?3 WHERE signatures_json IS NULL",
         rusqlite::params![
             root_s,
-            serde_json::to_string(reg.slots()).map_err(ApiError::internal)?
+            serde_json::to_string(reg.slots()).map_err(ApiError::internal)?,
+            serde_json::to_string(&signatures).map_err(ApiError::internal)?
         ],
     )
     .map_err(db)?;
@@ -190,7 +200,8 @@ impl RegistryService {
     ) -> Result<Self, ApiError> {
         Registry::new(slots).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let store = Store::open(&data_dir.join("registry.sqlite"), SCHEMA).map_err(db)?;
-        let signing_key = Arc::new(load_or_create_signing_key(&store)?);
+        migrate(&store)?;
+        let signing_key = Arc::new(load_or_create_signing_key(&store, "registry_meta")?);
         let svc = Self {
             store,
             slots,
@@ -327,9 +338,9 @@ async fn register(
                 tx.execute("DELETE FROM slots WHERE slot = ?1", [b.slot as i64]).map_err(db)?;
             } else {
                 tx.execute(
-                    "INSERT INTO slots (slot, role, provider_id, provider_root, published_at, token_sha256, endpoint)
-                     VALUES (?1, ?2, ?3, '0', 0, ?4, ?5)
-                     ON CONFLICT(slot) DO UPDATE SET role = ?2, provider_id = ?3, provider_root = '0', published_at = 0, token_sha256 = ?4, endpoint = ?5",
+                    "INSERT INTO slots (slot, role, provider_id, provider_root, published_at, token_sha256, endpoint, signature)
+                     VALUES (?1, ?2, ?3, '0', 0, ?4, ?5, NULL)
+                     ON CONFLICT(slot) DO UPDATE SET role = ?2, provider_id = ?3, provider_root = '0', published_at = 0, token_sha256 = ?4, endpoint = ?5, signature = NULL",
                     rusqlite::params![b.slot as i64, b.role as u8 as i64, fr_to_dec(&id), token_digest, b.endpoint],
                 )
                 .map_err(db)?;
@@ -356,6 +367,14 @@ async fn publish(
         ));
     }
     let root = field("provider_root", &b.provider_root)?;
+    // The registry is not the trust anchor for provider roots (verifiers check the
+    // signature against the key they pin); it only refuses a malformed one early.
+    if hex::decode(&b.signature).map(|v| v.len()) != Ok(64) {
+        return Err(
+            ApiError::new(ErrorCode::BadField, "signature must be 64 bytes of hex")
+                .field("signature"),
+        );
+    }
     let token = bearer(&headers)
         .map(sha)
         .ok_or_else(ApiError::unauthorized)?;
@@ -406,8 +425,8 @@ async fn publish(
                 .field("published_at"));
             }
             tx.execute(
-                "UPDATE slots SET provider_root = ?1, published_at = ?2 WHERE slot = ?3",
-                rusqlite::params![fr_to_dec(&root), b.published_at as i64, slot as i64],
+                "UPDATE slots SET provider_root = ?1, published_at = ?2, signature = ?3 WHERE slot = ?4",
+                rusqlite::params![fr_to_dec(&root), b.published_at as i64, b.signature, slot as i64],
             )
             .map_err(db)?;
             let reg = load_registry(&tx, n)?;
@@ -451,18 +470,24 @@ async fn root_status(
                 .map_err(db)?;
             let slots = conn
                 .query_row(
-                    "SELECT slots_json FROM root_slots WHERE root = ?1",
+                    "SELECT slots_json, signatures_json FROM root_slots WHERE root = ?1",
                     [&q],
-                    |r| r.get::<_, String>(0),
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
                 )
                 .optional()
                 .map_err(db)?;
             Ok((row, slots))
         })
         .await?;
-    let slots: Vec<Slot> = match slots_json {
-        Some(j) => serde_json::from_str(&j).map_err(ApiError::internal)?,
-        None => Vec::new(),
+    let (slots, signatures): (Vec<Slot>, Vec<String>) = match slots_json {
+        Some((j, sigs)) => (
+            serde_json::from_str(&j).map_err(ApiError::internal)?,
+            match sigs {
+                Some(s) => serde_json::from_str(&s).map_err(ApiError::internal)?,
+                None => Vec::new(),
+            },
+        ),
+        None => (Vec::new(), Vec::new()),
     };
     let (known, current, retired_at) = match row {
         None => (false, false, None),
@@ -475,6 +500,7 @@ async fn root_status(
         current,
         retired_at,
         slots,
+        signatures,
         signed_at: unix_now(),
         signature: String::new(),
     };

@@ -70,3 +70,42 @@ impl Store {
 pub fn db(e: rusqlite::Error) -> ApiError {
     ApiError::internal(e)
 }
+
+/// The service's ed25519 signing key, kept as `signing_key` in the `(k, v)` table
+/// `meta_table` of `store` and created from OS randomness on first start.
+pub fn load_or_create_signing_key(
+    store: &Store,
+    meta_table: &'static str,
+) -> Result<ed25519_dalek::SigningKey, ApiError> {
+    use rand::RngCore;
+    use rusqlite::OptionalExtension;
+    store.with_sync(|conn| {
+        let tx = conn.transaction().map_err(db)?;
+        let existing: Option<String> = tx
+            .query_row(
+                &format!("SELECT v FROM {meta_table} WHERE k = 'signing_key'"),
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let seed: [u8; 32] = match existing {
+            Some(h) => hex::decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| ApiError::internal("the signing key in the store is malformed"))?,
+            None => {
+                let mut b = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut b);
+                tx.execute(
+                    &format!("INSERT INTO {meta_table} (k, v) VALUES ('signing_key', ?1)"),
+                    [hex::encode(b)],
+                )
+                .map_err(db)?;
+                b
+            }
+        };
+        tx.commit().map_err(db)?;
+        Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+    })
+}

@@ -5,7 +5,7 @@
 //! token, rebinds per identifier).
 
 use std::time::Duration;
-use zkcredit_api::auth::{holder_signing_key, KycApplication, WitnessRequest};
+use zkcredit_api::auth::{application_message, holder_signing_key, KycApplication, WitnessRequest};
 use zkcredit_api::client::{ClientError, IssuerClient, ProviderClient};
 use zkcredit_api::issuer::{Approve, NewClient};
 use zkcredit_api::{unix_now, ErrorCode};
@@ -168,6 +168,56 @@ async fn finding_08_replaced_holder_key_is_refused_by_providers() {
         assert_eq!(e.status(), Some(503));
     }
     for s in [s1, s2, bureau_srv, i.server] {
+        s.stop().await.unwrap();
+    }
+}
+
+/// Issue 10, lower finding: an application may pair a bound person's holder commitment
+/// with the applicant's *own* key (the signature proves possession of the key only). It was
+/// approved without `replace`, counted no rebind and left the old key valid — and the new
+/// key then reads the person's records at every provider. Now a new key is a rebind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_new_holder_key_under_the_same_commitment_is_a_rebind() {
+    use ed25519_dalek::Signer;
+    let i = issuer(IssuerLimits {
+        rebinds_per_period: 1,
+        ..IssuerLimits::default()
+    })
+    .await;
+    let (bureau_srv, bureau, _d) = provider(&i, Some(&i.server.url())).await;
+    let app1 = apply(&i, 1, ID).await.unwrap();
+    let att1 = i.client.approve(ADMIN, &app1, PUBLISH).await.unwrap();
+    let att1 = att1.attestation.unwrap();
+    // Holder 2 files with holder 1's commitment and its own key.
+    let sk2 = holder_signing_key(&secret(2));
+    let c1 = zkcredit_circuits::eligibility::holder_commitment(&secret(1));
+    let vk2 = sk2.verifying_key();
+    let forged = KycApplication {
+        id: ID.into(),
+        holder_commitment: zkcredit_circuits::field::fr_to_dec(&c1),
+        holder_key: hex::encode(vk2.as_bytes()),
+        signature: hex::encode(
+            sk2.sign(&application_message(&c1, vk2.as_bytes()))
+                .to_bytes(),
+        ),
+    };
+    let app2 = i.client.apply(&forged).await.unwrap().application_id;
+    let e = i.client.approve(ADMIN, &app2, PUBLISH).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::AlreadyRegistered), "{e}");
+    // With `replace` (the operator's decision) it is a counted rebind that revokes key 1.
+    let replace = Approve {
+        replace: true,
+        publish: true,
+    };
+    let att2 = i.client.approve(ADMIN, &app2, replace).await.unwrap();
+    let att2 = att2.attestation.unwrap();
+    let e = witness(&bureau, 1, &att1, 1003).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::AttestationRevoked), "{e}");
+    witness(&bureau, 2, &att2, 1003).await.unwrap();
+    let app3 = apply(&i, 3, ID).await.unwrap();
+    let e = i.client.approve(ADMIN, &app3, replace).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::RebindLimited), "{e}");
+    for s in [bureau_srv, i.server] {
         s.stop().await.unwrap();
     }
 }

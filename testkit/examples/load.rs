@@ -19,9 +19,10 @@ use zkcredit_prover::circuits::CircuitId;
 use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::spawn;
 use zkcredit_services::verifier::{
-    lender_token_digest, VerifierConfig, VerifierService, DEFAULT_MAX_OPEN_REQUESTS,
-    DEFAULT_PERIOD_SECONDS,
+    lender_token_digest, ExpectedProvider, VerifierConfig, VerifierService,
+    DEFAULT_MAX_OPEN_REQUESTS, DEFAULT_PERIOD_SECONDS,
 };
+use zkcredit_testkit::provider_signing_key;
 use zkcredit_testkit::scenario::{
     eligible_applicant, example_policy, Borrower, Layout, EXAMPLE_MIN_KYC_AGE,
 };
@@ -65,8 +66,13 @@ async fn main() {
         .registry
         .slots()
         .iter()
-        .filter(|s| s.role != Role::Empty)
-        .map(|s| (s.role, s.provider_id))
+        .enumerate()
+        .filter(|(_, s)| s.role != Role::Empty)
+        .map(|(i, s)| ExpectedProvider {
+            role: s.role,
+            provider_id: s.provider_id,
+            key: provider_signing_key(i).verifying_key(),
+        })
         .collect();
     let cfg = VerifierConfig {
         verifier_id: [9u8; 32],
@@ -96,9 +102,12 @@ async fn main() {
     let verifier_client = VerifierClient::new(http.clone(), verifier.url());
 
     RegistryClient::new(http.clone(), registry.url())
-        .mirror(admin, &world.registry, |i| {
-            format!("load-test-provider-token-{i:04}")
-        })
+        .mirror(
+            admin,
+            &world.registry,
+            |i| format!("load-test-provider-token-{i:04}"),
+            provider_signing_key,
+        )
         .await
         .unwrap();
     let mut reqs = Vec::with_capacity(n);

@@ -21,8 +21,8 @@ use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::{spawn, Running};
 use zkcredit_services::tree::{PublishReport, RegistryLink, TreeConfig, TreeService};
 use zkcredit_services::verifier::{
-    lender_token_digest, VerifierConfig, VerifierService, DEFAULT_MAX_OPEN_REQUESTS,
-    DEFAULT_PERIOD_SECONDS,
+    lender_token_digest, ExpectedProvider, VerifierConfig, VerifierService,
+    DEFAULT_MAX_OPEN_REQUESTS, DEFAULT_PERIOD_SECONDS,
 };
 
 /// One running provider.
@@ -134,7 +134,11 @@ impl Alliance {
             .await
             .map_err(io)?;
         register(0, Role::Kyc, issuer_id, issuer_tok, issuer.url()).await?;
-        expected_slots.push((Role::Kyc, issuer_id));
+        expected_slots.push(ExpectedProvider {
+            role: Role::Kyc,
+            provider_id: issuer_id,
+            key: issuer_svc.tree().public_key(),
+        });
         let issuer_key = issuer_svc.issuer_key();
         let roles = std::iter::repeat_n(Role::FraudList, layout.fraud_lists)
             .chain(std::iter::repeat_n(Role::Lender, layout.lenders))
@@ -159,7 +163,11 @@ impl Alliance {
             let tree = svc.tree().clone();
             let server = spawn(svc.router(), loopback()).await.map_err(io)?;
             register(slot, role, id, tok, server.url()).await?;
-            expected_slots.push((role, id));
+            expected_slots.push(ExpectedProvider {
+                role,
+                provider_id: id,
+                key: tree.public_key(),
+            });
             let issuer_token = token();
             let client = NewClient {
                 name: format!("slot-{slot}"),

@@ -10,3 +10,11 @@
 
 pub mod alliance;
 pub mod scenario;
+
+/// The root-signing key of the provider in `slot` of a test registry (deterministic, so
+/// tests can pin it; never a production key).
+pub fn provider_signing_key(slot: usize) -> ed25519_dalek::SigningKey {
+    let mut seed = *b"zkcredit-test-provider-key-slot-";
+    seed[31] = slot as u8;
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+}

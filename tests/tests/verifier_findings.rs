@@ -5,13 +5,14 @@ mod verifier_env;
 
 use verifier_env::*;
 use zkcredit_api::client::{Endpoint, RegistryClient, VerifierClient};
-use zkcredit_api::registry::RegisterProvider;
+use zkcredit_api::registry::{sign_provider_root, PublishRoot, RegisterProvider, RegistryView};
 use zkcredit_api::unix_now;
 use zkcredit_api::verifier::{request_scope, BatchSubmission, NewRequest, ProofRequest};
 use zkcredit_api::ErrorCode;
 use zkcredit_circuits::eligibility::{PI_CONTEXT, PI_REGISTRY_ROOT};
 use zkcredit_circuits::field::fr_to_dec;
-use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::imt::IndexedMerkleTree;
+use zkcredit_circuits::registry::{Role, Slot};
 use zkcredit_services::server::spawn_with_metrics;
 use zkcredit_services::verifier::VerifierService;
 use zkcredit_testkit::scenario::example_policy;
@@ -179,6 +180,69 @@ async fn finding_6_a_root_whose_slot_set_lacks_a_lender_is_refused() {
     let err = refused(e.verify(&sub).await, 422, ErrorCode::RegistrySlotsMismatch);
     assert_eq!(err.field(), Some("public_signals[0]"));
     // The root the lender expects (still recent) is accepted.
+    e.verify(&honest).await.unwrap();
+}
+
+/// Finding 6, the compromised registry admin: re-registering the lender's slot under the
+/// *same* provider id (so the slot set still matches) with a token of its own, the admin
+/// publishes a root of its making (an empty lender tree: "no loans anywhere"). The lender
+/// pins each provider's root-signing key, so the root is refused; so is the lender's own
+/// earlier signature replayed over another root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_6_a_root_published_by_a_compromised_registry_admin_is_refused() {
+    let e = env().await;
+    let req = e.request(example_policy(), 600).await;
+    let honest = e.submission(&req, example_policy(), unix_now());
+    let slot = e
+        .world
+        .registry
+        .slots()
+        .iter()
+        .position(|s| s.role == Role::Lender)
+        .unwrap();
+    let genuine = e.world.registry.slots()[slot];
+    let genuine_sig = sign_provider_root(&zkcredit_testkit::provider_signing_key(slot), &genuine);
+    let body = RegisterProvider {
+        slot,
+        role: Role::Lender,
+        provider_id: fr_to_dec(&genuine.provider_id),
+        token: "the-admins-own-token-0123456789".into(),
+        endpoint: None,
+    };
+    e.registry_client.register(ADMIN, &body).await.unwrap();
+    let forged = Slot {
+        provider_root: IndexedMerkleTree::new(P.depth).unwrap().root(),
+        published_at: unix_now(),
+        ..genuine
+    };
+    let admin_key = ed25519_dalek::SigningKey::from_bytes(&[0xad; 32]);
+    let root = e
+        .registry_client
+        .publish(&body.token, slot, &forged, &admin_key)
+        .await
+        .unwrap()
+        .root;
+    let mut sub = honest.clone();
+    sub.public_signals[PI_REGISTRY_ROOT] = root;
+    let err = refused(e.verify(&sub).await, 422, ErrorCode::ProviderRootUnsigned);
+    assert_eq!(err.field(), Some("public_signals[0]"));
+    // The lender's genuine signature (of its real root) replayed over the forged root.
+    let replay = PublishRoot {
+        provider_root: fr_to_dec(&forged.provider_root),
+        published_at: forged.published_at + 1,
+        signature: genuine_sig,
+    };
+    let root = e
+        .registry_client
+        .0
+        .with_token(&body.token)
+        .post::<_, RegistryView>(&format!("/v1/slots/{slot}/root"), &replay)
+        .await
+        .unwrap()
+        .root;
+    sub.public_signals[PI_REGISTRY_ROOT] = root;
+    refused(e.verify(&sub).await, 422, ErrorCode::ProviderRootUnsigned);
+    // The root the lender signed (still recent) is accepted.
     e.verify(&honest).await.unwrap();
 }
 

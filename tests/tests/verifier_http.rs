@@ -7,12 +7,13 @@ mod verifier_env;
 
 use verifier_env::*;
 use zkcredit_api::client::Endpoint;
-use zkcredit_api::registry::{PublishRoot, RegisterProvider, RegistryView};
+use zkcredit_api::registry::{sign_provider_root, PublishRoot, RegisterProvider, RegistryView};
 use zkcredit_api::unix_now;
 use zkcredit_api::verifier::{Accepted, BatchSubmission};
 use zkcredit_api::ErrorCode;
-use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::registry::{Role, Slot};
 use zkcredit_circuits::Fr;
+use zkcredit_testkit::provider_signing_key;
 use zkcredit_testkit::scenario::example_policy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +92,7 @@ async fn every_check_has_its_own_error_code() {
     // the provider publishes its new root.
     let root = e.world.registry.slots()[slot];
     e.registry_client
-        .publish(&token(slot), slot, &root.provider_root, root.published_at)
+        .publish(&token(slot), slot, &root, &provider_signing_key(slot))
         .await
         .unwrap();
     e.verify(&e.submission(&req, example_policy(), unix_now()))
@@ -220,9 +221,17 @@ async fn registry_updates_are_authenticated_and_monotonic() {
     let reg = &e.registry_client;
     let five = Fr::from(5u64);
     // No token at all: the endpoint without credentials.
+    let lender = e.world.registry.slots()[1];
+    let at = |published_at: u64| Slot {
+        provider_root: five,
+        published_at,
+        ..lender
+    };
+    let key = provider_signing_key(1);
     let body = PublishRoot {
         provider_root: "5".into(),
         published_at: unix_now(),
+        signature: sign_provider_root(&key, &at(unix_now())),
     };
     let r = reg
         .0
@@ -230,13 +239,15 @@ async fn registry_updates_are_authenticated_and_monotonic() {
         .await;
     refused(r, 401, ErrorCode::Unauthorized);
     // Another provider's token.
-    let r = reg.publish(&token(2), 1, &five, unix_now()).await;
+    let r = reg.publish(&token(2), 1, &at(unix_now()), &key).await;
     refused(r, 403, ErrorCode::Forbidden);
     // Backwards in time.
-    let r = reg.publish(&token(1), 1, &five, 1).await;
+    let r = reg.publish(&token(1), 1, &at(1), &key).await;
     refused(r, 409, ErrorCode::PublishedBeforePrevious);
     // In the future.
-    let r = reg.publish(&token(1), 1, &five, unix_now() + 3600).await;
+    let r = reg
+        .publish(&token(1), 1, &at(unix_now() + 3600), &key)
+        .await;
     refused(r, 400, ErrorCode::PublishedInFuture);
     let provider = |slot: usize| RegisterProvider {
         slot,

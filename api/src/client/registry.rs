@@ -1,7 +1,9 @@
 use super::{ClientError, Endpoint};
-use crate::registry::{PublishRoot, RegisterProvider, RegistryKey, RegistryView, RootStatus};
+use crate::registry::{
+    sign_provider_root, PublishRoot, RegisterProvider, RegistryKey, RegistryView, RootStatus,
+};
 use zkcredit_circuits::field::fr_to_dec;
-use zkcredit_circuits::registry::{Registry, Role};
+use zkcredit_circuits::registry::{Registry, Role, Slot};
 use zkcredit_circuits::Fr;
 
 /// The registry service (spec §5).
@@ -43,17 +45,19 @@ impl RegistryClient {
             .await
     }
 
-    /// `POST /v1/slots/{slot}/root` with the slot's provider token.
+    /// `POST /v1/slots/{slot}/root` with the slot's provider token: publishes `value`'s
+    /// root and time, signed with the provider's `key` (spec §7.0).
     pub async fn publish(
         &self,
         token: &str,
         slot: usize,
-        root: &Fr,
-        published_at: u64,
+        value: &Slot,
+        key: &ed25519_dalek::SigningKey,
     ) -> Result<RegistryView, ClientError> {
         let body = PublishRoot {
-            provider_root: fr_to_dec(root),
-            published_at,
+            provider_root: fr_to_dec(&value.provider_root),
+            published_at: value.published_at,
+            signature: sign_provider_root(key, value),
         };
         self.0
             .with_token(token)
@@ -62,12 +66,13 @@ impl RegistryClient {
     }
 
     /// Registers every non-empty slot of `registry` (admin token `admin`), each provider with
-    /// `token(slot)`, and publishes its root and timestamp.
+    /// `token(slot)`, and publishes its root and timestamp signed with `key(slot)`.
     pub async fn mirror(
         &self,
         admin: &str,
         registry: &Registry,
         token: impl Fn(usize) -> String,
+        key: impl Fn(usize) -> ed25519_dalek::SigningKey,
     ) -> Result<(), ClientError> {
         for (i, slot) in registry
             .slots()
@@ -83,8 +88,7 @@ impl RegistryClient {
                 endpoint: None,
             };
             self.register(admin, &body).await?;
-            self.publish(&token(i), i, &slot.provider_root, slot.published_at)
-                .await?;
+            self.publish(&token(i), i, slot, &key(i)).await?;
         }
         Ok(())
     }

@@ -361,6 +361,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     }
     println!("issuer attestation key {}", svc.issuer_key_hex());
     let t = svc.tree().clone();
+    println!("provider root key {}", t.public_key_hex());
     runtime()?.block_on(serve_until_signal(
         "issuer",
         svc.router(),
@@ -407,6 +408,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             .with_issuer_revocations(issuer_url.trim_end_matches('/'))
             .with_max_import_bytes(tree.max_import_bytes);
             let t = svc.tree().clone();
+            println!("provider root key {}", t.public_key_hex());
             runtime()?.block_on(serve_until_signal(
                 &format!("provider ({role:?})"),
                 svc.router(),

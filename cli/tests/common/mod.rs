@@ -84,11 +84,11 @@ pub fn registry_key(lines: &[String]) -> String {
 }
 
 /// Writes the verifier's files into `cwd`: `lender.token`, `policy.json` (`policy`) and
-/// `expected-slots.json` (`(role, provider_id)` pairs, e.g. `("kyc", "1000")`).
+/// `expected-slots.json` (`(role, provider_id, public_key)`, e.g. `("kyc", "1000", hex)`).
 pub fn write_verifier_files(
     cwd: &Path,
     policy: &impl serde::Serialize,
-    expected: &[(&str, String)],
+    expected: &[(&str, String, String)],
 ) {
     std::fs::write(cwd.join("lender.token"), LENDER).unwrap();
     std::fs::write(
@@ -98,7 +98,7 @@ pub fn write_verifier_files(
     .unwrap();
     let slots: Vec<serde_json::Value> = expected
         .iter()
-        .map(|(role, id)| serde_json::json!({"role": role, "provider_id": id}))
+        .map(|(role, id, key)| serde_json::json!({"role": role, "provider_id": id, "public_key": key}))
         .collect();
     std::fs::write(
         cwd.join("expected-slots.json"),

@@ -84,7 +84,11 @@ impl IssuerService {
             .optional()
             .map_err(db)?;
         if let Some((c, old_holder, old_app)) = existing {
-            if c != commitment_s {
+            // Another commitment *or* another holder key is a rebind: the commitment alone
+            // does not tie the key (an application may pair someone's commitment with the
+            // applicant's own key), so a new key never slips in without `replace`, the
+            // rebind count and the revocation of the old key.
+            if c != commitment_s || old_holder != holder_key_s {
                 if !replace {
                     return Err(ApiError::new(ErrorCode::AlreadyRegistered,
                         "this person is already bound to another holder key; approve with replace to rebind",

@@ -41,7 +41,7 @@ pub use zkcredit_api::provider::{
 
 use crate::http::{bearer, ct_eq, sha};
 use crate::server::Metrics;
-use crate::store::{db, Store};
+use crate::store::{db, load_or_create_signing_key, Store};
 use axum::http::HeaderMap;
 use ed25519_dalek::VerifyingKey;
 use rusqlite::{params, OptionalExtension};
@@ -114,6 +114,7 @@ pub struct TreeService {
     pub(crate) metrics: Arc<Metrics>,
     revocations: Arc<revocation::Source>,
     max_import_bytes: usize,
+    signing_key: Arc<ed25519_dalek::SigningKey>,
 }
 
 impl std::fmt::Debug for TreeService {
@@ -197,6 +198,7 @@ impl TreeService {
                 published_at,
             })
         })?;
+        let signing_key = Arc::new(load_or_create_signing_key(&store, "meta")?);
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -211,6 +213,7 @@ impl TreeService {
             metrics: Arc::default(),
             revocations: Arc::new(revocation::Source::Unconfigured),
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
+            signing_key,
         })
     }
 
@@ -262,9 +265,6 @@ impl TreeService {
         }
     }
 
-    /// The routes of a provider tree (no `/healthz` etc.: see [`crate::server::with_common`]).
-    /// Returns the small-body routes and the bulk-import route separately, so the caller can
-    /// apply the common 1 MiB limit to the former only.
     /// The public status.
     pub fn status(&self) -> Status {
         let g = self.state.read().unwrap_or_else(|p| p.into_inner());
@@ -273,7 +273,19 @@ impl TreeService {
             provider_id: fr_to_dec(&self.cfg.provider_id),
             root: fr_to_dec(&g.root),
             published_at: g.published_at,
+            public_key: self.public_key_hex(),
         }
+    }
+
+    /// The provider's root-signing public key (hex): what a lender pins for this provider
+    /// in `--expected-slots` (spec §7.0).
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.public_key().as_bytes())
+    }
+
+    /// The provider's root-signing public key.
+    pub fn public_key(&self) -> VerifyingKey {
+        self.signing_key.verifying_key()
     }
 
     /// Stages changes in the journal (one transaction).

@@ -5,6 +5,7 @@ use super::store::{apply_and_persist, meta, set_meta};
 use super::{PublishReport, TreeService};
 use zkcredit_api::client::RegistryClient;
 use zkcredit_api::ApiError;
+use zkcredit_circuits::registry::Slot;
 
 impl TreeService {
     /// Applies the journal, persists the tree in one transaction, and tells the registry.
@@ -28,7 +29,7 @@ impl TreeService {
         Ok(report)
     }
 
-    /// Sends the current root to the registry if it has not acknowledged it yet.
+    /// Sends the current root, signed with the provider's key, to the registry.
     async fn notify_registry(&self) -> String {
         let Some(link) = &self.cfg.registry else {
             return "not_configured".into();
@@ -38,7 +39,16 @@ impl TreeService {
             (g.root, g.published_at)
         };
         let registry = RegistryClient::new(self.http.clone(), link.url.clone());
-        match registry.publish(&link.token, link.slot, &root, at).await {
+        let value = Slot {
+            role: self.cfg.role,
+            provider_id: self.cfg.provider_id,
+            provider_root: root,
+            published_at: at,
+        };
+        match registry
+            .publish(&link.token, link.slot, &value, &self.signing_key)
+            .await
+        {
             Ok(_) => {
                 let cleared = self
                     .store

@@ -20,9 +20,10 @@ pub struct VerifierConfig {
     pub registry_url: String,
     /// The registry's answer-signing key (pinned).
     pub registry_key: ed25519_dalek::VerifyingKey,
-    /// The slot set the lender expects in every registry root: `(role, provider_id)` of
-    /// every non-empty slot. A root whose slots differ is refused.
-    pub expected_slots: Vec<(Role, Fr)>,
+    /// The slot set the lender expects in every registry root: role, provider id and root
+    /// signing key of every non-empty slot. A root whose slots differ, or whose provider
+    /// roots are not signed by the pinned keys, is refused.
+    pub expected_slots: Vec<ExpectedProvider>,
     /// Seconds a replaced registry root stays acceptable.
     pub root_window: u64,
     /// Accepted |now − server clock|.
@@ -78,8 +79,17 @@ impl VerifierConfig {
         if self.policies.is_empty() {
             return bad("no policy configured: the verifier refuses to start without at least one (--policy-file)");
         }
-        if !self.expected_slots.iter().any(|(r, _)| *r == Role::Kyc) {
+        if !self.expected_slots.iter().any(|p| p.role == Role::Kyc) {
             return bad("the expected slot set names no KYC issuer (--expected-slots)");
+        }
+        let mut ids: Vec<_> = self
+            .expected_slots
+            .iter()
+            .map(|p| (p.role as u8, fr_to_dec(&p.provider_id)))
+            .collect();
+        ids.sort();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return bad("the expected slot set names a provider twice (--expected-slots)");
         }
         if self.period_seconds == 0 {
             return bad("the scope period must be positive");
@@ -110,30 +120,59 @@ pub struct ExpectedSlot {
     pub role: Role,
     /// The provider id (decimal).
     pub provider_id: String,
+    /// The provider's root-signing ed25519 key (hex), as the provider shows it
+    /// (`GET /v1/status`, `public_key`).
+    pub public_key: String,
 }
 
-/// The slot set of an expected-slots file: a JSON array of `{role, provider_id}`.
-pub fn parse_expected_slots(text: &str) -> Result<Vec<(Role, Fr)>, ApiError> {
+/// A provider the lender expects in every registry root (spec §7.0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedProvider {
+    /// The role.
+    pub role: Role,
+    /// The provider id.
+    pub provider_id: Fr,
+    /// The key its published roots must be signed with.
+    pub key: ed25519_dalek::VerifyingKey,
+}
+
+/// The slot set of an expected-slots file: a JSON array of `{role, provider_id, public_key}`.
+pub fn parse_expected_slots(text: &str) -> Result<Vec<ExpectedProvider>, ApiError> {
     let list: Vec<ExpectedSlot> = serde_json::from_str(text)
         .map_err(|e| ApiError::new(ErrorCode::InvalidBody, e.to_string()))?;
     list.into_iter()
         .filter(|s| s.role != Role::Empty)
         .map(|s| {
-            fr_from_dec(&s.provider_id)
-                .map(|id| (s.role, id))
-                .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("provider_id"))
+            let provider_id = fr_from_dec(&s.provider_id).map_err(|e| {
+                ApiError::new(ErrorCode::BadField, e.to_string()).field("provider_id")
+            })?;
+            let key =
+                zkcredit_api::auth::parse_public_key("public_key", &s.public_key).map_err(|e| {
+                    ApiError::new(ErrorCode::BadField, e.to_string()).field("public_key")
+                })?;
+            Ok(ExpectedProvider {
+                role: s.role,
+                provider_id,
+                key,
+            })
         })
         .collect()
 }
 
-/// The expected-slots entries of a registry (what an operator writes down once).
-pub fn expected_slots_of(reg: &Registry) -> Vec<ExpectedSlot> {
+/// The expected-slots entries of a registry whose slot `i` signs with `key(i)` (what an
+/// operator writes down once).
+pub fn expected_slots_of(
+    reg: &Registry,
+    key: impl Fn(usize) -> ed25519_dalek::VerifyingKey,
+) -> Vec<ExpectedSlot> {
     reg.slots()
         .iter()
-        .filter(|s| s.role != Role::Empty)
-        .map(|s| ExpectedSlot {
+        .enumerate()
+        .filter(|(_, s)| s.role != Role::Empty)
+        .map(|(i, s)| ExpectedSlot {
             role: s.role,
             provider_id: fr_to_dec(&s.provider_id),
+            public_key: hex::encode(key(i).as_bytes()),
         })
         .collect()
 }

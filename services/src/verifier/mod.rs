@@ -28,7 +28,7 @@ use axum::routing::{get, post};
 use axum::Router;
 pub use config::{
     expected_slots_of, lender_token_digest, load_or_create_verifier_id, parse_expected_slots,
-    parse_policies, ExpectedSlot, VerifierConfig, DEFAULT_MAX_OPEN_REQUESTS,
+    parse_policies, ExpectedProvider, ExpectedSlot, VerifierConfig, DEFAULT_MAX_OPEN_REQUESTS,
     DEFAULT_PERIOD_SECONDS,
 };
 pub use requests::PRUNE_AFTER;

@@ -2,12 +2,15 @@
 //! signed by the pinned registry key and fresh; the root must be current or recently
 //! retired; and the slot leaves the registry serves must hash to the root and hold exactly
 //! the `(role, provider_id)` set the lender pinned (`--expected-slots`), so a registry that
-//! dropped a lender or added its own bureau is refused.
+//! dropped a lender or added its own bureau is refused; and every provider root in it must
+//! be signed by the key the lender pinned for that provider, so a registry admin who
+//! re-registers a slot under the same provider id (new token) cannot publish a root of its
+//! own making.
 
 use super::VerifierService;
 use std::collections::BTreeMap;
 use zkcredit_api::client::RegistryClient;
-use zkcredit_api::registry::verify_root_status;
+use zkcredit_api::registry::{verify_provider_root, verify_root_status};
 use zkcredit_api::verifier::signal_field;
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::eligibility::PI_REGISTRY_ROOT;
@@ -83,11 +86,39 @@ impl VerifierService {
             return mismatch("the registry's slots do not hash to this root");
         }
         let got = sorted_set(s.slots.iter().map(|s| (s.role, s.provider_id)));
-        let want = sorted_set(self.cfg.expected_slots.iter().copied());
+        let want = sorted_set(
+            self.cfg
+                .expected_slots
+                .iter()
+                .map(|p| (p.role, p.provider_id)),
+        );
         if got != want {
             return mismatch(
                 "this root's providers differ from the slot set this lender expects (a provider missing or added)",
             );
+        }
+        for (i, slot) in s.slots.iter().enumerate() {
+            if slot.role == Role::Empty {
+                continue;
+            }
+            let signed = self
+                .cfg
+                .expected_slots
+                .iter()
+                .find(|p| p.role == slot.role && p.provider_id == slot.provider_id)
+                .ok_or("no pinned key".to_string())
+                .and_then(|p| {
+                    let sig = s.signatures.get(i).map(String::as_str).unwrap_or("");
+                    verify_provider_root(&p.key, slot, sig)
+                });
+            if let Err(why) = signed {
+                tracing::warn!(slot = i, %why, "provider root refused");
+                return Err(ApiError::new(
+                    ErrorCode::ProviderRootUnsigned,
+                    format!("slot {i}: {why}"),
+                )
+                .field(signal_field(PI_REGISTRY_ROOT)));
+            }
         }
         Ok(())
     }

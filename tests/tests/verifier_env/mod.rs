@@ -24,6 +24,7 @@ use zkcredit_services::verifier::{
     expected_slots_of, lender_token_digest, parse_expected_slots, VerifierConfig, VerifierService,
     DEFAULT_MAX_OPEN_REQUESTS, DEFAULT_PERIOD_SECONDS,
 };
+use zkcredit_testkit::provider_signing_key;
 use zkcredit_testkit::scenario::{
     eligible_applicant, example_policy, Borrower, Layout, World, EXAMPLE_MIN_KYC_AGE,
 };
@@ -76,7 +77,10 @@ pub const VERIFIER_ID: [u8; 32] = [7u8; 32];
 
 /// The configuration of the test verifier.
 pub fn config(registry_url: String, registry_key: &str, world: &World) -> VerifierConfig {
-    let expected = serde_json::to_string(&expected_slots_of(&world.registry)).unwrap();
+    let expected = serde_json::to_string(&expected_slots_of(&world.registry, |i| {
+        provider_signing_key(i).verifying_key()
+    }))
+    .unwrap();
     VerifierConfig {
         verifier_id: VERIFIER_ID,
         name: "test lender".into(),
@@ -130,7 +134,7 @@ pub async fn env() -> Env {
     let http = reqwest::Client::new();
     let registry_client = RegistryClient::new(http.clone(), registry.url());
     registry_client
-        .mirror(ADMIN, &world.registry, token)
+        .mirror(ADMIN, &world.registry, token, provider_signing_key)
         .await
         .unwrap();
     let view = registry_client.view().await.unwrap();

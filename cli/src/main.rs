@@ -12,7 +12,8 @@ use std::process::ExitCode;
 #[command(
     name = "zkcredit",
     version,
-    about = "Zero-knowledge credit eligibility proofs (Groth16/BN254)"
+    about = "Zero-knowledge credit eligibility proofs (Groth16/BN254)",
+    after_help = cmd::EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]

@@ -83,7 +83,7 @@ async fn finding_04_unauthenticated_oversized_import_is_refused_before_the_body_
             "provider",
             "serve",
             "--role",
-            "fraud",
+            "fraud_list",
             "--data-dir",
             "fraud",
             "--admin-token-file",

@@ -131,7 +131,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         "provider",
         "serve",
         "--role",
-        "fraud",
+        "fraud_list",
         "--data-dir",
         "fraud",
         "--admin-token-file",

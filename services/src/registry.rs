@@ -156,10 +156,12 @@ fn migrate(store: &Store) -> Result<(), ApiError> {
 fn make_current(tx: &rusqlite::Transaction<'_>, reg: &Registry, now: u64) -> Result<(), ApiError> {
     let root = &reg.root();
     let root_s = fr_to_dec(root);
+    // Always the slots' current signatures: the leaves are the same (the root is), so only
+    // a signature missing before (a store from before provider signatures) can change.
     let signatures = slot_signatures(tx, reg.slots().len())?;
     tx.execute(
         "INSERT INTO root_slots (root, slots_json, signatures_json) VALUES (?1, ?2, ?3)
-         ON CONFLICT(root) DO UPDATE SET signatures_json = ?3 WHERE signatures_json IS NULL",
+         ON CONFLICT(root) DO UPDATE SET signatures_json = ?3",
         rusqlite::params![
             root_s,
             serde_json::to_string(reg.slots()).map_err(ApiError::internal)?,

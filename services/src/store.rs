@@ -1,6 +1,14 @@
 //! The embedded durable store: one SQLite file per service under `--data-dir`, WAL journal,
 //! `synchronous=FULL` (a committed transaction survives a kill -9 or power loss), accessed
 //! from a blocking thread so the async runtime is never stalled.
+//!
+//! **Erasure (spec §4.4).** Every store runs with `secure_delete = ON`: SQLite overwrites
+//! the content of a deleted or rewritten row, and every page it frees, with zeros instead
+//! of leaving it in free space or on the free list. The old page images still sit in the
+//! WAL until it is checkpointed; [`Store::checkpoint_truncate`] copies the WAL into the
+//! database file and truncates it to zero bytes (a provider tree does so after every
+//! publication), and the last connection's close checkpoints and removes the WAL. So once
+//! a row is deleted and checkpointed, its bytes are in no file of the data directory.
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -29,11 +37,29 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted content is overwritten with zeros, not left in free space (erasure).
+        let secure: i64 =
+            conn.pragma_update_and_check(None, "secure_delete", true, |r| r.get(0))?;
+        if secure != 1 {
+            return Err(failure(
+                rusqlite::ffi::SQLITE_MISUSE,
+                format!("PRAGMA secure_delete = ON answered {secure}"),
+            ));
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(schema)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// Copies the WAL into the database file and truncates it to zero bytes
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), so no old page image — a deleted row's included
+    /// — stays in the WAL. An error if the checkpoint could not complete (busy: another
+    /// connection reading or writing).
+    pub async fn checkpoint_truncate(&self) -> Result<(), ApiError> {
+        self.with(|conn| checkpoint_truncate(conn).map_err(db))
+            .await
     }
 
     /// Runs `f` with the connection on the calling thread (start-up, before serving).
@@ -64,6 +90,26 @@ impl Store {
         .await
         .map_err(ApiError::internal)?
     }
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)` on `conn`: an error unless every WAL frame was copied
+/// into the database file and the WAL truncated (the `busy` column must be 0).
+pub fn checkpoint_truncate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let (busy, log, done): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if busy != 0 || log != done {
+        return Err(failure(
+            rusqlite::ffi::SQLITE_BUSY,
+            format!("WAL checkpoint incomplete: busy {busy}, {done} of {log} frames copied"),
+        ));
+    }
+    Ok(())
+}
+
+fn failure(code: std::os::raw::c_int, msg: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(msg))
 }
 
 /// Maps a SQLite error to a 500 (logged).

@@ -339,7 +339,10 @@ async fn whole_story_and_every_witness_refusal() {
     let before = registry.view().await.unwrap();
     let sched = lender
         .tree
-        .spawn_scheduler(std::time::Duration::from_secs(1));
+        .spawn_scheduler(zkcredit_services::tree::Schedule {
+            refresh_every: Some(std::time::Duration::from_secs(1)),
+            pending_every: None,
+        });
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     sched.abort();
     let after = registry.view().await.unwrap();

@@ -259,13 +259,31 @@ impl Wallet {
             let resp = provider.witness(&req).await?;
             let root = resp.witness.computed_root();
             if root != sv.value.provider_root {
-                return Err(WalletError::Provider {
-                    slot: sv.slot,
-                    message: format!(
-                        "the provider's witness opens root {} but the registry holds {} (a publication in progress? retry)",
+                let message = if sv.value.published_at == 0 {
+                    "this provider has never published its tree to the registry: its operator \
+                     must start it with --registry-url, --slot and --registry-token-file (it \
+                     publishes at start) or run `zkcredit provider publish`"
+                        .to_string()
+                } else if resp.published_at > sv.value.published_at {
+                    format!(
+                        "the provider published a newer tree (at {}) than the registry holds (at {}): \
+                         the registry has not been told yet; its operator must check the \
+                         provider's registry token and slot (`zkcredit provider status`), or retry \
+                         in a minute",
+                        resp.published_at, sv.value.published_at
+                    )
+                } else {
+                    format!(
+                        "the provider's witness opens root {} but the registry holds {}: \
+                         retry in a minute; if it persists the provider's operator must publish \
+                         (`zkcredit provider publish`)",
                         fr_to_dec(&root),
                         fr_to_dec(&sv.value.provider_root)
-                    ),
+                    )
+                };
+                return Err(WalletError::Provider {
+                    slot: sv.slot,
+                    message,
                 });
             }
             // §4.2/§4.3: a valid lookup of the subject key that agrees with `present`:

@@ -1,6 +1,7 @@
 //! The subcommands, one module each; this module holds what they share: the error type,
 //! file and token reading, the async runtime, logging and the shutdown signal.
 
+pub mod admin;
 pub mod bench;
 pub mod demo;
 pub mod prove;
@@ -62,12 +63,37 @@ pub enum CliError {
     Refused(String),
 }
 
+/// The exit codes of every command (README "Exit codes").
+pub const EXIT_CODES: &str = "Exit codes: 0 ok / accepted; 1 refused (an invalid proof, a lender's or provider's refusal, a statement the wallet cannot prove); 2 bad input or usage (arguments, files, a request the service rejects as malformed or unauthorised); 3 a service unavailable (unreachable, or it answered 5xx).";
+
+/// Exit code: a negative answer.
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit code: bad input or usage.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: a service could not be reached or failed (5xx).
+pub const EXIT_UNAVAILABLE: u8 = 3;
+
+fn unavailable(e: &zkcredit_api::client::ClientError) -> bool {
+    use zkcredit_api::client::ClientError;
+    matches!(e, ClientError::Http { .. }) || e.status().is_some_and(|s| s >= 500)
+}
+
 impl CliError {
-    /// 1 for a negative answer (invalid proof, refused application), 2 for everything else.
+    /// The process exit code ([`EXIT_CODES`]).
     pub fn exit_code(&self) -> u8 {
+        use zkcredit_wallet::WalletError as W;
         match self {
-            CliError::Invalid(_) | CliError::Refused(_) => 1,
-            _ => 2,
+            CliError::Invalid(_) | CliError::Refused(_) => EXIT_REFUSED,
+            CliError::Client(e) | CliError::Wallet(W::Client(e)) if unavailable(e) => {
+                EXIT_UNAVAILABLE
+            }
+            // A provider's tree the registry does not hold (yet): the alliance is not ready.
+            CliError::Wallet(W::Provider { .. }) => EXIT_UNAVAILABLE,
+            // The wallet's journey: a service saying no, or a statement it cannot prove.
+            CliError::Wallet(W::Client(_) | W::CannotProve(_) | W::UntrustedVerifier(_)) => {
+                EXIT_REFUSED
+            }
+            _ => EXIT_USAGE,
         }
     }
 

@@ -2,6 +2,7 @@
 //! `zkcredit issuer serve`, `zkcredit provider serve|import`. Each runs until Ctrl-C or
 //! SIGTERM and shuts down gracefully.
 
+use super::admin;
 use super::{init_tracing, read_text, runtime, secs, shutdown_signal, token_file, CliError};
 use clap::{Args, Subcommand};
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use zkcredit_circuits::field::fr_from_dec;
 use zkcredit_circuits::registry::Role;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::files::VkFiles;
-use zkcredit_services::tree::{RegistryLink, TreeConfig, TreeService};
+use zkcredit_services::tree::{RegistryLink, Schedule, TreeConfig, TreeService};
 
 /// Where every service keeps its store and listens.
 #[derive(Args, Debug)]
@@ -30,6 +31,7 @@ pub struct ServiceArgs {
 
 /// `zkcredit registry …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing clap's fields buys nothing
 pub enum RegistryCmd {
     /// Run the registry until Ctrl-C / SIGTERM (graceful shutdown).
     Serve {
@@ -42,10 +44,21 @@ pub enum RegistryCmd {
         #[arg(long, default_value_t = 16)]
         slots: usize,
     },
+    /// Register (or re-register) a provider in a slot (admin token).
+    AddProvider(admin::AddProvider),
+    /// Clear a slot (admin token).
+    RemoveProvider(admin::RemoveProvider),
+    /// The current root, the registry key and every registered slot.
+    Show {
+        /// The registry's base URL.
+        #[arg(long)]
+        url: String,
+    },
 }
 
 /// `zkcredit verifier …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing clap's fields buys nothing
 pub enum VerifierCmd {
     /// Run the lender's verifier until Ctrl-C / SIGTERM (graceful shutdown).
     Serve {
@@ -96,6 +109,15 @@ pub enum VerifierCmd {
         #[arg(long)]
         insecure_dev_keys: bool,
     },
+    /// Open a proof request as the lender; prints the URL the borrower's wallet proves
+    /// against.
+    OpenRequest(admin::OpenRequest),
+    /// What the lender publishes for wallets to pin (verifier id, name, product, key digest).
+    Info {
+        /// The verifier's base URL.
+        #[arg(long)]
+        url: String,
+    },
 }
 
 /// Options shared by the tree-holding services (issuer, providers).
@@ -121,9 +143,16 @@ pub struct TreeArgs {
     /// File holding this provider's registry bearer token.
     #[arg(long)]
     registry_token_file: Option<PathBuf>,
-    /// Publish (and refresh the timestamp) every this many seconds; 0: on demand only.
+    /// Publish (and refresh the timestamp) every this many seconds even without changes;
+    /// 0: never on a schedule.
     #[arg(long, default_value_t = 3600)]
     publish_every: u64,
+    /// Publish staged changes (admin upserts and deletes, KYC approvals) within this many
+    /// seconds, and retry a registry notification that failed; 0: only on demand
+    /// (`zkcredit provider publish`) and on the `--publish-every` schedule. A tree never
+    /// published is published at start either way.
+    #[arg(long, default_value_t = 10)]
+    publish_pending_every: u64,
     /// Largest bulk-import body in bytes (read as a stream after the admin token is checked).
     #[arg(long, default_value_t = zkcredit_services::tree::DEFAULT_MAX_IMPORT_BYTES)]
     max_import_bytes: usize,
@@ -131,6 +160,7 @@ pub struct TreeArgs {
 
 /// `zkcredit issuer …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing clap's fields buys nothing
 pub enum IssuerCmd {
     /// Run the KYC issuer (KYC stand-in: applications approved by an operator).
     Serve {
@@ -155,6 +185,20 @@ pub enum IssuerCmd {
         #[arg(long, default_value_t = 30)]
         rebind_period_days: u64,
     },
+    /// The applications awaiting a decision (admin token).
+    Pending(admin::AdminTarget),
+    /// Approve an application: binds the identifier to the wallet's key and publishes the
+    /// KYC row.
+    Approve(admin::Decide),
+    /// Approve an application that replaces an existing binding (a lost wallet): the old
+    /// holder key is revoked at every provider.
+    Replace(admin::Decide),
+    /// Reject an application.
+    Reject(admin::Decide),
+    /// Let a provider look up its customers' subject keys (a client token).
+    AddClient(admin::AddClient),
+    /// A customer's subject key, as a provider learns it (client token; logged).
+    Lookup(admin::Lookup),
 }
 
 /// `zkcredit provider …`.
@@ -163,9 +207,9 @@ pub enum IssuerCmd {
 pub enum ProviderCmd {
     /// Run a fraud list, lender or bureau.
     Serve {
-        /// fraud | lender | bureau.
-        #[arg(long)]
-        role: String,
+        /// The provider's role.
+        #[arg(long, value_enum)]
+        role: admin::RoleArg,
         #[command(flatten)]
         tree: TreeArgs,
         /// The KYC issuer's attestation key (hex, from `GET /v1/issuer`).
@@ -188,14 +232,29 @@ pub enum ProviderCmd {
         /// The file (.csv or .json).
         file: PathBuf,
     },
+    /// Stage an upsert of one row (admin token).
+    Set(admin::SetRow),
+    /// Stage the deletion of one row (admin token).
+    Delete(admin::DeleteRow),
+    /// Publish staged changes now and tell the registry (admin token).
+    Publish(admin::AdminTarget),
+    /// Role, id, root, the root-signing key lenders pin and, with the admin token, the
+    /// journal and registry state.
+    Status {
+        /// The provider's base URL.
+        #[arg(long)]
+        url: String,
+        /// File holding the admin token (adds rows, pending changes, registry state).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+    },
 }
 
 async fn serve_until_signal(
     name: &str,
     router: axum::Router,
     service: &ServiceArgs,
-    tree: Option<&TreeService>,
-    publish_every: u64,
+    tree: Option<(&TreeService, &TreeArgs)>,
 ) -> Result<(), CliError> {
     let listen = service.listen;
     let running =
@@ -206,9 +265,13 @@ async fn serve_until_signal(
         println!("{name} metrics on {m}");
     }
     println!("{name} listening on {}", running.url());
-    let sched = tree
-        .filter(|_| publish_every > 0)
-        .map(|t| t.spawn_scheduler(std::time::Duration::from_secs(publish_every)));
+    let secs = |n: u64| (n > 0).then(|| std::time::Duration::from_secs(n));
+    let sched = tree.map(|(t, a)| {
+        t.spawn_scheduler(Schedule {
+            pending_every: secs(a.publish_pending_every),
+            refresh_every: secs(a.publish_every),
+        })
+    });
     shutdown_signal().await;
     tracing::info!("shutting down");
     if let Some(s) = sched {
@@ -219,26 +282,30 @@ async fn serve_until_signal(
 
 /// `zkcredit registry serve`.
 pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
-    let RegistryCmd::Serve {
-        service,
-        admin_token_file,
-        slots,
-    } = cmd;
+    let (service, admin_token_file, slots) = match cmd {
+        RegistryCmd::Serve {
+            service,
+            admin_token_file,
+            slots,
+        } => (service, admin_token_file, slots),
+        RegistryCmd::AddProvider(a) => return admin::add_provider(a),
+        RegistryCmd::RemoveProvider(a) => return admin::remove_provider(a),
+        RegistryCmd::Show { url } => return admin::show_registry(url),
+    };
     init_tracing();
     let token = token_file(&admin_token_file)?;
     let svc = zkcredit_services::registry::RegistryService::open(&service.data_dir, slots, &token)?;
     println!("registry key {}", svc.public_key_hex());
-    runtime()?.block_on(serve_until_signal(
-        "registry",
-        svc.router(),
-        &service,
-        None,
-        0,
-    ))
+    runtime()?.block_on(serve_until_signal("registry", svc.router(), &service, None))
 }
 
 /// `zkcredit verifier serve`.
 pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
+    let cmd = match cmd {
+        VerifierCmd::OpenRequest(o) => return admin::open_request(o),
+        VerifierCmd::Info { url } => return admin::verifier_info(url),
+        serve => serve,
+    };
     let VerifierCmd::Serve {
         service,
         registry_url,
@@ -254,7 +321,10 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
         product,
         period_seconds,
         insecure_dev_keys,
-    } = cmd;
+    } = cmd
+    else {
+        return Err(CliError::Usage("not a serve command".into()));
+    };
     init_tracing();
     let id = CircuitId::parse(&circuit)?;
     let vk = VkFiles::new(&params, &id.name()).read()?;
@@ -298,7 +368,7 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
                 }
             })
         });
-        let r = serve_until_signal("verifier", svc.router(), &service, None, 0).await;
+        let r = serve_until_signal("verifier", svc.router(), &service, None).await;
         if let Some(n) = nag {
             n.abort();
         }
@@ -326,6 +396,15 @@ impl TreeArgs {
 
 /// `zkcredit issuer …`.
 pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
+    let cmd = match cmd {
+        IssuerCmd::Pending(t) => return admin::pending(t),
+        IssuerCmd::Approve(d) => return admin::approve(d, false),
+        IssuerCmd::Replace(d) => return admin::approve(d, true),
+        IssuerCmd::Reject(d) => return admin::reject(d),
+        IssuerCmd::AddClient(a) => return admin::add_client(a),
+        IssuerCmd::Lookup(l) => return admin::lookup(l),
+        serve => serve,
+    };
     let IssuerCmd::Serve {
         tree,
         valid_days,
@@ -334,7 +413,10 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
         max_pending_applications,
         rebinds_per_period,
         rebind_period_days,
-    } = cmd;
+    } = cmd
+    else {
+        return Err(CliError::Usage("not a serve command".into()));
+    };
     init_tracing();
     let admin = token_file(&tree.admin_token_file)?;
     let svc = zkcredit_services::issuer::IssuerService::open(
@@ -366,14 +448,20 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
         "issuer",
         svc.router(),
         &tree.service,
-        Some(&t),
-        tree.publish_every,
+        Some((&t, &tree)),
     ))
 }
 
 /// `zkcredit provider …`.
 pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
     match cmd {
+        ProviderCmd::Set(a) => admin::set_row(a),
+        ProviderCmd::Delete(a) => admin::delete_row(a),
+        ProviderCmd::Publish(t) => admin::publish(t),
+        ProviderCmd::Status {
+            url,
+            admin_token_file,
+        } => admin::status(url, admin_token_file),
         ProviderCmd::Serve {
             role,
             tree,
@@ -381,16 +469,12 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             issuer_url,
         } => {
             init_tracing();
-            let role = match role.as_str() {
-                "fraud" | "fraud_list" => Role::FraudList,
-                "lender" => Role::Lender,
-                "bureau" => Role::Bureau,
-                other => {
-                    return Err(CliError::Usage(format!(
-                        "--role {other}: expected fraud, lender or bureau"
-                    )))
-                }
-            };
+            let role: Role = role.into();
+            if role == Role::Kyc {
+                return Err(CliError::Usage(
+                    "--role kyc: the KYC tree is served by `zkcredit issuer serve`".into(),
+                ));
+            }
             let ik = zkcredit_api::auth::parse_public_key("--issuer-key", &issuer_key)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let admin = token_file(&tree.admin_token_file)?;
@@ -413,8 +497,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                 &format!("provider ({role:?})"),
                 svc.router(),
                 &tree.service,
-                Some(&t),
-                tree.publish_every,
+                Some((&t, &tree)),
             ))
         }
         ProviderCmd::Import {

@@ -84,11 +84,17 @@ impl IssuerService {
             .optional()
             .map_err(db)?;
         if let Some((c, old_holder, old_app)) = existing {
-            // Another commitment *or* another holder key is a rebind: the commitment alone
-            // does not tie the key (an application may pair someone's commitment with the
-            // applicant's own key), so a new key never slips in without `replace`, the
-            // rebind count and the revocation of the old key.
-            if c != commitment_s || old_holder != holder_key_s {
+            // The application's signature proves possession of the key, not of the
+            // commitment: someone's bound commitment with another key is never a wallet's
+            // own application (both come from one secret) and would hand the person's
+            // records to that key.
+            if c == commitment_s && old_holder != holder_key_s {
+                return Err(ApiError::new(
+                    ErrorCode::AlreadyRegistered,
+                    "this application pairs the person's bound holder commitment with another key; a wallet derives both from one secret, so it is refused (even with replace)",
+                ));
+            }
+            if c != commitment_s {
                 if !replace {
                     return Err(ApiError::new(ErrorCode::AlreadyRegistered,
                         "this person is already bound to another holder key; approve with replace to rebind",
@@ -157,7 +163,12 @@ pub(super) async fn apply(
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     check_raw_id(&a.id)?;
     normalise_id(&a.id).map_err(|e| ApiError::new(ErrorCode::BadId, e.to_string()).field("id"))?;
-    a.verify()?;
+    let (commitment, holder) = a.verify()?;
+    // Canonical forms (lower-case hex, decimal without leading zeros): bindings and
+    // revocations compare them as text.
+    let mut a = a;
+    a.holder_key = hex::encode(holder.as_bytes());
+    a.holder_commitment = fr_to_dec(&commitment);
     let mut idb = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut idb);
     let app_id = hex::encode(idb);

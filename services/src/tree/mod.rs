@@ -33,6 +33,7 @@ mod routes;
 mod store;
 
 pub use import::{parse_import, parse_record, parse_subject_key, Change};
+pub use publish::Schedule;
 pub use revocation::{MAX_AGE as REVOCATIONS_MAX_AGE, REFRESH as REVOCATIONS_REFRESH};
 pub(crate) use routes::require_admin;
 pub use zkcredit_api::provider::{

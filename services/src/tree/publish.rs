@@ -17,6 +17,12 @@ impl TreeService {
             .store
             .with(move |conn| apply_and_persist(conn, &state, depth))
             .await?;
+        // Erasure (spec §4.4): a deleted row's old page images stay in the WAL until it is
+        // checkpointed; copy it into the database file (where `secure_delete` has zeroed
+        // them) and truncate it. The publication stands either way.
+        if let Err(e) = self.store.checkpoint_truncate().await {
+            tracing::warn!(error = %e, "WAL checkpoint after publication failed");
+        }
         report.registry = self.notify_registry().await;
         self.metrics.inc(
             "publish_total",
@@ -66,33 +72,97 @@ impl TreeService {
         }
     }
 
-    /// Publishes every `every` (refreshing `published_at` even without changes, so the
-    /// root never ages out of a policy's `max_root_age`), and retries a pending registry
-    /// notification at once.
-    pub fn spawn_scheduler(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    /// Whether the journal holds staged changes or the registry has not acknowledged the
+    /// last publication.
+    async fn pending(&self) -> Result<(u64, bool), ApiError> {
+        self.store
+            .with(|conn| {
+                let n: i64 = conn
+                    .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
+                    .map_err(crate::store::db)?;
+                Ok((
+                    n as u64,
+                    meta(conn, "registry_pending")?.as_deref() == Some("1"),
+                ))
+            })
+            .await
+    }
+
+    /// Starts ready, then keeps the registry current (issue 18):
+    /// - at start, a tree never published is published (the empty tree included), and a
+    ///   published one is sent to the registry again (it may have lost it, or the slot may
+    ///   have been re-registered);
+    /// - every `schedule.pending_every`, staged changes are published and an
+    ///   unacknowledged registry notification is retried;
+    /// - every `schedule.refresh_every`, the tree is published even without changes
+    ///   (refreshing `published_at`, so the root never ages out of a policy's `max_root_age`).
+    pub fn spawn_scheduler(&self, schedule: Schedule) -> tokio::task::JoinHandle<()> {
         let svc = self.clone();
         tokio::spawn(async move {
-            let pending = svc
-                .store
-                .with(|conn| meta(conn, "registry_pending"))
-                .await
-                .ok()
-                .flatten();
-            if pending.as_deref() == Some("1") {
-                let r = svc.notify_registry().await;
-                tracing::info!(registry = %r, "retried pending registry publication");
-            }
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
+            let never = svc
+                .state
+                .read()
+                .map(|g| g.published_at == 0)
+                .unwrap_or(true);
+            if never {
                 match svc.publish().await {
                     Ok(r) => {
-                        tracing::info!(root = %r.root, changes = r.changes_applied, registry = %r.registry, "scheduled publication")
+                        tracing::info!(root = %r.root, registry = %r.registry, "published at start")
+                    }
+                    Err(e) => tracing::error!(error = %e, "publication at start failed"),
+                }
+            } else {
+                let r = svc.notify_registry().await;
+                tracing::info!(registry = %r, "sent the published root to the registry at start");
+            }
+            let tick = |d: Option<std::time::Duration>| {
+                d.filter(|d| !d.is_zero()).map(|d| {
+                    let mut i = tokio::time::interval(d);
+                    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    i
+                })
+            };
+            let mut pending_tick = tick(schedule.pending_every);
+            let mut refresh_tick = tick(schedule.refresh_every);
+            // The first tick of an interval fires at once; start has just been handled.
+            if let Some(t) = pending_tick.as_mut() {
+                t.tick().await;
+            }
+            if let Some(t) = refresh_tick.as_mut() {
+                t.tick().await;
+            }
+            loop {
+                let refresh = tokio::select! {
+                    _ = async { pending_tick.as_mut().unwrap().tick().await }, if pending_tick.is_some() => false,
+                    _ = async { refresh_tick.as_mut().unwrap().tick().await }, if refresh_tick.is_some() => true,
+                    else => return,
+                };
+                let due = match svc.pending().await {
+                    Ok((changes, registry_pending)) => refresh || changes > 0 || registry_pending,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the journal");
+                        false
+                    }
+                };
+                if !due {
+                    continue;
+                }
+                match svc.publish().await {
+                    Ok(r) => {
+                        tracing::info!(root = %r.root, changes = r.changes_applied, registry = %r.registry, refresh, "scheduled publication")
                     }
                     Err(e) => tracing::error!(error = %e, "scheduled publication failed"),
                 }
             }
         })
     }
+}
+
+/// When a tree service publishes on its own ([`TreeService::spawn_scheduler`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Schedule {
+    /// Publish staged changes (and retry an unacknowledged registry notification) this often.
+    pub pending_every: Option<std::time::Duration>,
+    /// Publish even without changes this often (refreshing `published_at`).
+    pub refresh_every: Option<std::time::Duration>,
 }

@@ -30,7 +30,6 @@ pub const MAX_AGE: u64 = 120;
 pub(crate) struct Cached {
     revoked: HashSet<(Fr, [u8; 32])>,
     generated_at: u64,
-    fetched: Instant,
 }
 
 /// Where a tree learns revocations.
@@ -38,7 +37,7 @@ pub(crate) enum Source {
     /// None configured: every witness request is refused.
     Unconfigured,
     /// The issuer's service; its list is signed by `issuer_key`.
-    Issuer(Box<Remote>),
+    Issuer(Arc<Remote>),
     /// The issuer's own store (the issuer's KYC tree).
     Local(Store),
 }
@@ -49,7 +48,10 @@ pub(crate) struct Remote {
     issuer_key: VerifyingKey,
     refresh: Duration,
     cache: RwLock<Option<Arc<Cached>>>,
-    fetching: tokio::sync::Mutex<()>,
+    fetching: Arc<tokio::sync::Mutex<()>>,
+    /// When the last fetch ended (kept or not): a refused list is not asked for again
+    /// before `refresh`.
+    last_attempt: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Remote {
@@ -76,18 +78,28 @@ impl Remote {
     }
 
     /// The list to check against: refreshed if due, without waiting for a fetch already in
-    /// flight while the cached list is still usable.
-    async fn list(&self) -> Option<Arc<Cached>> {
+    /// flight while the cached list is still usable. The fetch runs as its own task, so a
+    /// client that disconnects does not cancel it.
+    async fn list(self: &Arc<Self>) -> Option<Arc<Cached>> {
         let current = self.current();
-        if current
-            .as_ref()
-            .is_some_and(|c| c.fetched.elapsed() < self.refresh)
-        {
+        let due = self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|t| t.elapsed() >= self.refresh);
+        if !due {
             return current;
         }
-        match self.fetching.try_lock() {
-            Ok(_g) => {
-                self.refresh_now().await;
+        match self.fetching.clone().try_lock_owned() {
+            Ok(guard) => {
+                let me = self.clone();
+                let task = tokio::spawn(async move {
+                    me.refresh_now().await;
+                    *me.last_attempt.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(Instant::now());
+                    drop(guard);
+                });
+                let _ = task.await;
                 self.current()
             }
             Err(_) if current.as_deref().is_some_and(usable) => current,
@@ -131,12 +143,13 @@ impl Source {
         issuer_key: VerifyingKey,
         refresh: Duration,
     ) -> Self {
-        Source::Issuer(Box::new(Remote {
+        Source::Issuer(Arc::new(Remote {
             client: IssuerClient::new(http, url),
             issuer_key,
             refresh,
             cache: RwLock::new(None),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: Arc::new(tokio::sync::Mutex::new(())),
+            last_attempt: std::sync::Mutex::new(None),
         }))
     }
 
@@ -194,7 +207,6 @@ async fn fetch(client: &IssuerClient, issuer_key: &VerifyingKey) -> Result<Cache
     Ok(Cached {
         revoked,
         generated_at: list.generated_at,
-        fetched: Instant::now(),
     })
 }
 

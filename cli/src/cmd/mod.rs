@@ -220,3 +220,36 @@ pub fn check_vk(
     }
     Ok(dev)
 }
+
+/// The parameter directory: `--params` or `ZKCREDIT_PARAMS` when given; otherwise the first
+/// of `./params`, `<binary>/../share/zkcredit/params` (an installation) and
+/// `<binary>/../../params` (a cargo build of the repository) that holds `circuit`'s
+/// verifying key. Missing everywhere: an error naming the places and the flag.
+pub fn resolve_params(
+    given: Option<std::path::PathBuf>,
+    circuit: &str,
+) -> Result<std::path::PathBuf, CliError> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let mut places = vec![std::path::PathBuf::from("params")];
+    if let Some(bin) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        places.push(bin.join("../share/zkcredit/params"));
+        places.push(bin.join("../../params"));
+    }
+    let vk = format!("{circuit}.vk.bin");
+    places
+        .iter()
+        .find(|p| p.join(&vk).is_file())
+        .cloned()
+        .ok_or_else(|| {
+            let looked: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+            CliError::Usage(format!(
+                "no verifying key {vk} in {}: pass --params DIR or set ZKCREDIT_PARAMS (keys come from `zkcredit setup --os-rng --params DIR` or your alliance's ceremony)",
+                looked.join(", ")
+            ))
+        })
+}

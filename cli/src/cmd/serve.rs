@@ -67,9 +67,10 @@ pub enum VerifierCmd {
         /// Registry service URL.
         #[arg(long)]
         registry_url: String,
-        /// Where verifying keys live.
-        #[arg(long, default_value = "params")]
-        params: PathBuf,
+        /// Where verifying keys live (default: `ZKCREDIT_PARAMS`, else `./params`, else
+        /// next to the installed binary).
+        #[arg(long, env = "ZKCREDIT_PARAMS")]
+        params: Option<PathBuf>,
         /// Circuit whose proofs are accepted.
         #[arg(long, default_value = "eligibility_s16_d32")]
         circuit: String,
@@ -91,7 +92,9 @@ pub enum VerifierCmd {
         #[arg(long)]
         registry_key: String,
         /// JSON file: the slots every registry root must hold, `[{"role": "kyc",
-        /// "provider_id": "1000"}, …]`; a root whose providers differ is refused.
+        /// "provider_id": "1000", "public_key": "<hex>"}, …]` (each provider's root key, as
+        /// `provider serve` prints it; obtain it from the provider out of band); a root whose
+        /// providers differ, or whose provider roots are not signed by these keys, is refused.
         #[arg(long)]
         expected_slots: PathBuf,
         /// The lender's name (shown by wallets).
@@ -327,6 +330,7 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
     };
     init_tracing();
     let id = CircuitId::parse(&circuit)?;
+    let params = super::resolve_params(params, &id.name())?;
     let vk = VkFiles::new(&params, &id.name()).read()?;
     let dev = super::check_vk(&id.name(), &vk, insecure_dev_keys, "verifier serve")?;
     let policies = zkcredit_services::verifier::parse_policies(&read_text(&policy_file)?)

@@ -52,12 +52,13 @@ pub enum WalletCmd {
         /// Output file.
         #[arg(long, default_value = "proof.json")]
         out: PathBuf,
-        /// Where verifying keys live.
-        #[arg(long, default_value = "params")]
-        params: PathBuf,
-        /// Where proving keys are cached.
-        #[arg(long, default_value = "params/cache")]
-        cache: PathBuf,
+        /// Where verifying keys live (default: `ZKCREDIT_PARAMS`, else `./params`, else
+        /// next to the installed binary).
+        #[arg(long, env = "ZKCREDIT_PARAMS")]
+        params: Option<PathBuf>,
+        /// Where proving keys are cached (default: `<params>/cache`).
+        #[arg(long)]
+        cache: Option<PathBuf>,
         /// Circuit.
         #[arg(long, default_value = "eligibility_s16_d32")]
         circuit: String,
@@ -197,6 +198,8 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             }))?;
             bar.set_position(p.slots as u64 + 1);
             bar.set_message("loading the proving key");
+            let params = super::resolve_params(params, &id.name())?;
+            let cache = cache.unwrap_or_else(|| params.join("cache"));
             let prover = load_prover(&id, &params, &cache)?;
             bar.set_message("proving (Groth16, BN254)");
             let t = Instant::now();

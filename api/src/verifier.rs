@@ -171,6 +171,13 @@ pub struct BatchResult {
     pub message: Option<String>,
 }
 
+/// `GET /v1/requests/{nonce}/nullifiers/{nullifier}`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NullifierStatus {
+    /// The nullifier is recorded in the request's scope: this person already applied.
+    pub recorded: bool,
+}
+
 /// The verifier's routes.
 pub const ROUTES: &[Route] = &[
     Route {
@@ -191,6 +198,13 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/v1/requests/{nonce}",
         summary: "Fetch a proof request (what a wallet reads)",
+        auth: Auth::None,
+        errors: &[E::BadField, E::NotFound],
+    },
+    Route {
+        method: "get",
+        path: "/v1/requests/{nonce}/nullifiers/{nullifier}",
+        summary: "Whether a nullifier is already recorded in an open request's scope (a wallet asks before proving; the proof would reveal the same value to the same verifier)",
         auth: Auth::None,
         errors: &[E::BadField, E::NotFound],
     },

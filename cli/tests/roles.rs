@@ -364,6 +364,48 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     let o = common::zk(&["wallet", "apply", "--proof", "proof.json"], p);
     assert_eq!(o.status.code(), Some(1), "{}", common::text(&o));
     assert!(common::text(&o).contains("REFUSED"));
+    // A second request in the same scope: the wallet asks first and makes no proof (exit 1).
+    let req2 = lender
+        .create_request(
+            common::LENDER,
+            &NewRequest {
+                policy: zkcredit_testkit::scenario::live_policy(),
+                ttl_seconds: 600,
+            },
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(p.join("proof.json")).unwrap();
+    let o = zk_env(
+        &[
+            "wallet",
+            "prove",
+            "--dir",
+            "w",
+            "--request",
+            &lender.request_url(&req2.nonce),
+            "--registry",
+            &reg,
+            "--verifier-id",
+            &verifier_id,
+            "--params",
+            "keys",
+            "--cache",
+            "keys/cache",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--out",
+            "proof.json",
+        ],
+        p,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("already applied"),
+        "{}",
+        common::text(&o)
+    );
+    assert!(!p.join("proof.json").exists(), "no proof was made");
 
     for c in [&mut verifier, &mut bureau, &mut issuer, &mut registry] {
         let _ = c.kill();

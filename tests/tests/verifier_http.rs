@@ -37,6 +37,42 @@ async fn accept_then_replay_is_refused() {
         .unwrap();
 }
 
+/// Issue 18: a wallet asks, before proving, whether its nullifier is already recorded in the
+/// request's scope — only for an open request, and learning nothing about anyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_learns_before_proving_that_it_already_applied_in_the_scope() {
+    let e = env().await;
+    let req = e.request(example_policy(), 600).await;
+    let scope = zkcredit_circuits::field::fr_from_dec(&req.scope).unwrap();
+    let nullifier = |who: &zkcredit_testkit::scenario::Borrower| {
+        zkcredit_circuits::eligibility::nullifier(&who.holder_secret, &scope)
+    };
+    let v = &e.verifier_client;
+    let status = v
+        .nullifier_status(&req.nonce, &nullifier(&e.borrower))
+        .await;
+    assert!(!status.unwrap().recorded);
+    e.verify(&e.submission(&req, example_policy(), unix_now()))
+        .await
+        .unwrap();
+    let req2 = e.request(example_policy(), 600).await;
+    let me = v
+        .nullifier_status(&req2.nonce, &nullifier(&e.borrower))
+        .await;
+    assert!(me.unwrap().recorded, "the same person, the same scope");
+    let other = v
+        .nullifier_status(&req2.nonce, &nullifier(&e.others[0]))
+        .await;
+    assert!(!other.unwrap().recorded);
+    // Only an open request's scope can be asked about.
+    refused(
+        v.nullifier_status(&"00".repeat(32), &nullifier(&e.borrower))
+            .await,
+        404,
+        ErrorCode::NotFound,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_check_has_its_own_error_code() {
     let mut e = env().await;

@@ -56,6 +56,12 @@ pub enum WalletError {
     /// before anything is gathered or proven.
     #[error("untrusted verifier: {0}")]
     UntrustedVerifier(String),
+    /// This person already applied in the request's scope (the verifier records the nullifier).
+    #[error("you already applied to this lender for {product} in this period (the verifier has recorded your application for the request's scope); no proof was made")]
+    AlreadyApplied {
+        /// The lender's product.
+        product: String,
+    },
 }
 
 /// A wallet: the holder secret and, once registered, the issuer's attestation.
@@ -408,6 +414,33 @@ pub async fn apply(
         }) if (400..500).contains(&status) => Ok(Decision::Refused { code, message }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Asks the verifier, before anything is gathered or proved, whether this person's nullifier
+/// for the request's scope is already recorded (`request_url` is the request's URL). The
+/// verifier learns only the nullifier the proof would reveal to it anyway.
+pub async fn check_not_applied(
+    w: &Wallet,
+    http: &reqwest::Client,
+    request_url: &str,
+    req: &ProofRequest,
+) -> Result<(), WalletError> {
+    let scope = zkcredit_circuits::field::fr_from_dec(&req.scope)
+        .map_err(|e| WalletError::UntrustedVerifier(format!("request scope: {e}")))?;
+    let n = zkcredit_circuits::eligibility::nullifier(&w.holder_secret, &scope);
+    let url = format!(
+        "{}/nullifiers/{}",
+        request_url.trim_end_matches('/'),
+        fr_to_dec(&n)
+    );
+    let s: zkcredit_api::verifier::NullifierStatus =
+        zkcredit_api::client::send(&url, http.get(&url)).await?;
+    if s.recorded {
+        return Err(WalletError::AlreadyApplied {
+            product: req.product.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Fetches a proof request from a verifier URL (`…/v1/requests/{nonce}`).

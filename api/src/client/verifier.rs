@@ -35,6 +35,21 @@ impl VerifierClient {
         self.0.get(&format!("/v1/requests/{nonce}")).await
     }
 
+    /// `GET /v1/requests/{nonce}/nullifiers/{nullifier}`: whether `nullifier` is already
+    /// recorded in the scope of the open request `nonce`.
+    pub async fn nullifier_status(
+        &self,
+        nonce: &str,
+        nullifier: &zkcredit_circuits::Fr,
+    ) -> Result<crate::verifier::NullifierStatus, ClientError> {
+        self.0
+            .get(&format!(
+                "/v1/requests/{nonce}/nullifiers/{}",
+                zkcredit_circuits::field::fr_to_dec(nullifier)
+            ))
+            .await
+    }
+
     /// The URL a wallet fetches a request from.
     pub fn request_url(&self, nonce: &str) -> String {
         self.0.url(&format!("/v1/requests/{nonce}"))

@@ -90,9 +90,12 @@ impl CliError {
             // A provider's tree the registry does not hold (yet): the alliance is not ready.
             CliError::Wallet(W::Provider { .. }) => EXIT_UNAVAILABLE,
             // The wallet's journey: a service saying no, or a statement it cannot prove.
-            CliError::Wallet(W::Client(_) | W::CannotProve(_) | W::UntrustedVerifier(_)) => {
-                EXIT_REFUSED
-            }
+            CliError::Wallet(
+                W::Client(_)
+                | W::CannotProve(_)
+                | W::UntrustedVerifier(_)
+                | W::AlreadyApplied { .. },
+            ) => EXIT_REFUSED,
             _ => EXIT_USAGE,
         }
     }

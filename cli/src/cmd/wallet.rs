@@ -186,6 +186,11 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
                     (read_json(Path::new(&request))?, None)
                 };
             wallet::check_request_verifier(&req, &verifier_id)?;
+            if let Some(base) = &verifier {
+                bar.set_message("asking the verifier whether you already applied in this scope");
+                let url = format!("{base}/v1/requests/{}", req.nonce);
+                rt.block_on(wallet::check_not_applied(&wal, &http, &url, &req))?;
+            }
             bar.println(format!(
                 "request from verifier {} (pinned), product {:?}, period {}",
                 req.verifier_id, req.product, req.period

@@ -151,6 +151,10 @@ impl VerifierService {
         let r = Router::new()
             .route("/v1/requests", post(requests::create_request))
             .route("/v1/requests/{nonce}", get(requests::get_request))
+            .route(
+                "/v1/requests/{nonce}/nullifiers/{nullifier}",
+                get(requests::nullifier_status),
+            )
             .route("/v1/verifier", get(requests::info))
             .route("/v1/verify", post(verify_one))
             .route("/v1/verify/batch", post(verify_batch))

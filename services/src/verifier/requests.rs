@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use rand::RngCore;
 use rusqlite::OptionalExtension;
-use zkcredit_api::verifier::{request_scope, NewRequest, ProofRequest, VerifierInfo};
+use zkcredit_api::verifier::{
+    request_scope, NewRequest, NullifierStatus, ProofRequest, VerifierInfo,
+};
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::eligibility::{offchain_context, Policy};
 use zkcredit_circuits::field::fr_to_dec;
@@ -157,6 +159,48 @@ pub(super) async fn get_request(
         product,
         period: period as u64,
     }))
+}
+
+/// Whether a nullifier is recorded in the scope of an open (unexpired) request. Anyone
+/// holding a request may ask; a nullifier is unguessable without the holder secret, and it
+/// is the value the proof would reveal to this verifier anyway.
+pub(super) async fn nullifier_status(
+    State(svc): State<VerifierService>,
+    Path((nonce, nullifier)): Path<(String, String)>,
+) -> Result<Json<NullifierStatus>, ApiError> {
+    if nonce.len() != 64 || hex::decode(&nonce).is_err() {
+        return Err(
+            ApiError::new(ErrorCode::BadField, "nonce must be 32 bytes of hex").field("nonce"),
+        );
+    }
+    let n = zkcredit_circuits::field::fr_from_dec(&nullifier)
+        .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("nullifier"))?;
+    let n = fr_to_dec(&n);
+    let now = unix_now() as i64;
+    let recorded = svc
+        .store
+        .with(move |conn| {
+            let scope: Option<String> = conn
+                .query_row(
+                    "SELECT scope FROM requests WHERE nonce = ?1 AND expiry > ?2",
+                    rusqlite::params![nonce, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            let scope =
+                scope.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such open request"))?;
+            conn.query_row(
+                "SELECT 1 FROM nullifiers WHERE scope = ?1 AND nullifier = ?2",
+                [scope, n],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(db)
+        })
+        .await?;
+    Ok(Json(NullifierStatus { recorded }))
 }
 
 pub(super) async fn info(State(svc): State<VerifierService>) -> Json<VerifierInfo> {

@@ -358,6 +358,13 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         p,
     );
     assert!(o.status.success(), "{}", common::text(&o));
+    // Off a terminal the timing and the file still get their own lines (issue 18, item 10).
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.lines().any(|l| l.starts_with("proved in "))
+            && stdout.lines().any(|l| l == "wrote proof.json"),
+        "{stdout}"
+    );
     let o = common::zk(&["wallet", "apply", "--proof", "proof.json"], p);
     assert!(o.status.success(), "{}", common::text(&o));
     assert!(common::text(&o).contains("ACCEPTED"));

@@ -210,7 +210,10 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             let t = Instant::now();
             let sub = wallet::prove(&prover, p, &witness)?;
             bar.inc(1);
-            bar.finish_with_message(format!("proved in {}", secs(t)));
+            // The bar (stderr, drawn only on a terminal) is cleared; the outcome goes to
+            // stdout on its own lines, on a terminal or not.
+            bar.finish_and_clear();
+            println!("proved in {}", secs(t));
             let file = ProofFile {
                 request: req,
                 verifier,

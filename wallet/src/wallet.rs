@@ -417,25 +417,17 @@ pub async fn apply(
 }
 
 /// Asks the verifier, before anything is gathered or proved, whether this person's nullifier
-/// for the request's scope is already recorded (`request_url` is the request's URL). The
-/// verifier learns only the nullifier the proof would reveal to it anyway.
+/// for the request's scope is already recorded. The verifier learns only the nullifier the
+/// proof would reveal to it anyway.
 pub async fn check_not_applied(
     w: &Wallet,
-    http: &reqwest::Client,
-    request_url: &str,
+    verifier: &zkcredit_api::client::VerifierClient,
     req: &ProofRequest,
 ) -> Result<(), WalletError> {
     let scope = zkcredit_circuits::field::fr_from_dec(&req.scope)
         .map_err(|e| WalletError::UntrustedVerifier(format!("request scope: {e}")))?;
     let n = zkcredit_circuits::eligibility::nullifier(&w.holder_secret, &scope);
-    let url = format!(
-        "{}/nullifiers/{}",
-        request_url.trim_end_matches('/'),
-        fr_to_dec(&n)
-    );
-    let s: zkcredit_api::verifier::NullifierStatus =
-        zkcredit_api::client::send(&url, http.get(&url)).await?;
-    if s.recorded {
+    if verifier.nullifier_status(&req.nonce, &n).await?.recorded {
         return Err(WalletError::AlreadyApplied {
             product: req.product.clone(),
         });

@@ -188,8 +188,8 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             wallet::check_request_verifier(&req, &verifier_id)?;
             if let Some(base) = &verifier {
                 bar.set_message("asking the verifier whether you already applied in this scope");
-                let url = format!("{base}/v1/requests/{}", req.nonce);
-                rt.block_on(wallet::check_not_applied(&wal, &http, &url, &req))?;
+                let v = VerifierClient::new(http.clone(), base.clone());
+                rt.block_on(wallet::check_not_applied(&wal, &v, &req))?;
             }
             bar.println(format!(
                 "request from verifier {} (pinned), product {:?}, period {}",

@@ -74,7 +74,7 @@ impl TreeService {
 
     /// Whether the journal holds staged changes or the registry has not acknowledged the
     /// last publication.
-    async fn pending(&self) -> Result<(u64, bool), ApiError> {
+    pub(super) async fn pending(&self) -> Result<(u64, bool), ApiError> {
         self.store
             .with(|conn| {
                 let n: i64 = conn

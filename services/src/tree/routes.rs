@@ -1,10 +1,8 @@
 //! The tree's HTTP routes (admin rows, import, publish, status, witness).
 
-use super::store::meta;
 use super::{parse_import, parse_subject_key, AdminStatus, ImportReport};
 use super::{PublishReport, Status, TreeService, WitnessResponse};
 use crate::http::Json;
-use crate::store::db;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::HeaderMap;
@@ -172,18 +170,7 @@ async fn admin_status(
     headers: HeaderMap,
 ) -> Result<Json<AdminStatus>, ApiError> {
     svc.check_admin(&headers)?;
-    let (pending, reg) = svc
-        .store
-        .with(|conn| {
-            let n: i64 = conn
-                .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
-                .map_err(db)?;
-            Ok((
-                n as u64,
-                meta(conn, "registry_pending")?.as_deref() == Some("1"),
-            ))
-        })
-        .await?;
+    let (pending, reg) = svc.pending().await?;
     let rows = svc
         .state
         .read()

@@ -125,15 +125,21 @@ pub(super) async fn create_request(
     Ok(Json(req))
 }
 
-pub(super) async fn get_request(
-    State(svc): State<VerifierService>,
-    Path(nonce): Path<String>,
-) -> Result<Json<ProofRequest>, ApiError> {
-    if nonce.len() != 64 || hex::decode(&nonce).is_err() {
+/// A request nonce is 32 bytes of hex.
+fn check_nonce(nonce: &str) -> Result<(), ApiError> {
+    if nonce.len() != 64 || hex::decode(nonce).is_err() {
         return Err(
             ApiError::new(ErrorCode::BadField, "nonce must be 32 bytes of hex").field("nonce"),
         );
     }
+    Ok(())
+}
+
+pub(super) async fn get_request(
+    State(svc): State<VerifierService>,
+    Path(nonce): Path<String>,
+) -> Result<Json<ProofRequest>, ApiError> {
+    check_nonce(&nonce)?;
     let vid = hex::encode(svc.cfg.verifier_id);
     let row = svc
         .store
@@ -168,11 +174,7 @@ pub(super) async fn nullifier_status(
     State(svc): State<VerifierService>,
     Path((nonce, nullifier)): Path<(String, String)>,
 ) -> Result<Json<NullifierStatus>, ApiError> {
-    if nonce.len() != 64 || hex::decode(&nonce).is_err() {
-        return Err(
-            ApiError::new(ErrorCode::BadField, "nonce must be 32 bytes of hex").field("nonce"),
-        );
-    }
+    check_nonce(&nonce)?;
     let n = zkcredit_circuits::field::fr_from_dec(&nullifier)
         .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("nullifier"))?;
     let n = fr_to_dec(&n);

@@ -4,7 +4,7 @@ use ed25519_dalek::SigningKey;
 use zkcredit_api::client::RegistryClient;
 use zkcredit_api::registry::{verify_provider_root, RegisterProvider};
 use zkcredit_api::unix_now;
-use zkcredit_circuits::field::fr_from_dec;
+use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::registry::{Role, Slot};
 use zkcredit_circuits::Fr;
 use zkcredit_services::registry::RegistryService;
@@ -81,5 +81,26 @@ async fn regression_signatures_missing_from_an_older_store_are_filled_by_every_r
         assert_eq!(fr_from_dec(&r).unwrap(), root, "same leaves, same root");
     }
     assert!(signed(&client.root_status(&root).await.unwrap()));
+    // A publication whose signature is not 64 bytes of hex is refused before anything is kept.
+    let bad = zkcredit_api::registry::PublishRoot {
+        provider_root: "5".into(),
+        published_at: now,
+        signature: "zz".repeat(64),
+    };
+    let e = client
+        .0
+        .with_token(token(1))
+        .post::<_, zkcredit_api::registry::RegistryView>("/v1/slots/1/root", &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), e.code(), e.field()),
+        (
+            Some(400),
+            Some(zkcredit_api::ErrorCode::BadField),
+            Some("signature")
+        )
+    );
+    assert_eq!(client.view().await.unwrap().root, fr_to_dec(&root));
     server.stop().await.unwrap();
 }

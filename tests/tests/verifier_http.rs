@@ -64,6 +64,17 @@ async fn a_wallet_learns_before_proving_that_it_already_applied_in_the_scope() {
         .nullifier_status(&req2.nonce, &nullifier(&e.others[0]))
         .await;
     assert!(!other.unwrap().recorded);
+    // A nullifier that is not a field element is bad input, not a lookup.
+    refused(
+        v.0.get::<zkcredit_api::verifier::NullifierStatus>(&format!(
+            "/v1/requests/{}/nullifiers/{}",
+            req2.nonce,
+            "9".repeat(90)
+        ))
+        .await,
+        400,
+        ErrorCode::BadField,
+    );
     // Only an open request's scope can be asked about.
     refused(
         v.nullifier_status(&"00".repeat(32), &nullifier(&e.borrower))

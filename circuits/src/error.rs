@@ -41,8 +41,9 @@ pub enum CircuitError {
     Shape(String),
     /// The native statement check failed (the proof would not verify): `rule` is the
     /// constraint block that failed, `detail` the human text, starting with its `§`
-    /// reference (e.g. `§6.3 subject is on the fraud list in slot 2`).
-    #[error("statement does not hold: {detail}")]
+    /// reference (e.g. `§6.3 subject is on the fraud list in slot 2`); the message names the
+    /// rule by its namespace.
+    #[error("statement does not hold (rule {}): {detail}", rule.namespace())]
     Statement {
         /// The failing constraint block (spec §6).
         rule: Rule,

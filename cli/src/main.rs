@@ -75,7 +75,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::GenWitness(a) => prove::gen_witness(a),
         Cmd::Prove(a) => prove::prove(a),
         Cmd::Verify(a) => verify::verify(a),
-        Cmd::Demo(a) => demo::demo(&a.params, &a.cache),
+        Cmd::Demo(a) => demo::demo(a),
         Cmd::GenContracts(a) => setup::gen_contracts(a),
         Cmd::Registry { cmd } => serve::registry(cmd),
         Cmd::Issuer { cmd } => serve::issuer(cmd),

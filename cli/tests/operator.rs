@@ -264,7 +264,7 @@ async fn operator_commands_run_an_alliance_without_curl() {
         "provider root key ",
     );
     let out = ok(p, &["registry", "show", "--url", &reg]);
-    assert!(out.contains("slot 1 role Lender provider_id 1003"), "{out}");
+    assert!(out.contains("slot 1 role lender provider_id 1003"), "{out}");
     assert!(
         !out.contains("published_at 0 "),
         "both trees published: {out}"

@@ -270,6 +270,15 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         "{}",
         common::text(&o)
     );
+    // Without --id there must be an application to resume: none yet, so a usage error
+    // that says how to apply (and nothing is filed).
+    let o = zk_env(&["wallet", "register", "--dir", "w", "--issuer", &iss], p);
+    assert_eq!(o.status.code(), Some(2), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("pass --id"),
+        "{}",
+        common::text(&o)
+    );
     let o = zk_env(
         &[
             "wallet",
@@ -284,6 +293,10 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         p,
     );
     common::assert_ok_with(&o, "approved");
+    assert!(
+        !p.join("w/application.json").exists(),
+        "a decided application is forgotten"
+    );
 
     // The bureau looks the customer up at the issuer and scores her; both publish.
     let key = issuer_client

@@ -33,13 +33,10 @@ fn expected(reg: &zkcredit_circuits::registry::Registry) -> Vec<(&'static str, S
         .iter()
         .enumerate()
         .filter_map(|(i, s)| {
-            let role = match s.role {
-                Role::Empty => return None,
-                Role::Kyc => "kyc",
-                Role::FraudList => "fraud_list",
-                Role::Lender => "lender",
-                Role::Bureau => "bureau",
-            };
+            if s.role == Role::Empty {
+                return None;
+            }
+            let role = s.role.name();
             let key = provider_signing_key(i).verifying_key();
             Some((
                 role,

@@ -90,6 +90,48 @@ pub fn attestation_path(dir: &Path) -> PathBuf {
     dir.join("attestation.json")
 }
 
+/// The file remembering the wallet's KYC application while the operator decides, so that
+/// `wallet register` resumes it instead of filing another.
+pub fn application_path(dir: &Path) -> PathBuf {
+    dir.join("application.json")
+}
+
+/// The KYC application a wallet filed and is waiting on.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingApplication {
+    /// The issuer's base URL.
+    pub issuer: String,
+    /// The application id the issuer gave.
+    pub application_id: String,
+}
+
+/// Remembers `app` in `dir` (replacing any earlier one).
+pub fn save_pending_application(dir: &Path, app: &PendingApplication) -> Result<(), WalletError> {
+    let p = application_path(dir);
+    let json = serde_json::to_vec_pretty(app).map_err(|e| io(&p, e))?;
+    write_private(&p, &json)
+}
+
+/// The application `dir` is waiting on, if any.
+pub fn pending_application(dir: &Path) -> Result<Option<PendingApplication>, WalletError> {
+    let p = application_path(dir);
+    match std::fs::read(&p) {
+        Ok(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| io(&p, e))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&p, e)),
+    }
+}
+
+/// Forgets the application `dir` was waiting on (decided).
+pub fn clear_pending_application(dir: &Path) -> Result<(), WalletError> {
+    let p = application_path(dir);
+    match std::fs::remove_file(&p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(&p, e)),
+    }
+}
+
 fn io(p: &Path, e: impl std::fmt::Display) -> WalletError {
     WalletError::Io(format!("{}: {e}", p.display()))
 }

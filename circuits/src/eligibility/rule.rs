@@ -222,7 +222,7 @@ mod tests {
         let e = Rule::FraudList.violated("§6.3 subject is on the fraud list in slot 2");
         assert_eq!(
             e.to_string(),
-            "statement does not hold: §6.3 subject is on the fraud list in slot 2"
+            "statement does not hold (rule fraud_list): §6.3 subject is on the fraud list in slot 2"
         );
     }
 }

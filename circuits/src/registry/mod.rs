@@ -38,6 +38,17 @@ impl Role {
         Fr::from(self as u8 as u64)
     }
 
+    /// The role's name, as JSON and the command line spell it (`fraud_list`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::Kyc => "kyc",
+            Self::FraudList => "fraud_list",
+            Self::Lender => "lender",
+            Self::Bureau => "bureau",
+        }
+    }
+
     /// Parses the numeric role.
     pub fn from_u8(v: u8) -> Option<Self> {
         Some(match v {

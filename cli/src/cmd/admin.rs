@@ -99,7 +99,7 @@ pub fn add_provider(a: AddProvider) -> Result<(), CliError> {
     };
     let view =
         runtime()?.block_on(RegistryClient::new(http(), a.target.url).register(&admin, &body))?;
-    println!("registered slot {} ({:?})", a.slot, body.role);
+    println!("registered slot {} ({})", a.slot, body.role.name());
     println!("registry root {}", view.root);
     Ok(())
 }
@@ -130,9 +130,9 @@ pub fn show_registry(url: String) -> Result<(), CliError> {
     println!("registry key {}", key.public_key);
     for s in view.slots.iter().filter(|s| s.value.role != Role::Empty) {
         println!(
-            "slot {} role {:?} provider_id {} published_at {} endpoint {}",
+            "slot {} role {} provider_id {} published_at {} endpoint {}",
             s.slot,
-            s.value.role,
+            s.value.role.name(),
             zkcredit_circuits::field::fr_to_dec(&s.value.provider_id),
             s.value.published_at,
             s.endpoint.as_deref().unwrap_or("-")
@@ -299,13 +299,27 @@ pub fn publish(t: AdminTarget) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `zkcredit issuer info`: the attestation key providers pin (`provider serve
+/// --issuer-key`) and the KYC tree's root-signing key lenders pin (`--expected-slots`).
+pub fn issuer_info(url: String) -> Result<(), CliError> {
+    let issuer = IssuerClient::new(http(), url.clone());
+    let tree = ProviderClient::new(http(), url);
+    let (i, s) = runtime()?
+        .block_on(async { Ok::<_, CliError>((issuer.info().await?, tree.status().await?)) })?;
+    println!("attestation key {}", i.issuer_key);
+    println!("provider_id {}", i.provider_id);
+    println!("root {} published_at {}", i.root, i.published_at);
+    println!("provider root key {}", s.public_key);
+    Ok(())
+}
+
 /// `zkcredit provider status`: role, id, root, root-signing key (what lenders pin) and,
 /// with the admin token, the journal and registry state.
 pub fn status(url: String, admin_token_file: Option<PathBuf>) -> Result<(), CliError> {
     let c = ProviderClient::new(http(), url);
     let rt = runtime()?;
     let s = rt.block_on(c.status())?;
-    println!("role {:?} provider_id {}", s.role, s.provider_id);
+    println!("role {} provider_id {}", s.role.name(), s.provider_id);
     println!("root {} published_at {}", s.root, s.published_at);
     println!("provider root key {}", s.public_key);
     if let Some(f) = admin_token_file {

@@ -220,17 +220,21 @@ async fn open_request(
 /// `zkcredit demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Where verifying keys live.
-    #[arg(long, default_value = "params")]
-    pub params: std::path::PathBuf,
-    /// Where proving keys are cached.
-    #[arg(long, default_value = "params/cache")]
-    pub cache: std::path::PathBuf,
+    /// Where verifying keys live (default: `ZKCREDIT_PARAMS`, else `./params`, else next to
+    /// the installed binary).
+    #[arg(long, env = "ZKCREDIT_PARAMS")]
+    pub params: Option<std::path::PathBuf>,
+    /// Where proving keys are cached (default: `<params>/cache`).
+    #[arg(long)]
+    pub cache: Option<std::path::PathBuf>,
 }
 
 /// Runs the demo.
-pub fn demo(params: &Path, cache: &Path) -> Result<(), CliError> {
+pub fn demo(a: DemoArgs) -> Result<(), CliError> {
     let id = CircuitId::default_eligibility();
+    let params = super::resolve_params(a.params, &id.name())?;
+    let cache = a.cache.unwrap_or_else(|| params.join("cache"));
+    let (params, cache) = (params.as_path(), cache.as_path());
     let CircuitId::Eligibility(p) = id else {
         return Err(CliError::Usage(
             "default circuit is not an eligibility circuit".into(),

@@ -8,6 +8,7 @@ use std::time::Instant;
 use zkcredit_api::unix_now;
 use zkcredit_circuits::eligibility::{offchain_context, EligibilityParams, PublicInputs};
 use zkcredit_circuits::field::fr_to_dec;
+use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::files::write_atomic;
 use zkcredit_prover::witness_file::WitnessFile;
 use zkcredit_testkit::scenario::{eligible_applicant, Layout};
@@ -49,12 +50,22 @@ pub struct ProveArgs {
     /// Output directory.
     #[arg(long, default_value = ".")]
     out: PathBuf,
-    /// Where verifying keys live.
-    #[arg(long, default_value = "params")]
-    params: PathBuf,
-    /// Where proving keys are cached.
-    #[arg(long, default_value = "params/cache")]
-    cache: PathBuf,
+    /// Where verifying keys live (default: `ZKCREDIT_PARAMS`, else `./params`, else next to
+    /// the installed binary).
+    #[arg(long, env = "ZKCREDIT_PARAMS")]
+    params: Option<PathBuf>,
+    /// Where proving keys are cached (default: `<params>/cache`).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+impl ProveArgs {
+    /// The prover of `id` from the resolved params and cache directories.
+    fn prover(&self, id: &CircuitId) -> Result<zkcredit_prover::fast::Prover, CliError> {
+        let params = super::resolve_params(self.params.clone(), &id.name())?;
+        let cache = self.cache.clone().unwrap_or_else(|| params.join("cache"));
+        load_prover(id, &params, &cache)
+    }
 }
 
 /// Runs `zkcredit gen-witness`.
@@ -99,7 +110,7 @@ pub fn prove(a: ProveArgs) -> Result<(), CliError> {
     match (&a.witness, &a.batch) {
         (Some(witness), None) => {
             let (id, p, w) = WitnessFile::read(witness)?;
-            let pk = load_prover(&id, &a.params, &a.cache)?;
+            let pk = a.prover(&id)?;
             let t = Instant::now();
             let (proof, public) = zkcredit_prover::prove_eligibility(&pk, p, w)?;
             let took = secs(t);
@@ -173,7 +184,7 @@ fn prove_dir(dir: &Path, a: &ProveArgs, jobs: usize) -> Result<(), CliError> {
     let Some((id, params)) = circuit else {
         return Err(CliError::input(dir, "no witness files"));
     };
-    let pk = load_prover(&id, &a.params, &a.cache)?;
+    let pk = a.prover(&id)?;
     std::fs::create_dir_all(&a.out).map_err(|e| CliError::input(&a.out, e))?;
     zkcredit_prover::resources::reset_peak_rss();
     let t = Instant::now();

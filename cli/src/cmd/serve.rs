@@ -202,6 +202,13 @@ pub enum IssuerCmd {
     AddClient(admin::AddClient),
     /// A customer's subject key, as a provider learns it (client token; logged).
     Lookup(admin::Lookup),
+    /// The issuer's attestation key (providers pin it) and its KYC tree's root-signing key
+    /// (lenders pin it in `--expected-slots`).
+    Info {
+        /// The issuer's base URL.
+        #[arg(long)]
+        url: String,
+    },
 }
 
 /// `zkcredit provider …`.
@@ -407,6 +414,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
         IssuerCmd::Reject(d) => return admin::reject(d),
         IssuerCmd::AddClient(a) => return admin::add_client(a),
         IssuerCmd::Lookup(l) => return admin::lookup(l),
+        IssuerCmd::Info { url } => return admin::issuer_info(url),
         serve => serve,
     };
     let IssuerCmd::Serve {

@@ -20,16 +20,17 @@ pub enum WalletCmd {
         w: WalletArgs,
     },
     /// Apply to the KYC issuer with a real-world identifier; with --wait, poll until the
-    /// operator decides and store the attestation.
+    /// operator decides and store the attestation. Without --id, resume the application this
+    /// wallet filed earlier (it is remembered in the wallet directory until decided).
     Register {
         #[command(flatten)]
         w: WalletArgs,
         /// Issuer base URL.
         #[arg(long)]
         issuer: String,
-        /// Real-world identifier (e.g. national id number).
+        /// Real-world identifier (e.g. national id number): files a new application.
         #[arg(long)]
-        id: String,
+        id: Option<String>,
         /// Poll until approved (seconds; 0: do not wait).
         #[arg(long, default_value_t = 0)]
         wait: u64,
@@ -123,18 +124,45 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             wait,
         } => {
             let mut wal = Wallet::open(&w.dir, &w.password()?)?;
-            let issuer = IssuerClient::new(reqwest::Client::new(), issuer);
+            let client = IssuerClient::new(reqwest::Client::new(), issuer.clone());
             runtime()?.block_on(async {
-                let mut app = wal.register(&issuer, &id).await?;
+                let mut app = match (id, wallet::pending_application(&w.dir)?) {
+                    (Some(id), _) => {
+                        let app = wal.register(&client, &id).await?;
+                        wallet::save_pending_application(
+                            &w.dir,
+                            &wallet::PendingApplication {
+                                issuer: issuer.clone(),
+                                application_id: app.application_id.clone(),
+                            },
+                        )?;
+                        app
+                    }
+                    (None, Some(p)) if p.issuer == issuer => {
+                        client.application(&p.application_id).await?
+                    }
+                    (None, Some(p)) => {
+                        return Err(CliError::Usage(format!(
+                            "this wallet's application {} is at {}, not {issuer}: pass that --issuer, or --id to apply here",
+                            p.application_id, p.issuer
+                        )))
+                    }
+                    (None, None) => {
+                        return Err(CliError::Usage(
+                            "this wallet has no application waiting: pass --id <your identifier> to apply".into(),
+                        ))
+                    }
+                };
                 println!("application {} is {}", app.application_id, app.status);
                 let deadline = Instant::now() + std::time::Duration::from_secs(wait);
                 while app.status == "pending" && Instant::now() < deadline {
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    app = issuer.application(&app.application_id).await?;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    app = client.application(&app.application_id).await?;
                 }
                 match (app.status.as_str(), app.attestation) {
                     ("approved", Some(a)) => {
                         wal.save_attestation(&w.dir, a)?;
+                        wallet::clear_pending_application(&w.dir)?;
                         println!(
                             "approved: attestation stored in {}",
                             attestation_path(&w.dir).display()
@@ -142,10 +170,15 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
                         Ok(())
                     }
                     ("pending", _) => {
-                        println!("still pending: rerun with --wait once the operator approves");
+                        println!(
+                            "still pending: run `zkcredit wallet register --issuer {issuer} --wait 600` (without --id) once the operator approves"
+                        );
                         Ok(())
                     }
-                    (s, _) => Err(CliError::Refused(format!("application {s}"))),
+                    (s, _) => {
+                        wallet::clear_pending_application(&w.dir)?;
+                        Err(CliError::Refused(format!("application {s}")))
+                    }
                 }
             })
         }

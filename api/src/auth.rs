@@ -5,6 +5,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zkcredit_circuits::field::{fr_from_dec, fr_to_be_bytes, fr_to_dec};
@@ -136,7 +137,7 @@ pub fn holder_signing_key(holder_secret: &Fr) -> SigningKey {
 }
 
 /// The issuer's signed statement "subject key `subject_key` is held by `holder_key`".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attestation {
     /// The subject key (decimal).
@@ -206,7 +207,7 @@ impl Attestation {
 }
 
 /// `POST /v1/witness`: the holder asks a provider for its lookup witness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessRequest {
     /// The issuer's attestation for the subject key.
@@ -276,7 +277,7 @@ impl WitnessRequest {
 }
 
 /// `POST /v1/kyc/applications`: a holder asks the issuer to bind its key to an identity.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KycApplication {
     /// The real-world identifier (normalised by the issuer, spec §3.4).

@@ -3,6 +3,7 @@
 //! `{"error": {"code", "message", "field"?}}` ([`ErrorBody`]). The servers, the typed
 //! clients and the OpenAPI documents all read this one table.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 macro_rules! error_codes {
@@ -188,6 +189,21 @@ impl<'de> Deserialize<'de> for ErrorCode {
     }
 }
 
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    /// What [`Serialize`] writes: one of the code strings of the table.
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A stable machine-readable error code (spec §9); each fixes the HTTP status.",
+            "enum": Self::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        })
+    }
+}
+
 /// An API error: a code (which fixes the HTTP status), a message, optionally the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -255,16 +271,18 @@ impl ApiError {
 }
 
 /// The JSON error body of every service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Error")]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// Inside [`ErrorBody`]; the code stays a string so a client can read codes it does not know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorDetail {
-    /// The code.
+    /// The code (one of [`ErrorCode`]; a client keeps codes it does not know as text).
+    #[schemars(with = "ErrorCode")]
     pub code: String,
     /// The message.
     pub message: String,

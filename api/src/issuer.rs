@@ -1,9 +1,10 @@
 //! The KYC issuer's messages (spec §7.2).
 
-use crate::auth::{hex_n, parse_public_key, Attestation, AuthError};
+use crate::auth::{hex_n, parse_public_key, Attestation, AuthError, KycApplication};
 use crate::error::ErrorCode as E;
-use crate::openapi::{Auth, Route};
+use crate::openapi::{schema, Auth, Body, Param, Route};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use zkcredit_circuits::field::{fr_from_dec, fr_to_be_bytes};
@@ -18,7 +19,7 @@ pub const MAX_TOKEN_BYTES: usize = 256;
 pub const REVOCATIONS_DOMAIN: &[u8] = b"zkcredit/revocations/v1";
 
 /// An application as the wallet sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct ApplicationView {
     /// Application id (hex; the wallet's capability to read it).
     pub application_id: String,
@@ -30,7 +31,7 @@ pub struct ApplicationView {
 }
 
 /// An application as the operator sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct PendingApplication {
     /// Application id.
     pub application_id: String,
@@ -43,7 +44,7 @@ pub struct PendingApplication {
 }
 
 /// `POST /v1/admin/applications/{id}/approve` body (empty body: both false).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Approve {
     /// Replace an existing binding of the identifier (a lost wallet).
@@ -55,7 +56,7 @@ pub struct Approve {
 }
 
 /// `POST /v1/admin/clients` body: a provider allowed to look up subject keys.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
     /// The client's name (1..=64 characters).
@@ -74,14 +75,14 @@ impl std::fmt::Debug for NewClient {
 }
 
 /// `POST /v1/admin/clients` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct ClientAdded {
     /// The client's name.
     pub client: String,
 }
 
 /// `POST /v1/subjects/lookup` body.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectLookup {
     /// The real-world identifier.
@@ -95,14 +96,14 @@ impl std::fmt::Debug for SubjectLookup {
 }
 
 /// `POST /v1/subjects/lookup` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct SubjectKey {
     /// The subject key (decimal).
     pub subject_key: String,
 }
 
 /// `GET /v1/issuer`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct IssuerInfo {
     /// ed25519 attestation key (hex).
     pub issuer_key: String,
@@ -115,7 +116,7 @@ pub struct IssuerInfo {
 }
 
 /// `POST /v1/admin/revocations` body: revoke the binding an approved application created.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Revoke {
     /// The approved application whose (subject key, holder key) binding is revoked.
@@ -123,7 +124,7 @@ pub struct Revoke {
 }
 
 /// One revoked binding: attestations for `subject_key` held by `holder_key` are refused.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Revocation {
     /// The subject key (decimal).
@@ -138,7 +139,7 @@ pub struct Revocation {
 /// [`REVOCATIONS_DOMAIN`] ‖ `generated_at` ‖ count ‖ each (subject key, holder key,
 /// revoked_at), so a provider that pins the issuer key trusts no one on the path, and
 /// refuses a list older than its freshness bound.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationList {
     /// When the issuer produced this list (Unix seconds).
@@ -215,6 +216,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Attestation key, provider id, published KYC root",
         auth: Auth::None,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<IssuerInfo>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -222,6 +227,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Apply for KYC {id, holder_commitment, holder_key, signature} (KYC stand-in: an operator approves)",
         auth: Auth::None,
         errors: &[E::BadId, E::BadEncoding, E::BadSignature, E::AlreadyRegistered, E::TooManyApplications, E::StoreFull],
+        params: &[],
+        request: Some(Body::json::<KycApplication>()),
+        response: Body::json::<ApplicationView>(),
+        accepted: true,
     },
     Route {
         method: "get",
@@ -229,6 +238,10 @@ pub const ROUTES: &[Route] = &[
         summary: "An application's status and, once approved, its attestation",
         auth: Auth::None,
         errors: &[E::BadEncoding, E::UnknownApplication],
+        params: &[Param::path::<String>("id", "Application id (32 hex characters)")],
+        request: None,
+        response: Body::json::<ApplicationView>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -236,6 +249,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Pending applications",
         auth: Auth::Admin,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<Vec<PendingApplication>>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -243,6 +260,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Approve {replace?, publish?}: KYC row staged, attestation signed",
         auth: Auth::Admin,
         errors: &[E::UnknownApplication, E::AlreadyRegistered, E::ApplicationRejected, E::NotPending, E::RebindLimited],
+        params: &[Param::path::<String>("id", "Application id (32 hex characters)")],
+        request: Some(Body::OptionalJson(schema::of::<Approve>)),
+        response: Body::json::<ApplicationView>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -250,6 +271,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Reject an application",
         auth: Auth::Admin,
         errors: &[E::UnknownApplication, E::NotPending],
+        params: &[Param::path::<String>("id", "Application id (32 hex characters)")],
+        request: None,
+        response: Body::json::<ApplicationView>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -257,6 +282,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Allow a provider {name, token} to look up subject keys",
         auth: Auth::Admin,
         errors: &[E::BadName, E::WeakToken, E::BadRequest, E::StoreFull],
+        params: &[],
+        request: Some(Body::json::<NewClient>()),
+        response: Body::json::<ClientAdded>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -264,6 +293,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Revoke the binding of an approved application {application_id} (a lost wallet); providers refuse its attestation",
         auth: Auth::Admin,
         errors: &[E::BadEncoding, E::UnknownApplication, E::NotPending, E::StoreFull],
+        params: &[],
+        request: Some(Body::json::<Revoke>()),
+        response: Body::json::<RevocationList>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -271,6 +304,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Every revoked (subject key, holder key), signed by the attestation key; providers fetch it before answering witnesses",
         auth: Auth::None,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<RevocationList>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -278,5 +315,9 @@ pub const ROUTES: &[Route] = &[
         summary: "A customer's subject key {id} (client token; rate-limited per token; every lookup is logged)",
         auth: Auth::Client,
         errors: &[E::BadId, E::RateLimited],
+        params: &[],
+        request: Some(Body::json::<SubjectLookup>()),
+        response: Body::json::<SubjectKey>(),
+        accepted: false,
     },
 ];

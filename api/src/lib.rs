@@ -7,7 +7,8 @@
 //! - [`auth`]: the signed messages (issuer attestation, holder witness request, KYC application);
 //! - [`registry`], [`issuer`], [`provider`], [`verifier`]: each service's request and
 //!   response types and its route table;
-//! - [`openapi`]: the OpenAPI documents, generated from the route tables and the error table;
+//! - [`openapi`]: the OpenAPI documents, generated from the route tables and the error table,
+//!   with the JSON Schemas of the body types (`schemars`);
 //! - [`client`]: typed async clients of every service;
 //! - [`time`]: the one clock.
 #![forbid(unsafe_code)]

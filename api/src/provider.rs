@@ -1,14 +1,16 @@
 //! A provider's tree service messages (spec §4, §7.3): what fraud lists, lenders, bureaus
 //! and the KYC issuer's tree answer.
 
+use crate::auth::WitnessRequest;
 use crate::error::ErrorCode as E;
-use crate::openapi::{Auth, Route};
+use crate::openapi::{schema, Auth, Body, Param, Route};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use zkcredit_circuits::imt::LookupWitness;
 use zkcredit_circuits::registry::Role;
 
 /// What a publication did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct PublishReport {
     /// The published root (decimal).
     pub root: String,
@@ -29,7 +31,7 @@ pub struct PublishReport {
 }
 
 /// What an import staged.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct ImportReport {
     /// Rows upserted.
     pub upserts: usize,
@@ -45,7 +47,7 @@ pub struct ImportReport {
 }
 
 /// `POST /v1/witness` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct WitnessResponse {
     /// Provider id (decimal).
     pub provider_id: String,
@@ -62,7 +64,7 @@ pub struct WitnessResponse {
 }
 
 /// `GET /v1/status`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct Status {
     /// Role.
     pub role: Role,
@@ -78,7 +80,7 @@ pub struct Status {
 }
 
 /// `GET /v1/admin/status`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct AdminStatus {
     /// Public part.
     #[serde(flatten)]
@@ -92,7 +94,7 @@ pub struct AdminStatus {
 }
 
 /// A record value in JSON: a number or a decimal string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Value {
     /// A number.
@@ -118,7 +120,7 @@ impl From<u64> for Value {
 }
 
 /// `PUT /v1/admin/rows/{subject_key}` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RowValues {
     /// `[v0, v1, v2]` (spec §4.3 records).
@@ -126,7 +128,7 @@ pub struct RowValues {
 }
 
 /// One row of a JSON import.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRow {
     /// The subject key (decimal).
@@ -136,7 +138,7 @@ pub struct ImportRow {
 }
 
 /// `POST /v1/admin/import` JSON body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportJson {
     /// Rows to upsert.
@@ -148,7 +150,7 @@ pub struct ImportJson {
 }
 
 /// `POST /v1/admin/import` query.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Publish at once.
@@ -157,7 +159,7 @@ pub struct ImportQuery {
 }
 
 /// `PUT|DELETE /v1/admin/rows/{subject_key}` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct Staged {
     /// `upsert` or `delete`.
     pub staged: String,
@@ -166,7 +168,7 @@ pub struct Staged {
 }
 
 /// `GET /v1/admin/rows/{subject_key}` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct RowView {
     /// The subject key (decimal).
     pub subject_key: String,
@@ -182,6 +184,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Stage an upsert {values: [v0, v1, v2]}",
         auth: Auth::Admin,
         errors: &[E::BadField, E::BadKey, E::BadValue, E::InvalidBody],
+        params: &[Param::path::<String>("subject_key", "The subject key (decimal, in [1, 2^248))")],
+        request: Some(Body::json::<RowValues>()),
+        response: Body::json::<Staged>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -189,6 +195,10 @@ pub const ROUTES: &[Route] = &[
         summary: "The row as it will be published",
         auth: Auth::Admin,
         errors: &[E::BadField, E::BadKey, E::NotFound],
+        params: &[Param::path::<String>("subject_key", "The subject key (decimal, in [1, 2^248))")],
+        request: None,
+        response: Body::json::<RowView>(),
+        accepted: false,
     },
     Route {
         method: "delete",
@@ -196,6 +206,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Stage a delete",
         auth: Auth::Admin,
         errors: &[E::BadField, E::BadKey],
+        params: &[Param::path::<String>("subject_key", "The subject key (decimal, in [1, 2^248))")],
+        request: None,
+        response: Body::json::<Staged>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -203,6 +217,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Bulk import: text/csv (subject_key,v0,v1,v2) or application/json {upsert, delete}; ?publish=true; validated whole, nothing staged on error",
         auth: Auth::Admin,
         errors: &[E::BadCsv, E::BadField, E::BadKey, E::BadValue, E::InvalidBody, E::UnsupportedMediaType, E::BodyTooLarge, E::TreeFull],
+        params: &[Param::query::<ImportQuery>()],
+        request: Some(Body::JsonOrCsv(schema::of::<ImportJson>, "Rows to upsert, one per line: `subject_key,v0,v1,v2` (decimal; an optional first line `subject_key,v0,v1,v2` is a header); deletes need JSON")),
+        response: Body::json::<ImportReport>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -210,6 +228,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Apply staged changes, persist the tree, publish the root to the registry",
         auth: Auth::Admin,
         errors: &[E::TreeFull],
+        params: &[],
+        request: None,
+        response: Body::json::<PublishReport>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -217,6 +239,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Rows, pending changes, registry acknowledgement",
         auth: Auth::Admin,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<AdminStatus>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -224,6 +250,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Role, provider id, published root and time",
         auth: Auth::None,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<Status>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -231,5 +261,9 @@ pub const ROUTES: &[Route] = &[
         summary: "Lookup witness for the attested subject key: issuer attestation + fresh holder signature required",
         auth: Auth::Holder,
         errors: &[E::BadEncoding, E::StaleRequest, E::BadAttestation, E::AttestationExpired, E::WrongProvider, E::BadSignature, E::AttestationRevoked, E::RevocationsUnavailable, E::BadKey, E::InvalidBody],
+        params: &[],
+        request: Some(Body::json::<WitnessRequest>()),
+        response: Body::json::<WitnessResponse>(),
+        accepted: false,
     },
 ];

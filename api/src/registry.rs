@@ -1,12 +1,13 @@
 //! The registry service's messages (spec §5 off chain).
 
 use crate::error::ErrorCode as E;
-use crate::openapi::{Auth, Route};
+use crate::openapi::{Auth, Body, Param, Route};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use zkcredit_circuits::registry::{Role, Slot};
 
 /// One slot as served.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct SlotView {
     /// Slot index.
     pub slot: usize,
@@ -19,7 +20,7 @@ pub struct SlotView {
 }
 
 /// `GET /v1/registry`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct RegistryView {
     /// Current registry root.
     pub root: String,
@@ -30,7 +31,7 @@ pub struct RegistryView {
 }
 
 /// A registry root and when it was current.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct RootView {
     /// The root.
     pub root: String,
@@ -42,7 +43,7 @@ pub struct RootView {
 
 /// `GET /v1/registry/roots/{root}`: signed by the registry's ed25519 key (spec §7.0), so a
 /// verifier pinning that key detects a forged or relayed answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct RootStatus {
     /// The root asked about (decimal).
     #[serde(default)]
@@ -108,7 +109,7 @@ pub fn verify_provider_root(
 }
 
 /// `GET /v1/registry/key`: the registry's answer-signing key.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct RegistryKey {
     /// ed25519 public key (hex).
     pub public_key: String,
@@ -165,7 +166,7 @@ pub fn verify_root_status(
 }
 
 /// `POST /v1/admin/providers` body: registers a provider in a slot (role `empty` clears it).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterProvider {
     /// The slot.
@@ -194,7 +195,7 @@ impl std::fmt::Debug for RegisterProvider {
 }
 
 /// `POST /v1/slots/{slot}/root` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRoot {
     /// The provider's new root (decimal).
@@ -214,6 +215,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Register a provider in a slot {slot, role, provider_id, token, endpoint}; role `empty` clears the slot",
         auth: Auth::Admin,
         errors: &[E::BadSlot, E::BadField, E::WeakToken, E::BadEndpoint, E::BadRole],
+        params: &[],
+        request: Some(Body::json::<RegisterProvider>()),
+        response: Body::json::<RegistryView>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -221,6 +226,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Publish a provider root {provider_root, published_at, signature}, signed by the provider's own key",
         auth: Auth::Provider,
         errors: &[E::UnknownSlot, E::BadField, E::Forbidden, E::PublishedInFuture, E::PublishedBeforePrevious],
+        params: &[Param::path::<usize>("slot", "Slot index")],
+        request: Some(Body::json::<PublishRoot>()),
+        response: Body::json::<RegistryView>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -228,6 +237,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Current root, slots (with provider endpoints) and root history",
         auth: Auth::None,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<RegistryView>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -235,6 +248,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Whether a root is current or when it was retired, with its slot leaves; signed by the registry key",
         auth: Auth::None,
         errors: &[E::BadField],
+        params: &[Param::path::<String>("root", "A registry root (decimal)")],
+        request: None,
+        response: Body::json::<RootStatus>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -242,5 +259,9 @@ pub const ROUTES: &[Route] = &[
         summary: "The registry's ed25519 answer-signing key (what verifiers pin with --registry-key)",
         auth: Auth::None,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<RegistryKey>(),
+        accepted: false,
     },
 ];

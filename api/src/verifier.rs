@@ -1,7 +1,8 @@
 //! The lender's API messages (spec §7).
 
 use crate::error::ErrorCode as E;
-use crate::openapi::{Auth, Route};
+use crate::openapi::{Auth, Body, Param, Route};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use zkcredit_circuits::eligibility::{Policy, PUBLIC_INPUT_NAMES};
 use zkcredit_verifier::snarkjs::ProofJson;
@@ -77,7 +78,7 @@ pub fn check_request_origin(
 
 /// `POST /v1/requests` body (lender token required). The nullifier scope is not a field:
 /// the verifier derives it from its configuration ([`request_scope`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// The policy to prove against (one the lender offers).
@@ -87,7 +88,7 @@ pub struct NewRequest {
 }
 
 /// `GET /v1/verifier`: the identity a wallet pins (`zkcredit wallet prove --verifier-id`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct VerifierInfo {
     /// Verifier id (hex), bound into every request context and scope.
     pub verifier_id: String,
@@ -102,7 +103,7 @@ pub struct VerifierInfo {
 }
 
 /// A proof request as served.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct ProofRequest {
     /// Request nonce (hex).
     pub nonce: String,
@@ -125,7 +126,7 @@ pub struct ProofRequest {
 }
 
 /// A proof submission (snarkjs layouts).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     /// `proof.json`.
@@ -135,7 +136,7 @@ pub struct Submission {
 }
 
 /// `POST /v1/verify` success.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct Accepted {
     /// Always true.
     pub accepted: bool,
@@ -146,7 +147,7 @@ pub struct Accepted {
 }
 
 /// `POST /v1/verify/batch` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSubmission {
     /// At most [`MAX_BATCH`] submissions.
@@ -154,7 +155,7 @@ pub struct BatchSubmission {
 }
 
 /// One batch result.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct BatchResult {
     /// Index in the batch.
     pub index: usize,
@@ -172,7 +173,7 @@ pub struct BatchResult {
 }
 
 /// `GET /v1/requests/{nonce}/nullifiers/{nullifier}`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct NullifierStatus {
     /// The nullifier is recorded in the request's scope: this person already applied.
     pub recorded: bool,
@@ -186,6 +187,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Create a proof request {policy, ttl_seconds} (lender token); the scope is fixed by the verifier's configuration; returns the context to bind",
         auth: Auth::Lender,
         errors: &[E::ScopeFixed, E::BadTtl, E::PolicyNotOffered, E::InvalidBody, E::StoreFull],
+        params: &[],
+        request: Some(Body::json::<NewRequest>()),
+        response: Body::json::<ProofRequest>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -193,6 +198,10 @@ pub const ROUTES: &[Route] = &[
         summary: "The verifier's identity (id, name, product, vk digest) a wallet pins",
         auth: Auth::None,
         errors: &[],
+        params: &[],
+        request: None,
+        response: Body::json::<VerifierInfo>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -200,6 +209,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Fetch a proof request (what a wallet reads)",
         auth: Auth::None,
         errors: &[E::BadField, E::NotFound],
+        params: &[Param::path::<String>("nonce", "Request nonce (64 hex characters)")],
+        request: None,
+        response: Body::json::<ProofRequest>(),
+        accepted: false,
     },
     Route {
         method: "get",
@@ -207,6 +220,13 @@ pub const ROUTES: &[Route] = &[
         summary: "Whether a nullifier is already recorded in an open request's scope (a wallet asks before proving; the proof would reveal the same value to the same verifier)",
         auth: Auth::None,
         errors: &[E::BadField, E::NotFound],
+        params: &[
+            Param::path::<String>("nonce", "Request nonce (64 hex characters)"),
+            Param::path::<String>("nullifier", "The nullifier (decimal)"),
+        ],
+        request: None,
+        response: Body::json::<NullifierStatus>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -220,6 +240,10 @@ pub const ROUTES: &[Route] = &[
             E::RegistryUnavailable, E::RegistryUntrusted, E::RegistrySlotsMismatch,
             E::ProviderRootUnsigned,
         ],
+        params: &[],
+        request: Some(Body::json::<Submission>()),
+        response: Body::json::<Accepted>(),
+        accepted: false,
     },
     Route {
         method: "post",
@@ -227,5 +251,9 @@ pub const ROUTES: &[Route] = &[
         summary: "Verify up to 256 submissions with one random linear combination; one result per item (each refusal carries its code)",
         auth: Auth::None,
         errors: &[E::BadBatchSize, E::MalformedJson, E::InvalidBody],
+        params: &[],
+        request: Some(Body::json::<BatchSubmission>()),
+        response: Body::json::<Vec<BatchResult>>(),
+        accepted: false,
     },
 ];

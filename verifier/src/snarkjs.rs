@@ -16,6 +16,7 @@ use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 
 /// snarkjs `proof.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProofJson {
     /// A ∈ G1, `[x, y, "1"]`.

@@ -57,6 +57,7 @@ pub const SUM_BITS: usize = VALUE_BITS + 8;
 
 /// The verifier's policy (spec §6). All values u64; ages and timestamps in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Borrowers must have strictly fewer active loans than this, summed over lenders.

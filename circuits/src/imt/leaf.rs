@@ -88,34 +88,41 @@ impl Leaf {
 
 /// A leaf's record as a witness carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LeafRecord {
     /// The subject's own record: values and salt (the commitment is recomputed from them).
     Open {
         /// `(v0, v1, v2)`.
         #[serde(with = "crate::field::serde_fr_vec3")]
+        #[cfg_attr(feature = "schema", schemars(with = "[String; 3]"))]
         values: [Fr; 3],
         /// The leaf's salt.
         #[serde(with = "crate::field::serde_fr")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         salt: Fr,
     },
     /// Someone else's record: only `H(v0, v1, v2, salt)`.
     Sealed {
         /// The value commitment.
         #[serde(with = "crate::field::serde_fr")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         commitment: Fr,
     },
 }
 
 /// The leaf of a lookup witness: key, next key, and the record open or sealed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WitnessLeaf {
     /// The leaf's key.
     #[serde(with = "crate::field::serde_fr")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub key: Fr,
     /// The leaf's next key (0 if none).
     #[serde(with = "crate::field::serde_fr")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub next_key: Fr,
     /// The record, open (membership) or sealed (someone else's leaf).
     pub record: LeafRecord,
@@ -164,6 +171,7 @@ impl WitnessLeaf {
 
 /// An authenticated lookup witness: a leaf, its index and its Merkle path (spec §4.2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LookupWitness {
     /// Leaf index; its little-endian base-4 digits (bit pairs) are the positions among siblings.
@@ -173,6 +181,7 @@ pub struct LookupWitness {
     /// Siblings from the leaf level up to (excluding) the root: three per level, the other
     /// children of that level in increasing position order.
     #[serde(with = "crate::field::serde_fr_vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub siblings: Vec<Fr>,
 }
 

@@ -16,6 +16,7 @@ pub const DEFAULT_SLOTS: usize = 16;
 
 /// Provider roles (spec §5). The numeric value is what the slot leaf hashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum Role {
@@ -64,15 +65,18 @@ impl Role {
 
 /// One registry slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Slot {
     /// The provider's role.
     pub role: Role,
     /// Provider identifier (a field element; e.g. a hash of its name or its account).
     #[serde(with = "crate::field::serde_fr")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub provider_id: Fr,
     /// The root of the provider's indexed tree.
     #[serde(with = "crate::field::serde_fr")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub provider_root: Fr,
     /// When the root was published (Unix seconds).
     pub published_at: u64,

@@ -8,6 +8,8 @@ pub const POSEIDON: [usize; 8] = [0, 213, 240, 261, 297, 321, 354, 381];
 pub const IMT_LOOKUP_D32: usize = 5_995;
 /// Fraud-only statement at depth 32 (one lookup plus the subject commitment).
 pub const FRAUD_ONLY_D32: usize = 6_505;
+/// Fraud-only statement at depth 20 (the ceremony test's circuit, docs/CEREMONY.md).
+pub const FRAUD_ONLY_D20: usize = 4_657;
 /// The eligibility circuit at the default 16 slots × depth 32.
 pub const ELIGIBILITY_S16_D32: usize = 114_536;
 
@@ -42,6 +44,12 @@ mod tests {
             public: None,
             witness: None,
         });
+        let fraud_d20 = count(FraudOnlyCircuit {
+            depth: 20,
+            public: None,
+            witness: None,
+        });
+        assert_eq!(fraud_d20, FRAUD_ONLY_D20, "fraud-only at depth 20");
         let elig = count(EligibilityCircuit::for_setup(EligibilityParams::default()));
         println!("imt lookup d32 = {lookup_cost}, fraud-only d32 = {fraud}, eligibility s16 d32 = {elig}");
         assert_eq!(lookup_cost, IMT_LOOKUP_D32, "IMT lookup at depth 32");

@@ -5,7 +5,7 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
-use cmd::{bench, demo, prove, serve, setup, verify, wallet, CliError};
+use cmd::{bench, ceremony, demo, prove, serve, setup, verify, wallet, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -25,6 +25,13 @@ enum Cmd {
     /// Generate Groth16 keys: verifying key to the params dir, proving key to the cache.
     /// Default: INSECURE development keys from the published seed (same on every machine).
     Setup(setup::SetupArgs),
+    /// Write a circuit's exact constraint system as an iden3 `.r1cs` file (wire 0 the
+    /// constant one, then the public inputs in SPEC §6 order, then the private wires), for a
+    /// snarkjs phase-2 ceremony (docs/CEREMONY.md).
+    ExportR1cs(ceremony::ExportR1csArgs),
+    /// Import a ceremony's final snarkjs `.zkey` as this circuit's keys (refused unless its
+    /// constraint matrices are this circuit's).
+    ImportZkey(ceremony::ImportZkeyArgs),
     /// Generate a synthetic alliance (KYC issuer, fraud lists, lenders, bureau) and an
     /// eligible applicant's witness file.
     GenWitness(prove::GenWitnessArgs),
@@ -73,6 +80,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Cmd::Setup(a) => setup::setup(a),
         Cmd::GenWitness(a) => prove::gen_witness(a),
+        Cmd::ExportR1cs(a) => ceremony::export_r1cs(a),
+        Cmd::ImportZkey(a) => ceremony::import_zkey(a),
         Cmd::Prove(a) => prove::prove(a),
         Cmd::Verify(a) => verify::verify(a),
         Cmd::Demo(a) => demo::demo(a),

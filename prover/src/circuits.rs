@@ -91,6 +91,18 @@ impl CircuitId {
         }
     }
 
+    /// This circuit's constraint system.
+    pub fn r1cs(&self) -> Result<crate::fast::R1cs, ProverError> {
+        match *self {
+            Self::Eligibility(p) => crate::fast::R1cs::of(EligibilityCircuit::for_setup(p)),
+            Self::FraudOnly { depth } => crate::fast::R1cs::of(FraudOnlyCircuit {
+                depth,
+                public: None,
+                witness: None,
+            }),
+        }
+    }
+
     /// Development keys and their cached-matrices prover.
     pub fn insecure_dev_prover(&self) -> Result<crate::fast::Prover, ProverError> {
         self.prover(self.insecure_dev_setup()?)

@@ -33,6 +33,26 @@ pub enum ProverError {
         /// Why.
         reason: String,
     },
+    /// A circom-ecosystem file (`.zkey`, `.r1cs`, `.wtns`) that does not decode.
+    #[error("{path}: not a valid {kind} file: {reason}")]
+    Format {
+        /// File path.
+        path: String,
+        /// `zkey`, `r1cs`, `wtns`.
+        kind: &'static str,
+        /// What is wrong, with the byte offset where it helps.
+        reason: String,
+    },
+    /// A well-formed `.zkey` made for another constraint system.
+    #[error("{path} is not a key for circuit {circuit}: {reason}")]
+    WrongCircuit {
+        /// File path.
+        path: String,
+        /// The circuit it was checked against.
+        circuit: String,
+        /// The first difference found.
+        reason: String,
+    },
     /// Unknown circuit name.
     #[error("unknown circuit `{0}` (known: eligibility_s<slots>_d<depth>, fraud_only_d<depth>)")]
     UnknownCircuit(String),

@@ -3,17 +3,108 @@
 //! every linear combination and rebuilds the R1CS matrices on every proof. A [`Prover`]
 //! builds the matrices once (from the setup-mode synthesis, whose variable order is the
 //! proving order) and per proof only computes the assignment, then calls arkworks'
-//! `create_proof_with_reduction_and_matrices`.
+//! `create_proof_with_reduction_and_matrices`, with the witness map the key was made for
+//! ([`Qap`]: arkworks' own, or snarkjs's for a key imported from a ceremony).
 
+use crate::circom::reduction::CircomReduction;
 use crate::ProverError;
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
 use ark_groth16::{Groth16, Proof, ProvingKey};
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisMode,
     R1CS_PREDICATE_LABEL,
 };
 use ark_std::rand::{CryptoRng, RngCore};
+
+/// The R1CS-to-QAP witness map a proving key was generated for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Qap {
+    /// arkworks' (libsnark's): `h_query` has `n − 1` points (our setups).
+    Arkworks,
+    /// snarkjs's: `h_query` has `n` points (keys imported from a `.zkey`).
+    Circom,
+}
+
+impl Qap {
+    /// Which map `pk` needs, from the length of its `h_query` for a circuit of
+    /// `num_constraints` constraints and `num_inputs` instance variables (SPEC §10.2).
+    pub fn of_key(
+        pk: &ProvingKey<Bn254>,
+        num_constraints: usize,
+        num_inputs: usize,
+    ) -> Result<Self, ProverError> {
+        let n = GeneralEvaluationDomain::<Fr>::new(num_constraints + num_inputs)
+            .map(|d| d.size())
+            .ok_or_else(|| synth_err("the circuit is too large for the BN254 FFT domain"))?;
+        match pk.h_query.len() {
+            l if l == n => Ok(Self::Circom),
+            l if l + 1 == n => Ok(Self::Arkworks),
+            l => Err(ProverError::KeyMismatch {
+                path: "<in memory>".into(),
+                reason: format!("its h query has {l} points; this circuit's domain is {n}"),
+            }),
+        }
+    }
+}
+
+/// A circuit's R1CS: `A·z ∘ B·z = C·z` over `z = (1, public inputs…, private wires…)`.
+#[derive(Clone, Debug)]
+pub struct R1cs {
+    /// A, B, C: one row per constraint, each row `(coefficient, variable index)`.
+    pub matrices: Vec<Matrix<Fr>>,
+    /// Instance variables, the constant one included.
+    pub num_inputs: usize,
+    /// Private variables.
+    pub num_witness: usize,
+    /// Constraints.
+    pub num_constraints: usize,
+}
+
+impl R1cs {
+    /// Synthesizes `setup_circuit` (a value-less instance) in setup mode, optimised for
+    /// constraints exactly as the setup and the prover do.
+    pub fn of<C: ConstraintSynthesizer<Fr>>(setup_circuit: C) -> Result<Self, ProverError> {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        setup_circuit
+            .generate_constraints(cs.clone())
+            .map_err(synth_err)?;
+        cs.finalize();
+        let matrices = cs
+            .to_matrices()
+            .map_err(synth_err)?
+            .remove(R1CS_PREDICATE_LABEL)
+            .ok_or_else(|| synth_err("no R1CS predicate"))?;
+        Ok(Self {
+            matrices,
+            num_inputs: cs.num_instance_variables(),
+            num_witness: cs.num_witness_variables(),
+            num_constraints: cs.num_constraints(),
+        })
+    }
+}
+
+/// The full assignment `z = (1, public inputs…, private wires…)` of `circuit` (with values),
+/// in the variable order of [`R1cs::of`].
+pub fn assignment<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Vec<Fr>, ProverError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: false,
+        generate_lc_assignments: false,
+    });
+    circuit
+        .generate_constraints(cs.clone())
+        .map_err(synth_err)?;
+    Ok([
+        cs.instance_assignment().map_err(synth_err)?,
+        cs.witness_assignment().map_err(synth_err)?,
+    ]
+    .concat())
+}
 
 /// A proving key with its circuit's R1CS matrices.
 pub struct Prover {
@@ -22,6 +113,7 @@ pub struct Prover {
     num_inputs: usize,
     num_witness: usize,
     num_constraints: usize,
+    qap: Qap,
 }
 
 impl std::fmt::Debug for Prover {
@@ -38,43 +130,37 @@ fn synth_err(e: impl std::fmt::Display) -> ProverError {
 }
 
 impl Prover {
-    /// Derives the matrices of `setup_circuit` (a value-less instance of the circuit `pk` is for).
+    /// Derives the matrices of `setup_circuit` (a value-less instance of the circuit `pk` is
+    /// for) and the witness map `pk` was made for.
     pub fn new<C: ConstraintSynthesizer<Fr>>(
         pk: ProvingKey<Bn254>,
         setup_circuit: C,
     ) -> Result<Self, ProverError> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Setup);
-        setup_circuit
-            .generate_constraints(cs.clone())
-            .map_err(synth_err)?;
-        cs.finalize();
-        let num_inputs = cs.num_instance_variables();
-        let num_constraints = cs.num_constraints();
-        let num_witness = cs.num_witness_variables();
-        if num_inputs != pk.vk.gamma_abc_g1.len() {
+        let r1cs = R1cs::of(setup_circuit)?;
+        if r1cs.num_inputs != pk.vk.gamma_abc_g1.len() {
             return Err(ProverError::KeyMismatch {
                 path: "<in memory>".into(),
                 reason: format!(
                     "circuit has {} inputs, key {}",
-                    num_inputs - 1,
-                    pk.vk.gamma_abc_g1.len() - 1
+                    r1cs.num_inputs - 1,
+                    pk.vk.gamma_abc_g1.len().saturating_sub(1)
                 ),
             });
         }
-        let matrices = cs
-            .to_matrices()
-            .map_err(synth_err)?
-            .remove(R1CS_PREDICATE_LABEL)
-            .ok_or_else(|| synth_err("no R1CS predicate"))?;
+        let qap = Qap::of_key(&pk, r1cs.num_constraints, r1cs.num_inputs)?;
         Ok(Self {
             pk,
-            matrices,
-            num_inputs,
-            num_witness,
-            num_constraints,
+            matrices: r1cs.matrices,
+            num_inputs: r1cs.num_inputs,
+            num_witness: r1cs.num_witness,
+            num_constraints: r1cs.num_constraints,
+            qap,
         })
+    }
+
+    /// The witness map this prover's key needs.
+    pub fn qap(&self) -> Qap {
+        self.qap
     }
 
     /// The proving key.
@@ -110,15 +196,28 @@ impl Prover {
         ]
         .concat();
         let (r, s) = (Fr::rand(rng), Fr::rand(rng));
-        Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
-            &self.pk,
-            r,
-            s,
-            &self.matrices,
-            self.num_inputs,
-            self.num_constraints,
-            &full,
-        )
+        match self.qap {
+            Qap::Arkworks => Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
+                &self.pk,
+                r,
+                s,
+                &self.matrices,
+                self.num_inputs,
+                self.num_constraints,
+                &full,
+            ),
+            Qap::Circom => {
+                Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
+                    &self.pk,
+                    r,
+                    s,
+                    &self.matrices,
+                    self.num_inputs,
+                    self.num_constraints,
+                    &full,
+                )
+            }
+        }
         .map_err(synth_err)
     }
 }

@@ -7,6 +7,7 @@
 //!   toxic waste and forge proofs), so that every machine and CI get the same verifying key;
 //! - [`prove`]: parallel proving with OS randomness, after a native check of the statement;
 //! - [`files`]: verifying keys and proving keys on disk, checked on load;
+//! - [`circom`]: `.r1cs`/`.wtns` export and `.zkey` import for ceremonies with snarkjs;
 //! - [`cache`]: the proving-key cache (development keys derived once, then read);
 //! - [`batch`]: bulk proving on a dedicated pool;
 //! - [`witness_file`]: the witness file format;
@@ -16,6 +17,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod circom;
 pub mod circuits;
 pub mod error;
 pub mod fast;

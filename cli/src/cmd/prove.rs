@@ -6,7 +6,9 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use zkcredit_api::unix_now;
-use zkcredit_circuits::eligibility::{offchain_context, EligibilityParams, PublicInputs};
+use zkcredit_circuits::eligibility::{
+    offchain_context, EligibilityCircuit, EligibilityParams, PublicInputs,
+};
 use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::files::write_atomic;
@@ -32,6 +34,10 @@ pub struct GenWitnessArgs {
     /// RNG seed (synthetic data only).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also write the full assignment as an iden3 `.wtns` file (wire order of
+    /// `zkcredit export-r1cs`), for `snarkjs wtns check` and `snarkjs groth16 prove`.
+    #[arg(long)]
+    wtns: Option<PathBuf>,
 }
 
 /// `zkcredit prove`.
@@ -89,6 +95,15 @@ pub fn gen_witness(a: GenWitnessArgs) -> Result<(), CliError> {
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
     w.context = offchain_context([7u8; 32], [a.seed as u8; 32], now + 600);
+    if let Some(path) = &a.wtns {
+        let public = w
+            .check(&params)
+            .map_err(zkcredit_prover::ProverError::from)?;
+        let circuit = EligibilityCircuit::with_public(params, w.clone(), public);
+        let z = zkcredit_prover::fast::assignment(circuit)?;
+        write_atomic(path, &zkcredit_prover::circom::r1cs::wtns_bytes(&z))?;
+        println!("wrote {} ({} wires)", path.display(), z.len());
+    }
     let file = WitnessFile {
         circuit: params.id(),
         witness: w,

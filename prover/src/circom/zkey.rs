@@ -1,0 +1,215 @@
+//! A strict reader of snarkjs's Groth16 `.zkey` (SPEC §10.2), for keys that come out of a
+//! phase-2 ceremony.
+//!
+//! Written here rather than taken from `ark-circom` 0.6 or `taceo-circom-types` 0.3: both
+//! index and allocate from lengths read out of the file (section ids, section lengths,
+//! coefficient positions), so a truncated or corrupted file panics or aborts the process.
+//! This reader is told the circuit first: every section must have exactly the size that
+//! circuit implies, so nothing is allocated beyond the circuit's own size, and the key is
+//! refused unless its constraint matrices are ours, coefficient for coefficient.
+//!
+//! Layout (all little-endian; points in Montgomery form, zeros for infinity):
+//! 1 protocol (`1` = Groth16) · 2 header `n8q q n8r r nVars nPublic domainSize α₁ β₁ β₂ γ₂
+//! δ₁ δ₂` · 3 IC (`nPublic + 1` G1) · 4 coefficients `n, (matrix, constraint, signal,
+//! value·R²)ⁿ` of A and B, plus `A[nConstraints + i][i] = 1` for every instance variable ·
+//! 5 A (`nVars` G1) · 6 B (`nVars` G1) · 7 B (`nVars` G2) · 8 C (`nVars − nPublic − 1` G1) ·
+//! 9 H (`domainSize` G1) · 10 the contributions (read by `snarkjs zkey verify`, not here).
+
+use super::binfile::{BinFile, Cursor};
+use super::r1cs::canonical_row;
+use crate::fast::R1cs;
+use ark_bn254::{Bn254, Fq, Fr, G1Affine, G2Affine};
+use ark_groth16::{ProvingKey, VerifyingKey};
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use rayon::prelude::*;
+
+/// Why a zkey was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZkeyError {
+    /// The bytes are not a well-formed Groth16 zkey over BN254.
+    Format(String),
+    /// A well-formed zkey for another constraint system.
+    WrongCircuit(String),
+}
+
+const G1_LEN: usize = 64;
+const G2_LEN: usize = 128;
+const COEFF_LEN: usize = 12 + 32;
+const HEADER_LEN: usize = 4 + 32 + 4 + 32 + 4 + 4 + 4 + 3 * G1_LEN + 3 * G2_LEN;
+
+/// Room left for section 10 (each contribution is a few hundred bytes).
+const MAX_CONTRIBUTIONS_LEN: u64 = 16 << 20;
+
+/// The circuit's sizes as a zkey states them.
+struct Shape {
+    n_vars: usize,
+    n_public: usize,
+    domain: usize,
+    coefficients: Vec<(u32, u32, u32, Fr)>,
+}
+
+fn shape(r: &R1cs) -> Result<Shape, ZkeyError> {
+    let domain = GeneralEvaluationDomain::<Fr>::new(r.num_constraints + r.num_inputs)
+        .map(|d| d.size())
+        .ok_or_else(|| ZkeyError::WrongCircuit("the circuit exceeds the FFT domain".into()))?;
+    let mut coefficients = Vec::new();
+    for (m, matrix) in r.matrices[..2].iter().enumerate() {
+        for (i, row) in matrix.iter().enumerate() {
+            for (w, c) in canonical_row(row) {
+                coefficients.push((m as u32, i as u32, w as u32, c));
+            }
+        }
+    }
+    for i in 0..r.num_inputs {
+        coefficients.push((0, (r.num_constraints + i) as u32, i as u32, Fr::from(1u8)));
+    }
+    coefficients.sort_by_key(|(m, i, w, _)| (*m, *i, *w));
+    Ok(Shape {
+        n_vars: r.num_inputs + r.num_witness,
+        n_public: r.num_inputs - 1,
+        domain,
+        coefficients,
+    })
+}
+
+/// The largest zkey file this circuit can have (its sections plus room for the
+/// contributions): read no file larger than this.
+pub fn max_len(r: &R1cs) -> Result<u64, ZkeyError> {
+    let s = shape(r)?;
+    let core = 12
+        + 10 * 12
+        + 4
+        + HEADER_LEN
+        + (s.n_public + 1) * G1_LEN
+        + 4
+        + s.coefficients.len() * COEFF_LEN
+        + s.n_vars * (2 * G1_LEN + G2_LEN)
+        + (s.n_vars - s.n_public - 1) * G1_LEN
+        + s.domain * G1_LEN;
+    Ok(core as u64 + MAX_CONTRIBUTIONS_LEN)
+}
+
+fn points<T: Send>(
+    c: Cursor<'_>,
+    n: usize,
+    len: usize,
+    one: impl Fn(&mut Cursor<'_>) -> Result<T, String> + Sync,
+) -> Result<Vec<T>, String> {
+    let (base, bytes) = c.rest();
+    if bytes.len() != n * len {
+        return Err(format!("expected {n} points"));
+    }
+    bytes
+        .par_chunks_exact(len)
+        .enumerate()
+        .map(|(i, ch)| one(&mut Cursor::at(ch, base + i * len)))
+        .collect()
+}
+
+/// Reads `bytes` as the final zkey of circuit `r`: a proving key whose `h_query` follows
+/// snarkjs's convention ([`crate::fast::Qap::Circom`]).
+pub fn read(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
+    let s = shape(r)?;
+    let f = BinFile::parse(bytes, b"zkey", 16).map_err(ZkeyError::Format)?;
+    let fmt = ZkeyError::Format;
+    let wrong = ZkeyError::WrongCircuit;
+    if f.version != 1 {
+        return Err(fmt(format!("version {} (snarkjs writes 1)", f.version)));
+    }
+    let mut p = f.section_sized(1, 4).map_err(fmt)?;
+    p.expect_u32(1, "protocol (1 is Groth16)").map_err(fmt)?;
+
+    let mut h = f.section_sized(2, HEADER_LEN).map_err(fmt)?;
+    h.expect_u32(32, "n8q").map_err(fmt)?;
+    h.expect_modulus::<Fq>("base field").map_err(fmt)?;
+    h.expect_u32(32, "n8r").map_err(fmt)?;
+    h.expect_modulus::<Fr>("scalar field").map_err(fmt)?;
+    for (want, what) in [
+        (s.n_vars, "nVars (wires)"),
+        (s.n_public, "nPublic"),
+        (s.domain, "domainSize"),
+    ] {
+        h.expect_u32(want as u32, what).map_err(wrong)?;
+    }
+    let alpha_g1 = h.g1().map_err(fmt)?;
+    let beta_g1 = h.g1().map_err(fmt)?;
+    let beta_g2 = h.g2().map_err(fmt)?;
+    let gamma_g2 = h.g2().map_err(fmt)?;
+    let delta_g1 = h.g1().map_err(fmt)?;
+    let delta_g2 = h.g2().map_err(fmt)?;
+    h.finish("header").map_err(fmt)?;
+
+    let mut c = f.section(4).map_err(fmt)?;
+    let n = c.u32().map_err(fmt)? as usize;
+    if n != s.coefficients.len() {
+        return Err(wrong(format!(
+            "it has {n} A/B coefficients, this circuit {}",
+            s.coefficients.len()
+        )));
+    }
+    let mut c = f.section_sized(4, 4 + n * COEFF_LEN).map_err(fmt)?;
+    c.u32().map_err(fmt)?;
+    let mut theirs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (m, i, w) = (
+            c.u32().map_err(fmt)?,
+            c.u32().map_err(fmt)?,
+            c.u32().map_err(fmt)?,
+        );
+        theirs.push((m, i, w, c.zkey_coefficient().map_err(fmt)?));
+    }
+    theirs.sort_by_key(|(m, i, w, _)| (*m, *i, *w));
+    if let Some((t, o)) = theirs.iter().zip(&s.coefficients).find(|(t, o)| t != o) {
+        let at = |(m, i, w, _): &(u32, u32, u32, Fr)| {
+            let m = match m {
+                0 => "A".to_string(),
+                1 => "B".to_string(),
+                m => format!("matrix {m}"),
+            };
+            format!("{m} row {i} wire {w}")
+        };
+        return Err(wrong(format!(
+            "its constraint matrices differ from this circuit's, first at {} (this circuit: {})",
+            at(t),
+            at(o)
+        )));
+    }
+
+    let g1s = |id, n| -> Result<Vec<G1Affine>, ZkeyError> {
+        points(
+            f.section_sized(id, n * G1_LEN).map_err(fmt)?,
+            n,
+            G1_LEN,
+            |c| c.g1(),
+        )
+        .map_err(fmt)
+    };
+    let ic = g1s(3, s.n_public + 1)?;
+    let a_query = g1s(5, s.n_vars)?;
+    let b_g1_query = g1s(6, s.n_vars)?;
+    let b_g2_query: Vec<G2Affine> = points(
+        f.section_sized(7, s.n_vars * G2_LEN).map_err(fmt)?,
+        s.n_vars,
+        G2_LEN,
+        |c| c.g2(),
+    )
+    .map_err(fmt)?;
+    let l_query = g1s(8, s.n_vars - s.n_public - 1)?;
+    let h_query = g1s(9, s.domain)?;
+    Ok(ProvingKey {
+        vk: VerifyingKey {
+            alpha_g1,
+            beta_g2,
+            gamma_g2,
+            delta_g2,
+            gamma_abc_g1: ic,
+        },
+        beta_g1,
+        delta_g1,
+        a_query,
+        b_g1_query,
+        b_g2_query,
+        h_query,
+        l_query,
+    })
+}

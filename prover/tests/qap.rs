@@ -1,0 +1,79 @@
+//! Both witness maps (SPEC §10.2): a key generated for snarkjs's map (`h_query` of `n`
+//! points) is recognised and proved with that map, a key for arkworks' map with arkworks'
+//! — each proof verifies, and a key whose `h_query` fits neither is refused.
+
+use ark_bn254::{Bn254, Fr};
+use ark_ff::UniformRand;
+use ark_groth16::Groth16;
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use zkcredit_circuits::imt::IndexedMerkleTree;
+use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
+use zkcredit_prover::circom::reduction::CircomReduction;
+use zkcredit_prover::fast::{Prover, Qap};
+
+const DEPTH: usize = 8;
+
+fn setup_circuit() -> FraudOnlyCircuit {
+    FraudOnlyCircuit {
+        depth: DEPTH,
+        public: None,
+        witness: None,
+    }
+}
+
+fn instance(rng: &mut StdRng) -> (FraudOnlyCircuit, [Fr; 2]) {
+    let rows: Vec<(Fr, [Fr; 3])> = (1..=20u64)
+        .map(|k| (Fr::from(k * 1_000_003), [Fr::from(1u64); 3]))
+        .collect();
+    let tree = IndexedMerkleTree::from_rows(DEPTH, &rows).unwrap();
+    let s = Subject {
+        key: Fr::from(5_000_001u64),
+        blinding: Fr::rand(rng),
+    };
+    let (_, w) = tree.witness(&s.key).unwrap();
+    let public = [tree.root(), subject_commitment(&s.key, &s.blinding)];
+    let c = FraudOnlyCircuit {
+        depth: DEPTH,
+        public: Some(public),
+        witness: Some((s, w)),
+    };
+    (c, public)
+}
+
+#[test]
+fn each_key_is_proved_with_the_map_it_was_made_for() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let circom_pk = Groth16::<Bn254, CircomReduction>::generate_random_parameters_with_reduction(
+        setup_circuit(),
+        &mut rng,
+    )
+    .unwrap();
+    let arkworks_pk =
+        Groth16::<Bn254>::generate_random_parameters_with_reduction(setup_circuit(), &mut rng)
+            .unwrap();
+    assert_eq!(circom_pk.h_query.len(), arkworks_pk.h_query.len() + 1);
+    for (pk, want) in [(circom_pk, Qap::Circom), (arkworks_pk, Qap::Arkworks)] {
+        let prover = Prover::new(pk.clone(), setup_circuit()).unwrap();
+        assert_eq!(prover.qap(), want);
+        let (c, public) = instance(&mut rng);
+        let proof = prover.prove(c, &mut rng).unwrap();
+        let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+        assert!(
+            Groth16::<Bn254>::verify_proof(&pvk, &proof, &public).unwrap(),
+            "{want:?}"
+        );
+        // The wrong public inputs do not verify (the check above can fail).
+        assert!(!Groth16::<Bn254>::verify_proof(&pvk, &proof, &[public[0], public[0]]).unwrap());
+    }
+}
+
+#[test]
+fn a_key_whose_h_query_fits_neither_map_is_refused() {
+    let mut rng = StdRng::seed_from_u64(8);
+    let mut pk =
+        Groth16::<Bn254>::generate_random_parameters_with_reduction(setup_circuit(), &mut rng)
+            .unwrap();
+    pk.h_query.pop();
+    let e = Prover::new(pk, setup_circuit()).unwrap_err().to_string();
+    assert!(e.contains("h query"), "{e}");
+}

@@ -2,6 +2,9 @@
 // contracts/out/<Contract>.json = { abi, bytecode, deployedBytecode }.
 // Usage: node contracts/compile.js          (write artifacts)
 //        node contracts/compile.js --check  (fail if the committed artifacts are stale)
+//        node contracts/compile.js --file F.sol --contract Name
+//            (compile one self-contained file, e.g. a verifier generated from an imported
+//             ceremony key, and print its artifact JSON on stdout; nothing is written)
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -11,9 +14,18 @@ const SRC = path.join(__dirname, "src");
 const OUT = path.join(__dirname, "out");
 const check = process.argv.includes("--check");
 
+const arg = (name) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const single = arg("--file");
 const sources = {};
-for (const f of fs.readdirSync(SRC).sort()) {
-  if (f.endsWith(".sol")) sources[f] = { content: fs.readFileSync(path.join(SRC, f), "utf8") };
+if (single) {
+  sources[path.basename(single)] = { content: fs.readFileSync(single, "utf8") };
+} else {
+  for (const f of fs.readdirSync(SRC).sort()) {
+    if (f.endsWith(".sol")) sources[f] = { content: fs.readFileSync(path.join(SRC, f), "utf8") };
+  }
 }
 const input = {
   language: "Solidity",
@@ -29,6 +41,19 @@ const output = JSON.parse(solc.compile(JSON.stringify(input)));
 const errors = (output.errors || []).filter((e) => e.severity === "error");
 for (const e of output.errors || []) console.error(e.formattedMessage);
 if (errors.length) process.exit(1);
+
+if (single) {
+  const name = arg("--contract");
+  const c = output.contracts[path.basename(single)][name];
+  if (!c) {
+    console.error(`no contract ${name} in ${single}`);
+    process.exit(1);
+  }
+  const artifact = { contractName: name, compiler: `solc ${solc.version()}`, abi: c.abi,
+    bytecode: "0x" + c.evm.bytecode.object, deployedBytecode: "0x" + c.evm.deployedBytecode.object };
+  process.stdout.write(JSON.stringify(artifact) + "\n");
+  process.exit(0);
+}
 
 let stale = [];
 const wanted = ["Groth16Verifier", "ProviderRegistry", "LendingPool", "PoseidonHasher"];

@@ -311,6 +311,61 @@ fn a_snarkjs_ceremony_gives_keys_that_zkcredit_proves_with() {
     );
     assert!(v.contains("OK!"), "{v}");
 
+    // The Solidity verifier generated from the imported key accepts the proof in revm.
+    let digest = zkcredit_verifier::keys::vk_digest(&vk);
+    let sol = zkcredit_evm::codegen::verifier_sol(&vk, "fraud_only_d20", &digest, false);
+    assert!(!sol.contains("INSECURE"), "{sol}");
+    std::fs::write(d.join("FraudVerifier.sol"), sol).unwrap();
+    let o = Command::new("node")
+        .arg(root().join("contracts/compile.js"))
+        .args([
+            "--file",
+            "FraudVerifier.sol",
+            "--contract",
+            "Groth16Verifier",
+        ])
+        .current_dir(d)
+        .output()
+        .expect("node on PATH");
+    assert!(o.status.success(), "solc-js: {}", common::text(&o));
+    let artifact: serde_json::Value = serde_json::from_slice(&o.stdout).expect("artifact JSON");
+    let code = hex::decode(
+        artifact["bytecode"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .unwrap();
+    let mut vm = zkcredit_evm::vm::Chain::new(1_700_000_000);
+    let from = alloy_primitives::Address::repeat_byte(0x11);
+    let (verifier, _) = vm
+        .deploy(
+            "Groth16Verifier",
+            from,
+            &code,
+            &[],
+            alloy_primitives::U256::ZERO,
+        )
+        .unwrap();
+    let call = |vm: &mut zkcredit_evm::vm::Chain, inputs: &[Fr; 2]| {
+        let mut data =
+            zkcredit_evm::codegen::selector("verifyProof(uint256[8],uint256[2])").to_vec();
+        for w in zkcredit_evm::abi::proof_words(&proof) {
+            data.extend_from_slice(&w.to_be_bytes::<32>());
+        }
+        for x in inputs {
+            data.extend_from_slice(&zkcredit_evm::abi::fr_word(x).to_be_bytes::<32>());
+        }
+        let out = vm.view(from, verifier, data).unwrap();
+        assert!(out.success, "verifyProof reverted: {:?}", out.output);
+        out.output.last() == Some(&1)
+    };
+    assert!(
+        call(&mut vm, &public),
+        "the imported key's contract accepts zkcredit's proof"
+    );
+    assert!(!call(&mut vm, &wrong), "and refuses it for other inputs");
+
     // 4. A proof snarkjs makes from our R1CS and witness verifies in zkcredit.
     ok(
         snarkjs(

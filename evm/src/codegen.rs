@@ -40,8 +40,14 @@ pub fn selector(sig: &str) -> [u8; 4] {
 
 const HEADER: &str = "// SPDX-License-Identifier: Apache-2.0\n";
 
-/// `contracts/src/Groth16Verifier.sol` for `vk` (circuit `circuit_id`).
-pub fn verifier_sol(vk: &VerifyingKey<Bn254>, circuit_id: &str, vk_digest: &str) -> String {
+/// `contracts/src/Groth16Verifier.sol` for `vk` (circuit `circuit_id`); `insecure_dev` says
+/// whether `vk` is the development key (the contract's documentation says so).
+pub fn verifier_sol(
+    vk: &VerifyingKey<Bn254>,
+    circuit_id: &str,
+    vk_digest: &str,
+    insecure_dev: bool,
+) -> String {
     let n = vk.gamma_abc_g1.len() - 1;
     let mut s = String::new();
     let w = &mut s;
@@ -73,7 +79,11 @@ pub fn verifier_sol(vk: &VerifyingKey<Bn254>, circuit_id: &str, vk_digest: &str)
     )
     .unwrap();
     w.push_str("/// @dev Proof layout: [A.x, A.y, B.x.imag, B.x.real, B.y.imag, B.y.real, C.x, C.y] (EIP-197).\n");
-    w.push_str("///      The committed key is the INSECURE development key derived from a published seed.\n");
+    if insecure_dev {
+        w.push_str("///      The committed key is the INSECURE development key derived from a published seed.\n");
+    } else {
+        w.push_str("///      Generated from a production key (a ceremony's: docs/CEREMONY.md); VK_DIGEST is its sha256.\n");
+    }
     w.push_str("contract Groth16Verifier {\n");
     w.push_str("    /// @notice A public input is not below the scalar-field modulus r.\n    error PublicInputNotInField(uint256 index);\n");
     w.push_str("    /// @notice A proof coordinate is not below the base-field modulus q.\n    error ProofCoordinateNotInField(uint256 index);\n");
@@ -425,11 +435,16 @@ pub fn constants_sol() -> String {
 }
 
 /// Every generated file: (path relative to the workspace, contents).
-pub fn all(vk: &VerifyingKey<Bn254>, circuit_id: &str, vk_digest: &str) -> Vec<(String, String)> {
+pub fn all(
+    vk: &VerifyingKey<Bn254>,
+    circuit_id: &str,
+    vk_digest: &str,
+    insecure_dev: bool,
+) -> Vec<(String, String)> {
     let mut v = vec![
         (
             "contracts/src/Groth16Verifier.sol".to_string(),
-            verifier_sol(vk, circuit_id, vk_digest),
+            verifier_sol(vk, circuit_id, vk_digest, insecure_dev),
         ),
         (CONSTANTS_SOL.to_string(), constants_sol()),
     ];

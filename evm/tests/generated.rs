@@ -17,7 +17,7 @@ fn committed_solidity_equals_the_generator_output() {
     let bin = std::fs::read(root().join("params/eligibility_s16_d32.vk.bin")).unwrap();
     let vk = zkcredit_verifier::keys::vk_from_bytes(&bin).unwrap();
     let digest = zkcredit_verifier::keys::vk_digest(&vk);
-    for (rel, text) in codegen::all(&vk, "eligibility_s16_d32", &digest) {
+    for (rel, text) in codegen::all(&vk, "eligibility_s16_d32", &digest, true) {
         let committed = std::fs::read_to_string(root().join(&rel)).unwrap_or_default();
         assert!(committed == text, "{rel} differs from the generator: run `zkcredit gen-contracts` (never edit it by hand)");
     }
@@ -110,7 +110,7 @@ fn constants_sol_carries_the_rust_constants() {
     // The verifier names its input points after the same public inputs.
     let bin = std::fs::read(root().join("params/eligibility_s16_d32.vk.bin")).unwrap();
     let vk = zkcredit_verifier::keys::vk_from_bytes(&bin).unwrap();
-    let verifier = codegen::verifier_sol(&vk, "eligibility_s16_d32", "00");
+    let verifier = codegen::verifier_sol(&vk, "eligibility_s16_d32", "00", true);
     for (i, name) in PUBLIC_INPUT_NAMES.iter().enumerate() {
         let name = name.to_uppercase();
         assert!(
@@ -118,7 +118,7 @@ fn constants_sol_carries_the_rust_constants() {
             "IC_{name}_X"
         );
     }
-    assert!(codegen::all(&vk, "eligibility_s16_d32", "00")
+    assert!(codegen::all(&vk, "eligibility_s16_d32", "00", true)
         .iter()
         .any(|(rel, _)| rel == codegen::CONSTANTS_SOL));
 }

@@ -38,6 +38,10 @@ pub struct GenContractsArgs {
     /// Compare instead of writing.
     #[arg(long)]
     check: bool,
+    /// Where the verifying key is (default: `<root>/params`); e.g. the `--params` of
+    /// `zkcredit import-zkey` after a ceremony.
+    #[arg(long)]
+    params: Option<PathBuf>,
     /// Generate from a development verifying key (forgeable by anyone; development and CI
     /// only). Without it a development key is refused.
     #[arg(long)]
@@ -95,14 +99,16 @@ pub fn setup(a: SetupArgs) -> Result<(), CliError> {
 /// Runs `zkcredit gen-contracts`.
 pub fn gen_contracts(a: GenContractsArgs) -> Result<(), CliError> {
     let id = CircuitId::default_eligibility().name();
-    let vk = VkFiles::new(&a.root.join("params"), &id).read()?;
+    let params = a.params.clone().unwrap_or_else(|| a.root.join("params"));
+    let vk = VkFiles::new(&params, &id).read()?;
     super::init_tracing();
-    if super::check_vk(&id, &vk, a.insecure_dev_keys, "gen-contracts")? {
+    let dev = super::check_vk(&id, &vk, a.insecure_dev_keys, "gen-contracts")?;
+    if dev {
         eprintln!("warning: generating contracts for an INSECURE DEVELOPMENT verifying key (--insecure-dev-keys)");
     }
     let digest = vk_digest(&vk);
     let mut stale = Vec::new();
-    for (rel, text) in zkcredit_evm::codegen::all(&vk, &id, &digest) {
+    for (rel, text) in zkcredit_evm::codegen::all(&vk, &id, &digest, dev) {
         let path = a.root.join(&rel);
         if a.check {
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {

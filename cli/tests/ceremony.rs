@@ -458,3 +458,99 @@ fn a_snarkjs_ceremony_gives_keys_that_zkcredit_proves_with() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", common::text(&o));
 }
+
+/// The peer benchmark's path on the whole statement, in small: snarkjs accepts our exported
+/// eligibility R1CS and `gen-witness --wtns` witness, and proves with a key we write as a
+/// zkey; the proof verifies in zkcredit (`zkcredit bench --peer`, SPEC §10.1).
+#[test]
+fn snarkjs_proves_our_exact_eligibility_statement() {
+    use ark_bn254::Bn254;
+    use ark_groth16::Groth16;
+    use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
+    use zkcredit_prover::circom::reduction::CircomReduction;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let params = EligibilityParams { slots: 4, depth: 8 };
+    let out = ok(
+        common::zk(
+            &[
+                "export-r1cs",
+                "--circuit",
+                "eligibility_s4_d8",
+                "--out",
+                "e.r1cs",
+            ],
+            d,
+        ),
+        "export-r1cs",
+    );
+    let r1cs = CircuitId::Eligibility(params).r1cs().unwrap();
+    assert!(
+        out.contains(&format!("{} constraints", r1cs.num_constraints)),
+        "{out}"
+    );
+    let info = ok(snarkjs(&["r1cs", "info", "e.r1cs"], d), "r1cs info");
+    assert!(
+        info.contains(&format!("# of Constraints: {}", r1cs.num_constraints)),
+        "{info}"
+    );
+    assert!(info.contains("# of Public Inputs: 6"), "{info}");
+    ok(
+        common::zk(
+            &[
+                "gen-witness",
+                "--slots",
+                "4",
+                "--depth",
+                "8",
+                "--borrowers",
+                "20",
+                "--out",
+                "w.json",
+                "--wtns",
+                "e.wtns",
+            ],
+            d,
+        ),
+        "gen-witness --wtns",
+    );
+    let check = ok(
+        snarkjs(&["wtns", "check", "e.r1cs", "e.wtns"], d),
+        "wtns check",
+    );
+    assert!(check.contains("WITNESS IS CORRECT"), "{check}");
+    let mut rng = StdRng::seed_from_u64(4);
+    let pk = Groth16::<Bn254, CircomReduction>::generate_random_parameters_with_reduction(
+        EligibilityCircuit::for_setup(params),
+        &mut rng,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("e.zkey"),
+        zkcredit_prover::circom::zkey::write(&pk, &r1cs).unwrap(),
+    )
+    .unwrap();
+    ok(
+        snarkjs(
+            &["groth16", "prove", "e.zkey", "e.wtns", "p.json", "pub.json"],
+            d,
+        ),
+        "snarkjs groth16 prove",
+    );
+    let proof = zkcredit_verifier::snarkjs::parse_proof(
+        &std::fs::read_to_string(d.join("p.json")).unwrap(),
+    )
+    .unwrap();
+    let public = zkcredit_verifier::snarkjs::parse_public(
+        &std::fs::read_to_string(d.join("pub.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(public.len(), 6);
+    let v = zkcredit_verifier::Verifier::new(&pk.vk);
+    v.verify_raw(&proof, &public)
+        .expect("snarkjs's proof of our statement verifies in zkcredit");
+    let mut other = public.clone();
+    other[0] += Fr::from(1u8);
+    assert!(v.verify_raw(&proof, &other).is_err());
+}

@@ -77,3 +77,33 @@ fn a_key_whose_h_query_fits_neither_map_is_refused() {
     let e = Prover::new(pk, setup_circuit()).unwrap_err().to_string();
     assert!(e.contains("h query"), "{e}");
 }
+
+#[test]
+fn a_zkey_we_write_reads_back_as_the_same_key() {
+    use zkcredit_prover::circom::zkey;
+    let mut rng = StdRng::seed_from_u64(9);
+    let pk = Groth16::<Bn254, CircomReduction>::generate_random_parameters_with_reduction(
+        setup_circuit(),
+        &mut rng,
+    )
+    .unwrap();
+    let r1cs = zkcredit_prover::fast::R1cs::of(setup_circuit()).unwrap();
+    let bytes = zkey::write(&pk, &r1cs).unwrap();
+    assert_eq!(zkey::read(&bytes, &r1cs).unwrap(), pk);
+    // An arkworks-map key has one h point fewer: not written as a snarkjs key.
+    let ark =
+        Groth16::<Bn254>::generate_random_parameters_with_reduction(setup_circuit(), &mut rng)
+            .unwrap();
+    assert!(zkey::write(&ark, &r1cs).is_err());
+    // Another circuit's R1CS: the reader refuses the file.
+    let other = zkcredit_prover::fast::R1cs::of(FraudOnlyCircuit {
+        depth: 6,
+        public: None,
+        witness: None,
+    })
+    .unwrap();
+    assert!(matches!(
+        zkey::read(&bytes, &other),
+        Err(zkey::ZkeyError::WrongCircuit(_))
+    ));
+}

@@ -404,9 +404,54 @@ pub fn run(runs: usize, quick: bool, peer: bool) -> serde_json::Value {
                 }
             }
         }
+        identical_rows(slots, runs, &mut peer_table, &mut peers);
         print!("{peer_table}");
     }
     serde_json::json!({ "cores": cores, "runs": runs, "rows": rows, "table": table, "peers": peers, "peer_table": peer_table })
+}
+
+/// The peer rows on the identical R1CS (eligibility at each of `slots`).
+fn identical_rows(
+    slots: &[usize],
+    runs: usize,
+    table: &mut String,
+    peers: &mut Vec<serde_json::Value>,
+) {
+    table.push_str("\nPeer on the identical statement: the whole eligibility circuit as our exported R1CS (SPEC §10.1), one key shared by both provers (made for snarkjs's QAP map, written as a zkey), our witness as .wtns; snarkjs's proofs checked by our verifier:\n\n");
+    table.push_str("| statement | ours: constraints | snarkjs: constraints | ours: prove median | snarkjs: prove median | speed-up |\n|---|---:|---:|---:|---:|---:|\n");
+    let root = std::env::current_dir().unwrap_or_default();
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            table.push_str(&format!("| – | not run: {e} | | | | |\n"));
+            return;
+        }
+    };
+    for &s in slots {
+        eprintln!("measuring both provers on eligibility_s{s}_d32 (identical R1CS) …");
+        match super::bench_identical::eligibility(s, runs, &root, dir.path()) {
+            Ok(r) => {
+                let theirs = r.snarkjs["prove_median_ms"].as_f64().unwrap_or(f64::NAN);
+                table.push_str(&format!(
+                    "| {} | {} | {} | {:.0} ms | {:.0} ms | {:.1}× |\n",
+                    r.circuit,
+                    r.constraints,
+                    r.snarkjs["constraints"],
+                    r.ours_ms,
+                    theirs,
+                    theirs / r.ours_ms
+                ));
+                peers.push(serde_json::json!({ "circuit": r.circuit, "identical_r1cs": true, "ours_prove_median_ms": r.ours_ms, "snarkjs": r.snarkjs }));
+            }
+            Err(e) => {
+                eprintln!("identical-R1CS peer run for eligibility_s{s}_d32 skipped: {e}");
+                table.push_str(&format!(
+                    "| eligibility_s{s}_d32 | – | – | – | not run: {} | |\n",
+                    e.lines().next().unwrap_or("")
+                ));
+            }
+        }
+    }
 }
 
 /// The results as a Markdown table.

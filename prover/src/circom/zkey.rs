@@ -19,6 +19,8 @@ use super::binfile::{BinFile, Cursor};
 use super::r1cs::canonical_row;
 use crate::fast::R1cs;
 use ark_bn254::{Bn254, Fq, Fr, G1Affine, G2Affine};
+use ark_ec::AffineRepr;
+use ark_ff::{BigInteger, Field, PrimeField};
 use ark_groth16::{ProvingKey, VerifyingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use rayon::prelude::*;
@@ -212,4 +214,82 @@ pub fn read(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
         h_query,
         l_query,
     })
+}
+
+/// Writes `pk` (a key made for snarkjs's witness map, [`crate::fast::Qap::Circom`]) for
+/// circuit `r` as a snarkjs zkey with sections 1–9 and no contributions section: what
+/// `snarkjs groth16 prove` needs, so the peer benchmark proves with snarkjs on exactly our
+/// constraint system and key. Not a ceremony artifact (`snarkjs zkey verify` needs the
+/// transcript).
+pub fn write(pk: &ProvingKey<Bn254>, r: &R1cs) -> Result<Vec<u8>, ZkeyError> {
+    let s = shape(r)?;
+    if pk.h_query.len() != s.domain || pk.a_query.len() != s.n_vars {
+        return Err(ZkeyError::WrongCircuit(
+            "the key's queries do not have this circuit's sizes (or it is not a snarkjs-map key)"
+                .into(),
+        ));
+    }
+    let fq_r = Fq::from(2u8).pow([256u64]);
+    let fq =
+        |out: &mut Vec<u8>, x: &Fq| out.extend_from_slice(&(*x * fq_r).into_bigint().to_bytes_le());
+    let g1 = |out: &mut Vec<u8>, p: &G1Affine| match p.xy() {
+        Some((x, y)) => {
+            fq(out, &x);
+            fq(out, &y);
+        }
+        None => out.extend_from_slice(&[0u8; G1_LEN]),
+    };
+    let g2 = |out: &mut Vec<u8>, p: &G2Affine| match p.xy() {
+        Some((x, y)) => {
+            for c in [x.c0, x.c1, y.c0, y.c1] {
+                fq(out, &c);
+            }
+        }
+        None => out.extend_from_slice(&[0u8; G2_LEN]),
+    };
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(&32u32.to_le_bytes());
+    header.extend_from_slice(&Fq::MODULUS.to_bytes_le());
+    header.extend_from_slice(&32u32.to_le_bytes());
+    header.extend_from_slice(&Fr::MODULUS.to_bytes_le());
+    for v in [s.n_vars, s.n_public, s.domain] {
+        header.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    g1(&mut header, &pk.vk.alpha_g1);
+    g1(&mut header, &pk.beta_g1);
+    g2(&mut header, &pk.vk.beta_g2);
+    g2(&mut header, &pk.vk.gamma_g2);
+    g1(&mut header, &pk.delta_g1);
+    g2(&mut header, &pk.vk.delta_g2);
+    let fr_r2 = Fr::from(2u8).pow([512u64]);
+    let mut coeffs = Vec::with_capacity(4 + s.coefficients.len() * COEFF_LEN);
+    coeffs.extend_from_slice(&(s.coefficients.len() as u32).to_le_bytes());
+    for (m, i, w, v) in &s.coefficients {
+        for x in [m, i, w] {
+            coeffs.extend_from_slice(&x.to_le_bytes());
+        }
+        coeffs.extend_from_slice(&(*v * fr_r2).into_bigint().to_bytes_le());
+    }
+    let g1s = |ps: &[G1Affine]| {
+        let mut out = Vec::with_capacity(ps.len() * G1_LEN);
+        ps.iter().for_each(|p| g1(&mut out, p));
+        out
+    };
+    let mut b2 = Vec::with_capacity(pk.b_g2_query.len() * G2_LEN);
+    pk.b_g2_query.iter().for_each(|p| g2(&mut b2, p));
+    Ok(super::binfile::write(
+        b"zkey",
+        1,
+        &[
+            (1, 1u32.to_le_bytes().to_vec()),
+            (2, header),
+            (3, g1s(&pk.vk.gamma_abc_g1)),
+            (4, coeffs),
+            (5, g1s(&pk.a_query)),
+            (6, g1s(&pk.b_g1_query)),
+            (7, b2),
+            (8, g1s(&pk.l_query)),
+            (9, g1s(&pk.h_query)),
+        ],
+    ))
 }

@@ -107,3 +107,21 @@ fn a_zkey_we_write_reads_back_as_the_same_key() {
         Err(zkey::ZkeyError::WrongCircuit(_))
     ));
 }
+
+#[test]
+fn a_zkey_with_an_identity_delta_is_refused() {
+    use ark_ec::AffineRepr;
+    use zkcredit_prover::circom::zkey;
+    let mut rng = StdRng::seed_from_u64(10);
+    let mut pk = Groth16::<Bn254, CircomReduction>::generate_random_parameters_with_reduction(
+        setup_circuit(),
+        &mut rng,
+    )
+    .unwrap();
+    pk.vk.delta_g2 = ark_bn254::G2Affine::zero();
+    let r1cs = zkcredit_prover::fast::R1cs::of(setup_circuit()).unwrap();
+    let bytes = zkey::write(&pk, &r1cs).unwrap();
+    assert!(
+        matches!(zkey::read(&bytes, &r1cs), Err(zkey::ZkeyError::Format(m)) if m.contains("infinity"))
+    );
+}

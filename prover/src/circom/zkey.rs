@@ -140,6 +140,12 @@ pub fn read(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
     let delta_g1 = h.g1().map_err(fmt)?;
     let delta_g2 = h.g2().map_err(fmt)?;
     h.finish("header").map_err(fmt)?;
+    // A degenerate key (an identity among α, β, γ, δ) has a known trapdoor: refused.
+    if [alpha_g1, beta_g1, delta_g1].iter().any(|p| p.is_zero())
+        || [beta_g2, gamma_g2, delta_g2].iter().any(|p| p.is_zero())
+    {
+        return Err(fmt("α, β, γ or δ is the point at infinity".into()));
+    }
 
     let mut c = f.section(4).map_err(fmt)?;
     let n = c.u32().map_err(fmt)? as usize;

@@ -13,8 +13,8 @@ use ark_ff::UniformRand;
 use ark_groth16::{Groth16, Proof, ProvingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisMode,
-    R1CS_PREDICATE_LABEL,
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix, OptimizationGoal,
+    SynthesisMode, R1CS_PREDICATE_LABEL,
 };
 use ark_std::rand::{CryptoRng, RngCore};
 
@@ -90,6 +90,13 @@ impl R1cs {
 /// The full assignment `z = (1, public inputs…, private wires…)` of `circuit` (with values),
 /// in the variable order of [`R1cs::of`].
 pub fn assignment<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Vec<Fr>, ProverError> {
+    full_assignment(&synthesize_values(circuit)?)
+}
+
+/// Synthesizes `circuit` (with values) the way the prover does: assignments only, no matrices.
+fn synthesize_values<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<ConstraintSystemRef<Fr>, ProverError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Prove {
@@ -99,6 +106,11 @@ pub fn assignment<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Vec<Fr>, P
     circuit
         .generate_constraints(cs.clone())
         .map_err(synth_err)?;
+    Ok(cs)
+}
+
+/// `(instance assignment, witness assignment)` concatenated.
+fn full_assignment(cs: &ConstraintSystemRef<Fr>) -> Result<Vec<Fr>, ProverError> {
     Ok([
         cs.instance_assignment().map_err(synth_err)?,
         cs.witness_assignment().map_err(synth_err)?,
@@ -175,26 +187,14 @@ impl Prover {
         circuit: C,
         rng: &mut R,
     ) -> Result<Proof<Bn254>, ProverError> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Prove {
-            construct_matrices: false,
-            generate_lc_assignments: false,
-        });
-        circuit
-            .generate_constraints(cs.clone())
-            .map_err(synth_err)?;
+        let cs = synthesize_values(circuit)?;
         // Constraints are not recorded in this mode; the variable counts pin the shape.
         if cs.num_instance_variables() != self.num_inputs
             || cs.num_witness_variables() != self.num_witness
         {
             return Err(synth_err("circuit shape differs from the prover's"));
         }
-        let full: Vec<Fr> = [
-            cs.instance_assignment().map_err(synth_err)?,
-            cs.witness_assignment().map_err(synth_err)?,
-        ]
-        .concat();
+        let full = full_assignment(&cs)?;
         let (r, s) = (Fr::rand(rng), Fr::rand(rng));
         match self.qap {
             Qap::Arkworks => Groth16::<Bn254>::create_proof_with_reduction_and_matrices(

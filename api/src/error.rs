@@ -166,6 +166,9 @@ error_codes! {
     ScopeFixed = (400, "scope_fixed", "the nullifier scope is fixed by the verifier's configuration, not chosen by the caller"),
     /// Too many requests in flight; retry later.
     Overloaded = (503, "overloaded", "the service is at its concurrency limit; retry later"),
+    /// The service's database cannot be reached (a replica whose PostgreSQL is down). Retry
+    /// later: the retry's answer says whether an interrupted attempt was recorded.
+    DatabaseUnavailable = (503, "database_unavailable", "the service's database cannot be reached; retry later"),
     /// A table of the service is full (bounded storage).
     StoreFull = (507, "store_full", "the service's bounded table is full; retry later"),
 }

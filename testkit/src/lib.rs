@@ -4,11 +4,13 @@
 //! - [`scenario`]: a synthetic alliance (issuer, fraud lists, lenders, bureaus) built from
 //!   the native primitives, giving real witnesses;
 //! - [`alliance`]: every role of spec §2 started in-process on loopback, each with its own
-//!   store, talking only HTTP.
+//!   store, talking only HTTP;
+//! - [`pg`]: a throw-away PostgreSQL cluster (the server of Debian's `postgresql`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod alliance;
+pub mod pg;
 pub mod scenario;
 
 /// The root-signing key of the provider in `slot` of a test registry (deterministic, so

@@ -1,6 +1,7 @@
 //! Issue 10, the verifier's findings: each test replays the attack of its finding over real
 //! HTTP (real proofs of the small circuit) and shows it refused.
 
+#[macro_use]
 mod verifier_env;
 
 use verifier_env::*;
@@ -16,6 +17,12 @@ use zkcredit_circuits::registry::{Role, Slot};
 use zkcredit_services::server::spawn_with_metrics;
 use zkcredit_services::verifier::VerifierService;
 use zkcredit_testkit::scenario::example_policy;
+
+// The findings about the verifier's store run on SQLite and on PostgreSQL.
+on_both_backends!(
+    finding_10_a_batch_asks_the_registry_once_per_root_and_open_requests_are_bounded,
+    finding_10_expired_requests_are_pruned,
+);
 
 fn new_request() -> NewRequest {
     NewRequest {
@@ -246,9 +253,10 @@ async fn finding_6_a_root_published_by_a_compromised_registry_admin_is_refused()
     e.verify(&honest).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_10_a_batch_asks_the_registry_once_per_root_and_open_requests_are_bounded() {
-    let e = env().await;
+async fn finding_10_a_batch_asks_the_registry_once_per_root_and_open_requests_are_bounded(
+    backend: Backend,
+) {
+    let e = env_on(backend).await;
     let metrics = Endpoint::new(e.http.clone(), e.registry.metrics_url().unwrap());
     let lookups = |text: String| -> u64 {
         text.lines()
@@ -278,7 +286,7 @@ async fn finding_10_a_batch_asks_the_registry_once_per_root_and_open_requests_ar
     // Open requests are bounded: a verifier keeping at most 2.
     let mut cfg = config(e.registry.url(), &e.registry_key, &e.world);
     cfg.max_open_requests = 2;
-    let v = start_verifier(&e.dir.join("bounded"), cfg).await;
+    let v = e.start_verifier("bounded", cfg).await;
     let client = VerifierClient::new(e.http.clone(), v.url());
     for _ in 0..2 {
         client.create_request(LENDER, &new_request()).await.unwrap();
@@ -476,16 +484,12 @@ async fn finding_10_requests_beyond_the_concurrency_limit_get_503() {
     running.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_10_expired_requests_are_pruned() {
+async fn finding_10_expired_requests_are_pruned(backend: Backend) {
     use zkcredit_services::verifier::PRUNE_AFTER;
-    let e = env().await;
-    let svc = VerifierService::open(
-        &e.dir.join("prune"),
-        &prover().pk().vk,
-        config(e.registry.url(), &e.registry_key, &e.world),
-    )
-    .unwrap();
+    let e = env_on(backend).await;
+    let svc = e
+        .service("prune", config(e.registry.url(), &e.registry_key, &e.world))
+        .await;
     let running = zkcredit_services::server::spawn(svc.clone().router(), local())
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 //! Every request goes through the typed clients of `zkcredit-api`; only the deliberately
 //! malformed bodies (wrong content type, bad JSON, unknown field, oversized) are sent raw.
 
+#[macro_use]
 mod verifier_env;
 
 use verifier_env::*;
@@ -16,9 +17,18 @@ use zkcredit_circuits::Fr;
 use zkcredit_testkit::provider_signing_key;
 use zkcredit_testkit::scenario::example_policy;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accept_then_replay_is_refused() {
-    let e = env().await;
+// Every verifier test of this file runs on SQLite and on PostgreSQL.
+on_both_backends!(
+    accept_then_replay_is_refused,
+    a_wallet_learns_before_proving_that_it_already_applied_in_the_scope,
+    every_check_has_its_own_error_code,
+    malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing,
+    nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass,
+    batch_identifies_the_invalid_item,
+);
+
+async fn accept_then_replay_is_refused(backend: Backend) {
+    let e = env_on(backend).await;
     let req = e.request(example_policy(), 600).await;
     let sub = e.submission(&req, example_policy(), unix_now());
     let acc = e.verify(&sub).await.unwrap();
@@ -39,9 +49,8 @@ async fn accept_then_replay_is_refused() {
 
 /// Issue 18: a wallet asks, before proving, whether its nullifier is already recorded in the
 /// request's scope — only for an open request, and learning nothing about anyone else.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wallet_learns_before_proving_that_it_already_applied_in_the_scope() {
-    let e = env().await;
+async fn a_wallet_learns_before_proving_that_it_already_applied_in_the_scope(backend: Backend) {
+    let e = env_on(backend).await;
     let req = e.request(example_policy(), 600).await;
     let scope = zkcredit_circuits::field::fr_from_dec(&req.scope).unwrap();
     let nullifier = |who: &zkcredit_testkit::scenario::Borrower| {
@@ -84,9 +93,8 @@ async fn a_wallet_learns_before_proving_that_it_already_applied_in_the_scope() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_check_has_its_own_error_code() {
-    let mut e = env().await;
+async fn every_check_has_its_own_error_code(backend: Backend) {
+    let mut e = env_on(backend).await;
     let now = unix_now();
     // unknown_request: a context this verifier never issued.
     let mut fake = e.request(example_policy(), 600).await;
@@ -147,9 +155,8 @@ async fn every_check_has_its_own_error_code() {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing() {
-    let e = env().await;
+async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing(backend: Backend) {
+    let e = env_on(backend).await;
     let req = e.request(example_policy(), 600).await;
     let good = e.submission(&req, example_policy(), unix_now());
     // Bodies no typed client sends: through the endpoint's raw POST.
@@ -210,9 +217,8 @@ async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing() {
     e.verify(&good).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass() {
-    let mut e = env().await;
+async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass(backend: Backend) {
+    let mut e = env_on(backend).await;
     let req = e.request(example_policy(), 600).await;
     let sub = e.submission(&req, example_policy(), unix_now());
     // Eight concurrent submissions of one proof: exactly one is accepted.
@@ -238,9 +244,8 @@ async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass(
     refused(e.verify(&sub).await, 409, ErrorCode::NullifierReused);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batch_identifies_the_invalid_item() {
-    let e = env().await;
+async fn batch_identifies_the_invalid_item(backend: Backend) {
+    let e = env_on(backend).await;
     let mut items = Vec::new();
     for who in &e.others {
         let req = e.request(example_policy(), 600).await;

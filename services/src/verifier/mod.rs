@@ -12,17 +12,19 @@
 //! Every check has its own error code: `unknown_request`, `request_expired`,
 //! `policy_mismatch`, `scope_mismatch`, `now_out_of_skew`, `unknown_registry_root`,
 //! `invalid_proof`, `nullifier_reused` (409); malformed input is a 4xx naming the field. The
-//! nullifier is recorded in the same SQLite transaction that consumes the request, with
-//! `synchronous=FULL`: after a kill -9 it is still there, and two concurrent submissions of
-//! one nullifier never both succeed (the primary key decides).
+//! nullifier is recorded in the same transaction that consumes the request ([`db`]): on
+//! SQLite with `synchronous=FULL`, on PostgreSQL shared by every replica; after a kill -9 it
+//! is still there, and two concurrent submissions of one nullifier never both succeed, on
+//! one replica or several (the primary key decides). A replica whose database is down
+//! answers `503 database_unavailable` and `GET /readyz` says so.
 
 mod config;
+pub mod db;
 mod requests;
 mod roots;
 
 use crate::http::Json;
 use crate::server::{with_common_health, Metrics};
-use crate::store::{db, Store};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
@@ -31,8 +33,8 @@ pub use config::{
     parse_policies, ExpectedProvider, ExpectedSlot, VerifierConfig, DEFAULT_MAX_OPEN_REQUESTS,
     DEFAULT_PERIOD_SECONDS,
 };
+pub use db::{VerifierDb, DEFAULT_PG_SCHEMA};
 pub use requests::PRUNE_AFTER;
-use rusqlite::OptionalExtension;
 use std::sync::Arc;
 use zkcredit_api::verifier::signal_field;
 pub use zkcredit_api::verifier::{
@@ -40,38 +42,15 @@ pub use zkcredit_api::verifier::{
 };
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::eligibility::PublicInputs;
-use zkcredit_circuits::eligibility::{PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH, PI_SCOPE};
+use zkcredit_circuits::eligibility::{PI_CONTEXT, PI_NOW, PI_POLICY_HASH, PI_SCOPE};
 use zkcredit_circuits::field::{fr_to_dec, fr_to_u64};
 use zkcredit_verifier::snarkjs::public_from_json;
 use zkcredit_verifier::Verifier;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS requests (
-    nonce TEXT PRIMARY KEY,
-    context TEXT NOT NULL UNIQUE,
-    policy_json TEXT NOT NULL,
-    policy_hash TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    expiry INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    used_at INTEGER,
-    product TEXT NOT NULL DEFAULT '',
-    period INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS requests_expiry ON requests (expiry);
-CREATE TABLE IF NOT EXISTS nullifiers (
-    scope TEXT NOT NULL,
-    nullifier TEXT NOT NULL,
-    request_nonce TEXT NOT NULL,
-    recorded_at INTEGER NOT NULL,
-    PRIMARY KEY (scope, nullifier)
-);
-";
-
 /// Verifier service state.
 #[derive(Clone)]
 pub struct VerifierService {
-    store: Store,
+    store: VerifierDb,
     verifier: Arc<Verifier>,
     cfg: Arc<VerifierConfig>,
     http: reqwest::Client,
@@ -94,26 +73,26 @@ struct Checked {
 }
 
 impl VerifierService {
-    /// Opens the store under `data_dir`; refuses a configuration that would accept too
-    /// much ([`VerifierConfig::validate`]: no policy, no expected KYC slot, …). Logs the
-    /// verifying key's digest.
+    /// Opens the SQLite store `data_dir/verifier.sqlite` (see [`VerifierService::with_db`]).
     pub fn open(
         data_dir: &std::path::Path,
         vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
         cfg: VerifierConfig,
     ) -> Result<Self, ApiError> {
         cfg.validate()?;
-        let store = Store::open(&data_dir.join("verifier.sqlite"), SCHEMA).map_err(db)?;
-        store.with_sync(|conn| {
-            // Stores created before `product`/`period` existed gain the columns.
-            for col in [
-                "product TEXT NOT NULL DEFAULT ''",
-                "period INTEGER NOT NULL DEFAULT 0",
-            ] {
-                let _ = conn.execute(&format!("ALTER TABLE requests ADD COLUMN {col}"), []);
-            }
-            Ok(())
-        })?;
+        let store = VerifierDb::open_sqlite(&data_dir.join("verifier.sqlite"))?;
+        Self::with_db(store, vk, cfg)
+    }
+
+    /// The service on `store`; refuses a configuration that would accept too much
+    /// ([`VerifierConfig::validate`]: no policy, no expected KYC slot, …). Logs the
+    /// verifying key's digest.
+    pub fn with_db(
+        store: VerifierDb,
+        vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+        cfg: VerifierConfig,
+    ) -> Result<Self, ApiError> {
+        cfg.validate()?;
         let vk_digest = zkcredit_verifier::keys::vk_digest(vk);
         tracing::info!(%vk_digest, insecure_dev_keys = cfg.insecure_dev_keys, verifier_id = %hex::encode(cfg.verifier_id), "verifier key");
         if cfg.insecure_dev_keys {
@@ -149,6 +128,7 @@ impl VerifierService {
         let health =
             serde_json::json!({"status": "ok", "insecure_dev_keys": self.cfg.insecure_dev_keys});
         let r = Router::new()
+            .route("/readyz", get(ready))
             .route("/v1/requests", post(requests::create_request))
             .route("/v1/requests/{nonce}", get(requests::get_request))
             .route(
@@ -175,25 +155,9 @@ impl VerifierService {
         let public = PublicInputs::from_slice(&signals).map_err(|e| {
             ApiError::new(ErrorCode::BadPublicSignals, e.to_string()).field("public_signals")
         })?;
-        let ctx = fr_to_dec(&public.context);
         let row = self
             .store
-            .with(move |conn| {
-                conn.query_row(
-                    "SELECT nonce, policy_hash, scope, expiry FROM requests WHERE context = ?1",
-                    [ctx],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, i64>(3)?,
-                        ))
-                    },
-                )
-                .optional()
-                .map_err(db)
-            })
+            .request_by_context(fr_to_dec(&public.context))
             .await?;
         let Some((nonce, policy_hash, scope, expiry)) = row else {
             return Err(ApiError::new(
@@ -257,27 +221,15 @@ impl VerifierService {
             nullifier: nullifier.clone(),
             request_nonce: nonce.clone(),
         };
-        self.store
-            .with(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
-                let inserted = tx
-                    .execute(
-                        "INSERT INTO nullifiers (scope, nullifier, request_nonce, recorded_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                        rusqlite::params![scope, nullifier, nonce, now],
-                    )
-                    .map_err(db)?;
-                if inserted == 0 {
-                    return Err(ApiError::new(ErrorCode::NullifierReused, "this person already applied in this scope").field(signal_field(PI_NULLIFIER)));
-                }
-                let used = tx.execute("UPDATE requests SET used_at = ?1 WHERE nonce = ?2 AND used_at IS NULL", rusqlite::params![now, nonce]).map_err(db)?;
-                if used == 0 {
-                    return Err(ApiError::new(ErrorCode::RequestAlreadyUsed, "this request was already answered"));
-                }
-                tx.commit().map_err(db)
-            })
-            .await?;
+        self.store.record(scope, nullifier, nonce, now).await?;
         Ok(out)
     }
+}
+
+/// `GET /readyz`: 200 while the database answers, 503 `database_unavailable` otherwise.
+async fn ready(State(svc): State<VerifierService>) -> Result<Json<serde_json::Value>, ApiError> {
+    svc.store.ping().await?;
+    Ok(Json(serde_json::json!({"status": "ok"})))
 }
 
 async fn verify_one(

@@ -5,12 +5,10 @@
 
 use super::VerifierService;
 use crate::http::{bearer, ct_eq, sha, Json};
-use crate::store::db;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use rand::RngCore;
-use rusqlite::OptionalExtension;
 use zkcredit_api::verifier::{
     request_scope, NewRequest, NullifierStatus, ProofRequest, VerifierInfo,
 };
@@ -21,18 +19,12 @@ use zkcredit_circuits::field::fr_to_dec;
 /// Requests expired longer than this are deleted (answers in between say `request_expired`).
 pub const PRUNE_AFTER: u64 = 3600;
 
-/// Deletes the requests expired before `?1` (answered or not).
-const PRUNE_SQL: &str = "DELETE FROM requests WHERE expiry < ?1";
-
 impl VerifierService {
     /// Deletes the requests that expired more than [`PRUNE_AFTER`] seconds before `now`
     /// (also done whenever a request is created); returns how many.
     pub async fn prune_expired(&self, now: u64) -> Result<usize, ApiError> {
         self.store
-            .with(move |conn| {
-                conn.execute(PRUNE_SQL, [now.saturating_sub(PRUNE_AFTER) as i64])
-                    .map_err(db)
-            })
+            .prune(now.saturating_sub(PRUNE_AFTER) as i64)
             .await
     }
 }
@@ -92,34 +84,24 @@ pub(super) async fn create_request(
         product: svc.cfg.product.clone(),
         period,
     };
-    let r = req.clone();
-    let cap = svc.cfg.max_open_requests;
-    let policy_json = serde_json::to_string(&r.policy).map_err(ApiError::internal)?;
+    let row = super::db::RequestRow {
+        nonce: req.nonce.clone(),
+        context: req.context.clone(),
+        policy_json: serde_json::to_string(&req.policy).map_err(ApiError::internal)?,
+        policy_hash: req.policy_hash.clone(),
+        scope: req.scope.clone(),
+        expiry: expiry as i64,
+        created_at: now as i64,
+        product: req.product.clone(),
+        period: period as i64,
+    };
     svc.store
-        .with(move |conn| {
-            let tx = conn.transaction().map_err(db)?;
-            tx.execute(PRUNE_SQL, [now.saturating_sub(PRUNE_AFTER) as i64])
-                .map_err(db)?;
-            let open: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM requests WHERE used_at IS NULL AND expiry >= ?1",
-                    [now as i64],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            if open as u64 >= cap {
-                return Err(ApiError::new(
-                    ErrorCode::StoreFull,
-                    format!("{cap} requests are open; retry when some are answered or expired"),
-                ));
-            }
-            tx.execute(
-                "INSERT INTO requests (nonce, context, policy_json, policy_hash, scope, expiry, created_at, product, period) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                rusqlite::params![r.nonce, r.context, policy_json, r.policy_hash, r.scope, r.expiry as i64, now as i64, r.product, r.period as i64],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)
-        })
+        .insert_request(
+            row,
+            now as i64,
+            now.saturating_sub(PRUNE_AFTER) as i64,
+            svc.cfg.max_open_requests,
+        )
         .await?;
     svc.metrics.inc("verifier_requests_total", "created");
     Ok(Json(req))
@@ -143,27 +125,20 @@ pub(super) async fn get_request(
     let vid = hex::encode(svc.cfg.verifier_id);
     let row = svc
         .store
-        .with(move |conn| {
-            conn.query_row("SELECT context, policy_json, policy_hash, scope, expiry, product, period FROM requests WHERE nonce = ?1", [nonce.clone()], |r| {
-                Ok((nonce.clone(), r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, String>(5)?, r.get::<_, i64>(6)?))
-            })
-            .optional()
-            .map_err(db)
-        })
-        .await?;
-    let (nonce, context, policy_json, policy_hash, scope, expiry, product, period) =
-        row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such request"))?;
-    let policy: Policy = serde_json::from_str(&policy_json).map_err(ApiError::internal)?;
+        .request_by_nonce(nonce)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such request"))?;
+    let policy: Policy = serde_json::from_str(&row.policy_json).map_err(ApiError::internal)?;
     Ok(Json(ProofRequest {
-        nonce,
+        nonce: row.nonce,
         verifier_id: vid,
-        expiry: expiry as u64,
-        context,
+        expiry: row.expiry as u64,
+        context: row.context,
         policy,
-        policy_hash,
-        scope,
-        product,
-        period: period as u64,
+        policy_hash: row.policy_hash,
+        scope: row.scope,
+        product: row.product,
+        period: row.period as u64,
     }))
 }
 
@@ -179,29 +154,7 @@ pub(super) async fn nullifier_status(
         .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("nullifier"))?;
     let n = fr_to_dec(&n);
     let now = unix_now() as i64;
-    let recorded = svc
-        .store
-        .with(move |conn| {
-            let scope: Option<String> = conn
-                .query_row(
-                    "SELECT scope FROM requests WHERE nonce = ?1 AND expiry > ?2",
-                    rusqlite::params![nonce, now],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            let scope =
-                scope.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such open request"))?;
-            conn.query_row(
-                "SELECT 1 FROM nullifiers WHERE scope = ?1 AND nullifier = ?2",
-                [scope, n],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(db)
-        })
-        .await?;
+    let recorded = svc.store.nullifier_recorded(nonce, n, now).await?;
     Ok(Json(NullifierStatus { recorded }))
 }
 

@@ -1,7 +1,31 @@
 //! The registry and a verifier over real HTTP on loopback, a small eligibility circuit
 //! (4 slots × depth 8) with real proofs: shared by `verifier_http.rs` and
-//! `verifier_findings.rs`.
+//! `verifier_findings.rs`. The verifier's store is SQLite or a throw-away PostgreSQL
+//! cluster ([`Backend`]); [`on_both_backends!`] runs a test on each.
 #![allow(dead_code, unused_imports)]
+
+/// Runs each `async fn NAME(backend: Backend)` of the calling file as two tests,
+/// `sqlite::NAME` and `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::verifier_env::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::verifier_env::Backend::postgres()).await
+                }
+            )*
+        }
+    };
+}
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use std::fmt::Debug;
@@ -20,10 +44,13 @@ use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
 use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::{spawn, spawn_with_metrics, Running};
+use zkcredit_services::store::DatabaseUrl;
+use zkcredit_services::verifier::VerifierDb;
 use zkcredit_services::verifier::{
     expected_slots_of, lender_token_digest, parse_expected_slots, VerifierConfig, VerifierService,
     DEFAULT_MAX_OPEN_REQUESTS, DEFAULT_PERIOD_SECONDS,
 };
+use zkcredit_testkit::pg::PgCluster;
 use zkcredit_testkit::provider_signing_key;
 use zkcredit_testkit::scenario::{
     eligible_applicant, example_policy, Borrower, Layout, World, EXAMPLE_MIN_KYC_AGE,
@@ -54,7 +81,27 @@ pub fn refused<T: Debug>(r: Result<T, ClientError>, status: u16, code: ErrorCode
     e
 }
 
+/// Where the verifiers of a test keep their state.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// A SQLite file per verifier, under the test's directory.
+    Sqlite,
+    /// A throw-away PostgreSQL cluster; each verifier its own schema of database `zk`.
+    Postgres(std::sync::Arc<PgCluster>),
+}
+
+impl Backend {
+    /// A fresh cluster with database `zk` (fails saying how to install the server).
+    pub fn postgres() -> Self {
+        let c = PgCluster::start().unwrap_or_else(|e| panic!("{e}"));
+        c.create_database("zk").unwrap_or_else(|e| panic!("{e}"));
+        Self::Postgres(std::sync::Arc::new(c))
+    }
+}
+
 pub struct Env {
+    /// Where the verifiers keep their state.
+    pub backend: Backend,
     pub _dir: tempfile::TempDir,
     pub dir: std::path::PathBuf,
     pub http: reqwest::Client,
@@ -109,6 +156,29 @@ pub async fn start_verifier(dir: &std::path::Path, cfg: VerifierConfig) -> Runni
 }
 
 pub async fn env() -> Env {
+    env_on(Backend::Sqlite).await
+}
+
+/// The verifier service named `name` (its SQLite directory under `dir`, or its PostgreSQL
+/// schema) on `backend`.
+pub async fn service_on(
+    backend: &Backend,
+    dir: &std::path::Path,
+    name: &str,
+    cfg: VerifierConfig,
+) -> Result<VerifierService, zkcredit_api::ApiError> {
+    match backend {
+        Backend::Sqlite => VerifierService::open(&dir.join(name), &prover().pk().vk, cfg),
+        Backend::Postgres(c) => {
+            let url = DatabaseUrl::parse(&c.url("zk")).unwrap();
+            let schema = format!("v_{}", name.replace('-', "_"));
+            let db = VerifierDb::open(&url, &schema).await?;
+            VerifierService::with_db(db, &prover().pk().vk, cfg)
+        }
+    }
+}
+
+pub async fn env_on(backend: Backend) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let now = unix_now();
@@ -143,13 +213,18 @@ pub async fn env() -> Env {
         fr_to_dec(&world.registry.root()),
         "service root equals the native registry root"
     );
-    let verifier = start_verifier(
-        &path.join("verifier"),
+    let svc = service_on(
+        &backend,
+        &path,
+        "verifier",
         config(registry.url(), &registry_key, &world),
     )
-    .await;
+    .await
+    .unwrap();
+    let verifier = spawn(svc.router(), local()).await.unwrap();
     let verifier_client = VerifierClient::new(http.clone(), verifier.url());
     Env {
+        backend,
         _dir: dir,
         dir: path,
         http,
@@ -207,16 +282,30 @@ impl Env {
         self.verifier_client.verify(sub).await
     }
 
-    /// Restarts the verifier on its data directory (via a server on a scratch directory,
-    /// so the address changes and nothing is cached).
+    /// A verifier service named `name` on this test's backend.
+    pub async fn service(&self, name: &str, cfg: VerifierConfig) -> VerifierService {
+        service_on(&self.backend, &self.dir, name, cfg)
+            .await
+            .unwrap()
+    }
+
+    /// [`Env::service`], served on loopback.
+    pub async fn start_verifier(&self, name: &str, cfg: VerifierConfig) -> Running {
+        spawn(self.service(name, cfg).await.router(), local())
+            .await
+            .unwrap()
+    }
+
+    /// Restarts the verifier on its store (via a server on a scratch store, so the
+    /// address changes and nothing is cached).
     pub async fn restart_verifier(&mut self) {
         let cfg = config(self.registry.url(), &self.registry_key, &self.world);
-        let scratch = start_verifier(&self.dir.join("verifier-tmp"), cfg.clone()).await;
+        let scratch = self.start_verifier("verifier-tmp", cfg.clone()).await;
         std::mem::replace(&mut self.verifier, scratch)
             .stop()
             .await
             .unwrap();
-        let fresh = start_verifier(&self.dir.join("verifier"), cfg).await;
+        let fresh = self.start_verifier("verifier", cfg).await;
         std::mem::replace(&mut self.verifier, fresh)
             .stop()
             .await

@@ -1,4 +1,5 @@
-//! The embedded durable store: one SQLite file per service under `--data-dir`, WAL journal,
+//! The embedded durable store (the default backend): one SQLite file per service under
+//! `--data-dir`, WAL journal,
 //! `synchronous=FULL` (a committed transaction survives a kill -9 or power loss), accessed
 //! from a blocking thread so the async runtime is never stalled.
 //!
@@ -51,6 +52,37 @@ impl Store {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// Opens (creating) `path` and applies the `migrations` it has not seen yet, in one
+    /// transaction; the version reached is kept in `PRAGMA user_version`. A store migrated
+    /// by a newer binary is refused.
+    pub fn open_migrated(path: &Path, migrations: &[super::Migration]) -> Result<Self, ApiError> {
+        super::check_sequence(migrations)?;
+        let store = Self::open(path, "").map_err(db)?;
+        store.with_sync(|conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let at: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(db)?;
+            if at as usize > migrations.len() {
+                return Err(super::too_new(at, migrations.len()));
+            }
+            for m in &migrations[at as usize..] {
+                tx.execute_batch(m.sqlite).map_err(db)?;
+                tx.pragma_update(None, "user_version", m.version)
+                    .map_err(db)?;
+                tracing::info!(
+                    version = m.version,
+                    name = m.name,
+                    "sqlite migration applied"
+                );
+            }
+            tx.commit().map_err(db)
+        })?;
+        Ok(store)
     }
 
     /// Copies the WAL into the database file and truncates it to zero bytes

@@ -154,6 +154,10 @@ error_codes! {
     NullifierReused = (409, "nullifier_reused", "this person already applied in this scope"),
     /// The request was already answered.
     RequestAlreadyUsed = (409, "request_already_used", "this request was already answered"),
+    /// This very submission (this request, this nullifier) was already accepted: the answer
+    /// to a retry whose first attempt was recorded but not answered (a cut connection, a
+    /// crash between commit and reply). The application stands accepted.
+    AlreadyAccepted = (409, "already_accepted", "this request was already accepted with this nullifier: the application stands accepted"),
     /// The registry could not be asked.
     RegistryUnavailable = (503, "registry_unavailable", "the registry could not be reached"),
     /// The registry's answer is not signed by the registry key the verifier pins, or is stale.

@@ -247,7 +247,7 @@ pub const ROUTES: &[Route] = &[
         errors: &[
             E::BadField, E::BadPoint, E::BadPublicSignals, E::Malformed, E::MalformedJson, E::InvalidBody,
             E::UnknownRequest, E::RequestExpired, E::PolicyMismatch, E::ScopeMismatch, E::NowOutOfSkew,
-            E::UnknownRegistryRoot, E::InvalidProof, E::NullifierReused, E::RequestAlreadyUsed,
+            E::UnknownRegistryRoot, E::InvalidProof, E::NullifierReused, E::RequestAlreadyUsed, E::AlreadyAccepted,
             E::RegistryUnavailable, E::RegistryUntrusted, E::RegistrySlotsMismatch,
             E::ProviderRootUnsigned, E::DatabaseUnavailable,
         ],

@@ -17,7 +17,7 @@ fn demo_runs_the_whole_story() {
         "§6.4 outstanding",
         "§6.4 arrears",
         "§6.5",
-        "nullifier_reused",
+        "already_accepted",
         "Ana borrow(2 ETH): ACCEPTED",
         "demo finished",
     ] {

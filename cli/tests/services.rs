@@ -114,7 +114,7 @@ async fn services_as_processes_survive_kill_9() {
     let e = lender.verify(&sub).await.unwrap_err();
     assert_eq!(
         (e.status(), e.code()),
-        (Some(409), Some(ErrorCode::NullifierReused)),
+        (Some(409), Some(ErrorCode::AlreadyAccepted)),
         "{e}"
     );
 

@@ -5,11 +5,13 @@
 //!   the native primitives, giving real witnesses;
 //! - [`alliance`]: every role of spec §2 started in-process on loopback, each with its own
 //!   store, talking only HTTP;
-//! - [`pg`]: a throw-away PostgreSQL cluster (the server of Debian's `postgresql`).
+//! - [`pg`]: a throw-away PostgreSQL cluster (the server of Debian's `postgresql`);
+//! - [`fleet`]: verifier replicas as processes on one store, and real proofs to load them.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod alliance;
+pub mod fleet;
 pub mod pg;
 pub mod scenario;
 

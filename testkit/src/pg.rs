@@ -130,8 +130,19 @@ impl PgCluster {
                 "UTF8",
             ],
         )?;
-        c.start_server()?;
-        c.watchdog = c.spawn_watchdog().ok();
+        // The free port may be taken between the probe and the start (parallel tests).
+        let mut tries = 0;
+        while let Err(e) = c.start_server() {
+            tries += 1;
+            if tries == 5 {
+                return Err(e);
+            }
+            c.port = free_port()?;
+        }
+        c.watchdog = Some(
+            c.spawn_watchdog()
+                .map_err(|e| format!("the cluster's watchdog did not start: {e}"))?,
+        );
         Ok(c)
     }
 
@@ -265,9 +276,10 @@ impl PgCluster {
             self.path(&self.data)
         );
         let script = format!(
-            "while kill -0 {} 2>/dev/null && [ -d '{}' ]; do sleep 1; done; {stop} >/dev/null 2>&1",
+            "while kill -0 {} 2>/dev/null && [ -d '{}' ]; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{}'",
             std::process::id(),
-            self.path(&self.data)
+            self.path(&self.data),
+            self.path(self._dir.path())
         );
         Command::new("sh")
             .args(["-c", &script])

@@ -185,10 +185,7 @@ async fn whole_story_and_every_witness_refusal() {
         d => panic!("expected acceptance, got {d:?}"),
     }
     match wallet::apply(&verifier, &sub).await.unwrap() {
-        Decision::Refused { code, .. } => assert!(
-            code == "request_already_used" || code == "nullifier_reused",
-            "{code}"
-        ),
+        Decision::Refused { code, .. } => assert!(code == "already_accepted", "{code}"),
         d => panic!("expected refusal, got {d:?}"),
     }
 

@@ -25,6 +25,7 @@ on_both_backends!(
     malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing,
     nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass,
     batch_identifies_the_invalid_item,
+    two_people_racing_for_one_request_on_two_replicas_one_wins,
 );
 
 async fn accept_then_replay_is_refused(backend: Backend) {
@@ -33,7 +34,9 @@ async fn accept_then_replay_is_refused(backend: Backend) {
     let sub = e.submission(&req, example_policy(), unix_now());
     let acc = e.verify(&sub).await.unwrap();
     assert!(acc.accepted, "{acc:?}");
-    refused(e.verify(&sub).await, 409, ErrorCode::NullifierReused);
+    // The same submission again (a retry whose answer was lost): refused, and said to stand
+    // accepted — never turned into a refusal of the application.
+    refused(e.verify(&sub).await, 409, ErrorCode::AlreadyAccepted);
     // The same person under another request of the same scope: refused by the nullifier.
     let req2 = e.request(example_policy(), 600).await;
     let r = e
@@ -241,7 +244,7 @@ async fn nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass(
     assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
     // Restart the verifier on the same data directory: the nullifier is still there.
     e.restart_verifier().await;
-    refused(e.verify(&sub).await, 409, ErrorCode::NullifierReused);
+    refused(e.verify(&sub).await, 409, ErrorCode::AlreadyAccepted);
 }
 
 async fn batch_identifies_the_invalid_item(backend: Backend) {
@@ -333,4 +336,40 @@ async fn registry_updates_are_authenticated_and_monotonic() {
         metrics.contains("registry_publish_total{result=\"rejected\"}"),
         "{metrics}"
     );
+}
+
+/// Two replicas on one store; two different people answer the same request at once, one
+/// through each: the request's row lock decides — one accepted, the other
+/// `request_already_used`, and the loser's nullifier is not recorded (it applies later).
+async fn two_people_racing_for_one_request_on_two_replicas_one_wins(backend: Backend) {
+    let e = env_on(backend).await;
+    let cfg = config(e.registry.url(), &e.registry_key, &e.world);
+    let second = e.start_verifier("verifier", cfg).await;
+    let replicas = [
+        e.verifier_client.clone(),
+        zkcredit_api::client::VerifierClient::new(e.http.clone(), second.url()),
+    ];
+    for pair in [[0usize, 1], [2, 3]] {
+        let req = e.request(example_policy(), 600).await;
+        let subs =
+            pair.map(|who| e.submission_of(&e.others[who], &req, example_policy(), unix_now()));
+        let (a, b) = tokio::join!(replicas[0].verify(&subs[0]), replicas[1].verify(&subs[1]));
+        let (winner, loser, lost) = match (a, b) {
+            (Ok(_), Err(l)) => (pair[0], pair[1], l),
+            (Err(l), Ok(_)) => (pair[1], pair[0], l),
+            other => panic!("exactly one must win: {other:?}"),
+        };
+        assert_eq!(
+            (lost.status(), lost.code()),
+            (Some(409), Some(ErrorCode::RequestAlreadyUsed)),
+            "{lost}"
+        );
+        // The loser was not recorded: it applies on a request of its own.
+        let again = e.request(example_policy(), 600).await;
+        replicas[1]
+            .verify(&e.submission_of(&e.others[loser], &again, example_policy(), unix_now()))
+            .await
+            .unwrap_or_else(|err| panic!("person {loser} (lost to {winner}): {err}"));
+    }
+    second.stop().await.unwrap();
 }

@@ -334,7 +334,11 @@ mod tests {
         let r = &doc["paths"]["/v1/verify"]["post"]["responses"];
         assert_eq!(
             r["409"]["x-error-codes"],
-            json!(["nullifier_reused", "request_already_used"])
+            json!([
+                "nullifier_reused",
+                "request_already_used",
+                "already_accepted"
+            ])
         );
         assert!(r["422"]["x-error-codes"]
             .as_array()

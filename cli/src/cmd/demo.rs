@@ -452,7 +452,7 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
         ana_submission.ok_or_else(|| CliError::CheckFailed("Ana produced no proof".into()))?;
     let t = Instant::now();
     let replay = wallet::apply(&verifier, &sub).await?;
-    let replay_ok = matches!(&replay, Decision::Refused { code, .. } if code == "request_already_used" || code == "nullifier_reused");
+    let replay_ok = matches!(&replay, Decision::Refused { code, .. } if code == "request_already_used" || code == "nullifier_reused" || code == "already_accepted");
     ok &= replay_ok;
     let reason = match &replay {
         Decision::Refused { code, message } => format!("lender: {code}: {message}"),

@@ -18,15 +18,27 @@ use zkcredit_services::tree::{RegistryLink, Schedule, TreeConfig, TreeService};
 /// Where every service keeps its store and listens.
 #[derive(Args, Debug)]
 pub struct ServiceArgs {
-    /// Where the service keeps its SQLite store(s).
+    /// Where the service keeps its SQLite store(s) (required, except by a verifier given
+    /// `--database-url`).
     #[arg(long)]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// Where `/metrics` is served (keep it private); without it metrics are not served.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+}
+
+impl ServiceArgs {
+    /// `--data-dir`, required by every service keeping its state in SQLite.
+    fn data_dir(&self) -> Result<&std::path::Path, CliError> {
+        self.data_dir.as_deref().ok_or_else(|| {
+            CliError::Usage(
+                "--data-dir is required: where the service keeps its SQLite store".into(),
+            )
+        })
+    }
 }
 
 /// `zkcredit registry …`.
@@ -111,6 +123,15 @@ pub enum VerifierCmd {
         /// logged at start and hourly, reported by /healthz.
         #[arg(long)]
         insecure_dev_keys: bool,
+        /// Where requests and nullifiers are kept: `sqlite://PATH` (one process) or
+        /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (several replicas share it; migrations
+        /// are applied at start). Default: `sqlite://<data-dir>/verifier.sqlite`.
+        #[arg(long, env = "ZKCREDIT_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// PostgreSQL only: the schema this verifier's tables live in. Replicas of one
+        /// verifier share it; another verifier (another lender or product) needs its own.
+        #[arg(long, default_value = zkcredit_services::verifier::DEFAULT_PG_SCHEMA)]
+        database_schema: String,
     },
     /// Open a proof request as the lender; prints the URL the borrower's wallet proves
     /// against.
@@ -304,7 +325,8 @@ pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
     };
     init_tracing();
     let token = token_file(&admin_token_file)?;
-    let svc = zkcredit_services::registry::RegistryService::open(&service.data_dir, slots, &token)?;
+    let svc =
+        zkcredit_services::registry::RegistryService::open(service.data_dir()?, slots, &token)?;
     println!("registry key {}", svc.public_key_hex());
     runtime()?.block_on(serve_until_signal("registry", svc.router(), &service, None))
 }
@@ -331,6 +353,8 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
         product,
         period_seconds,
         insecure_dev_keys,
+        database_url,
+        database_schema,
     } = cmd
     else {
         return Err(CliError::Usage("not a serve command".into()));
@@ -347,8 +371,52 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
     let registry_key = zkcredit_api::auth::parse_public_key("--registry-key", &registry_key)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let lender_token = token_file(&lender_token_file)?;
+    use zkcredit_services::store::DatabaseUrl;
+    use zkcredit_services::verifier::{load_or_create_verifier_id, VerifierDb};
+    let url = match (&database_url, &service.data_dir) {
+        (Some(u), _) => DatabaseUrl::parse(u).map_err(|e| CliError::Usage(e.message))?,
+        (None, Some(d)) => DatabaseUrl::Sqlite(d.join("verifier.sqlite")),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "give --data-dir (SQLite) or --database-url".into(),
+            ))
+        }
+    };
+    let rt = runtime()?;
+    let db = rt.block_on(VerifierDb::open(&url, &database_schema))?;
+    // The verifier id: on PostgreSQL every replica shares the one in the database (seeded
+    // from `--data-dir/verifier-id` when that exists, so a verifier moving from SQLite
+    // keeps the id wallets pinned); on SQLite the file beside the store.
+    let verifier_id = match (&url, &service.data_dir) {
+        (DatabaseUrl::Sqlite(_), Some(d)) => load_or_create_verifier_id(d)?,
+        (DatabaseUrl::Sqlite(path), None) => {
+            load_or_create_verifier_id(path.parent().unwrap_or(std::path::Path::new(".")))?
+        }
+        (_, dir) => {
+            let seed = match dir {
+                Some(d) if d.join("verifier-id").exists() => {
+                    // Seeding keeps the scope; the nullifiers recorded on SQLite are not
+                    // moved, so people who applied there could apply again: refused.
+                    let old = d.join("verifier.sqlite");
+                    if old.exists() {
+                        let n = rt.block_on(VerifierDb::open_sqlite(&old)?.nullifier_count())?;
+                        if n > 0 {
+                            return Err(CliError::Usage(format!(
+                                "{} holds {n} recorded nullifiers, which are not moved to PostgreSQL: starting the fleet with this verifier id would let those people apply again in the same scope. Start the fleet without --data-dir (a new verifier id, which wallets pin anew)",
+                                old.display()
+                            )));
+                        }
+                    }
+                    Some(load_or_create_verifier_id(d)?)
+                }
+                _ => None,
+            };
+            rt.block_on(db.shared_verifier_id(seed))?
+                .ok_or_else(|| CliError::Runtime("no shared verifier id".into()))?
+        }
+    };
     let cfg = zkcredit_services::verifier::VerifierConfig {
-        verifier_id: zkcredit_services::verifier::load_or_create_verifier_id(&service.data_dir)?,
+        verifier_id,
         name,
         registry_url,
         registry_key,
@@ -363,13 +431,14 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
         insecure_dev_keys: dev,
         max_open_requests: zkcredit_services::verifier::DEFAULT_MAX_OPEN_REQUESTS,
     };
-    let svc = zkcredit_services::verifier::VerifierService::open(&service.data_dir, &vk, cfg)?;
+    let svc = zkcredit_services::verifier::VerifierService::with_db(db, &vk, cfg)?;
     println!("verifier vk sha256 {}", svc.vk_digest());
+    println!("verifier store {url:?}");
     if dev {
         println!("WARNING: --insecure-dev-keys: this verifier accepts proofs anyone can forge");
     }
     let digest = svc.vk_digest().to_string();
-    runtime()?.block_on(async move {
+    rt.block_on(async move {
         let nag = dev.then(|| {
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -432,7 +501,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     init_tracing();
     let admin = token_file(&tree.admin_token_file)?;
     let svc = zkcredit_services::issuer::IssuerService::open(
-        &tree.service.data_dir,
+        tree.service.data_dir()?,
         zkcredit_services::issuer::IssuerConfig {
             provider_id: tree.provider_id()?,
             depth: tree.depth,
@@ -491,7 +560,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let admin = token_file(&tree.admin_token_file)?;
             let svc = zkcredit_services::provider::ProviderService::open(
-                &tree.service.data_dir,
+                tree.service.data_dir()?,
                 TreeConfig {
                     role,
                     provider_id: tree.provider_id()?,

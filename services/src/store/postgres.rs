@@ -10,7 +10,10 @@
 //! - Correctness across replicas rests on the database's own guarantees (unique
 //!   constraints, row locks), never on process-local state.
 //! - A lost database is `503 database_unavailable` ([`pg`]), never a 500 or a decision: the
-//!   pool drops broken connections and opens new ones when the server is back.
+//!   pool drops broken connections and opens new ones when the server is back. Nothing waits
+//!   forever on a silent one: every operation is bounded ([`bounded`], [`QUERY_TIMEOUT`]),
+//!   the server cuts statements, lock waits and idle transactions after bounded times, and
+//!   TCP keepalives and a user timeout detect a vanished peer.
 
 use super::{check_sequence, too_new, Migration};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -20,9 +23,16 @@ use zkcredit_api::{ApiError, ErrorCode};
 
 /// Connections a replica keeps open at most.
 pub const DEFAULT_POOL_SIZE: usize = 16;
-/// How long connecting, or waiting for a free pooled connection, may take before the
-/// request is answered `database_unavailable`.
+/// How long connecting may take before the request is answered `database_unavailable`, or
+/// waiting for a free pooled connection before it is answered `overloaded`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most one store operation (all its statements) may take before it is answered
+/// `database_unavailable`; the server's own statement, lock and idle-transaction timeouts
+/// are set just under and above it.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Server-side settings of every connection (after `search_path`).
+const SESSION_SETTINGS: &str =
+    "-c statement_timeout=9000 -c lock_timeout=9000 -c idle_in_transaction_session_timeout=30000";
 
 /// A PostgreSQL connection pool bound to one service's schema.
 #[derive(Clone)]
@@ -39,7 +49,8 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-/// A schema name is a plain lower-case SQL identifier (it is spliced into DDL).
+/// A schema name is a plain lower-case SQL identifier (it is spliced into DDL, always
+/// double-quoted, so reserved words are fine too).
 fn check_schema_name(s: &str) -> Result<(), ApiError> {
     let ok = !s.is_empty()
         && s.len() <= 63
@@ -74,11 +85,21 @@ impl PgStore {
                 format!("--database-url: not a PostgreSQL URL: {e}"),
             )
         })?;
+        // Options the URL carries (e.g. `options=-c%20work_mem%3D8MB`) are kept; ours follow.
+        let options = format!(
+            "{} -c search_path=\"{schema}\" {SESSION_SETTINGS}",
+            cfg.get_options().unwrap_or("")
+        );
         cfg.connect_timeout(POOL_TIMEOUT)
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(30))
-            .options(format!("-c search_path={schema}"))
-            .application_name("zkcredit");
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3)
+            .tcp_user_timeout(QUERY_TIMEOUT)
+            .options(options.trim());
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("zkcredit");
+        }
         let mgr = Manager::from_config(
             cfg,
             NoTls,
@@ -107,34 +128,63 @@ impl PgStore {
         &self.schema
     }
 
-    /// A pooled connection; `database_unavailable` when none can be had in time.
+    /// A pooled connection: `overloaded` when every pooled connection stays busy,
+    /// `database_unavailable` when no new one can be opened.
     pub async fn client(&self) -> Result<deadpool_postgres::Object, ApiError> {
-        self.pool.get().await.map_err(|e| {
-            tracing::warn!(error = %e, "database unavailable");
-            ApiError::of(ErrorCode::DatabaseUnavailable)
+        use deadpool_postgres::{PoolError, TimeoutType};
+        self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(TimeoutType::Wait) => {
+                tracing::warn!("every pooled database connection is busy");
+                ApiError::of(ErrorCode::Overloaded)
+            }
+            PoolError::Timeout(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::of(ErrorCode::DatabaseUnavailable)
+            }
+            PoolError::Backend(e) => pg(e),
+            other => ApiError::internal(other),
         })
     }
 
     /// `SELECT 1` through the pool: readiness.
     pub async fn ping(&self) -> Result<(), ApiError> {
-        let c = self.client().await?;
-        c.simple_query("SELECT 1").await.map_err(pg)?;
-        Ok(())
+        bounded(async {
+            let c = self.client().await?;
+            c.simple_query("SELECT 1").await.map_err(pg)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn migrate(&self, migrations: &[Migration]) -> Result<(), ApiError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let schema = &self.schema;
+        // Migrations may be long; the lock wait stays bounded.
+        tx.batch_execute("SET LOCAL statement_timeout = 0")
+            .await
+            .map_err(pg)?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext($1))",
             &[&format!("zkcredit-migrate:{schema}")],
         )
         .await
         .map_err(pg)?;
+        // A role granted only a pre-created schema may lack CREATE on the database: create
+        // the schema only when it is missing.
+        let exists = tx
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema])
+            .await
+            .map_err(pg)?
+            .is_some();
+        if !exists {
+            tx.batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+                .await
+                .map_err(pg)?;
+            tracing::info!(schema = %schema, "postgres schema created");
+        }
         tx.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema};
-             CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+            "CREATE TABLE IF NOT EXISTS \"{schema}\".schema_migrations (
                  version INTEGER PRIMARY KEY,
                  name TEXT NOT NULL,
                  applied_at BIGINT NOT NULL
@@ -171,9 +221,22 @@ impl PgStore {
     }
 }
 
-/// Maps a PostgreSQL error: a lost or refusing server (connection closed, I/O, SQLSTATE
-/// classes 08 connection exception, 53 insufficient resources, 57P operator intervention,
-/// and the retryable 40001 / 40P01) is `503 database_unavailable`; anything else a 500.
+/// Runs one store operation within [`QUERY_TIMEOUT`]; past it, `database_unavailable` (the
+/// operation is dropped: an open transaction is rolled back, never committed).
+pub async fn bounded<T>(
+    op: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(QUERY_TIMEOUT, op)
+        .await
+        .unwrap_or_else(|_| {
+            tracing::warn!(timeout = ?QUERY_TIMEOUT, "database operation timed out");
+            Err(ApiError::of(ErrorCode::DatabaseUnavailable))
+        })
+}
+
+/// Maps a PostgreSQL error: a lost, refusing, overloaded or read-only (failed-over) server
+/// is `503 database_unavailable` — the connection closed, I/O, and the SQLSTATEs of
+/// [`is_transient`]; anything else (a bug, a constraint we did not expect) is a 500.
 pub fn pg(e: tokio_postgres::Error) -> ApiError {
     if is_unavailable(&e) {
         tracing::warn!(error = %e, "database unavailable");
@@ -183,17 +246,27 @@ pub fn pg(e: tokio_postgres::Error) -> ApiError {
     }
 }
 
+/// The SQLSTATEs after which a retry may succeed: connection exceptions (08, except the
+/// protocol violation 08P01, a bug), insufficient resources (53), operator intervention
+/// (57P01–57P03) and a cancelled statement (57014: our statement timeout), serialization
+/// failure and deadlock (40001, 40P01), lock timeout (55P03), a read-only transaction (25006:
+/// a standby after a failover) and the idle-transaction timeout (25P03).
+pub fn is_transient(sqlstate: &str) -> bool {
+    (sqlstate.starts_with("08") && sqlstate != "08P01")
+        || sqlstate.starts_with("53")
+        || sqlstate.starts_with("57P")
+        || matches!(
+            sqlstate,
+            "57014" | "40001" | "40P01" | "55P03" | "25006" | "25P03"
+        )
+}
+
 fn is_unavailable(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
     if let Some(code) = e.code() {
-        let c = code.code();
-        return c.starts_with("08")
-            || c.starts_with("53")
-            || c.starts_with("57P")
-            || c == "40001"
-            || c == "40P01";
+        return is_transient(code.code());
     }
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
@@ -208,6 +281,19 @@ fn is_unavailable(e: &tokio_postgres::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_transient_sqlstates_are_unavailable() {
+        for t in [
+            "08006", "08001", "08007", "53300", "57P01", "57P03", "57014", "40001", "40P01",
+            "55P03", "25006", "25P03",
+        ] {
+            assert!(is_transient(t), "{t}");
+        }
+        for bug in ["08P01", "23505", "42P01", "42601", "22P02", "42501"] {
+            assert!(!is_transient(bug), "{bug}");
+        }
+    }
 
     #[test]
     fn schema_names_are_plain_identifiers() {

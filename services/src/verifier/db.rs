@@ -9,7 +9,7 @@
 //! loser's `UPDATE … WHERE used_at IS NULL` finds it used). Nothing is cached in the
 //! process, so replicas on one PostgreSQL never disagree.
 
-use crate::store::{db, pg, DatabaseUrl, Migration, PgStore, Store, DEFAULT_POOL_SIZE};
+use crate::store::{bounded, db, pg, DatabaseUrl, Migration, PgStore, Store, DEFAULT_POOL_SIZE};
 use rusqlite::OptionalExtension;
 use zkcredit_api::verifier::signal_field;
 use zkcredit_api::{ApiError, ErrorCode};
@@ -149,6 +149,7 @@ impl VerifierDb {
             rand::rngs::OsRng.fill_bytes(&mut b);
             b
         });
+        let v: String = bounded(async {
         let c = p.client().await?;
         c.execute(
             "INSERT INTO verifier_meta (k, v) VALUES ('verifier_id', $1) ON CONFLICT (k) DO NOTHING",
@@ -156,11 +157,13 @@ impl VerifierDb {
         )
         .await
         .map_err(pg)?;
-        let v: String = c
+        Ok(c
             .query_one("SELECT v FROM verifier_meta WHERE k = 'verifier_id'", &[])
             .await
             .map_err(pg)?
-            .get(0);
+            .get(0))
+        })
+        .await?;
         let id: [u8; 32] = hex::decode(&v)
             .ok()
             .and_then(|b| b.try_into().ok())
@@ -177,6 +180,25 @@ impl VerifierDb {
             }
         }
         Ok(Some(id))
+    }
+
+    /// How many nullifiers are recorded (all scopes).
+    pub async fn nullifier_count(&self) -> Result<u64, ApiError> {
+        const Q: &str = "SELECT COUNT(*) FROM nullifiers";
+        match self {
+            Self::Sqlite(s) => s
+                .with(|c| c.query_row(Q, [], |r| r.get::<_, i64>(0)).map_err(db))
+                .await
+                .map(|n| n as u64),
+            Self::Postgres(p) => {
+                bounded(async move {
+                    let c = p.client().await?;
+                    let n: i64 = c.query_one(Q, &[]).await.map_err(pg)?.get(0);
+                    Ok(n as u64)
+                })
+                .await
+            }
+        }
     }
 
     /// Readiness: the database answers.
@@ -208,10 +230,13 @@ impl VerifierDb {
                 .await
             }
             Self::Postgres(p) => {
-                let c = p.client().await?;
-                let st = c.prepare_cached(Q).await.map_err(pg)?;
-                let row = c.query_opt(&st, &[&ctx]).await.map_err(pg)?;
-                Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+                bounded(async move {
+                    let c = p.client().await?;
+                    let st = c.prepare_cached(Q).await.map_err(pg)?;
+                    let row = c.query_opt(&st, &[&ctx]).await.map_err(pg)?;
+                    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+                })
+                .await
             }
         }
     }
@@ -241,19 +266,22 @@ impl VerifierDb {
                 .await
             }
             Self::Postgres(p) => {
-                let c = p.client().await?;
-                let row = c.query_opt(Q, &[&nonce]).await.map_err(pg)?;
-                Ok(row.map(|r| RequestRow {
-                    nonce: r.get(0),
-                    context: r.get(1),
-                    policy_json: r.get(2),
-                    policy_hash: r.get(3),
-                    scope: r.get(4),
-                    expiry: r.get(5),
-                    created_at: r.get(6),
-                    product: r.get(7),
-                    period: r.get(8),
-                }))
+                bounded(async move {
+                    let c = p.client().await?;
+                    let row = c.query_opt(Q, &[&nonce]).await.map_err(pg)?;
+                    Ok(row.map(|r| RequestRow {
+                        nonce: r.get(0),
+                        context: r.get(1),
+                        policy_json: r.get(2),
+                        policy_hash: r.get(3),
+                        scope: r.get(4),
+                        expiry: r.get(5),
+                        created_at: r.get(6),
+                        product: r.get(7),
+                        period: r.get(8),
+                    }))
+                })
+                .await
             }
         }
     }
@@ -267,8 +295,11 @@ impl VerifierDb {
                     .await
             }
             Self::Postgres(p) => {
-                let c = p.client().await?;
-                Ok(c.execute(Q, &[&before]).await.map_err(pg)? as usize)
+                bounded(async move {
+                    let c = p.client().await?;
+                    Ok(c.execute(Q, &[&before]).await.map_err(pg)? as usize)
+                })
+                .await
             }
         }
     }
@@ -324,36 +355,39 @@ impl VerifierDb {
                 .await
             }
             Self::Postgres(p) => {
-                let mut c = p.client().await?;
-                let tx = c.transaction().await.map_err(pg)?;
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext($1))",
-                    &[&format!("zkcredit-requests:{}", p.schema())],
-                )
+                bounded(async move {
+                    let mut c = p.client().await?;
+                    let tx = c.transaction().await.map_err(pg)?;
+                    tx.execute(
+                        "SELECT pg_advisory_xact_lock(hashtext($1))",
+                        &[&format!("zkcredit-requests:{}", p.schema())],
+                    )
+                    .await
+                    .map_err(pg)?;
+                    tx.execute(PRUNE, &[&prune_before]).await.map_err(pg)?;
+                    let open: i64 = tx.query_one(OPEN, &[&now]).await.map_err(pg)?.get(0);
+                    if open as u64 >= cap {
+                        return Err(full());
+                    }
+                    tx.execute(
+                        INSERT,
+                        &[
+                            &r.nonce,
+                            &r.context,
+                            &r.policy_json,
+                            &r.policy_hash,
+                            &r.scope,
+                            &r.expiry,
+                            &r.created_at,
+                            &r.product,
+                            &r.period,
+                        ],
+                    )
+                    .await
+                    .map_err(pg)?;
+                    tx.commit().await.map_err(pg)
+                })
                 .await
-                .map_err(pg)?;
-                tx.execute(PRUNE, &[&prune_before]).await.map_err(pg)?;
-                let open: i64 = tx.query_one(OPEN, &[&now]).await.map_err(pg)?.get(0);
-                if open as u64 >= cap {
-                    return Err(full());
-                }
-                tx.execute(
-                    INSERT,
-                    &[
-                        &r.nonce,
-                        &r.context,
-                        &r.policy_json,
-                        &r.policy_hash,
-                        &r.scope,
-                        &r.expiry,
-                        &r.created_at,
-                        &r.product,
-                        &r.period,
-                    ],
-                )
-                .await
-                .map_err(pg)?;
-                tx.commit().await.map_err(pg)
             }
         }
     }
@@ -389,22 +423,26 @@ impl VerifierDb {
                 .await
             }
             Self::Postgres(p) => {
-                let c = p.client().await?;
-                let scope: String = c
-                    .query_opt(SCOPE, &[&nonce, &now])
-                    .await
-                    .map_err(pg)?
-                    .ok_or_else(missing)?
-                    .get(0);
-                let seen = c.query_opt(SEEN, &[&scope, &nullifier]).await.map_err(pg)?;
-                Ok(seen.is_some())
+                bounded(async move {
+                    let c = p.client().await?;
+                    let scope: String = c
+                        .query_opt(SCOPE, &[&nonce, &now])
+                        .await
+                        .map_err(pg)?
+                        .ok_or_else(missing)?
+                        .get(0);
+                    let seen = c.query_opt(SEEN, &[&scope, &nullifier]).await.map_err(pg)?;
+                    Ok(seen.is_some())
+                })
+                .await
             }
         }
     }
 
     /// Records `nullifier` in `scope` and consumes the request `nonce`, in one transaction
-    /// (module docs): `nullifier_reused` if the nullifier is already recorded,
-    /// `request_already_used` if the request was answered, and then nothing is written.
+    /// (module docs): `already_accepted` if this nullifier is recorded for this very
+    /// request (a retry), `nullifier_reused` if for another one, `request_already_used` if
+    /// the request was answered by another proof; then nothing is written.
     pub async fn record(
         &self,
         scope: String,
@@ -414,12 +452,20 @@ impl VerifierDb {
     ) -> Result<(), ApiError> {
         const INSERT: &str = "INSERT INTO nullifiers (scope, nullifier, request_nonce, recorded_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
         const USE: &str = "UPDATE requests SET used_at = $1 WHERE nonce = $2 AND used_at IS NULL";
-        let reused = || {
-            ApiError::new(
-                ErrorCode::NullifierReused,
-                "this person already applied in this scope",
-            )
-            .field(signal_field(PI_NULLIFIER))
+        const HOLDER: &str =
+            "SELECT request_nonce FROM nullifiers WHERE scope = $1 AND nullifier = $2";
+        // The nullifier is recorded: for this very request (a retry of an accepted
+        // submission whose answer was lost) or for another one.
+        let reused = |holder: Option<String>, nonce: &str| {
+            if holder.as_deref() == Some(nonce) {
+                ApiError::of(ErrorCode::AlreadyAccepted)
+            } else {
+                ApiError::new(
+                    ErrorCode::NullifierReused,
+                    "this person already applied in this scope",
+                )
+                .field(signal_field(PI_NULLIFIER))
+            }
         };
         let used = || {
             ApiError::new(
@@ -440,7 +486,15 @@ impl VerifierDb {
                         )
                         .map_err(db)?;
                     if inserted == 0 {
-                        return Err(reused());
+                        let holder = tx
+                            .query_row(
+                                &HOLDER.replace('$', "?"),
+                                rusqlite::params![scope, nullifier],
+                                |r| r.get(0),
+                            )
+                            .optional()
+                            .map_err(db)?;
+                        return Err(reused(holder, &nonce));
                     }
                     let n = tx
                         .execute(&USE.replace('$', "?"), rusqlite::params![now, nonce])
@@ -453,21 +507,30 @@ impl VerifierDb {
                 .await
             }
             Self::Postgres(p) => {
-                let mut c = p.client().await?;
-                let tx = c.transaction().await.map_err(pg)?;
-                let insert = tx.prepare_cached(INSERT).await.map_err(pg)?;
-                let inserted = tx
-                    .execute(&insert, &[&scope, &nullifier, &nonce, &now])
-                    .await
-                    .map_err(pg)?;
-                if inserted == 0 {
-                    return Err(reused());
-                }
-                let update = tx.prepare_cached(USE).await.map_err(pg)?;
-                if tx.execute(&update, &[&now, &nonce]).await.map_err(pg)? == 0 {
-                    return Err(used());
-                }
-                tx.commit().await.map_err(pg)
+                bounded(async move {
+                    let mut c = p.client().await?;
+                    let tx = c.transaction().await.map_err(pg)?;
+                    let insert = tx.prepare_cached(INSERT).await.map_err(pg)?;
+                    let inserted = tx
+                        .execute(&insert, &[&scope, &nullifier, &nonce, &now])
+                        .await
+                        .map_err(pg)?;
+                    if inserted == 0 {
+                        // A new statement: READ COMMITTED sees the row the winner committed.
+                        let holder = tx
+                            .query_opt(HOLDER, &[&scope, &nullifier])
+                            .await
+                            .map_err(pg)?
+                            .map(|r| r.get(0));
+                        return Err(reused(holder, &nonce));
+                    }
+                    let update = tx.prepare_cached(USE).await.map_err(pg)?;
+                    if tx.execute(&update, &[&now, &nonce]).await.map_err(pg)? == 0 {
+                        return Err(used());
+                    }
+                    tx.commit().await.map_err(pg)
+                })
+                .await
             }
         }
     }

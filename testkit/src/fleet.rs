@@ -195,10 +195,17 @@ impl Fleet {
     /// The proof of borrower `i` answering `reqs[i]`, for every `i`, proved side by side.
     pub fn prove_all(&self, reqs: &[ProofRequest]) -> Result<Vec<Submission>, String> {
         use rayon::prelude::*;
-        reqs.par_iter()
-            .enumerate()
-            .map(|(who, req)| self.prove(who, req))
-            .collect()
+        // Constraint synthesis recurses deeply: the workers get the stack a main thread has.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .stack_size(64 << 20)
+            .build()
+            .map_err(|e| fail("prover threads", e))?;
+        pool.install(|| {
+            reqs.par_iter()
+                .enumerate()
+                .map(|(who, req)| self.prove(who, req))
+                .collect()
+        })
     }
 
     /// Borrower `who`'s proof answering `req`.

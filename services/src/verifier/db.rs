@@ -149,21 +149,27 @@ impl VerifierDb {
             rand::rngs::OsRng.fill_bytes(&mut b);
             b
         });
-        let v: String = bounded(async {
-        let c = p.client().await?;
-        c.execute(
-            "INSERT INTO verifier_meta (k, v) VALUES ('verifier_id', $1) ON CONFLICT (k) DO NOTHING",
-            &[&hex::encode(candidate)],
-        )
-        .await
-        .map_err(pg)?;
-        Ok(c
-            .query_one("SELECT v FROM verifier_meta WHERE k = 'verifier_id'", &[])
-            .await
-            .map_err(pg)?
-            .get(0))
+        let (v, created): (String, bool) = bounded(async {
+            let c = p.client().await?;
+            let created = c
+                .execute(
+                    "INSERT INTO verifier_meta (k, v) VALUES ('verifier_id', $1) ON CONFLICT (k) DO NOTHING",
+                    &[&hex::encode(candidate)],
+                )
+                .await
+                .map_err(pg)?;
+            let v = c
+                .query_one("SELECT v FROM verifier_meta WHERE k = 'verifier_id'", &[])
+                .await
+                .map_err(pg)?
+                .get(0);
+            Ok((v, created == 1))
         })
         .await?;
+        if created {
+            // A mistyped --database-schema makes a new verifier: say so loudly.
+            tracing::warn!(schema = %p.schema(), verifier_id = %v, "a NEW verifier id was created in this database schema: wallets pin it anew; if this replica should join an existing fleet, check --database-schema");
+        }
         let id: [u8; 32] = hex::decode(&v)
             .ok()
             .and_then(|b| b.try_into().ok())

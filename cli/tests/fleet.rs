@@ -133,9 +133,9 @@ async fn three_replicas_on_one_postgres_accept_each_proof_exactly_once() {
     // One request per proof, opened through the replicas in turn (any replica serves any
     // request), and one proof per person.
     let mut reqs = Vec::new();
-    for chunk in 0..3 {
-        let n = total / 3 + usize::from(chunk < total % 3);
-        reqs.extend(fleet.requests(&replicas[chunk].url, n).await.unwrap());
+    for (i, r) in replicas.iter().enumerate() {
+        let n = total / 3 + usize::from(i < total % 3);
+        reqs.extend(fleet.requests(&r.url, n).await.unwrap());
     }
     let subs = fleet.prove_all(&reqs).unwrap();
     eprintln!("fleet: {total} proofs ready after {:.1?}", t0.elapsed());

@@ -144,8 +144,12 @@ proptest! {
         }
     }
 
-    /// A witness for one key never satisfies the gadget for another key, unless it is a
-    /// legitimate witness for that key too (same low leaf, both absent).
+    /// A witness for one key used for another key never proves anything false about it:
+    /// when the gadget accepts, what it outputs (present or absent, and the record) is the
+    /// truth about that key. It accepts exactly when the native check does, and always when
+    /// the two keys share their witness (same low leaf, both absent). Accepting is right
+    /// too when `a`'s own leaf is `b`'s low leaf (`a < b < a.next`): it then proves `b`
+    /// absent, which it is (regression `a_members_leaf_proves_the_next_keys_absence`).
     #[test]
     fn witness_for_wrong_key_never_satisfies(
         keys in proptest::collection::btree_set(1u64..200, 1..12),
@@ -156,11 +160,38 @@ proptest! {
         let t = IndexedMerkleTree::from_rows(D, &rows).unwrap();
         let (_, wa) = t.witness(&k(a)).unwrap();
         let (_, wb) = t.witness(&k(b)).unwrap();
-        let (ok, _, _) = gadget(t.root(), k(b), &wa, D);
-        let legit = wa == wb;
-        prop_assert_eq!(ok, legit);
-        prop_assert_eq!(wa.verify(&t.root(), &k(b)).is_some(), legit);
+        let (ok, present, v) = gadget(t.root(), k(b), &wa, D);
+        let native = wa.verify(&t.root(), &k(b));
+        prop_assert_eq!(ok, native.is_some());
+        if wa == wb {
+            prop_assert!(ok);
+        }
+        if ok {
+            prop_assert_eq!(present, keys.contains(&b));
+            prop_assert!(!present, "a witness for {} cannot open {}", a, b);
+            prop_assert_eq!(v, [Fr::zero(); 3]);
+            prop_assert_eq!(native, Some((false, [Fr::zero(); 3])));
+        }
     }
+}
+
+/// Found by the property above (keys {53}, a = 53, b = 54): the member's open leaf is also
+/// the low leaf of the next key, so it proves that key's absence — truly. The test's oracle
+/// had called that a wrong-key acceptance; the gadget was right.
+#[test]
+fn a_members_leaf_proves_the_next_keys_absence() {
+    let t = IndexedMerkleTree::from_rows(D, &[(k(53), vals(53))]).unwrap();
+    let (_, w53) = t.witness(&k(53)).unwrap();
+    let (ok, present, v) = gadget(t.root(), k(54), &w53, D);
+    assert!(ok && !present, "54 is absent and 53's leaf shows it");
+    assert_eq!(v, [Fr::zero(); 3]);
+    assert_eq!(
+        w53.verify(&t.root(), &k(54)),
+        Some((false, [Fr::zero(); 3]))
+    );
+    // It opens nothing for 53's record under another key, nor for a key beyond 53's range.
+    let (ok, _, _) = gadget(t.root(), k(52), &w53, D);
+    assert!(!ok, "52 < 53: not in the low leaf's range");
 }
 
 fn populated() -> IndexedMerkleTree {

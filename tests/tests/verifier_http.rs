@@ -26,6 +26,7 @@ on_both_backends!(
     nullifiers_survive_a_restart_and_concurrent_duplicates_never_both_pass,
     batch_identifies_the_invalid_item,
     two_people_racing_for_one_request_on_two_replicas_one_wins,
+    registry_updates_are_authenticated_and_monotonic,
 );
 
 async fn accept_then_replay_is_refused(backend: Backend) {
@@ -270,9 +271,8 @@ async fn batch_identifies_the_invalid_item(backend: Backend) {
     refused(r, 400, ErrorCode::BadBatchSize);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registry_updates_are_authenticated_and_monotonic() {
-    let e = env().await;
+async fn registry_updates_are_authenticated_and_monotonic(backend: Backend) {
+    let e = env_on(backend).await;
     let reg = &e.registry_client;
     let five = Fr::from(5u64);
     // No token at all: the endpoint without credentials.
@@ -323,7 +323,7 @@ async fn registry_updates_are_authenticated_and_monotonic() {
     );
     for svc in [&e.registry, &e.verifier] {
         let common = Endpoint::new(e.http.clone(), svc.url());
-        for path in ["/healthz", "/openapi.json"] {
+        for path in ["/healthz", "/readyz", "/openapi.json"] {
             let v: serde_json::Value = common.get(path).await.unwrap_or_else(|e| panic!("{e}"));
             assert!(v.is_object(), "{path}: {v}");
         }

@@ -18,10 +18,21 @@ use zkcredit_services::tree::{RegistryLink, Schedule, TreeConfig, TreeService};
 /// Where every service keeps its store and listens.
 #[derive(Args, Debug)]
 pub struct ServiceArgs {
-    /// Where the service keeps its SQLite store(s) (required, except by a verifier given
-    /// `--database-url`).
+    /// Where the service keeps its SQLite store(s) (required, except by a verifier or a
+    /// registry given `--database-url`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where the service keeps its state: `sqlite://PATH` (one process) or
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (several replicas share it; migrations are
+    /// applied at start). Default: the service's SQLite file under `--data-dir`. The
+    /// verifier and the registry support PostgreSQL; the issuer and providers keep SQLite.
+    #[arg(long, env = "ZKCREDIT_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// PostgreSQL only: the schema this service's tables live in (default
+    /// `zkcredit_verifier`, `zkcredit_registry`). Replicas of one service share it; another
+    /// service on the same database needs its own.
+    #[arg(long)]
+    database_schema: Option<String>,
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -38,6 +49,33 @@ impl ServiceArgs {
                 "--data-dir is required: where the service keeps its SQLite store".into(),
             )
         })
+    }
+
+    /// The store: `--database-url`, else the SQLite file `file` under `--data-dir`.
+    fn database(&self, file: &str) -> Result<zkcredit_services::store::DatabaseUrl, CliError> {
+        use zkcredit_services::store::DatabaseUrl;
+        match (&self.database_url, &self.data_dir) {
+            (Some(u), _) => DatabaseUrl::parse(u).map_err(|e| CliError::Usage(e.message)),
+            (None, Some(d)) => Ok(DatabaseUrl::Sqlite(d.join(file))),
+            (None, None) => Err(CliError::Usage(
+                "give --data-dir (SQLite) or --database-url".into(),
+            )),
+        }
+    }
+
+    /// `--database-schema`, else `default`.
+    fn schema<'a>(&'a self, default: &'a str) -> &'a str {
+        self.database_schema.as_deref().unwrap_or(default)
+    }
+
+    /// Refuses `--database-url`/`--database-schema` for a service that keeps SQLite only.
+    fn sqlite_only(&self, service: &str) -> Result<(), CliError> {
+        if self.database_url.is_some() || self.database_schema.is_some() {
+            return Err(CliError::Usage(format!(
+                "{service} keeps its state in SQLite under --data-dir; --database-url and --database-schema are supported by the verifier and the registry"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -123,15 +161,6 @@ pub enum VerifierCmd {
         /// logged at start and hourly, reported by /healthz.
         #[arg(long)]
         insecure_dev_keys: bool,
-        /// Where requests and nullifiers are kept: `sqlite://PATH` (one process) or
-        /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (several replicas share it; migrations
-        /// are applied at start). Default: `sqlite://<data-dir>/verifier.sqlite`.
-        #[arg(long, env = "ZKCREDIT_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-        /// PostgreSQL only: the schema this verifier's tables live in. Replicas of one
-        /// verifier share it; another verifier (another lender or product) needs its own.
-        #[arg(long, default_value = zkcredit_services::verifier::DEFAULT_PG_SCHEMA)]
-        database_schema: String,
     },
     /// Open a proof request as the lender; prints the URL the borrower's wallet proves
     /// against.
@@ -325,10 +354,13 @@ pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
     };
     init_tracing();
     let token = token_file(&admin_token_file)?;
-    let svc =
-        zkcredit_services::registry::RegistryService::open(service.data_dir()?, slots, &token)?;
+    use zkcredit_services::registry::{RegistryService, DEFAULT_PG_SCHEMA};
+    let url = service.database("registry.sqlite")?;
+    let rt = runtime()?;
+    let schema = service.schema(DEFAULT_PG_SCHEMA);
+    let svc = rt.block_on(RegistryService::open_db(&url, schema, slots, &token))?;
     println!("registry key {}", svc.public_key_hex());
-    runtime()?.block_on(serve_until_signal("registry", svc.router(), &service, None))
+    rt.block_on(serve_until_signal("registry", svc.router(), &service, None))
 }
 
 /// `zkcredit verifier serve`.
@@ -353,8 +385,6 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
         product,
         period_seconds,
         insecure_dev_keys,
-        database_url,
-        database_schema,
     } = cmd
     else {
         return Err(CliError::Usage("not a serve command".into()));
@@ -373,17 +403,10 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
     let lender_token = token_file(&lender_token_file)?;
     use zkcredit_services::store::DatabaseUrl;
     use zkcredit_services::verifier::{load_or_create_verifier_id, VerifierDb};
-    let url = match (&database_url, &service.data_dir) {
-        (Some(u), _) => DatabaseUrl::parse(u).map_err(|e| CliError::Usage(e.message))?,
-        (None, Some(d)) => DatabaseUrl::Sqlite(d.join("verifier.sqlite")),
-        (None, None) => {
-            return Err(CliError::Usage(
-                "give --data-dir (SQLite) or --database-url".into(),
-            ))
-        }
-    };
+    let url = service.database("verifier.sqlite")?;
     let rt = runtime()?;
-    let db = rt.block_on(VerifierDb::open(&url, &database_schema))?;
+    let schema = service.schema(zkcredit_services::verifier::DEFAULT_PG_SCHEMA);
+    let db = rt.block_on(VerifierDb::open(&url, schema))?;
     // The verifier id: on PostgreSQL every replica shares the one in the database (seeded
     // from `--data-dir/verifier-id` when that exists, so a verifier moving from SQLite
     // keeps the id wallets pinned); on SQLite the file beside the store.
@@ -499,6 +522,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
         return Err(CliError::Usage("not a serve command".into()));
     };
     init_tracing();
+    tree.service.sqlite_only("the issuer")?;
     let admin = token_file(&tree.admin_token_file)?;
     let svc = zkcredit_services::issuer::IssuerService::open(
         tree.service.data_dir()?,
@@ -558,6 +582,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             }
             let ik = zkcredit_api::auth::parse_public_key("--issuer-key", &issuer_key)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
+            tree.service.sqlite_only("a provider")?;
             let admin = token_file(&tree.admin_token_file)?;
             let svc = zkcredit_services::provider::ProviderService::open(
                 tree.service.data_dir()?,

@@ -6,7 +6,10 @@
 mod postgres;
 mod sqlite;
 
-pub use postgres::{bounded, is_transient, pg, PgStore, DEFAULT_POOL_SIZE, QUERY_TIMEOUT};
+pub use postgres::{
+    bounded, is_transient, pg, pg_load_or_create_signing_key, PgStore, DEFAULT_POOL_SIZE,
+    QUERY_TIMEOUT,
+};
 pub use sqlite::{checkpoint_truncate, db, load_or_create_signing_key, Store};
 
 use zkcredit_api::{ApiError, ErrorCode};

@@ -221,6 +221,38 @@ impl PgStore {
     }
 }
 
+/// The service's ed25519 signing key, kept as `signing_key` in the `(k, v)` table
+/// `meta_table` of `store`'s schema; the first replica to start creates it from OS
+/// randomness (`INSERT … ON CONFLICT DO NOTHING`), every later one reads the same key.
+pub async fn pg_load_or_create_signing_key(
+    store: &PgStore,
+    meta_table: &'static str,
+) -> Result<ed25519_dalek::SigningKey, ApiError> {
+    use rand::RngCore;
+    let mut fresh = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut fresh);
+    let candidate = hex::encode(fresh);
+    let stored: String = bounded(async {
+        let c = store.client().await?;
+        c.execute(
+            &format!("INSERT INTO {meta_table} (k, v) VALUES ('signing_key', $1) ON CONFLICT (k) DO NOTHING"),
+            &[&candidate],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(c.query_one(&format!("SELECT v FROM {meta_table} WHERE k = 'signing_key'"), &[])
+            .await
+            .map_err(pg)?
+            .get(0))
+    })
+    .await?;
+    let seed: [u8; 32] = hex::decode(stored)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ApiError::internal("the signing key in the database is malformed"))?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
 /// Runs one store operation within [`QUERY_TIMEOUT`]; past it, `database_unavailable` (the
 /// operation is dropped: an open transaction is rolled back, never committed).
 pub async fn bounded<T>(

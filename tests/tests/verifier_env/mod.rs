@@ -178,6 +178,18 @@ pub async fn service_on(
     }
 }
 
+/// The registry service named `name` on `backend` (on PostgreSQL, schema `r_NAME`).
+pub async fn registry_on(backend: &Backend, dir: &std::path::Path, name: &str) -> RegistryService {
+    let url = match backend {
+        Backend::Sqlite => DatabaseUrl::Sqlite(dir.join(name).join("registry.sqlite")),
+        Backend::Postgres(c) => DatabaseUrl::parse(&c.url("zk")).unwrap(),
+    };
+    let schema = format!("r_{}", name.replace('-', "_"));
+    RegistryService::open_db(&url, &schema, P.slots, ADMIN)
+        .await
+        .unwrap()
+}
+
 pub async fn env_on(backend: Backend) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
@@ -196,7 +208,7 @@ pub async fn env_on(backend: Backend) -> Env {
         others.push(b);
     }
     world.publish(now - 10).unwrap();
-    let registry_svc = RegistryService::open(&path.join("registry"), P.slots, ADMIN).unwrap();
+    let registry_svc = registry_on(&backend, &path, "registry").await;
     let registry_key = registry_svc.public_key_hex();
     let registry = spawn_with_metrics(registry_svc.router(), local(), Some(local()))
         .await

@@ -9,12 +9,20 @@ mod verifier_env;
 use std::collections::BTreeMap;
 use verifier_env::*;
 use zkcredit_api::client::{Endpoint, RegistryClient};
-use zkcredit_api::registry::{verify_provider_root, RegisterProvider, RootView};
+use zkcredit_api::registry::{
+    sign_provider_root, verify_provider_root, RegisterProvider, RootView,
+};
 use zkcredit_api::{unix_now, ErrorCode};
 use zkcredit_circuits::field::{fr_from_dec, fr_to_dec};
 use zkcredit_circuits::registry::{Registry, Role, Slot};
 use zkcredit_circuits::Fr;
+use zkcredit_services::registry::{RegistryDb, RegistryService, Write};
 use zkcredit_services::server::spawn;
+
+fn sha256(s: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).into()
+}
 use zkcredit_testkit::provider_signing_key;
 
 on_both_backends!(concurrent_publications_through_two_replicas_form_one_linear_history);
@@ -40,13 +48,23 @@ fn value(slot: usize, round: u64, base: u64) -> Slot {
 
 async fn concurrent_publications_through_two_replicas_form_one_linear_history(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let a = registry_on(&backend, dir.path(), "registry").await;
-    let b = registry_on(&backend, dir.path(), "registry").await;
+    // Both replicas start at once: one migration, one signing key.
+    let (a, b) = tokio::join!(
+        registry_on(&backend, dir.path(), "registry"),
+        registry_on(&backend, dir.path(), "registry")
+    );
     assert_eq!(
         a.public_key_hex(),
         b.public_key_hex(),
         "one registry, one key"
     );
+    // A replica (or a restart) with another slot count is refused at start.
+    let (url, schema) = registry_store(&backend, dir.path(), "registry");
+    let e = RegistryService::open_db(&url, &schema, P.slots * 2, ADMIN)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::BadRequest);
+    assert!(e.message.contains("--slots"), "{}", e.message);
     let servers = [
         spawn(a.router(), local()).await.unwrap(),
         spawn(b.router(), local()).await.unwrap(),
@@ -132,8 +150,10 @@ async fn concurrent_publications_through_two_replicas_form_one_linear_history(ba
 
     // Linear: the states with every slot registered are the rounds of the providers, each
     // one step from the one before (one slot, one round further): 0, 1, …, 4 × ROUNDS
-    // publications in, no state skipped, none that lost another's publication.
+    // publications in, no state skipped, none that lost another's publication; and the
+    // history (newest first) lists them in that order.
     let mut states: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut order = Vec::new();
     for r in &view.history {
         let status = clients[1]
             .root_status(&fr_from_dec(&r.root).unwrap())
@@ -162,6 +182,7 @@ async fn concurrent_publications_through_two_replicas_form_one_linear_history(ba
             }
         }
         let steps = rounds.iter().sum::<u64>();
+        order.push(steps);
         assert!(
             states.insert(steps, rounds.clone()).is_none(),
             "two roots after {steps} publications: {rounds:?}"
@@ -177,9 +198,40 @@ async fn concurrent_publications_through_two_replicas_form_one_linear_history(ba
         assert_eq!(moved.len(), 1, "{prev:?} -> {next:?}");
         assert_eq!(next[moved[0]], prev[moved[0]] + 1, "{prev:?} -> {next:?}");
     }
+    assert_eq!(
+        order,
+        (0..=total).rev().collect::<Vec<_>>(),
+        "history in write order"
+    );
+
+    if let Backend::Postgres(_) = &backend {
+        // Roots are timed by the database's clock, not by a replica whose clock is off.
+        let db = RegistryDb::open(&url, &schema).await.unwrap();
+        let w = Write::Publish {
+            slot: 1,
+            token: sha256(&token(1)),
+            root: Fr::from(ROUNDS + 1),
+            published_at: base + ROUNDS + 1,
+            signature: sign_provider_root(&provider_signing_key(1), &value(1, ROUNDS + 1, base)),
+        };
+        db.write(w, P.slots, unix_now() + 30 * 86_400)
+            .await
+            .unwrap();
+        let newest = &clients[0].view().await.unwrap().history[0];
+        assert!(
+            newest.current_since.abs_diff(unix_now()) <= 60,
+            "{newest:?} is not the database's time"
+        );
+        // Another service given the registry's schema is refused, not half-migrated.
+        let e = zkcredit_services::verifier::VerifierDb::open(&url, &schema)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("another service"), "{}", e.message);
+    }
 
     // PostgreSQL: a lost database is a 503 on every replica, which recovers by itself.
     if let Backend::Postgres(cluster) = &backend {
+        let view = clients[0].view().await.unwrap();
         cluster.stop_server().unwrap();
         for s in &servers {
             let ep = Endpoint::new(http.clone(), s.url());
@@ -192,6 +244,13 @@ async fn concurrent_publications_through_two_replicas_form_one_linear_history(ba
                 .unwrap_err();
             assert_eq!(e.code(), Some(ErrorCode::DatabaseUnavailable), "{e}");
         }
+        // A publication during the outage is refused 503, never half-applied.
+        let late = value(2, ROUNDS + 1, base);
+        let e = clients[0]
+            .publish(&token(2), 2, &late, &provider_signing_key(2))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::DatabaseUnavailable), "{e}");
         cluster.start_server().unwrap();
         for c in &clients {
             let mut tries = 0;
@@ -208,6 +267,12 @@ async fn concurrent_publications_through_two_replicas_form_one_linear_history(ba
             };
             assert_eq!(v.root, view.root, "nothing lost across the outage");
         }
+        // Retried after the outage, the publication lands.
+        let after = clients[1]
+            .publish(&token(2), 2, &late, &provider_signing_key(2))
+            .await
+            .unwrap();
+        assert_ne!(after.root, view.root);
     }
     for s in servers {
         s.stop().await.unwrap();

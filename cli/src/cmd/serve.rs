@@ -26,7 +26,9 @@ pub struct ServiceArgs {
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (several replicas share it; migrations are
     /// applied at start). Default: the service's SQLite file under `--data-dir`. The
     /// verifier and the registry support PostgreSQL; the issuer and providers keep SQLite.
-    #[arg(long, env = "ZKCREDIT_DATABASE_URL", hide_env_values = true)]
+    /// `verifier serve` also reads `ZKCREDIT_DATABASE_URL` (no other service does, so one
+    /// exported variable never moves another service's store).
+    #[arg(long)]
     database_url: Option<String>,
     /// PostgreSQL only: the schema this service's tables live in (default
     /// `zkcredit_verifier`, `zkcredit_registry`). Replicas of one service share it; another
@@ -72,7 +74,7 @@ impl ServiceArgs {
     fn sqlite_only(&self, service: &str) -> Result<(), CliError> {
         if self.database_url.is_some() || self.database_schema.is_some() {
             return Err(CliError::Usage(format!(
-                "{service} keeps its state in SQLite under --data-dir; --database-url and --database-schema are supported by the verifier and the registry"
+                "{service} keeps its state in SQLite under --data-dir; --database-url and --database-schema are supported by `verifier serve` and `registry serve` only"
             )));
         }
         Ok(())
@@ -356,6 +358,18 @@ pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
     let token = token_file(&admin_token_file)?;
     use zkcredit_services::registry::{RegistryService, DEFAULT_PG_SCHEMA};
     let url = service.database("registry.sqlite")?;
+    if let (true, Some(d)) = (url.is_shared(), &service.data_dir) {
+        // Its slots, root history and signing key are not moved: a registry on PostgreSQL
+        // beside them would be a new registry with a new key, refused by every verifier
+        // pinning the old one.
+        let old = d.join("registry.sqlite");
+        if old.exists() {
+            return Err(CliError::Usage(format!(
+                "{} holds this registry's slots, history and signing key, which are not moved to PostgreSQL; drop --data-dir to start a new registry there (verifiers pin its new key)",
+                old.display()
+            )));
+        }
+    }
     let rt = runtime()?;
     let schema = service.schema(DEFAULT_PG_SCHEMA);
     let svc = rt.block_on(RegistryService::open_db(&url, schema, slots, &token))?;
@@ -403,6 +417,12 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
     let lender_token = token_file(&lender_token_file)?;
     use zkcredit_services::store::DatabaseUrl;
     use zkcredit_services::verifier::{load_or_create_verifier_id, VerifierDb};
+    let mut service = service;
+    if service.database_url.is_none() {
+        service.database_url = std::env::var("ZKCREDIT_DATABASE_URL")
+            .ok()
+            .filter(|v| !v.is_empty());
+    }
     let url = service.database("verifier.sqlite")?;
     let rt = runtime()?;
     let schema = service.schema(zkcredit_services::verifier::DEFAULT_PG_SCHEMA);

@@ -9,13 +9,14 @@
 //! that holds the registry's write lock: `BEGIN IMMEDIATE` on SQLite, a transaction-level
 //! advisory lock keyed by the schema on PostgreSQL. Two replicas publishing at once are
 //! therefore applied one after the other, each on the other's result: no publication is
-//! lost, and exactly one root is current at any time. The time a root becomes current never
-//! goes back, even when replicas' clocks disagree.
+//! lost, and exactly one root is current at any time (a unique partial index on both
+//! backends). Roots are ordered by `seq`, taken under the lock, not by time; on PostgreSQL
+//! the time a root becomes current is the database's clock, which every replica shares.
 
 use super::slots::{apply, next_root, SlotRow, Write};
 use crate::store::{
-    bounded, db, load_or_create_signing_key, pg, pg_load_or_create_signing_key, DatabaseUrl,
-    Migration, PgStore, Store, DEFAULT_POOL_SIZE,
+    bounded, db, load_or_create_signing_key, pg, pg_load_or_create_signing_key, write_tx,
+    DatabaseUrl, Migration, PgStore, Store, DEFAULT_POOL_SIZE,
 };
 use rusqlite::OptionalExtension;
 use zkcredit_api::registry::RootView;
@@ -23,7 +24,8 @@ use zkcredit_api::ApiError;
 
 /// The registry's migrations, in both dialects. Version 1 on SQLite is the schema every
 /// earlier release created (`IF NOT EXISTS`, so an existing store is adopted as is).
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 1,
     name: "slots, roots, root slots and the registry key",
     sqlite: "
@@ -79,7 +81,28 @@ CREATE TABLE registry_meta (
     v TEXT NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "roots in write order, at most one current root",
+        sqlite: "
+ALTER TABLE roots ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE roots SET seq = (
+    SELECT COUNT(*) FROM roots AS o
+    WHERE o.current_since < roots.current_since
+       OR (o.current_since = roots.current_since
+           AND ((o.retired_at IS NULL) < (roots.retired_at IS NULL)
+                OR ((o.retired_at IS NULL) = (roots.retired_at IS NULL) AND o.rowid <= roots.rowid)))
+);
+CREATE INDEX roots_seq ON roots (seq);
+CREATE UNIQUE INDEX roots_one_current ON roots ((retired_at IS NULL)) WHERE retired_at IS NULL;
+",
+        postgres: "
+ALTER TABLE roots ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX roots_seq ON roots (seq);
+",
+    },
+];
 
 /// The PostgreSQL schema the registry uses unless told otherwise (`--database-schema`).
 pub const DEFAULT_PG_SCHEMA: &str = "zkcredit_registry";
@@ -89,16 +112,17 @@ const UPSERT_SLOT: &str = "INSERT INTO slots (slot, role, provider_id, provider_
  ON CONFLICT (slot) DO UPDATE SET role = excluded.role, provider_id = excluded.provider_id, provider_root = excluded.provider_root, published_at = excluded.published_at, token_sha256 = excluded.token_sha256, endpoint = excluded.endpoint, signature = excluded.signature";
 const DELETE_SLOT: &str = "DELETE FROM slots WHERE slot = $1";
 const CURRENT: &str = "SELECT root FROM roots WHERE retired_at IS NULL";
-const LATEST: &str =
-    "SELECT COALESCE(MAX(current_since), 0), COALESCE(MAX(retired_at), 0) FROM roots";
+const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM roots";
 const UPSERT_ROOT_SLOTS: &str =
     "INSERT INTO root_slots (root, slots_json, signatures_json) VALUES ($1, $2, $3)
  ON CONFLICT (root) DO UPDATE SET signatures_json = excluded.signatures_json";
 const RETIRE: &str = "UPDATE roots SET retired_at = $1 WHERE retired_at IS NULL";
-const MAKE_CURRENT: &str =
-    "INSERT INTO roots (root, current_since, retired_at) VALUES ($1, $2, NULL)
- ON CONFLICT (root) DO UPDATE SET current_since = excluded.current_since, retired_at = NULL";
-const HISTORY: &str = "SELECT root, current_since, retired_at FROM roots ORDER BY current_since DESC, retired_at IS NULL DESC LIMIT 64";
+const MAKE_CURRENT: &str = "INSERT INTO roots (root, current_since, retired_at, seq) VALUES ($1, $2, NULL, $3)
+ ON CONFLICT (root) DO UPDATE SET current_since = excluded.current_since, retired_at = NULL, seq = excluded.seq";
+const HISTORY: &str =
+    "SELECT root, current_since, retired_at FROM roots ORDER BY seq DESC LIMIT 64";
+/// The database's clock, in whole seconds.
+const DB_NOW: &str = "SELECT EXTRACT(EPOCH FROM clock_timestamp())::bigint";
 const ROOT_RETIRED_AT: &str = "SELECT retired_at FROM roots WHERE root = $1";
 const ROOT_SLOTS: &str = "SELECT slots_json, signatures_json FROM root_slots WHERE root = $1";
 
@@ -120,17 +144,21 @@ fn lite_slot(r: &rusqlite::Row<'_>) -> rusqlite::Result<SlotRow> {
     })
 }
 
-fn pg_slot(r: &tokio_postgres::Row) -> SlotRow {
-    SlotRow {
-        slot: r.get(0),
-        role: r.get(1),
-        provider_id: r.get(2),
-        provider_root: r.get(3),
-        published_at: r.get(4),
-        token_sha256: r.get(5),
-        endpoint: r.get(6),
-        signature: r.get(7),
-    }
+fn pg_slot(r: &tokio_postgres::Row) -> Result<SlotRow, ApiError> {
+    Ok(SlotRow {
+        slot: r.try_get(0).map_err(pg)?,
+        role: r.try_get(1).map_err(pg)?,
+        provider_id: r.try_get(2).map_err(pg)?,
+        provider_root: r.try_get(3).map_err(pg)?,
+        published_at: r.try_get(4).map_err(pg)?,
+        token_sha256: r.try_get(5).map_err(pg)?,
+        endpoint: r.try_get(6).map_err(pg)?,
+        signature: r.try_get(7).map_err(pg)?,
+    })
+}
+
+fn pg_slots(rows: &[tokio_postgres::Row]) -> Result<Vec<SlotRow>, ApiError> {
+    rows.iter().map(pg_slot).collect()
 }
 
 fn lite_slots(conn: &rusqlite::Connection) -> Result<Vec<SlotRow>, ApiError> {
@@ -194,6 +222,43 @@ impl RegistryDb {
         }
     }
 
+    /// Records the slot count at first start and refuses another one later: replicas, and
+    /// restarts, must agree on the registry's shape.
+    pub async fn check_slots(&self, n: usize) -> Result<(), ApiError> {
+        const INSERT: &str =
+            "INSERT INTO registry_meta (k, v) VALUES ('slots', $1) ON CONFLICT (k) DO NOTHING";
+        const SELECT: &str = "SELECT v FROM registry_meta WHERE k = 'slots'";
+        let ours = n.to_string();
+        let stored: String = match self {
+            Self::Sqlite(s) => {
+                let ours = ours.clone();
+                s.with(move |conn| {
+                    conn.execute(&lite(INSERT), [&ours]).map_err(db)?;
+                    conn.query_row(SELECT, [], |r| r.get(0)).map_err(db)
+                })
+                .await?
+            }
+            Self::Postgres(p) => {
+                bounded(async {
+                    let c = p.client().await?;
+                    c.execute(INSERT, &[&ours]).await.map_err(pg)?;
+                    c.query_one(SELECT, &[])
+                        .await
+                        .and_then(|r| r.try_get(0))
+                        .map_err(pg)
+                })
+                .await?
+            }
+        };
+        if stored != ours {
+            return Err(ApiError::new(
+                zkcredit_api::ErrorCode::BadRequest,
+                format!("this registry store has {stored} slots, not {ours}: start with --slots {stored} (every replica the same)"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Readiness: the database answers.
     pub async fn ping(&self) -> Result<(), ApiError> {
         match self {
@@ -242,22 +307,28 @@ impl RegistryDb {
                     let rows = tx.query(SELECT_SLOTS, &[]).await.map_err(pg)?;
                     let history = tx.query(HISTORY, &[]).await.map_err(pg)?;
                     tx.commit().await.map_err(pg)?;
-                    Ok((
-                        rows.iter().map(pg_slot).collect(),
-                        history
-                            .iter()
-                            .map(|r| view(r.get(0), r.get(1), r.get(2)))
-                            .collect(),
-                    ))
+                    let history = history
+                        .iter()
+                        .map(|r| {
+                            Ok(view(
+                                r.try_get(0).map_err(pg)?,
+                                r.try_get(1).map_err(pg)?,
+                                r.try_get(2).map_err(pg)?,
+                            ))
+                        })
+                        .collect::<Result<_, ApiError>>()?;
+                    Ok((pg_slots(&rows)?, history))
                 })
                 .await
             }
         }
     }
 
-    /// Applies `w` to the registry of `n` slots and records the root the slots then make
-    /// (current from `now`, or later if the history already reaches past `now`), in one
-    /// transaction holding the registry's write lock.
+    /// Applies `w` to the registry of `n` slots and records the root the slots then make, in
+    /// one transaction holding the registry's write lock. The root becomes current at `now`
+    /// on SQLite, at the database's clock on PostgreSQL (every replica's writes on one
+    /// clock; a replica whose own clock differs by more than [`super::FUTURE_SKEW`] is
+    /// logged).
     pub async fn write(&self, w: Write, n: usize, now: u64) -> Result<(), ApiError> {
         match self {
             Self::Sqlite(s) => {
@@ -287,10 +358,8 @@ impl RegistryDb {
                         .query_row(CURRENT, [], |r| r.get(0))
                         .optional()
                         .map_err(db)?;
-                    let (since, retired): (i64, i64) = tx
-                        .query_row(LATEST, [], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(db)?;
-                    let next = next_root(&rows, n, current, since.max(retired), now)?;
+                    let seq: i64 = tx.query_row(LAST_SEQ, [], |r| r.get(0)).map_err(db)?;
+                    let next = next_root(&rows, n, current, now as i64)?;
                     tx.execute(
                         &lite(UPSERT_ROOT_SLOTS),
                         rusqlite::params![next.root, next.slots_json, next.signatures_json],
@@ -298,8 +367,11 @@ impl RegistryDb {
                     .map_err(db)?;
                     if let Some(at) = next.becomes_current_at {
                         tx.execute(&lite(RETIRE), [at]).map_err(db)?;
-                        tx.execute(&lite(MAKE_CURRENT), rusqlite::params![next.root, at])
-                            .map_err(db)?;
+                        tx.execute(
+                            &lite(MAKE_CURRENT),
+                            rusqlite::params![next.root, at, seq + 1],
+                        )
+                        .map_err(db)?;
                     }
                     tx.commit().map_err(db)
                 })
@@ -308,20 +380,14 @@ impl RegistryDb {
             Self::Postgres(p) => {
                 bounded(async move {
                     let mut c = p.client().await?;
-                    let tx = c.transaction().await.map_err(pg)?;
+                    let tx = write_tx(&mut c).await?;
                     tx.execute(
                         "SELECT pg_advisory_xact_lock(hashtext($1))",
                         &[&format!("zkcredit-registry-write:{}", p.schema())],
                     )
                     .await
                     .map_err(pg)?;
-                    let mut rows: Vec<SlotRow> = tx
-                        .query(SELECT_SLOTS, &[])
-                        .await
-                        .map_err(pg)?
-                        .iter()
-                        .map(pg_slot)
-                        .collect();
+                    let mut rows = pg_slots(&tx.query(SELECT_SLOTS, &[]).await.map_err(pg)?)?;
                     match apply(&mut rows, w)? {
                         (_, Some(r)) => tx
                             .execute(
@@ -344,14 +410,25 @@ impl RegistryDb {
                             .await
                             .map_err(pg)?,
                     };
-                    let current: Option<String> = tx
-                        .query_opt(CURRENT, &[])
+                    let current: Option<String> = match tx.query_opt(CURRENT, &[]).await {
+                        Ok(Some(r)) => Some(r.try_get(0).map_err(pg)?),
+                        Ok(None) => None,
+                        Err(e) => return Err(pg(e)),
+                    };
+                    let seq: i64 = tx
+                        .query_one(LAST_SEQ, &[])
                         .await
-                        .map_err(pg)?
-                        .map(|r| r.get(0));
-                    let latest = tx.query_one(LATEST, &[]).await.map_err(pg)?;
-                    let (since, retired): (i64, i64) = (latest.get(0), latest.get(1));
-                    let next = next_root(&rows, n, current, since.max(retired), now)?;
+                        .and_then(|r| r.try_get(0))
+                        .map_err(pg)?;
+                    let db_now: i64 = tx
+                        .query_one(DB_NOW, &[])
+                        .await
+                        .and_then(|r| r.try_get(0))
+                        .map_err(pg)?;
+                    if db_now.abs_diff(now as i64) > super::FUTURE_SKEW {
+                        tracing::warn!(database_clock = db_now, replica_clock = now, "this replica's clock differs from the database's by more than {} s: roots are timed by the database", super::FUTURE_SKEW);
+                    }
+                    let next = next_root(&rows, n, current, db_now)?;
                     tx.execute(
                         UPSERT_ROOT_SLOTS,
                         &[&next.root, &next.slots_json, &next.signatures_json],
@@ -360,7 +437,7 @@ impl RegistryDb {
                     .map_err(pg)?;
                     if let Some(at) = next.becomes_current_at {
                         tx.execute(RETIRE, &[&at]).await.map_err(pg)?;
-                        tx.execute(MAKE_CURRENT, &[&next.root, &at])
+                        tx.execute(MAKE_CURRENT, &[&next.root, &at, &(seq + 1)])
                             .await
                             .map_err(pg)?;
                     }
@@ -391,20 +468,57 @@ impl RegistryDb {
             Self::Postgres(p) => {
                 bounded(async move {
                     let c = p.client().await?;
-                    let retired = c
-                        .query_opt(ROOT_RETIRED_AT, &[&root])
-                        .await
-                        .map_err(pg)?
-                        .map(|r| r.get(0));
-                    let slots = c
-                        .query_opt(ROOT_SLOTS, &[&root])
-                        .await
-                        .map_err(pg)?
-                        .map(|r| (r.get(0), r.get(1)));
+                    let retired = match c.query_opt(ROOT_RETIRED_AT, &[&root]).await {
+                        Ok(Some(r)) => Some(r.try_get(0).map_err(pg)?),
+                        Ok(None) => None,
+                        Err(e) => return Err(pg(e)),
+                    };
+                    let slots = match c.query_opt(ROOT_SLOTS, &[&root]).await {
+                        Ok(Some(r)) => Some((r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?)),
+                        Ok(None) => None,
+                        Err(e) => return Err(pg(e)),
+                    };
                     Ok((retired, slots))
                 })
                 .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store written by the release before versioned migrations (no `user_version`, no
+    /// `seq`) is adopted: its roots get their write order back, the current one last.
+    #[tokio::test]
+    async fn a_store_from_before_migrations_keeps_its_history_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.sqlite");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0].sqlite).unwrap();
+        conn.execute_batch(
+            "INSERT INTO roots VALUES ('1', 100, 200);
+             INSERT INTO roots VALUES ('3', 200, NULL);
+             INSERT INTO roots VALUES ('2', 200, 200);",
+        )
+        .unwrap();
+        drop(conn);
+        let db = RegistryDb::open_sqlite(&path).unwrap();
+        let (_, history) = db.snapshot().await.unwrap();
+        let order: Vec<&str> = history.iter().map(|r| r.root.as_str()).collect();
+        assert_eq!(order, ["3", "2", "1"], "newest first, the current root first");
+        let RegistryDb::Sqlite(s) = &db else {
+            unreachable!()
+        };
+        let second_current = s
+            .with(|c| {
+                Ok(c.execute("INSERT INTO roots VALUES ('4', 300, NULL, 9)", [])
+                    .is_err())
+            })
+            .await
+            .unwrap();
+        assert!(second_current, "at most one current root");
     }
 }

@@ -77,6 +77,24 @@ impl RegistryService {
             return Err(ApiError::internal("open_sqlite opened another backend"));
         };
         let key = crate::store::load_or_create_signing_key(lite, "registry_meta")?;
+        lite.with_sync(|conn| {
+            conn.execute(
+                "INSERT INTO registry_meta (k, v) VALUES ('slots', ?1) ON CONFLICT (k) DO NOTHING",
+                [slots.to_string()],
+            )
+            .map_err(crate::store::db)?;
+            let stored: String = conn
+                .query_row("SELECT v FROM registry_meta WHERE k = 'slots'", [], |r| {
+                    r.get(0)
+                })
+                .map_err(crate::store::db)?;
+            if stored != slots.to_string() {
+                return Err(ApiError::bad_request(format!(
+                    "this registry store has {stored} slots, not {slots}: start with --slots {stored}"
+                )));
+            }
+            Ok(())
+        })?;
         Ok(Self::with_store(store, key, slots, admin_token))
     }
 
@@ -90,6 +108,7 @@ impl RegistryService {
     ) -> Result<Self, ApiError> {
         Registry::new(slots).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let store = RegistryDb::open(url, schema).await?;
+        store.check_slots(slots).await?;
         let key = store.signing_key().await?;
         Ok(Self::with_store(store, key, slots, admin_token))
     }

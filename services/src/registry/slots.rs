@@ -156,22 +156,20 @@ pub(super) struct NextRoot {
 }
 
 /// The root `rows` make and, unless it is already the current one, the time it becomes
-/// current: the caller's clock, but never before the latest time in the history (so the
-/// history stays ordered when replicas' clocks disagree).
+/// current: `now`, the store's clock (on PostgreSQL the database's, which every replica
+/// shares).
 pub(super) fn next_root(
     rows: &[SlotRow],
     n: usize,
     current: Option<String>,
-    latest: i64,
-    now: u64,
+    now: i64,
 ) -> Result<NextRoot, ApiError> {
     let reg = registry_of(rows, n)?;
     let root = fr_to_dec(&reg.root());
     // Always the slots' current signatures: the leaves are the same (the root is), so only
     // a signature missing before (a store from before provider signatures) can change.
     let signatures = signatures_of(rows, n);
-    let becomes_current_at =
-        (current.as_deref() != Some(root.as_str())).then(|| (now as i64).max(latest));
+    let becomes_current_at = (current.as_deref() != Some(root.as_str())).then_some(now);
     Ok(NextRoot {
         slots_json: serde_json::to_string(reg.slots()).map_err(ApiError::internal)?,
         signatures_json: serde_json::to_string(&signatures).map_err(ApiError::internal)?,
@@ -225,13 +223,11 @@ mod tests {
     }
 
     #[test]
-    fn a_new_root_never_becomes_current_before_the_history_ends() {
+    fn a_new_root_becomes_current_unless_it_already_is() {
         let rows = vec![row(1, "token-of-slot-one", 0)];
-        let late = next_root(&rows, 4, None, 1_000, 10).unwrap();
-        assert_eq!(late.becomes_current_at, Some(1_000), "a slow clock waits");
-        let on_time = next_root(&rows, 4, None, 1_000, 2_000).unwrap();
-        assert_eq!(on_time.becomes_current_at, Some(2_000));
-        let same = next_root(&rows, 4, Some(on_time.root.clone()), 2_000, 3_000).unwrap();
+        let first = next_root(&rows, 4, None, 2_000).unwrap();
+        assert_eq!(first.becomes_current_at, Some(2_000));
+        let same = next_root(&rows, 4, Some(first.root.clone()), 3_000).unwrap();
         assert_eq!(same.becomes_current_at, None, "already current");
     }
 }

@@ -7,7 +7,7 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::{
-    bounded, is_transient, pg, pg_load_or_create_signing_key, PgStore, DEFAULT_POOL_SIZE,
+    bounded, is_transient, pg, pg_load_or_create_signing_key, write_tx, PgStore, DEFAULT_POOL_SIZE,
     QUERY_TIMEOUT,
 };
 pub use sqlite::{checkpoint_truncate, db, load_or_create_signing_key, Store};

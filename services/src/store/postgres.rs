@@ -200,6 +200,30 @@ impl PgStore {
             .await
             .map_err(pg)?
             .get(0);
+        // The versions applied must be this service's: two services given one schema would
+        // otherwise skip each other's migrations.
+        for row in tx
+            .query(
+                "SELECT version, name FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .map_err(pg)?
+        {
+            let (v, name): (i32, String) =
+                (row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
+            let Some(i) = usize::try_from(v).ok().and_then(|v| v.checked_sub(1)) else {
+                continue;
+            };
+            // A version past ours is a newer binary's (refused below), not another service's.
+            let ours = migrations.get(i);
+            if ours.is_some_and(|m| m.name != name) {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("--database-schema {schema:?} holds another service's tables (its migration {v} is {name:?}): give each service its own schema"),
+                ));
+            }
+        }
         if at as usize > migrations.len() {
             return Err(too_new(at.into(), migrations.len()));
         }
@@ -219,6 +243,19 @@ impl PgStore {
         }
         tx.commit().await.map_err(pg)
     }
+}
+
+/// A write transaction: READ COMMITTED whatever the server's or role's default, so the
+/// statements after a lock wait see what the previous lock holder committed, and unique
+/// constraints and row locks decide between concurrent writers.
+pub async fn write_tx(
+    c: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, ApiError> {
+    c.build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(pg)
 }
 
 /// The service's ed25519 signing key, kept as `signing_key` in the `(k, v)` table

@@ -144,9 +144,18 @@ fn failure(code: std::os::raw::c_int, msg: String) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(msg))
 }
 
-/// Maps a SQLite error to a 500 (logged).
+/// Maps a SQLite error: another process holding the file's write lock past the busy
+/// timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`) is `503 overloaded` (retry); anything else a
+/// 500 (logged).
 pub fn db(e: rusqlite::Error) -> ApiError {
-    ApiError::internal(e)
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => {
+            tracing::warn!(error = %e, "sqlite store busy");
+            ApiError::of(zkcredit_api::ErrorCode::Overloaded)
+        }
+        _ => ApiError::internal(e),
+    }
 }
 
 /// The service's ed25519 signing key, kept as `signing_key` in the `(k, v)` table
@@ -156,34 +165,26 @@ pub fn load_or_create_signing_key(
     meta_table: &'static str,
 ) -> Result<ed25519_dalek::SigningKey, ApiError> {
     use rand::RngCore;
-    use rusqlite::OptionalExtension;
     store.with_sync(|conn| {
-        let tx = conn.transaction().map_err(db)?;
-        let existing: Option<String> = tx
+        // Insert-if-absent then read: two processes opening one file at once agree on one key.
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        conn.execute(
+            &format!("INSERT INTO {meta_table} (k, v) VALUES ('signing_key', ?1) ON CONFLICT (k) DO NOTHING"),
+            [hex::encode(fresh)],
+        )
+        .map_err(db)?;
+        let stored: String = conn
             .query_row(
                 &format!("SELECT v FROM {meta_table} WHERE k = 'signing_key'"),
                 [],
                 |r| r.get(0),
             )
-            .optional()
             .map_err(db)?;
-        let seed: [u8; 32] = match existing {
-            Some(h) => hex::decode(h)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| ApiError::internal("the signing key in the store is malformed"))?,
-            None => {
-                let mut b = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut b);
-                tx.execute(
-                    &format!("INSERT INTO {meta_table} (k, v) VALUES ('signing_key', ?1)"),
-                    [hex::encode(b)],
-                )
-                .map_err(db)?;
-                b
-            }
-        };
-        tx.commit().map_err(db)?;
+        let seed: [u8; 32] = hex::decode(stored)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ApiError::internal("the signing key in the store is malformed"))?;
         Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
     })
 }

@@ -363,7 +363,7 @@ impl VerifierDb {
             Self::Postgres(p) => {
                 bounded(async move {
                     let mut c = p.client().await?;
-                    let tx = c.transaction().await.map_err(pg)?;
+                    let tx = crate::store::write_tx(&mut c).await?;
                     tx.execute(
                         "SELECT pg_advisory_xact_lock(hashtext($1))",
                         &[&format!("zkcredit-requests:{}", p.schema())],
@@ -515,7 +515,7 @@ impl VerifierDb {
             Self::Postgres(p) => {
                 bounded(async move {
                     let mut c = p.client().await?;
-                    let tx = c.transaction().await.map_err(pg)?;
+                    let tx = crate::store::write_tx(&mut c).await?;
                     let insert = tx.prepare_cached(INSERT).await.map_err(pg)?;
                     let inserted = tx
                         .execute(&insert, &[&scope, &nullifier, &nonce, &now])

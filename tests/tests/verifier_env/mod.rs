@@ -178,13 +178,23 @@ pub async fn service_on(
     }
 }
 
-/// The registry service named `name` on `backend` (on PostgreSQL, schema `r_NAME`).
-pub async fn registry_on(backend: &Backend, dir: &std::path::Path, name: &str) -> RegistryService {
+/// Where the registry named `name` keeps its state on `backend`: its SQLite file, or the
+/// test database with schema `r_NAME`.
+pub fn registry_store(
+    backend: &Backend,
+    dir: &std::path::Path,
+    name: &str,
+) -> (DatabaseUrl, String) {
     let url = match backend {
         Backend::Sqlite => DatabaseUrl::Sqlite(dir.join(name).join("registry.sqlite")),
         Backend::Postgres(c) => DatabaseUrl::parse(&c.url("zk")).unwrap(),
     };
-    let schema = format!("r_{}", name.replace('-', "_"));
+    (url, format!("r_{}", name.replace('-', "_")))
+}
+
+/// The registry service named `name` on `backend` ([`registry_store`]).
+pub async fn registry_on(backend: &Backend, dir: &std::path::Path, name: &str) -> RegistryService {
+    let (url, schema) = registry_store(backend, dir, name);
     RegistryService::open_db(&url, &schema, P.slots, ADMIN)
         .await
         .unwrap()

@@ -269,7 +269,10 @@ fn a_snarkjs_ceremony_gives_keys_that_zkcredit_proves_with() {
         ),
         "import-zkey",
     );
-    assert!(out.contains("matrices equal this circuit's"), "{out}");
+    assert!(
+        out.contains("its sizes and A/B coefficients are this circuit's"),
+        "{out}"
+    );
     let id = CircuitId::FraudOnly { depth: DEPTH };
     let (prover, source) = load_or_setup(&id, &d.join("keys"), &d.join("keys/cache")).unwrap();
     assert_eq!(source, KeySource::Cached);
@@ -418,6 +421,9 @@ fn a_snarkjs_ceremony_gives_keys_that_zkcredit_proves_with() {
         "zkey new d18",
     );
     import_refused(d, "other.zkey", "is not a key for circuit fraud_only_d20");
+    // Found by review: the coordinator's initial key (γ₂ = δ₂ = the generator, no
+    // contribution) let anyone forge proofs; refused.
+    import_refused(d, "c0.zkey", "forge");
     let good = std::fs::read(d.join("final.zkey")).unwrap();
     let (coeffs, _) = section(&good, 4);
     let mut changed = good.clone();

@@ -89,7 +89,7 @@ fn a_zkey_we_write_reads_back_as_the_same_key() {
     .unwrap();
     let r1cs = zkcredit_prover::fast::R1cs::of(setup_circuit()).unwrap();
     let bytes = zkey::write(&pk, &r1cs).unwrap();
-    assert_eq!(zkey::read(&bytes, &r1cs).unwrap(), pk);
+    assert_eq!(zkey::read_own(&bytes, &r1cs).unwrap(), pk);
     // An arkworks-map key has one h point fewer: not written as a snarkjs key.
     let ark =
         Groth16::<Bn254>::generate_random_parameters_with_reduction(setup_circuit(), &mut rng)
@@ -103,7 +103,7 @@ fn a_zkey_we_write_reads_back_as_the_same_key() {
     })
     .unwrap();
     assert!(matches!(
-        zkey::read(&bytes, &other),
+        zkey::read_own(&bytes, &other),
         Err(zkey::ZkeyError::WrongCircuit(_))
     ));
 }
@@ -122,6 +122,116 @@ fn a_zkey_with_an_identity_delta_is_refused() {
     let r1cs = zkcredit_prover::fast::R1cs::of(setup_circuit()).unwrap();
     let bytes = zkey::write(&pk, &r1cs).unwrap();
     assert!(
-        matches!(zkey::read(&bytes, &r1cs), Err(zkey::ZkeyError::Format(m)) if m.contains("infinity"))
+        matches!(zkey::read_own(&bytes, &r1cs), Err(zkey::ZkeyError::Format(m)) if m.contains("infinity"))
     );
+}
+
+/// A key and its zkey bytes, with `edit` applied to the key first.
+fn edited_zkey(
+    edit: impl FnOnce(&mut ark_groth16::ProvingKey<Bn254>),
+) -> (
+    Vec<u8>,
+    zkcredit_prover::fast::R1cs,
+    ark_groth16::ProvingKey<Bn254>,
+) {
+    use zkcredit_prover::circom::zkey;
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut pk = Groth16::<Bn254, CircomReduction>::generate_random_parameters_with_reduction(
+        setup_circuit(),
+        &mut rng,
+    )
+    .unwrap();
+    edit(&mut pk);
+    let r1cs = zkcredit_prover::fast::R1cs::of(setup_circuit()).unwrap();
+    (zkey::write(&pk, &r1cs).unwrap(), r1cs, pk)
+}
+
+#[track_caller]
+fn refused_with(bytes: &[u8], r1cs: &zkcredit_prover::fast::R1cs, want: &str) {
+    use zkcredit_prover::circom::zkey;
+    match zkey::read_own(bytes, r1cs) {
+        Err(zkey::ZkeyError::Format(m)) => assert!(m.contains(want), "{m}"),
+        other => panic!("expected a refusal containing {want:?}, got {other:?}"),
+    }
+}
+
+/// Found by review: a key with δ = γ (snarkjs's `zkey new` output before any contribution)
+/// lets anyone forge a proof of any public inputs; each trapdoor shape is refused alone.
+#[test]
+fn keys_with_a_known_trapdoor_or_mismatched_halves_are_refused() {
+    use ark_bn254::{G1Affine, G2Affine};
+    use ark_ec::{AffineRepr, CurveGroup};
+    let (b, r, _) = edited_zkey(|pk| pk.vk.delta_g2 = pk.vk.gamma_g2);
+    refused_with(&b, &r, "δ equals γ");
+    let (b, r, _) = edited_zkey(|pk| {
+        pk.delta_g1 = G1Affine::generator();
+        pk.vk.delta_g2 = G2Affine::generator();
+    });
+    refused_with(&b, &r, "generator");
+    let (b, r, _) = edited_zkey(|pk| pk.delta_g1 = (pk.delta_g1 + pk.delta_g1).into_affine());
+    refused_with(&b, &r, "δ₁/β₁ is not δ₂/β₂");
+    let (b, r, _) = edited_zkey(|pk| pk.beta_g1 = (pk.beta_g1 + pk.beta_g1).into_affine());
+    refused_with(&b, &r, "δ₁/β₁ is not δ₂/β₂");
+    let (b, r, _) = edited_zkey(|pk| {
+        let i = pk.b_g2_query.iter().position(|p| !p.is_zero()).unwrap();
+        pk.b_g2_query[i] = (pk.b_g2_query[i] + pk.b_g2_query[i]).into_affine();
+    });
+    refused_with(&b, &r, "B query");
+    let (b, r, _) = edited_zkey(|pk| pk.vk.gamma_abc_g1[1] = G1Affine::zero());
+    refused_with(&b, &r, "input commitment");
+}
+
+/// Appends section 10 (the contributions) to a zkey we wrote: `deltas` as the `δ_after`
+/// of each contribution (64 bytes each, as the header stores points).
+fn with_contributions(mut bytes: Vec<u8>, deltas: &[&[u8]]) -> Vec<u8> {
+    let mut body = vec![0u8; 64];
+    body.extend_from_slice(&(deltas.len() as u32).to_le_bytes());
+    for d in deltas {
+        body.extend_from_slice(d);
+        body.extend_from_slice(&[0u8; 64 + 64 + 128 + 64]);
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+    }
+    let n = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+    bytes[8..12].copy_from_slice(&(n + 1).to_le_bytes());
+    bytes.extend_from_slice(&10u32.to_le_bytes());
+    bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// The header's δ₁ and α₁ as stored (section 2: n8q q n8r r nVars nPublic domainSize α₁ β₁
+/// β₂ γ₂ δ₁ δ₂).
+fn header_points(bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut pos = 12;
+    loop {
+        let id = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap());
+        let len = u64::from_le_bytes(bytes[pos + 4..pos + 12].try_into().unwrap()) as usize;
+        if id == 2 {
+            let h = &bytes[pos + 12..pos + 12 + len];
+            let alpha = 4 + 32 + 4 + 32 + 12;
+            let delta = alpha + 64 + 64 + 128 + 128;
+            return (h[delta..delta + 64].to_vec(), h[alpha..alpha + 64].to_vec());
+        }
+        pos += 12 + len;
+    }
+}
+
+#[test]
+fn a_ceremony_key_needs_a_contribution_ending_at_its_delta() {
+    use zkcredit_prover::circom::zkey;
+    let (own, r, pk) = edited_zkey(|_| {});
+    let refused = |b: &[u8], want: &str| match zkey::read(b, &r) {
+        Err(zkey::ZkeyError::Format(m)) => assert!(m.contains(want), "{m}"),
+        other => panic!("expected {want:?}, got {other:?}"),
+    };
+    refused(&own, "no contributions section");
+    refused(&with_contributions(own.clone(), &[]), "no one contributed");
+    let (delta, alpha) = header_points(&own);
+    refused(
+        &with_contributions(own.clone(), &[&delta, &alpha]),
+        "last contribution",
+    );
+    let good = with_contributions(own, &[&alpha, &delta]);
+    assert_eq!(zkey::read(&good, &r).unwrap(), pk);
 }

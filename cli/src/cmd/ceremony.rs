@@ -77,10 +77,14 @@ pub fn import_zkey(a: ImportZkeyArgs) -> Result<(), CliError> {
     let t = Instant::now();
     let pk = zkcredit_prover::circom::import_zkey(&a.zkey, &id, &a.params, &cache)?;
     println!(
-        "imported {} for {} in {}: matrices equal this circuit's",
+        "imported {} (sha256 {}) for {} in {}: its sizes and A/B coefficients are this circuit's, it has contributions and no known trapdoor",
         a.zkey.display(),
+        sha256_file(&a.zkey)?,
         id.name(),
         secs(t)
+    );
+    println!(
+        "the contributions and the C/H queries are checked by `snarkjs zkey verify` against the exported .r1cs and the .ptau: this must be the file that passed it"
     );
     println!(
         "verifying key {} (sha256 {})",

@@ -55,6 +55,16 @@ impl<'a> BinFile<'a> {
         Ok(Self { version, sections })
     }
 
+    /// Whether section `id` is there.
+    pub fn has_section(&self, id: u32) -> bool {
+        self.sections.iter().any(|(i, _, _)| *i == id)
+    }
+
+    /// The section ids, in file order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.sections.iter().map(|(i, _, _)| *i)
+    }
+
     /// Section `id`, which must be there, as a cursor.
     pub fn section(&self, id: u32) -> Result<Cursor<'a>, Bad> {
         self.sections

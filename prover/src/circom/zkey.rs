@@ -108,15 +108,96 @@ fn points<T: Send>(
         .collect()
 }
 
-/// Reads `bytes` as the final zkey of circuit `r`: a proving key whose `h_query` follows
-/// snarkjs's convention ([`crate::fast::Qap::Circom`]).
+/// Reads `bytes` as the final zkey of circuit `r` out of a ceremony: a proving key whose
+/// `h_query` follows snarkjs's convention ([`crate::fast::Qap::Circom`]), with at least one
+/// contribution, and no known trapdoor (module docs).
 pub fn read(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
+    let (pk, contributions) = parse(bytes, r)?;
+    check_key(&pk)?;
+    let fmt = ZkeyError::Format;
+    let Some(deltas) = contributions else {
+        return Err(fmt(
+            "it has no contributions section: not a ceremony's output".into(),
+        ));
+    };
+    match deltas.last() {
+        None => Err(fmt(
+            "no one contributed to it (δ is still the initial one): import the final zkey, after the contributions and the beacon".into(),
+        )),
+        Some(d) if *d != pk.delta_g1 => Err(fmt(
+            "its last contribution's δ is not the key's δ₁".into(),
+        )),
+        Some(_) => Ok(pk),
+    }
+}
+
+/// Reads a zkey this project wrote itself ([`write`]; no contributions section), with every
+/// check of [`read`] but the contributions'. Never for a ceremony's output.
+pub fn read_own(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
+    let (pk, _) = parse(bytes, r)?;
+    check_key(&pk)?;
+    Ok(pk)
+}
+
+/// The checks of a key's shape that need no ceremony transcript (module docs).
+fn check_key(pk: &ProvingKey<Bn254>) -> Result<(), ZkeyError> {
+    use ark_ec::pairing::Pairing;
+    use ark_ec::{CurveGroup, VariableBaseMSM};
+    let fmt = |m: &str| Err(ZkeyError::Format(m.into()));
+    let vk = &pk.vk;
+    if vk.gamma_abc_g1.iter().any(|p| p.is_zero()) {
+        return fmt("an input commitment (IC) point is the point at infinity");
+    }
+    if vk.delta_g2 == vk.gamma_g2 {
+        return fmt("δ equals γ: anyone could forge proofs with this key");
+    }
+    if pk.delta_g1 == G1Affine::generator() || vk.delta_g2 == G2Affine::generator() {
+        return fmt(
+            "δ is the generator (no contribution): anyone could forge proofs with this key",
+        );
+    }
+    // The G1 and G2 halves are multiples of two generators g, h (snarkjs: the standard ones;
+    // arkworks' own setup: random ones), so compare them against each other:
+    // e(x₁, y₂) = e(y₁, x₂) exactly when x₁/y₁ and x₂/y₂ are the same ratio.
+    let same = |x1: G1Affine, y2: G2Affine, y1: G1Affine, x2: G2Affine| {
+        Bn254::pairing(x1, y2) == Bn254::pairing(y1, x2)
+    };
+    if !same(pk.delta_g1, vk.beta_g2, pk.beta_g1, vk.delta_g2) {
+        return fmt("its G1 and G2 halves disagree: δ₁/β₁ is not δ₂/β₂");
+    }
+    // Σ ρᵢ·B₁ᵢ against Σ ρᵢ·B₂ᵢ for random ρ: equal exactly when every B₁ᵢ matches B₂ᵢ,
+    // except with probability 1/r.
+    use ark_ff::UniformRand;
+    let mut rng = rand::thread_rng();
+    let rho: Vec<Fr> = (0..pk.b_g1_query.len())
+        .map(|_| Fr::rand(&mut rng))
+        .collect();
+    let b1 = <ark_bn254::G1Projective as VariableBaseMSM>::msm(&pk.b_g1_query, &rho);
+    let b2 = <ark_bn254::G2Projective as VariableBaseMSM>::msm(&pk.b_g2_query, &rho);
+    match (b1, b2) {
+        (Ok(b1), Ok(b2)) if same(b1.into_affine(), vk.delta_g2, pk.delta_g1, b2.into_affine()) => {
+            Ok(())
+        }
+        (Ok(_), Ok(_)) => fmt("its B query in G1 is not its B query in G2"),
+        _ => fmt("its B queries differ in length"),
+    }
+}
+
+/// Parses `bytes` as a zkey of circuit `r`: the key, and the `δ_after` of each contribution
+/// when the file has a contributions section.
+#[allow(clippy::type_complexity)]
+fn parse(bytes: &[u8], r: &R1cs) -> Result<(ProvingKey<Bn254>, Option<Vec<G1Affine>>), ZkeyError> {
     let s = shape(r)?;
     let f = BinFile::parse(bytes, b"zkey", 16).map_err(ZkeyError::Format)?;
     let fmt = ZkeyError::Format;
     let wrong = ZkeyError::WrongCircuit;
     if f.version != 1 {
         return Err(fmt(format!("version {} (snarkjs writes 1)", f.version)));
+    }
+    if let Some(id) = f.ids().find(|id| !(1..=10).contains(id)) {
+        return Err(fmt(format!(
+            "section {id} is not a Groth16 zkey section (1 to 10)"
+        )));
     }
     let mut p = f.section_sized(1, 4).map_err(fmt)?;
     p.expect_u32(1, "protocol (1 is Groth16)").map_err(fmt)?;
@@ -204,7 +285,12 @@ pub fn read(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
     .map_err(fmt)?;
     let l_query = g1s(8, s.n_vars - s.n_public - 1)?;
     let h_query = g1s(9, s.domain)?;
-    Ok(ProvingKey {
+    let contributions = if f.has_section(10) {
+        Some(contributions(f.section(10).map_err(fmt)?).map_err(fmt)?)
+    } else {
+        None
+    };
+    let pk = ProvingKey {
         vk: VerifyingKey {
             alpha_g1,
             beta_g2,
@@ -219,7 +305,36 @@ pub fn read(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
         b_g2_query,
         h_query,
         l_query,
-    })
+    };
+    Ok((pk, contributions))
+}
+
+/// Section 10: the `δ_after` of every contribution, in order.
+fn contributions(mut c: Cursor<'_>) -> Result<Vec<G1Affine>, String> {
+    /// δ_after, g1_s, g1_sx, g2_spx, transcript, type, params length.
+    const MIN_LEN: usize = 3 * G1_LEN + G2_LEN + 64 + 4 + 4;
+    c.take(64)?; // the constraint system's hash
+    let n = c.u32()? as usize;
+    if n > c.rest().1.len() / MIN_LEN {
+        return Err(format!(
+            "{n} contributions do not fit in the contributions section"
+        ));
+    }
+    let mut deltas = Vec::with_capacity(n);
+    for _ in 0..n {
+        deltas.push(c.g1()?);
+        // The proof of knowledge of the contribution (checked by `snarkjs zkey verify`):
+        // well-formed points here.
+        let _g1_s = c.g1()?;
+        let _g1_sx = c.g1()?;
+        let _g2_spx = c.g2()?;
+        c.take(64)?; // transcript
+        c.u32()?; // type (0 contribution, 1 beacon)
+        let params = c.u32()? as usize;
+        c.take(params)?;
+    }
+    c.finish("contributions")?;
+    Ok(deltas)
 }
 
 /// Writes `pk` (a key made for snarkjs's witness map, [`crate::fast::Qap::Circom`]) for

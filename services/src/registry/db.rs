@@ -508,14 +508,20 @@ mod tests {
         let db = RegistryDb::open_sqlite(&path).unwrap();
         let (_, history) = db.snapshot().await.unwrap();
         let order: Vec<&str> = history.iter().map(|r| r.root.as_str()).collect();
-        assert_eq!(order, ["3", "2", "1"], "newest first, the current root first");
+        assert_eq!(
+            order,
+            ["3", "2", "1"],
+            "newest first, the current root first"
+        );
         let RegistryDb::Sqlite(s) = &db else {
             unreachable!()
         };
         let second_current = s
             .with(|c| {
-                Ok(c.execute("INSERT INTO roots VALUES ('4', 300, NULL, 9)", [])
-                    .is_err())
+                Ok(
+                    c.execute("INSERT INTO roots VALUES ('4', 300, NULL, 9)", [])
+                        .is_err(),
+                )
             })
             .await
             .unwrap();

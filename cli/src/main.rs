@@ -37,7 +37,7 @@ enum Cmd {
     GenWitness(prove::GenWitnessArgs),
     /// Prove a witness file (writes proof.json and public.json, snarkjs layout), or with
     /// --batch every *.json witness file of a directory on all cores (provider bulk proving;
-    /// writes <name>.proof.json and <name>.public.json).
+    /// writes NAME.proof.json and NAME.public.json).
     Prove(prove::ProveArgs),
     /// Verify proof.json + public.json against verification_key.json. Exit 0 valid, 1 invalid, 2 bad input.
     Verify(verify::VerifyArgs),

@@ -5,7 +5,7 @@
 //! - [`setup::insecure_dev_setup`]: keys derived from the published seed
 //!   [`setup::INSECURE_DEV_SEED`] — **insecure by construction** (anyone can derive the
 //!   toxic waste and forge proofs), so that every machine and CI get the same verifying key;
-//! - [`prove`]: parallel proving with OS randomness, after a native check of the statement;
+//! - [`prove_eligibility`], [`prove_circuit`]: parallel proving with OS randomness, after a native check of the statement;
 //! - [`files`]: verifying keys and proving keys on disk, checked on load;
 //! - [`circom`]: `.r1cs`/`.wtns` export and `.zkey` import for ceremonies with snarkjs;
 //! - [`cache`]: the proving-key cache (development keys derived once, then read);

@@ -6,7 +6,7 @@
 //! `light-poseidon`'s generated tables (which are themselves checked against
 //! circomlib) and cached once per width.
 //!
-//! [`hash`] runs the optimised permutation ([`optimized`]: constants moved out of the
+//! [`hash`] runs the optimised permutation (`optimized.rs`: constants moved out of the
 //! partial rounds, sparse partial-round matrices), derived from those constants once per
 //! width; [`hash_reference`] is the textbook form, kept as its twin in the tests and as the
 //! benchmarks' baseline.
@@ -32,7 +32,7 @@ pub struct Params {
     pub partial_rounds: usize,
     /// Round constants, one row of `width` per round.
     pub ark: Vec<Vec<Fr>>,
-    /// MDS matrix, `mds[i][j]`: new_state[i] = Σ_j mds[i][j]·state[j].
+    /// MDS matrix, `mds[i][j]`: `new_state[i] = Σ_j mds[i][j]·state[j]`.
     pub mds: Vec<Vec<Fr>>,
 }
 

@@ -131,7 +131,7 @@ pub fn read(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
     }
 }
 
-/// Reads a zkey this project wrote itself ([`write`]; no contributions section), with every
+/// Reads a zkey this project wrote itself ([`write()`]; no contributions section), with every
 /// check of [`read`] but the contributions'. Never for a ceremony's output.
 pub fn read_own(bytes: &[u8], r: &R1cs) -> Result<ProvingKey<Bn254>, ZkeyError> {
     let (pk, _) = parse(bytes, r)?;

@@ -3,9 +3,9 @@
 //! `auto_approve_kyc_stand_in`, no check at all — for demos only); a production issuer puts
 //! its real KYC process behind the same approve call.
 //!
-//! - `POST /v1/kyc/applications` ([`KycApplication`]: identifier, holder commitment, holder
+//! - `POST /v1/kyc/applications` ([`zkcredit_api::auth::KycApplication`]: identifier, holder commitment, holder
 //!   key, proof of possession) → `202 {application_id, status: "pending"}`;
-//! - `GET /v1/kyc/applications/{id}` → status, and the [`Attestation`] once approved
+//! - `GET /v1/kyc/applications/{id}` → status, and the [`zkcredit_api::auth::Attestation`] once approved
 //!   (the 128-bit random id is the wallet's capability);
 //! - `GET /v1/admin/applications`, `POST /v1/admin/applications/{id}/approve|reject`
 //!   (operator token): approval derives the subject key with the secret pepper

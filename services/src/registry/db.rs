@@ -2,7 +2,7 @@
 //! the slot leaves each root was computed from, on the embedded SQLite file (one process)
 //! or on PostgreSQL (replicas behind a load balancer). Every query the registry makes is a
 //! method here, written once per backend; the rules (who owns a slot, `published_at` never
-//! going back, when a root becomes current) are written once, in [`super::slots`].
+//! going back, when a root becomes current) are written once, in `registry/slots.rs`.
 //!
 //! **One linear history across replicas.** Every write — a registration or a publication —
 //! reads the slots, applies the change and records the resulting root in one transaction

@@ -29,7 +29,7 @@ pub struct SlotRow {
     pub signature: Option<String>,
 }
 
-/// A change to the slots, checked by [`apply`] against the stored slots inside the write
+/// A change to the slots, checked by `apply` against the stored slots inside the write
 /// transaction.
 #[derive(Clone, Debug)]
 #[non_exhaustive]

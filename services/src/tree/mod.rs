@@ -24,7 +24,7 @@
 //! - `GET /v1/admin/status`; `GET /v1/status` (public: role, id, root, published_at);
 //! - `POST /v1/witness` — the lookup witness for the attested subject key, only for a
 //!   request carrying the issuer's attestation and a fresh holder signature
-//!   ([`crate::auth::WitnessRequest`]); anyone else gets 401/403 before the tree is read.
+//!   ([`zkcredit_api::auth::WitnessRequest`]); anyone else gets 401/403 before the tree is read.
 
 mod import;
 mod publish;
@@ -219,7 +219,7 @@ impl TreeService {
     }
 
     /// Checks witness requests against the revocation list of the issuer at `issuer_url`
-    /// (signed by the configured issuer key). Without it (or [`Self::with_local_revocations`])
+    /// (signed by the configured issuer key). Without it (or `with_local_revocations`)
     /// the tree answers no witness: revocations fail closed.
     pub fn with_issuer_revocations(self, issuer_url: &str) -> Self {
         self.with_issuer_revocations_every(issuer_url, revocation::REFRESH)

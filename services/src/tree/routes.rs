@@ -22,7 +22,7 @@ impl TreeService {
     /// Returns the small-body routes and the bulk-import route separately, so the caller can
     /// apply the common 1 MiB limit to the former only.
     ///
-    /// Every `/v1/admin/*` route sits behind [`require_admin`], which checks the bearer token
+    /// Every `/v1/admin/*` route sits behind `require_admin`, which checks the bearer token
     /// before the handler (and so before any body) is read; the import body is then read
     /// as a stream up to the configured cap.
     pub fn routes(self) -> (Router, Router) {

@@ -235,3 +235,49 @@ fn a_ceremony_key_needs_a_contribution_ending_at_its_delta() {
     let good = with_contributions(own, &[&alpha, &delta]);
     assert_eq!(zkey::read(&good, &r).unwrap(), pk);
 }
+
+/// A B₂ point on the twist but outside the prime-order subgroup (BN254's G2 has a large
+/// cofactor) is refused when read, not carried into the key.
+#[test]
+fn a_g2_point_outside_the_subgroup_is_refused() {
+    use ark_bn254::{Fq2, G2Affine};
+    use ark_ec::AffineRepr;
+    let mut x = Fq2::from(1u8);
+    let off = loop {
+        if let Some(p) = G2Affine::get_point_from_x_unchecked(x, false) {
+            if !p.is_in_correct_subgroup_assuming_on_curve() {
+                break p;
+            }
+        }
+        x += Fq2::from(1u8);
+    };
+    assert!(off.is_on_curve());
+    let (b, r, _) = edited_zkey(|pk| {
+        let i = pk.b_g2_query.iter().position(|p| !p.is_zero()).unwrap();
+        pk.b_g2_query[i] = off;
+    });
+    refused_with(&b, &r, "is not in the group");
+}
+
+/// A coefficient section announcing another count than the circuit's is another circuit's
+/// key, found before the section is read.
+#[test]
+fn a_coefficient_count_that_is_not_the_circuits_is_refused() {
+    use zkcredit_prover::circom::zkey;
+    let (mut b, r, _) = edited_zkey(|_| {});
+    let mut pos = 12;
+    loop {
+        let id = u32::from_le_bytes(b[pos..pos + 4].try_into().unwrap());
+        let len = u64::from_le_bytes(b[pos + 4..pos + 12].try_into().unwrap()) as usize;
+        if id == 4 {
+            let n = u32::from_le_bytes(b[pos + 12..pos + 16].try_into().unwrap());
+            b[pos + 12..pos + 16].copy_from_slice(&(n - 1).to_le_bytes());
+            break;
+        }
+        pos += 12 + len;
+    }
+    match zkey::read_own(&b, &r) {
+        Err(zkey::ZkeyError::WrongCircuit(m)) => assert!(m.contains("A/B coefficients"), "{m}"),
+        other => panic!("expected another circuit's key, got {other:?}"),
+    }
+}

@@ -162,7 +162,8 @@ impl VerifierDb {
                 .query_one("SELECT v FROM verifier_meta WHERE k = 'verifier_id'", &[])
                 .await
                 .map_err(pg)?
-                .get(0);
+                .try_get(0)
+                .map_err(pg)?;
             Ok((v, created == 1))
         })
         .await?;
@@ -199,7 +200,12 @@ impl VerifierDb {
             Self::Postgres(p) => {
                 bounded(async move {
                     let c = p.client().await?;
-                    let n: i64 = c.query_one(Q, &[]).await.map_err(pg)?.get(0);
+                    let n: i64 = c
+                        .query_one(Q, &[])
+                        .await
+                        .map_err(pg)?
+                        .try_get(0)
+                        .map_err(pg)?;
                     Ok(n as u64)
                 })
                 .await
@@ -240,7 +246,15 @@ impl VerifierDb {
                     let c = p.client().await?;
                     let st = c.prepare_cached(Q).await.map_err(pg)?;
                     let row = c.query_opt(&st, &[&ctx]).await.map_err(pg)?;
-                    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+                    row.map(|r| {
+                        Ok((
+                            r.try_get(0).map_err(pg)?,
+                            r.try_get(1).map_err(pg)?,
+                            r.try_get(2).map_err(pg)?,
+                            r.try_get(3).map_err(pg)?,
+                        ))
+                    })
+                    .transpose()
                 })
                 .await
             }
@@ -275,17 +289,20 @@ impl VerifierDb {
                 bounded(async move {
                     let c = p.client().await?;
                     let row = c.query_opt(Q, &[&nonce]).await.map_err(pg)?;
-                    Ok(row.map(|r| RequestRow {
-                        nonce: r.get(0),
-                        context: r.get(1),
-                        policy_json: r.get(2),
-                        policy_hash: r.get(3),
-                        scope: r.get(4),
-                        expiry: r.get(5),
-                        created_at: r.get(6),
-                        product: r.get(7),
-                        period: r.get(8),
-                    }))
+                    row.map(|r| {
+                        Ok(RequestRow {
+                            nonce: r.try_get(0).map_err(pg)?,
+                            context: r.try_get(1).map_err(pg)?,
+                            policy_json: r.try_get(2).map_err(pg)?,
+                            policy_hash: r.try_get(3).map_err(pg)?,
+                            scope: r.try_get(4).map_err(pg)?,
+                            expiry: r.try_get(5).map_err(pg)?,
+                            created_at: r.try_get(6).map_err(pg)?,
+                            product: r.try_get(7).map_err(pg)?,
+                            period: r.try_get(8).map_err(pg)?,
+                        })
+                    })
+                    .transpose()
                 })
                 .await
             }
@@ -371,7 +388,12 @@ impl VerifierDb {
                     .await
                     .map_err(pg)?;
                     tx.execute(PRUNE, &[&prune_before]).await.map_err(pg)?;
-                    let open: i64 = tx.query_one(OPEN, &[&now]).await.map_err(pg)?.get(0);
+                    let open: i64 = tx
+                        .query_one(OPEN, &[&now])
+                        .await
+                        .map_err(pg)?
+                        .try_get(0)
+                        .map_err(pg)?;
                     if open as u64 >= cap {
                         return Err(full());
                     }
@@ -436,7 +458,8 @@ impl VerifierDb {
                         .await
                         .map_err(pg)?
                         .ok_or_else(missing)?
-                        .get(0);
+                        .try_get(0)
+                        .map_err(pg)?;
                     let seen = c.query_opt(SEEN, &[&scope, &nullifier]).await.map_err(pg)?;
                     Ok(seen.is_some())
                 })
@@ -527,7 +550,9 @@ impl VerifierDb {
                             .query_opt(HOLDER, &[&scope, &nullifier])
                             .await
                             .map_err(pg)?
-                            .map(|r| r.get(0));
+                            .map(|r| r.try_get(0))
+                            .transpose()
+                            .map_err(pg)?;
                         return Err(reused(holder, &nonce));
                     }
                     let update = tx.prepare_cached(USE).await.map_err(pg)?;

@@ -181,17 +181,7 @@ pub struct NullifierStatus {
 
 /// The verifier's routes.
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: "get",
-        path: "/readyz",
-        summary: "Readiness for a load balancer: 200 when this replica's database answers, 503 `database_unavailable` while it does not (`/healthz` is liveness only)",
-        auth: Auth::None,
-        errors: &[E::DatabaseUnavailable],
-        params: &[],
-        request: None,
-        response: Body::Json(crate::openapi::schema::health),
-        accepted: false,
-    },
+    crate::openapi::READYZ,
     Route {
         method: "post",
         path: "/v1/requests",

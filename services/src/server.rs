@@ -266,3 +266,16 @@ pub async fn spawn_with_metrics(
     r.metrics = metrics;
     Ok(r)
 }
+
+/// `GET /readyz`'s answer given the store's `ping`: 200 while the store answers (every pooled
+/// connection busy counts: the database answers, the replica is loaded), else the error
+/// (503 `database_unavailable`).
+pub fn readiness(
+    ping: Result<(), zkcredit_api::ApiError>,
+) -> Result<crate::http::Json<serde_json::Value>, zkcredit_api::ApiError> {
+    match ping {
+        Err(e) if e.code == zkcredit_api::ErrorCode::Overloaded => {}
+        r => r?,
+    }
+    Ok(crate::http::Json(serde_json::json!({"status": "ok"})))
+}

@@ -186,6 +186,20 @@ const COMMON: &[ErrorCode] = &[
     ErrorCode::Overloaded,
 ];
 
+/// `GET /readyz`, served by the services whose store may be a shared database (verifier,
+/// registry).
+pub const READYZ: Route = Route {
+    method: "get",
+    path: "/readyz",
+    summary: "Readiness for a load balancer: 200 when this replica's store answers, 503 `database_unavailable` while it does not (`/healthz` is liveness only)",
+    auth: Auth::None,
+    errors: &[ErrorCode::DatabaseUnavailable],
+    params: &[],
+    request: None,
+    response: Body::Json(schema::health),
+    accepted: false,
+};
+
 /// Routes every service serves.
 pub const COMMON_ROUTES: &[Route] = &[
     Route {

@@ -167,6 +167,28 @@ fn lite_slots(conn: &rusqlite::Connection) -> Result<Vec<SlotRow>, ApiError> {
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
+const SLOTS_INSERT: &str =
+    "INSERT INTO registry_meta (k, v) VALUES ('slots', $1) ON CONFLICT (k) DO NOTHING";
+const SLOTS_SELECT: &str = "SELECT v FROM registry_meta WHERE k = 'slots'";
+
+/// [`RegistryDb::check_slots`] on a SQLite connection (also used at start, before serving).
+pub(super) fn check_slots_sqlite(conn: &rusqlite::Connection, n: usize) -> Result<(), ApiError> {
+    conn.execute(&lite(SLOTS_INSERT), [n.to_string()])
+        .map_err(db)?;
+    let stored: String = conn.query_row(SLOTS_SELECT, [], |r| r.get(0)).map_err(db)?;
+    same_slots(&stored, n)
+}
+
+fn same_slots(stored: &str, n: usize) -> Result<(), ApiError> {
+    if stored != n.to_string() {
+        return Err(ApiError::new(
+            zkcredit_api::ErrorCode::BadRequest,
+            format!("this registry store has {stored} slots, not {n}: start with --slots {stored} (every replica the same)"),
+        ));
+    }
+    Ok(())
+}
+
 /// A root's status as stored: `None` unknown, `Some(None)` current, `Some(Some(t))`
 /// retired at `t`; and its slot leaves and signatures (JSON) when recorded.
 pub type StoredRootStatus = (Option<Option<i64>>, Option<(String, Option<String>)>);
@@ -225,47 +247,29 @@ impl RegistryDb {
     /// Records the slot count at first start and refuses another one later: replicas, and
     /// restarts, must agree on the registry's shape.
     pub async fn check_slots(&self, n: usize) -> Result<(), ApiError> {
-        const INSERT: &str =
-            "INSERT INTO registry_meta (k, v) VALUES ('slots', $1) ON CONFLICT (k) DO NOTHING";
-        const SELECT: &str = "SELECT v FROM registry_meta WHERE k = 'slots'";
-        let ours = n.to_string();
-        let stored: String = match self {
-            Self::Sqlite(s) => {
-                let ours = ours.clone();
-                s.with(move |conn| {
-                    conn.execute(&lite(INSERT), [&ours]).map_err(db)?;
-                    conn.query_row(SELECT, [], |r| r.get(0)).map_err(db)
-                })
-                .await?
-            }
+        match self {
+            Self::Sqlite(s) => s.with(move |conn| check_slots_sqlite(conn, n)).await,
             Self::Postgres(p) => {
-                bounded(async {
+                let stored: String = bounded(async {
                     let c = p.client().await?;
-                    c.execute(INSERT, &[&ours]).await.map_err(pg)?;
-                    c.query_one(SELECT, &[])
+                    c.execute(SLOTS_INSERT, &[&n.to_string()])
+                        .await
+                        .map_err(pg)?;
+                    c.query_one(SLOTS_SELECT, &[])
                         .await
                         .and_then(|r| r.try_get(0))
                         .map_err(pg)
                 })
-                .await?
+                .await?;
+                same_slots(&stored, n)
             }
-        };
-        if stored != ours {
-            return Err(ApiError::new(
-                zkcredit_api::ErrorCode::BadRequest,
-                format!("this registry store has {stored} slots, not {ours}: start with --slots {stored} (every replica the same)"),
-            ));
         }
-        Ok(())
     }
 
     /// Readiness: the database answers.
     pub async fn ping(&self) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(s) => {
-                s.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
-                    .await
-            }
+            Self::Sqlite(s) => s.ping().await,
             Self::Postgres(p) => p.ping().await,
         }
     }

@@ -77,24 +77,7 @@ impl RegistryService {
             return Err(ApiError::internal("open_sqlite opened another backend"));
         };
         let key = crate::store::load_or_create_signing_key(lite, "registry_meta")?;
-        lite.with_sync(|conn| {
-            conn.execute(
-                "INSERT INTO registry_meta (k, v) VALUES ('slots', ?1) ON CONFLICT (k) DO NOTHING",
-                [slots.to_string()],
-            )
-            .map_err(crate::store::db)?;
-            let stored: String = conn
-                .query_row("SELECT v FROM registry_meta WHERE k = 'slots'", [], |r| {
-                    r.get(0)
-                })
-                .map_err(crate::store::db)?;
-            if stored != slots.to_string() {
-                return Err(ApiError::bad_request(format!(
-                    "this registry store has {stored} slots, not {slots}: start with --slots {stored}"
-                )));
-            }
-            Ok(())
-        })?;
+        lite.with_sync(|conn| db::check_slots_sqlite(conn, slots))?;
         Ok(Self::with_store(store, key, slots, admin_token))
     }
 
@@ -296,12 +279,7 @@ async fn publish(
 
 /// `GET /readyz`: 200 while the store answers, 503 `database_unavailable` otherwise.
 async fn ready(State(svc): State<RegistryService>) -> Result<Json<serde_json::Value>, ApiError> {
-    match svc.store.ping().await {
-        // Every pooled connection busy: the database answers, this replica is loaded.
-        Err(e) if e.code == ErrorCode::Overloaded => {}
-        r => r?,
-    }
-    Ok(Json(serde_json::json!({"status": "ok"})))
+    crate::server::readiness(svc.store.ping().await)
 }
 
 async fn view(State(svc): State<RegistryService>) -> Result<Json<RegistryView>, ApiError> {

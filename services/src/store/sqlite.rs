@@ -94,6 +94,12 @@ impl Store {
             .await
     }
 
+    /// Readiness: the file answers a query.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
+            .await
+    }
+
     /// Runs `f` with the connection on the calling thread (start-up, before serving).
     pub fn with_sync<T>(
         &self,

@@ -216,10 +216,7 @@ impl VerifierDb {
     /// Readiness: the database answers.
     pub async fn ping(&self) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(s) => {
-                s.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
-                    .await
-            }
+            Self::Sqlite(s) => s.ping().await,
             Self::Postgres(p) => p.ping().await,
         }
     }

@@ -228,12 +228,7 @@ impl VerifierService {
 
 /// `GET /readyz`: 200 while the database answers, 503 `database_unavailable` otherwise.
 async fn ready(State(svc): State<VerifierService>) -> Result<Json<serde_json::Value>, ApiError> {
-    match svc.store.ping().await {
-        // Every pooled connection busy: the database answers, this replica is loaded.
-        Err(e) if e.code == ErrorCode::Overloaded => {}
-        r => r?,
-    }
-    Ok(Json(serde_json::json!({"status": "ok"})))
+    crate::server::readiness(svc.store.ping().await)
 }
 
 async fn verify_one(

@@ -125,6 +125,9 @@ error_codes! {
     BadSignature = (403, "bad_signature", "the request is not signed by the attested holder key"),
     /// The attestation is on the issuer's revocation list (e.g. a replaced, lost wallet).
     AttestationRevoked = (403, "attestation_revoked", "the issuer has revoked this holder key for this subject"),
+    /// Another process opened this provider tree's PostgreSQL schema after this one and now
+    /// writes it; this one refuses every write (spec §4.4).
+    TreeTakenOver = (409, "tree_taken_over", "another process has taken this provider tree over; this one no longer writes it"),
     /// The provider has no fresh revocation list from the issuer, so it answers no witness.
     RevocationsUnavailable = (503, "revocations_unavailable", "no fresh revocation list from the issuer; witnesses are withheld until there is one"),
     // --- verifier, the lender's API (spec §7)

@@ -22,13 +22,24 @@ impl ProviderService {
         cfg: TreeConfig,
         admin_token: &str,
     ) -> Result<Self, ApiError> {
-        if !matches!(cfg.role, Role::FraudList | Role::Lender | Role::Bureau) {
-            return Err(ApiError::bad_request(
-                "a provider is a fraud list, a lender or a bureau",
-            ));
-        }
+        check_role(cfg.role)?;
         Ok(Self {
             tree: TreeService::open(data_dir, "provider.sqlite", cfg, admin_token)?,
+        })
+    }
+
+    /// [`Self::open`] on the store `url` names: a SQLite file, or the PostgreSQL `schema`
+    /// (default [`crate::tree::DEFAULT_PG_SCHEMA`]), which this process then writes alone
+    /// (spec §4.4).
+    pub async fn open_db(
+        url: &crate::store::DatabaseUrl,
+        schema: &str,
+        cfg: TreeConfig,
+        admin_token: &str,
+    ) -> Result<Self, ApiError> {
+        check_role(cfg.role)?;
+        Ok(Self {
+            tree: TreeService::open_db(url, schema, cfg, admin_token).await?,
         })
     }
 
@@ -79,5 +90,15 @@ impl ProviderService {
             }),
         );
         with_common(small, metrics).merge(big)
+    }
+}
+
+fn check_role(role: Role) -> Result<(), ApiError> {
+    if matches!(role, Role::FraudList | Role::Lender | Role::Bureau) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "a provider is a fraud list, a lender or a bureau",
+        ))
     }
 }

@@ -19,9 +19,10 @@ use zkcredit_services::issuer::{IssuerConfig, IssuerService};
 use zkcredit_services::provider::ProviderService;
 use zkcredit_services::registry::RegistryService;
 use zkcredit_services::server::{spawn, Running};
+use zkcredit_services::store::DatabaseUrl;
 use zkcredit_services::tree::{PublishReport, RegistryLink, TreeConfig, TreeService};
 use zkcredit_services::verifier::{
-    lender_token_digest, ExpectedProvider, VerifierConfig, VerifierService,
+    lender_token_digest, ExpectedProvider, VerifierConfig, VerifierDb, VerifierService,
     DEFAULT_MAX_OPEN_REQUESTS, DEFAULT_PERIOD_SECONDS,
 };
 
@@ -87,9 +88,32 @@ impl Alliance {
         layout: Layout,
         vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
     ) -> Result<Self, ApiError> {
+        Self::start_on(dir, None, params, layout, vk).await
+    }
+
+    /// [`Self::start`] with the registry, the providers and the verifier on the PostgreSQL
+    /// database `postgres` (each in its own schema: `registry`, `provider_SLOT`, `verifier`)
+    /// when given; the issuer keeps its SQLite files under `dir`.
+    pub async fn start_on(
+        dir: &Path,
+        postgres: Option<&str>,
+        params: EligibilityParams,
+        layout: Layout,
+        vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    ) -> Result<Self, ApiError> {
         let admin = token();
         let http = reqwest::Client::new();
-        let registry_svc = RegistryService::open(&dir.join("registry"), params.slots, &admin)?;
+        let store = |sqlite: &str| match postgres {
+            Some(url) => DatabaseUrl::parse(url),
+            None => Ok(DatabaseUrl::Sqlite(dir.join(sqlite))),
+        };
+        let registry_svc = RegistryService::open_db(
+            &store("registry/registry.sqlite")?,
+            "registry",
+            params.slots,
+            &admin,
+        )
+        .await?;
         let registry_key = registry_svc.public_key_hex();
         let registry = spawn(registry_svc.router(), loopback()).await.map_err(io)?;
         let mut expected_slots = Vec::new();
@@ -148,8 +172,9 @@ impl Alliance {
             let slot = i + 1;
             let tok = token();
             let id = Fr::from(1000 + slot as u64);
-            let svc = ProviderService::open(
-                &dir.join(format!("provider-{slot}")),
+            let svc = ProviderService::open_db(
+                &store(&format!("provider-{slot}/provider.sqlite"))?,
+                &format!("provider_{slot}"),
                 TreeConfig {
                     role,
                     provider_id: id,
@@ -158,7 +183,8 @@ impl Alliance {
                     registry: Some(link(slot, &tok)),
                 },
                 &admin,
-            )?
+            )
+            .await?
             .with_issuer_revocations(&issuer.url());
             let tree = svc.tree().clone();
             let server = spawn(svc.router(), loopback()).await.map_err(io)?;
@@ -187,9 +213,10 @@ impl Alliance {
         }
         let lender_token = token();
         let verifier_id = *b"zkcredit-demo-lender-verifier-01";
+        let verifier_db = VerifierDb::open(&store("verifier/verifier.sqlite")?, "verifier").await?;
         let verifier = spawn(
-            VerifierService::open(
-                &dir.join("verifier"),
+            VerifierService::with_db(
+                verifier_db,
                 vk,
                 VerifierConfig {
                     verifier_id,

@@ -23,6 +23,7 @@ use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
 use zkcredit_testkit::alliance::Alliance;
+use zkcredit_testkit::pg::PgCluster;
 use zkcredit_testkit::scenario::{live_policy, Layout};
 use zkcredit_wallet::wallet::{self, Decision, Wallet, WalletError};
 
@@ -95,8 +96,23 @@ async fn witness_refusal(provider: &ProviderClient, req: &WitnessRequest) -> (u1
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_story_and_every_witness_refusal() {
+    whole_story(None).await
+}
+
+/// The same story with the registry, every provider tree and the verifier on one
+/// PostgreSQL database (the issuer keeps SQLite), plus what only PostgreSQL has: the
+/// database stopped under a provider, and a second process taking a tree over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_story_on_postgres() {
+    let pg = PgCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    pg.create_database("zk").unwrap_or_else(|e| panic!("{e}"));
+    whole_story(Some(&pg)).await
+}
+
+async fn whole_story(pg: Option<&PgCluster>) {
     let dir = tempfile::tempdir().unwrap();
-    let a = Alliance::start(dir.path(), P, layout(), &prover().pk().vk)
+    let url = pg.map(|c| c.url("zk"));
+    let a = Alliance::start_on(dir.path(), url.as_deref(), P, layout(), &prover().pk().vk)
         .await
         .unwrap();
     let http = reqwest::Client::new();
@@ -348,6 +364,11 @@ async fn whole_story_and_every_witness_refusal() {
         "{before:?} → {after:?}"
     );
 
+    if let Some(pg) = pg {
+        postgres_outage_and_takeover(&a, pg, &http).await;
+        a.stop().await.unwrap();
+        return;
+    }
     // Restart: the fraud list reopens its store with the same root.
     let root = fraud.tree.status().root;
     let reopened = zkcredit_services::provider::ProviderService::open(
@@ -358,4 +379,108 @@ async fn whole_story_and_every_witness_refusal() {
     // The running service holds the store; a second opener sees the same committed state.
     assert_eq!(reopened.unwrap().tree().status().root, root);
     a.stop().await.unwrap();
+}
+
+/// A provider tree on PostgreSQL (spec §4.4): with the database stopped, writes are 503
+/// `database_unavailable` and witnesses are still answered from the published tree; once it
+/// is back the same process stages and publishes again. A second process opening the same
+/// schema loads the committed tree and takes it over: the first one's writes are refused
+/// (409 `tree_taken_over`) and change nothing, the newcomer publishes.
+async fn postgres_outage_and_takeover(a: &Alliance, pg: &PgCluster, http: &reqwest::Client) {
+    let fraud = a.provider(Role::FraudList, 0).unwrap();
+    let fraud_c = fraud.client(http);
+    let fraud_id = Fr::from(1000 + fraud.slot as u64);
+    let alice = registered(a, http, "PG-0001").await;
+    let alice_key = fr_to_dec(&alice.subject_key().unwrap());
+    let asked = || alice.witness_request(&fraud_id, unix_now()).unwrap();
+    let before = fraud_c.witness(&asked()).await.unwrap();
+    assert!(!before.present);
+
+    pg.stop_server().unwrap();
+    let r = fraud_c
+        .upsert(&a.admin, &alice_key, values([4, unix_now() - 10, 0]))
+        .await;
+    refused(r, 503, ErrorCode::DatabaseUnavailable);
+    refused(
+        fraud_c.publish(&a.admin).await,
+        503,
+        ErrorCode::DatabaseUnavailable,
+    );
+    let during = fraud_c.witness(&asked()).await.unwrap();
+    assert_eq!(during.root, before.root, "served from the published tree");
+    pg.start_server().unwrap();
+
+    // Back: the pool reconnects by itself.
+    let mut staged = Err(());
+    for _ in 0..100 {
+        match fraud_c
+            .upsert(&a.admin, &alice_key, values([4, unix_now() - 10, 0]))
+            .await
+        {
+            Ok(_) => {
+                staged = Ok(());
+                break;
+            }
+            Err(e) => {
+                assert_eq!(e.status(), Some(503), "{e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    staged.expect("the provider recovers once PostgreSQL is back");
+    let rep = fraud_c.publish(&a.admin).await.unwrap();
+    assert_eq!(rep.changes_applied, 1);
+    // The registry (on the same PostgreSQL) may need one more try to reconnect; the
+    // provider keeps `registry_pending` and retries on the next publication.
+    let mut registry = rep.registry;
+    for _ in 0..50 {
+        if registry == "published" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        registry = fraud_c.publish(&a.admin).await.unwrap().registry;
+    }
+    assert_eq!(registry, "published");
+    assert!(fraud_c.witness(&asked()).await.unwrap().present);
+
+    // A second process takes the tree over.
+    let second = zkcredit_services::provider::ProviderService::open_db(
+        &zkcredit_services::store::DatabaseUrl::parse(&pg.url("zk")).unwrap(),
+        &format!("provider_{}", fraud.slot),
+        fraud.tree.config().clone(),
+        &a.admin,
+    )
+    .await
+    .unwrap()
+    .with_issuer_revocations(&a.issuer.url());
+    assert_eq!(
+        second.tree().status(),
+        fraud.tree.status(),
+        "same committed tree, same key"
+    );
+    let r = fraud_c.delete(&a.admin, &alice_key).await;
+    refused(r, 409, ErrorCode::TreeTakenOver);
+    refused(
+        fraud_c.publish(&a.admin).await,
+        409,
+        ErrorCode::TreeTakenOver,
+    );
+    assert!(
+        fraud_c.witness(&asked()).await.unwrap().present,
+        "the old process still answers from its last published tree"
+    );
+    let server = zkcredit_services::server::spawn(second.router(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let new_c = ProviderClient::new(http.clone(), server.url());
+    assert_eq!(
+        new_c.admin_status(&a.admin).await.unwrap().pending_changes,
+        0,
+        "nothing staged by the refused delete"
+    );
+    new_c.delete(&a.admin, &alice_key).await.unwrap();
+    let rep = new_c.publish(&a.admin).await.unwrap();
+    assert_eq!(rep.registry, "published");
+    assert!(!new_c.witness(&asked()).await.unwrap().present);
+    server.stop().await.unwrap();
 }

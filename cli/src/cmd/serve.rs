@@ -25,14 +25,15 @@ pub struct ServiceArgs {
     /// Where the service keeps its state: `sqlite://PATH` (one process) or
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (several replicas share it; migrations are
     /// applied at start). Default: the service's SQLite file under `--data-dir`. The
-    /// verifier and the registry support PostgreSQL; the issuer and providers keep SQLite.
+    /// verifier, the registry and providers support PostgreSQL; the issuer keeps SQLite.
     /// `verifier serve` also reads `ZKCREDIT_DATABASE_URL` (no other service does, so one
     /// exported variable never moves another service's store).
     #[arg(long)]
     database_url: Option<String>,
     /// PostgreSQL only: the schema this service's tables live in (default
-    /// `zkcredit_verifier`, `zkcredit_registry`). Replicas of one service share it; another
-    /// service on the same database needs its own.
+    /// `zkcredit_verifier`, `zkcredit_registry`, `zkcredit_provider`). Replicas of one
+    /// verifier or registry share it; each provider tree needs its own (one process writes
+    /// it), and so does every other service on the same database.
     #[arg(long)]
     database_schema: Option<String>,
     /// Listen address.
@@ -74,7 +75,7 @@ impl ServiceArgs {
     fn sqlite_only(&self, service: &str) -> Result<(), CliError> {
         if self.database_url.is_some() || self.database_schema.is_some() {
             return Err(CliError::Usage(format!(
-                "{service} keeps its state in SQLite under --data-dir; --database-url and --database-schema are supported by `verifier serve` and `registry serve` only"
+                "{service} keeps its state in SQLite under --data-dir; --database-url and --database-schema are supported by `verifier serve`, `registry serve` and `provider serve` only"
             )));
         }
         Ok(())
@@ -602,24 +603,39 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             }
             let ik = zkcredit_api::auth::parse_public_key("--issuer-key", &issuer_key)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            tree.service.sqlite_only("a provider")?;
             let admin = token_file(&tree.admin_token_file)?;
-            let svc = zkcredit_services::provider::ProviderService::open(
-                tree.service.data_dir()?,
-                TreeConfig {
-                    role,
-                    provider_id: tree.provider_id()?,
-                    depth: tree.depth,
-                    issuer_key: ik,
-                    registry: tree.registry()?,
-                },
-                &admin,
-            )?
-            .with_issuer_revocations(issuer_url.trim_end_matches('/'))
-            .with_max_import_bytes(tree.max_import_bytes);
+            let url = tree.service.database("provider.sqlite")?;
+            if let (true, Some(d)) = (url.is_shared(), &tree.service.data_dir) {
+                // Its rows and root-signing key are not moved: a tree on PostgreSQL beside
+                // them would be a new, empty provider with a new key.
+                let old = d.join("provider.sqlite");
+                if old.exists() {
+                    return Err(CliError::Usage(format!(
+                        "{} holds this provider's rows and root-signing key, which are not moved to PostgreSQL; drop --data-dir to start the tree there (re-import the rows; lenders pin its new key)",
+                        old.display()
+                    )));
+                }
+            }
+            let cfg = TreeConfig {
+                role,
+                provider_id: tree.provider_id()?,
+                depth: tree.depth,
+                issuer_key: ik,
+                registry: tree.registry()?,
+            };
+            let rt = runtime()?;
+            let schema = tree
+                .service
+                .schema(zkcredit_services::tree::DEFAULT_PG_SCHEMA);
+            let svc = rt
+                .block_on(zkcredit_services::provider::ProviderService::open_db(
+                    &url, schema, cfg, &admin,
+                ))?
+                .with_issuer_revocations(issuer_url.trim_end_matches('/'))
+                .with_max_import_bytes(tree.max_import_bytes);
             let t = svc.tree().clone();
             println!("provider root key {}", t.public_key_hex());
-            runtime()?.block_on(serve_until_signal(
+            rt.block_on(serve_until_signal(
                 &format!("provider ({role:?})"),
                 svc.router(),
                 &tree.service,

@@ -26,12 +26,14 @@
 //!   request carrying the issuer's attestation and a fresh holder signature
 //!   ([`zkcredit_api::auth::WitnessRequest`]); anyone else gets 401/403 before the tree is read.
 
+mod db;
 mod import;
 mod publish;
 mod revocation;
 mod routes;
 mod store;
 
+pub use db::{DEFAULT_PG_SCHEMA, MIGRATIONS};
 pub use import::{parse_import, parse_record, parse_subject_key, Change};
 pub use publish::Schedule;
 pub use revocation::{MAX_AGE as REVOCATIONS_MAX_AGE, REFRESH as REVOCATIONS_REFRESH};
@@ -42,15 +44,14 @@ pub use zkcredit_api::provider::{
 
 use crate::http::{bearer, ct_eq, sha};
 use crate::server::Metrics;
-use crate::store::{db, load_or_create_signing_key, Store};
+use crate::store::{DatabaseUrl, Store};
 use axum::http::HeaderMap;
+use db::{Opened, TreeDb};
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{params, OptionalExtension};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use store::{load_tree, meta, rec_blob, rec_bytes, set_meta, SCHEMA};
 use zkcredit_api::{ApiError, ErrorCode};
-use zkcredit_circuits::field::{fr_to_be_bytes, fr_to_dec};
+use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_circuits::imt::IndexedMerkleTree;
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::Fr;
@@ -101,12 +102,15 @@ pub(super) struct Published {
     pub(super) tree: IndexedMerkleTree,
     pub(super) root: Fr,
     pub(super) published_at: u64,
+    /// `Some(t)`: a publication at `t` failed and the store could not be read back; the
+    /// tree may hold unpublished changes and answers no witness until it is reloaded.
+    pub(super) stale: Option<u64>,
 }
 
 /// A provider tree service.
 #[derive(Clone)]
 pub struct TreeService {
-    store: Store,
+    db: TreeDb,
     cfg: Arc<TreeConfig>,
     state: Arc<RwLock<Published>>,
     publish_lock: Arc<tokio::sync::Mutex<()>>,
@@ -126,95 +130,80 @@ impl std::fmt::Debug for TreeService {
     }
 }
 
-fn stage_in(conn: &mut rusqlite::Connection, changes: &[Change]) -> Result<(), ApiError> {
-    let tx = conn.transaction().map_err(db)?;
-    {
-        let mut st = tx
-            .prepare("INSERT INTO changes (key, rec) VALUES (?1, ?2)")
-            .map_err(db)?;
-        for (k, v) in changes {
-            st.execute(params![
-                fr_to_be_bytes(k).to_vec(),
-                v.as_ref().map(rec_bytes)
-            ])
-            .map_err(db)?;
-        }
-    }
-    tx.commit().map_err(db)
-}
-
 fn bad(code: ErrorCode, field: impl Into<String>, msg: impl Into<String>) -> ApiError {
     ApiError::new(code, msg).field(field)
 }
 
 impl TreeService {
-    /// Opens (creating) the store `file` under `data_dir`, rebuilds the tree and checks it
-    /// against the recorded published root. `admin_token` authorises `/v1/admin/*`.
+    /// Opens (creating) the SQLite store `file` under `data_dir`, rebuilds the tree and
+    /// checks it against the recorded published root. `admin_token` authorises
+    /// `/v1/admin/*`.
     pub fn open(
         data_dir: &std::path::Path,
         file: &str,
         cfg: TreeConfig,
         admin_token: &str,
     ) -> Result<Self, ApiError> {
-        if admin_token.len() < 16 {
-            return Err(ApiError::bad_request(
-                "admin token must be at least 16 characters",
-            ));
+        check_config(&cfg, admin_token)?;
+        let (db, opened) = TreeDb::open_sqlite(&data_dir.join(file), &identity(&cfg), cfg.depth)?;
+        Self::assemble(db, opened, cfg, admin_token)
+    }
+
+    /// [`Self::open`] on the store `url` names: a SQLite file, or the PostgreSQL `schema`,
+    /// which this process then writes alone (a process that opened it before is refused
+    /// its next write, `tree_taken_over`; spec §4.4).
+    pub async fn open_db(
+        url: &DatabaseUrl,
+        schema: &str,
+        cfg: TreeConfig,
+        admin_token: &str,
+    ) -> Result<Self, ApiError> {
+        check_config(&cfg, admin_token)?;
+        let (db, opened) = TreeDb::open(url, schema, identity(&cfg), cfg.depth).await?;
+        Self::assemble(db, opened, cfg, admin_token)
+    }
+
+    fn assemble(
+        db: TreeDb,
+        opened: Opened,
+        cfg: TreeConfig,
+        admin_token: &str,
+    ) -> Result<Self, ApiError> {
+        let Opened {
+            tree,
+            published_root,
+            published_at,
+            signing_key,
+        } = opened;
+        let root = tree.root();
+        if let Some(r) = published_root {
+            if r != fr_to_dec(&root) {
+                return Err(ApiError::internal(format!(
+                    "store inconsistent: leaves hash to {} but {r} was published",
+                    fr_to_dec(&root)
+                )));
+            }
         }
-        IndexedMerkleTree::new(cfg.depth).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let store = Store::open(&data_dir.join(file), SCHEMA).map_err(db)?;
-        let depth = cfg.depth;
-        let identity = format!(
-            "{}:{}:{}",
-            cfg.role as u8,
-            fr_to_dec(&cfg.provider_id),
-            depth
-        );
-        let state = store.with_sync(move |conn| {
-            match meta(conn, "identity")? {
-                None => set_meta(conn, "identity", &identity)?,
-                Some(s) if s == identity => {}
-                Some(s) => {
-                    return Err(ApiError::bad_request(format!(
-                        "store belongs to role:id:depth {s}, not {identity}"
-                    )))
-                }
-            }
-            let tree = load_tree(conn, depth)?;
-            let root = tree.root();
-            let published_at = meta(conn, "published_at")?
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            if let Some(r) = meta(conn, "published_root")? {
-                if r != fr_to_dec(&root) {
-                    return Err(ApiError::internal(format!(
-                        "store inconsistent: leaves hash to {} but {r} was published",
-                        fr_to_dec(&root)
-                    )));
-                }
-            }
-            Ok(Published {
-                tree,
-                root,
-                published_at,
-            })
-        })?;
-        let signing_key = Arc::new(load_or_create_signing_key(&store, "meta")?);
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(ApiError::internal)?;
         Ok(Self {
-            store,
+            db,
             cfg: Arc::new(cfg),
-            state: Arc::new(RwLock::new(state)),
+            state: Arc::new(RwLock::new(Published {
+                tree,
+                root,
+                published_at,
+                stale: None,
+            })),
             publish_lock: Arc::default(),
             admin_sha: sha(admin_token),
             http,
             metrics: Arc::default(),
             revocations: Arc::new(revocation::Source::Unconfigured),
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
-            signing_key,
+            signing_key: Arc::new(signing_key),
         })
     }
 
@@ -292,34 +281,20 @@ impl TreeService {
     /// Stages changes in the journal (one transaction).
     pub async fn stage(&self, changes: Vec<Change>) -> Result<f64, ApiError> {
         let t = Instant::now();
-        self.store
-            .with(move |conn| stage_in(conn, &changes))
-            .await?;
+        self.db.stage(changes).await?;
         Ok(t.elapsed().as_secs_f64())
     }
 
     /// [`Self::stage`] on the calling (blocking) thread: the issuer stages a KYC row inside
-    /// its own approval transaction.
+    /// its own approval transaction (SQLite).
     pub(crate) fn stage_blocking(&self, changes: &[Change]) -> Result<(), ApiError> {
-        self.store.with_sync(|conn| stage_in(conn, changes))
+        self.db.stage_blocking(changes)
     }
 
     /// The row for `key` as it will be after the next publication.
     pub async fn row(&self, key: Fr) -> Result<Option<[Fr; 3]>, ApiError> {
-        let staged = self
-            .store
-            .with(move |conn| {
-                conn.query_row(
-                    "SELECT rec FROM changes WHERE key = ?1 ORDER BY seq DESC LIMIT 1",
-                    [fr_to_be_bytes(&key).to_vec()],
-                    |r| r.get::<_, Option<Vec<u8>>>(0),
-                )
-                .optional()
-                .map_err(db)
-            })
-            .await?;
-        match staged {
-            Some(rec) => rec.as_deref().map(rec_blob).transpose(),
+        match self.db.staged(key).await? {
+            Some(rec) => Ok(rec),
             None => Ok(self
                 .state
                 .read()
@@ -329,12 +304,14 @@ impl TreeService {
         }
     }
 
-    /// Applies the journal, persists the tree in one transaction, and tells the registry.
     /// The witness for `key` in the published tree (after authentication): the subject's
     /// own leaf with its record open, or the low leaf **sealed** — key, next key and value
     /// commitment, never a neighbour's record (spec §4.2, §8).
     fn witness_for(&self, key: &Fr) -> Result<WitnessResponse, ApiError> {
         let g = self.state.read().unwrap_or_else(|p| p.into_inner());
+        if g.stale.is_some() {
+            return Err(ApiError::of(ErrorCode::DatabaseUnavailable));
+        }
         let (present, witness) = g
             .tree
             .witness(key)
@@ -348,4 +325,24 @@ impl TreeService {
             witness,
         })
     }
+}
+
+/// The service identity recorded in a store (`role:provider id:depth`).
+fn identity(cfg: &TreeConfig) -> String {
+    format!(
+        "{}:{}:{}",
+        cfg.role as u8,
+        fr_to_dec(&cfg.provider_id),
+        cfg.depth
+    )
+}
+
+fn check_config(cfg: &TreeConfig, admin_token: &str) -> Result<(), ApiError> {
+    if admin_token.len() < 16 {
+        return Err(ApiError::bad_request(
+            "admin token must be at least 16 characters",
+        ));
+    }
+    IndexedMerkleTree::new(cfg.depth).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(())
 }

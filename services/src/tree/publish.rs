@@ -1,7 +1,7 @@
 //! Publication: apply the journal, persist, tell the registry (now, on a schedule, and
 //! again after a restart while the registry has not acknowledged).
 
-use super::store::{apply_and_persist, meta, set_meta};
+use super::store::apply_and_persist;
 use super::{PublishReport, TreeService};
 use zkcredit_api::client::RegistryClient;
 use zkcredit_api::ApiError;
@@ -14,13 +14,13 @@ impl TreeService {
         let state = self.state.clone();
         let depth = self.cfg.depth;
         let mut report = self
-            .store
-            .with(move |conn| apply_and_persist(conn, &state, depth))
+            .db
+            .with_journal(move |j| apply_and_persist(j, &state, depth))
             .await?;
         // Erasure (spec §4.4): a deleted row's old page images stay in the WAL until it is
         // checkpointed; copy it into the database file (where `secure_delete` has zeroed
         // them) and truncate it. The publication stands either way.
-        if let Err(e) = self.store.checkpoint_truncate().await {
+        if let Err(e) = self.db.after_publish().await {
             tracing::warn!(error = %e, "WAL checkpoint after publication failed");
         }
         report.registry = self.notify_registry().await;
@@ -56,10 +56,7 @@ impl TreeService {
             .await
         {
             Ok(_) => {
-                let cleared = self
-                    .store
-                    .with(move |conn| set_meta(conn, "registry_pending", "0"))
-                    .await;
+                let cleared = self.db.clear_registry_pending().await;
                 match cleared {
                     Ok(()) => "published".into(),
                     Err(e) => format!("failed: {}", e.message),
@@ -75,17 +72,7 @@ impl TreeService {
     /// Whether the journal holds staged changes or the registry has not acknowledged the
     /// last publication.
     pub(super) async fn pending(&self) -> Result<(u64, bool), ApiError> {
-        self.store
-            .with(|conn| {
-                let n: i64 = conn
-                    .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
-                    .map_err(crate::store::db)?;
-                Ok((
-                    n as u64,
-                    meta(conn, "registry_pending")?.as_deref() == Some("1"),
-                ))
-            })
-            .await
+        self.db.pending().await
     }
 
     /// Starts ready, then keeps the registry current (issue 18):

@@ -91,9 +91,9 @@ impl Alliance {
         Self::start_on(dir, None, params, layout, vk).await
     }
 
-    /// [`Self::start`] with the registry, the providers and the verifier on the PostgreSQL
-    /// database `postgres` (each in its own schema: `registry`, `provider_SLOT`, `verifier`)
-    /// when given; the issuer keeps its SQLite files under `dir`.
+    /// [`Self::start`] with every service on the PostgreSQL database `postgres` when given,
+    /// each in its own schema: `registry`, `issuer` (its KYC tree in `issuer_tree`),
+    /// `provider_SLOT`, `verifier`.
     pub async fn start_on(
         dir: &Path,
         postgres: Option<&str>,
@@ -143,8 +143,9 @@ impl Alliance {
         // Slot 0: the KYC issuer.
         let issuer_tok = token();
         let issuer_id = Fr::from(1000u64);
-        let issuer_svc = IssuerService::open(
-            &dir.join("issuer"),
+        let issuer_svc = IssuerService::open_db(
+            &store("issuer/issuer.sqlite")?,
+            "issuer",
             IssuerConfig {
                 provider_id: issuer_id,
                 depth: params.depth,
@@ -153,7 +154,8 @@ impl Alliance {
                 auto_approve_kyc_stand_in: false,
             },
             &admin,
-        )?;
+        )
+        .await?;
         let issuer = spawn(issuer_svc.clone().router(), loopback())
             .await
             .map_err(io)?;

@@ -18,22 +18,23 @@ use zkcredit_services::tree::{RegistryLink, Schedule, TreeConfig, TreeService};
 /// Where every service keeps its store and listens.
 #[derive(Args, Debug)]
 pub struct ServiceArgs {
-    /// Where the service keeps its SQLite store(s) (required, except by a verifier or a
-    /// registry given `--database-url`).
+    /// Where the service keeps its SQLite store(s) (required unless `--database-url` is
+    /// given).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Where the service keeps its state: `sqlite://PATH` (one process) or
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (several replicas share it; migrations are
-    /// applied at start). Default: the service's SQLite file under `--data-dir`. The
-    /// verifier, the registry and providers support PostgreSQL; the issuer keeps SQLite.
+    /// applied at start). Default: the service's SQLite file under `--data-dir`. Every
+    /// service supports PostgreSQL.
     /// `verifier serve` also reads `ZKCREDIT_DATABASE_URL` (no other service does, so one
     /// exported variable never moves another service's store).
     #[arg(long)]
     database_url: Option<String>,
     /// PostgreSQL only: the schema this service's tables live in (default
-    /// `zkcredit_verifier`, `zkcredit_registry`, `zkcredit_provider`). Replicas of one
-    /// verifier or registry share it; each provider tree needs its own (one process writes
-    /// it), and so does every other service on the same database.
+    /// `zkcredit_verifier`, `zkcredit_registry`, `zkcredit_provider`, `zkcredit_issuer`
+    /// and its KYC tree in `zkcredit_issuer_tree`). Replicas of one verifier or registry
+    /// share it; each provider tree (and the issuer) needs its own — one process writes it,
+    /// a newer one takes it over — and so does every other service on the same database.
     #[arg(long)]
     database_schema: Option<String>,
     /// Listen address.
@@ -45,15 +46,6 @@ pub struct ServiceArgs {
 }
 
 impl ServiceArgs {
-    /// `--data-dir`, required by every service keeping its state in SQLite.
-    fn data_dir(&self) -> Result<&std::path::Path, CliError> {
-        self.data_dir.as_deref().ok_or_else(|| {
-            CliError::Usage(
-                "--data-dir is required: where the service keeps its SQLite store".into(),
-            )
-        })
-    }
-
     /// The store: `--database-url`, else the SQLite file `file` under `--data-dir`.
     fn database(&self, file: &str) -> Result<zkcredit_services::store::DatabaseUrl, CliError> {
         use zkcredit_services::store::DatabaseUrl;
@@ -69,16 +61,6 @@ impl ServiceArgs {
     /// `--database-schema`, else `default`.
     fn schema<'a>(&'a self, default: &'a str) -> &'a str {
         self.database_schema.as_deref().unwrap_or(default)
-    }
-
-    /// Refuses `--database-url`/`--database-schema` for a service that keeps SQLite only.
-    fn sqlite_only(&self, service: &str) -> Result<(), CliError> {
-        if self.database_url.is_some() || self.database_schema.is_some() {
-            return Err(CliError::Usage(format!(
-                "{service} keeps its state in SQLite under --data-dir; --database-url and --database-schema are supported by `verifier serve`, `registry serve` and `provider serve` only"
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -543,34 +525,49 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
         return Err(CliError::Usage("not a serve command".into()));
     };
     init_tracing();
-    tree.service.sqlite_only("the issuer")?;
     let admin = token_file(&tree.admin_token_file)?;
-    let svc = zkcredit_services::issuer::IssuerService::open(
-        tree.service.data_dir()?,
-        zkcredit_services::issuer::IssuerConfig {
-            provider_id: tree.provider_id()?,
-            depth: tree.depth,
-            registry: tree.registry()?,
-            validity: valid_days * 86_400,
-            auto_approve_kyc_stand_in,
-        },
-        &admin,
-    )?
-    .with_limits(zkcredit_services::issuer::IssuerLimits {
-        lookups_per_minute,
-        max_pending_applications,
-        rebinds_per_period,
-        rebind_period: rebind_period_days * 86_400,
-        ..Default::default()
-    })
-    .with_max_import_bytes(tree.max_import_bytes);
+    let url = tree.service.database("issuer.sqlite")?;
+    if let (true, Some(d)) = (url.is_shared(), &tree.service.data_dir) {
+        // Its bindings, pepper and attestation key are not moved: an issuer on PostgreSQL
+        // beside them would be a new issuer whose subject keys match no provider's rows.
+        let old = d.join("issuer.sqlite");
+        if old.exists() {
+            return Err(CliError::Usage(format!(
+                "{} holds this issuer's bindings, pepper and attestation key, which are not moved to PostgreSQL; drop --data-dir to start a new issuer there (every subject key changes)",
+                old.display()
+            )));
+        }
+    }
+    let rt = runtime()?;
+    let schema = tree
+        .service
+        .schema(zkcredit_services::issuer::DEFAULT_PG_SCHEMA);
+    let cfg = zkcredit_services::issuer::IssuerConfig {
+        provider_id: tree.provider_id()?,
+        depth: tree.depth,
+        registry: tree.registry()?,
+        validity: valid_days * 86_400,
+        auto_approve_kyc_stand_in,
+    };
+    let svc = rt
+        .block_on(zkcredit_services::issuer::IssuerService::open_db(
+            &url, schema, cfg, &admin,
+        ))?
+        .with_limits(zkcredit_services::issuer::IssuerLimits {
+            lookups_per_minute,
+            max_pending_applications,
+            rebinds_per_period,
+            rebind_period: rebind_period_days * 86_400,
+            ..Default::default()
+        })
+        .with_max_import_bytes(tree.max_import_bytes);
     if auto_approve_kyc_stand_in {
         tracing::warn!("KYC STAND-IN: every application is approved without any identity check");
     }
     println!("issuer attestation key {}", svc.issuer_key_hex());
     let t = svc.tree().clone();
     println!("provider root key {}", t.public_key_hex());
-    runtime()?.block_on(serve_until_signal(
+    rt.block_on(serve_until_signal(
         "issuer",
         svc.router(),
         &tree.service,

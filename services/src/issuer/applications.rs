@@ -1,18 +1,17 @@
 //! KYC applications: filing (bounded per holder key and in total), the operator's queue,
-//! approval and rejection. Approval is one `BEGIN IMMEDIATE` transaction on the issuer's
-//! store — the application must be pending, the identifier unbound or bound to the same
+//! approval and rejection. Approval is one transaction holding the issuer's write lock
+//! ([`super::IssuerDb::write`]) — the application must be pending, the identifier unbound or bound to the same
 //! holder (or replaced, within the rebind limit), the binding written, the replaced binding
 //! revoked and the KYC row staged — so two concurrent approvals can never create two
 //! bindings or two attestations.
 
 use super::{check_raw_id, subject_key, IssuerService};
 use crate::http::Json;
-use crate::store::db;
+use crate::store::{cells, Sql, P};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rand::RngCore;
-use rusqlite::{OptionalExtension, TransactionBehavior};
 use zkcredit_api::auth::{Attestation, KycApplication};
 use zkcredit_api::issuer::{ApplicationView, Approve, PendingApplication};
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
@@ -29,8 +28,8 @@ impl IssuerService {
         let svc = self.clone();
         let app_id = app_id.to_string();
         let att = self
-            .store
-            .with(move |conn| svc.approve_in(conn, &app_id, replace))
+            .db
+            .write(move |s| svc.approve_in(s, &app_id, replace))
             .await?;
         self.tree.metrics.inc("kyc_applications_total", "approved");
         Ok(att)
@@ -38,22 +37,23 @@ impl IssuerService {
 
     fn approve_in(
         &self,
-        conn: &mut rusqlite::Connection,
+        s: &mut dyn Sql,
         app_id: &str,
         replace: bool,
     ) -> Result<Attestation, ApiError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let (person, commitment_s, holder_key_s, status) = tx
-            .query_row(
-                "SELECT person_id, holder_commitment, holder_key, status FROM applications WHERE id = ?1",
-                [app_id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
-            )
-            .optional()
-            .map_err(db)?
+        let row = s
+            .row(
+                "SELECT person_id, holder_commitment, holder_key, status FROM applications WHERE id = $1",
+                &[P::T(app_id)],
+            )?
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownApplication, "no such application"))?;
+        let [person, commitment_s, holder_key_s, status] = cells(row)?;
+        let (person, commitment_s, holder_key_s, status) = (
+            person.text("person_id")?,
+            commitment_s.text("holder_commitment")?,
+            holder_key_s.text("holder_key")?,
+            status.text("status")?,
+        );
         match status.as_str() {
             "pending" => {}
             "rejected" => {
@@ -75,14 +75,20 @@ impl IssuerService {
             .map_err(ApiError::from)?;
         let key_s = fr_to_dec(&key);
         let now = unix_now();
-        let existing = tx
-            .query_row(
-                "SELECT holder_commitment, holder_key, application FROM holders WHERE subject_key = ?1",
-                [&key_s],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
-            )
-            .optional()
-            .map_err(db)?;
+        let existing = match s.row(
+            "SELECT holder_commitment, holder_key, application FROM holders WHERE subject_key = $1",
+            &[P::T(&key_s)],
+        )? {
+            Some(r) => {
+                let [c, h, a] = cells(r)?;
+                Some((
+                    c.text("holder_commitment")?,
+                    h.text("holder_key")?,
+                    a.text("application")?,
+                ))
+            }
+            None => None,
+        };
         if let Some((c, old_holder, old_app)) = existing {
             // The application's signature proves possession of the key, not of the
             // commitment: someone's bound commitment with another key is never a wallet's
@@ -101,14 +107,11 @@ impl IssuerService {
                     ));
                 }
                 let since = now.saturating_sub(self.limits.rebind_period) as i64;
-                let n: i64 = tx
-                    .query_row(
-                        "SELECT COUNT(*) FROM rebinds WHERE subject_key = ?1 AND at > ?2",
-                        rusqlite::params![key_s, since],
-                        |r| r.get(0),
-                    )
-                    .map_err(db)?;
-                if n as u64 >= self.limits.rebinds_per_period {
+                let n = s.count(
+                    "SELECT COUNT(*) FROM rebinds WHERE subject_key = $1 AND at > $2",
+                    &[P::T(&key_s), P::I(since)],
+                )?;
+                if n >= self.limits.rebinds_per_period {
                     return Err(ApiError::new(
                         ErrorCode::RebindLimited,
                         format!(
@@ -117,42 +120,39 @@ impl IssuerService {
                         ),
                     ));
                 }
-                tx.execute(
-                    "INSERT INTO rebinds (subject_key, at) VALUES (?1, ?2)",
-                    rusqlite::params![key_s, now as i64],
-                )
-                .map_err(db)?;
+                s.exec(
+                    "INSERT INTO rebinds (subject_key, at) VALUES ($1, $2)",
+                    &[P::T(&key_s), P::I(now as i64)],
+                )?;
                 // The lost wallet's attestation is refused by every provider from now on.
                 if old_holder != holder_key_s {
-                    super::revocation::insert(&tx, &key_s, &old_holder, now, &old_app)?;
+                    super::revocation::insert(s, &key_s, &old_holder, now, &old_app)?;
                 }
             }
         }
         // A holder key rebound on purpose is no longer revoked for this subject.
-        tx.execute(
-            "DELETE FROM revocations WHERE subject_key = ?1 AND holder_key = ?2",
-            [&key_s, &holder_key_s],
-        )
-        .map_err(db)?;
+        s.exec(
+            "DELETE FROM revocations WHERE subject_key = $1 AND holder_key = $2",
+            &[P::T(&key_s), P::T(&holder_key_s)],
+        )?;
         let expires = now + self.cfg.validity;
         let att = Attestation::sign(&self.signing, &key, &holder, now, expires);
         let att_json = serde_json::to_string(&att).map_err(ApiError::internal)?;
-        tx.execute(
-            "INSERT INTO holders (subject_key, holder_commitment, holder_key, application) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(subject_key) DO UPDATE SET holder_commitment = ?2, holder_key = ?3, application = ?4",
-            [&key_s, &commitment_s, &holder_key_s, app_id],
-        )
-        .map_err(db)?;
-        tx.execute(
-            "UPDATE applications SET status = 'approved', decided_at = ?1, attestation = ?2 WHERE id = ?3 AND status = 'pending'",
-            rusqlite::params![now as i64, att_json, app_id],
-        )
-        .map_err(db)?;
+        s.exec(
+            "INSERT INTO holders (subject_key, holder_commitment, holder_key, application) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (subject_key) DO UPDATE SET holder_commitment = $2, holder_key = $3, application = $4",
+            &[P::T(&key_s), P::T(&commitment_s), P::T(&holder_key_s), P::T(app_id)],
+        )?;
+        s.exec(
+            "UPDATE applications SET status = 'approved', decided_at = $1, attestation = $2 WHERE id = $3 AND status = 'pending'",
+            &[P::I(now as i64), P::T(&att_json), P::T(app_id)],
+        )?;
         // The KYC row is staged while the issuer's transaction is open: if staging fails,
-        // nothing is bound.
-        self.tree
-            .stage_blocking(&[(key, Some([commitment, Fr::from(now), Fr::from(expires)]))])?;
-        tx.commit().map_err(db)?;
+        // nothing is bound (on PostgreSQL both commit together).
+        self.tree.stage_in(
+            s,
+            &[(key, Some([commitment, Fr::from(now), Fr::from(expires)]))],
+        )?;
         Ok(att)
     }
 }
@@ -175,19 +175,13 @@ pub(super) async fn apply(
     let now = unix_now();
     let id = app_id.clone();
     let limits = svc.limits;
-    svc.store
-        .with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            let per_key: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM applications WHERE holder_key = ?1",
-                    [&a.holder_key],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            if per_key as u64 >= limits.applications_per_holder_key {
+    svc.db
+        .write(move |s| {
+            let per_key = s.count(
+                "SELECT COUNT(*) FROM applications WHERE holder_key = $1",
+                &[P::T(&a.holder_key)],
+            )?;
+            if per_key >= limits.applications_per_holder_key {
                 return Err(ApiError::new(
                     ErrorCode::TooManyApplications,
                     format!(
@@ -196,26 +190,28 @@ pub(super) async fn apply(
                     ),
                 ));
             }
-            let pending: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM applications WHERE status = 'pending'",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            if pending as u64 >= limits.max_pending_applications {
+            let pending = s.count(
+                "SELECT COUNT(*) FROM applications WHERE status = 'pending'",
+                &[],
+            )?;
+            if pending >= limits.max_pending_applications {
                 return Err(ApiError::new(
                     ErrorCode::StoreFull,
                     "the issuer's queue of pending applications is full; retry later",
                 ));
             }
-            tx.execute(
+            s.exec(
                 "INSERT INTO applications (id, person_id, holder_commitment, holder_key, status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-                rusqlite::params![id, a.id, a.holder_commitment, a.holder_key, now as i64],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)
+                 VALUES ($1, $2, $3, $4, 'pending', $5)",
+                &[
+                    P::T(&id),
+                    P::T(&a.id),
+                    P::T(&a.holder_commitment),
+                    P::T(&a.holder_key),
+                    P::I(now as i64),
+                ],
+            )?;
+            Ok(())
         })
         .await?;
     svc.tree.metrics.inc("kyc_applications_total", "received");
@@ -244,24 +240,23 @@ pub(super) async fn pending(
     State(svc): State<IssuerService>,
 ) -> Result<Json<Vec<PendingApplication>>, ApiError> {
     let list = svc
-        .store
-        .with(|conn| {
-            let mut st = conn
-                .prepare("SELECT id, person_id, holder_key, created_at FROM applications WHERE status = 'pending' ORDER BY created_at LIMIT 1000")
-                .map_err(db)?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok(PendingApplication {
-                        application_id: r.get(0)?,
-                        id: r.get(1)?,
-                        holder_key: r.get(2)?,
-                        created_at: r.get::<_, i64>(3)? as u64,
-                    })
+        .db
+        .read(|s| {
+            s.rows(
+                "SELECT id, person_id, holder_key, created_at FROM applications WHERE status = 'pending' ORDER BY created_at LIMIT 1000",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| {
+                let [id, person, holder, at] = cells(r)?;
+                Ok(PendingApplication {
+                    application_id: id.text("id")?,
+                    id: person.text("person_id")?,
+                    holder_key: holder.text("holder_key")?,
+                    created_at: at.int("created_at")?.max(0) as u64,
                 })
-                .map_err(db)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db)?;
-            Ok(rows)
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
         })
         .await?;
     Ok(Json(list))
@@ -294,13 +289,12 @@ pub(super) async fn reject(
     check_app_id(&id)?;
     let i = id.clone();
     let n = svc
-        .store
-        .with(move |conn| {
-            conn.execute(
-                "UPDATE applications SET status = 'rejected', decided_at = ?1 WHERE id = ?2 AND status = 'pending'",
-                rusqlite::params![unix_now() as i64, i],
+        .db
+        .write(move |s| {
+            s.exec(
+                "UPDATE applications SET status = 'rejected', decided_at = $1 WHERE id = $2 AND status = 'pending'",
+                &[P::I(unix_now() as i64), P::T(&i)],
             )
-            .map_err(db)
         })
         .await?;
     if n == 0 {

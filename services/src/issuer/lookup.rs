@@ -6,10 +6,9 @@
 
 use super::{subject_key, IssuerService};
 use crate::http::{bearer, sha, Json};
-use crate::store::db;
+use crate::store::P;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use rusqlite::OptionalExtension;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use zkcredit_api::issuer::{ClientAdded, NewClient, SubjectKey, SubjectLookup, MAX_TOKEN_BYTES};
@@ -63,31 +62,23 @@ pub(super) async fn add_client(
     let digest = hex::encode(sha(&b.token));
     let name = b.name.clone();
     let max = svc.limits.max_clients;
-    svc.store
-        .with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(db)?;
-            let known = tx
-                .query_row("SELECT 1 FROM clients WHERE name = ?1", [&name], |_| Ok(()))
-                .optional()
-                .map_err(db)?
+    svc.db
+        .write(move |s| {
+            let known = s
+                .row("SELECT 1 FROM clients WHERE name = $1", &[P::T(&name)])?
                 .is_some();
-            let n: i64 = tx
-                .query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0))
-                .map_err(db)?;
-            if !known && n as u64 >= max {
+            let n = s.count("SELECT COUNT(*) FROM clients", &[])?;
+            if !known && n >= max {
                 return Err(ApiError::new(
                     ErrorCode::StoreFull,
                     format!("the issuer has {n} clients (at most {max})"),
                 ));
             }
-            tx.execute(
-                "INSERT INTO clients (name, token_sha256) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET token_sha256 = ?2",
-                [name, digest],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)
+            s.exec(
+                "INSERT INTO clients (name, token_sha256) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET token_sha256 = $2",
+                &[P::T(&name), P::T(&digest)],
+            )?;
+            Ok(())
         })
         .await?;
     Ok(Json(ClientAdded { client: b.name }))
@@ -102,16 +93,16 @@ pub(super) async fn lookup(
         .map(sha)
         .ok_or_else(ApiError::unauthorized)?;
     let client = svc
-        .store
-        .with(move |conn| {
+        .db
+        .read(move |s| {
             // Looked up by the token's SHA-256: timing reveals nothing about the token.
-            conn.query_row(
-                "SELECT name FROM clients WHERE token_sha256 = ?1",
-                [hex::encode(token)],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(db)
+            s.row(
+                "SELECT name FROM clients WHERE token_sha256 = $1",
+                &[P::T(&hex::encode(token))],
+            )?
+            .and_then(|r| r.into_iter().next())
+            .map(|c| c.text("name"))
+            .transpose()
         })
         .await?;
     let Some(client) = client else {
@@ -140,14 +131,13 @@ pub(super) async fn lookup(
     let key = subject_key(&svc.pepper_fr(), &b.id)?;
     let k = fr_to_dec(&key);
     let logged = k.clone();
-    svc.store
-        .with(move |conn| {
-            conn.execute(
-                "INSERT INTO lookups (client, at, subject_key) VALUES (?1, ?2, ?3)",
-                rusqlite::params![client, now as i64, logged],
+    svc.db
+        .write(move |s| {
+            s.exec(
+                "INSERT INTO lookups (client, at, subject_key) VALUES ($1, $2, $3)",
+                &[P::T(&client), P::I(now as i64), P::T(&logged)],
             )
             .map(|_| ())
-            .map_err(db)
         })
         .await?;
     svc.tree.metrics.inc("subject_lookups_total", "ok");

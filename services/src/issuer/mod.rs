@@ -31,19 +31,21 @@
 //! in the issuer's store; they never leave it.
 
 pub mod applications;
+mod db;
 pub mod lookup;
 pub mod revocation;
 
+pub use db::{IssuerDb, DEFAULT_PG_SCHEMA, MIGRATIONS};
+
 use crate::http::Json;
 use crate::server::with_common;
-use crate::store::{db, Store};
+use crate::store::{cells, DatabaseUrl, Sql, P};
 use crate::tree::{RegistryLink, TreeConfig, TreeService};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use ed25519_dalek::SigningKey;
 use rand::RngCore;
-use rusqlite::OptionalExtension;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 use zkcredit_api::issuer::MAX_RAW_ID_BYTES;
@@ -52,39 +54,6 @@ use zkcredit_api::{ApiError, ErrorCode};
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::subject::derive_subject_key;
 use zkcredit_circuits::Fr;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS secrets (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS applications (
-    id TEXT PRIMARY KEY,
-    person_id TEXT NOT NULL,
-    holder_commitment TEXT NOT NULL,
-    holder_key TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    decided_at INTEGER,
-    attestation TEXT
-);
-CREATE TABLE IF NOT EXISTS holders (
-    subject_key TEXT PRIMARY KEY,
-    holder_commitment TEXT NOT NULL,
-    holder_key TEXT NOT NULL,
-    application TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS clients (name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS lookups (client TEXT NOT NULL, at INTEGER NOT NULL, subject_key TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS applications_holder_key ON applications(holder_key);
-CREATE INDEX IF NOT EXISTS applications_status ON applications(status);
-CREATE TABLE IF NOT EXISTS revocations (
-    subject_key TEXT NOT NULL,
-    holder_key TEXT NOT NULL,
-    revoked_at INTEGER NOT NULL,
-    application TEXT NOT NULL,
-    PRIMARY KEY (subject_key, holder_key)
-);
-CREATE TABLE IF NOT EXISTS rebinds (subject_key TEXT NOT NULL, at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS rebinds_subject ON rebinds(subject_key, at);
-";
 
 /// Issuer configuration.
 #[derive(Clone, Debug)]
@@ -136,7 +105,7 @@ impl Default for IssuerLimits {
 #[derive(Clone)]
 pub struct IssuerService {
     tree: TreeService,
-    store: Store,
+    db: IssuerDb,
     signing: Arc<SigningKey>,
     pepper: Arc<Zeroizing<[u8; 32]>>,
     cfg: Arc<IssuerConfig>,
@@ -155,28 +124,42 @@ impl std::fmt::Debug for IssuerService {
     }
 }
 
-fn secret(conn: &rusqlite::Connection, k: &str) -> Result<Zeroizing<[u8; 32]>, ApiError> {
-    let v: Option<String> = conn
-        .query_row("SELECT v FROM secrets WHERE k = ?1", [k], |r| r.get(0))
-        .optional()
-        .map_err(db)?;
-    let hexs = match v {
-        Some(v) => Zeroizing::new(v),
-        None => {
-            let mut b = Zeroizing::new([0u8; 32]);
-            rand::rngs::OsRng.fill_bytes(&mut b[..]);
-            let h = Zeroizing::new(hex::encode(&b[..]));
-            conn.execute(
-                "INSERT INTO secrets (k, v) VALUES (?1, ?2)",
-                [k, h.as_str()],
-            )
-            .map_err(db)?;
-            h
-        }
-    };
+/// The secret `k` (32 random bytes, hex), created from OS randomness when absent; two
+/// replicas starting at once agree on one value (insert-if-absent, then read).
+fn secret(s: &mut dyn Sql, k: &str) -> Result<Zeroizing<[u8; 32]>, ApiError> {
+    let mut b = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut b[..]);
+    let fresh = Zeroizing::new(hex::encode(&b[..]));
+    s.exec(
+        "INSERT INTO secrets (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
+        &[P::T(k), P::T(fresh.as_str())],
+    )?;
+    let hexs = Zeroizing::new(
+        s.row("SELECT v FROM secrets WHERE k = $1", &[P::T(k)])?
+            .and_then(|r| r.into_iter().next())
+            .ok_or_else(|| ApiError::internal("the secret was not stored"))?
+            .text("secret")?,
+    );
     let mut out = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(hexs.as_str(), &mut out[..]).map_err(ApiError::internal)?;
     Ok(out)
+}
+
+/// The attestation seed and the pepper.
+type Secrets = (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>);
+
+fn secrets(s: &mut dyn Sql) -> Result<Secrets, ApiError> {
+    Ok((secret(s, "signing_seed")?, secret(s, "pepper")?))
+}
+
+fn tree_config(cfg: &IssuerConfig, signing: &SigningKey) -> TreeConfig {
+    TreeConfig {
+        role: Role::Kyc,
+        provider_id: cfg.provider_id,
+        depth: cfg.depth,
+        issuer_key: signing.verifying_key(),
+        registry: cfg.registry.clone(),
+    }
 }
 
 impl IssuerService {
@@ -187,32 +170,63 @@ impl IssuerService {
         cfg: IssuerConfig,
         operator_token: &str,
     ) -> Result<Self, ApiError> {
-        let store = Store::open(&data_dir.join("issuer.sqlite"), SCHEMA).map_err(db)?;
-        let (seed, pepper) =
-            store.with_sync(|conn| Ok((secret(conn, "signing_seed")?, secret(conn, "pepper")?)))?;
+        let db = IssuerDb::open_sqlite(&data_dir.join("issuer.sqlite"))?;
+        let IssuerDb::Sqlite(store) = &db else {
+            return Err(ApiError::internal("a SQLite issuer store"));
+        };
+        let (seed, pepper) = IssuerDb::write_sqlite_now(store, secrets)?;
         let signing = SigningKey::from_bytes(&seed);
         let tree = TreeService::open(
             data_dir,
             "issuer_tree.sqlite",
-            TreeConfig {
-                role: Role::Kyc,
-                provider_id: cfg.provider_id,
-                depth: cfg.depth,
-                issuer_key: signing.verifying_key(),
-                registry: cfg.registry.clone(),
-            },
+            tree_config(&cfg, &signing),
             operator_token,
-        )?
-        .with_local_revocations(store.clone());
-        Ok(Self {
-            tree,
-            store,
+        )?;
+        Ok(Self::assemble(db, tree, signing, pepper, cfg))
+    }
+
+    /// [`Self::open`] on the store `url` names: for SQLite the files beside `PATH`; for
+    /// PostgreSQL the schema `schema` and the KYC tree in `<schema>_tree` of the same
+    /// database (spec §4.4: one process writes the tree; a later one takes it over).
+    pub async fn open_db(
+        url: &DatabaseUrl,
+        schema: &str,
+        cfg: IssuerConfig,
+        operator_token: &str,
+    ) -> Result<Self, ApiError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            let dir = path.parent().unwrap_or(std::path::Path::new("."));
+            return Self::open(dir, cfg, operator_token);
+        }
+        let db = IssuerDb::open(url, schema).await?;
+        let (seed, pepper) = db.write(secrets).await?;
+        let signing = SigningKey::from_bytes(&seed);
+        let tree = TreeService::open_db(
+            url,
+            &format!("{schema}_tree"),
+            tree_config(&cfg, &signing),
+            operator_token,
+        )
+        .await?;
+        Ok(Self::assemble(db, tree, signing, pepper, cfg))
+    }
+
+    fn assemble(
+        db: IssuerDb,
+        tree: TreeService,
+        signing: SigningKey,
+        pepper: Zeroizing<[u8; 32]>,
+        cfg: IssuerConfig,
+    ) -> Self {
+        Self {
+            tree: tree.with_local_revocations(db.clone()),
+            db,
             signing: Arc::new(signing),
             pepper: Arc::new(pepper),
             cfg: Arc::new(cfg),
             limits: IssuerLimits::default(),
             lookups: Arc::default(),
-        })
+        }
     }
 
     /// The same service with `limits` instead of [`IssuerLimits::default`].
@@ -291,15 +305,17 @@ impl IssuerService {
     pub(crate) async fn view(&self, app_id: String) -> Result<ApplicationView, ApiError> {
         let id = app_id.clone();
         let row = self
-            .store
-            .with(move |conn| {
-                conn.query_row(
-                    "SELECT status, attestation FROM applications WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
-                )
-                .optional()
-                .map_err(db)
+            .db
+            .read(move |s| {
+                s.row(
+                    "SELECT status, attestation FROM applications WHERE id = $1",
+                    &[P::T(&id)],
+                )?
+                .map(|r| {
+                    let [status, att] = cells(r)?;
+                    Ok::<_, ApiError>((status.text("status")?, att.opt_text("attestation")?))
+                })
+                .transpose()
             })
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownApplication, "no such application"))?;

@@ -8,9 +8,8 @@
 use super::applications::check_app_id;
 use super::IssuerService;
 use crate::http::Json;
-use crate::store::db;
+use crate::store::{cells, Sql, P};
 use axum::extract::State;
-use rusqlite::{OptionalExtension, TransactionBehavior};
 use zkcredit_api::auth::parse_public_key;
 use zkcredit_api::issuer::{RevocationList, Revoke};
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
@@ -18,19 +17,18 @@ use zkcredit_circuits::field::fr_from_dec;
 
 /// Records that `holder_key` no longer holds `subject_key` (inside the caller's transaction).
 pub(super) fn insert(
-    tx: &rusqlite::Transaction<'_>,
+    s: &mut dyn Sql,
     subject_key: &str,
     holder_key: &str,
     now: u64,
     application: &str,
 ) -> Result<(), ApiError> {
-    tx.execute(
-        "INSERT INTO revocations (subject_key, holder_key, revoked_at, application) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(subject_key, holder_key) DO UPDATE SET revoked_at = ?3, application = ?4",
-        rusqlite::params![subject_key, holder_key, now as i64, application],
+    s.exec(
+        "INSERT INTO revocations (subject_key, holder_key, revoked_at, application) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (subject_key, holder_key) DO UPDATE SET revoked_at = $3, application = $4",
+        &[P::T(subject_key), P::T(holder_key), P::I(now as i64), P::T(application)],
     )
     .map(|_| ())
-    .map_err(db)
 }
 
 impl IssuerService {
@@ -38,29 +36,22 @@ impl IssuerService {
     pub async fn revocation_list(&self) -> Result<RevocationList, ApiError> {
         let validity = self.cfg.validity;
         let rows = self
-            .store
-            .with(move |conn| {
-                let now = unix_now();
-                conn.execute(
-                    "DELETE FROM revocations WHERE revoked_at < ?1",
-                    [now.saturating_sub(validity) as i64],
-                )
-                .map_err(db)?;
-                let mut st = conn
-                    .prepare("SELECT subject_key, holder_key, revoked_at FROM revocations ORDER BY subject_key, holder_key")
-                    .map_err(db)?;
-                let rows = st
-                    .query_map([], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    })
-                    .map_err(db)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db)?;
-                Ok(rows)
+            .db
+            .write(move |s| {
+                s.exec(
+                    "DELETE FROM revocations WHERE revoked_at < $1",
+                    &[P::I(unix_now().saturating_sub(validity) as i64)],
+                )?;
+                s.rows(
+                    "SELECT subject_key, holder_key, revoked_at FROM revocations ORDER BY subject_key, holder_key",
+                    &[],
+                )?
+                .into_iter()
+                .map(|r| {
+                    let [k, h, at] = cells(r)?;
+                    Ok((k.text("subject_key")?, h.text("holder_key")?, at.int("revoked_at")?))
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
             })
             .await?;
         let mut revoked = Vec::with_capacity(rows.len());
@@ -77,29 +68,20 @@ impl IssuerService {
     pub async fn revoke(&self, app_id: &str) -> Result<(), ApiError> {
         let svc = self.clone();
         let app_id = app_id.to_string();
-        self.store
-            .with(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(db)?;
-                let (person, holder_key, status) = tx
-                    .query_row(
-                        "SELECT person_id, holder_key, status FROM applications WHERE id = ?1",
-                        [&app_id],
-                        |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
-                                r.get::<_, String>(2)?,
-                            ))
-                        },
-                    )
-                    .optional()
-                    .map_err(db)?
+        self.db
+            .write(move |s| {
+                let row = s
+                    .row(
+                        "SELECT person_id, holder_key, status FROM applications WHERE id = $1",
+                        &[P::T(&app_id)],
+                    )?
                     .ok_or_else(|| {
                         ApiError::new(ErrorCode::UnknownApplication, "no such application")
                     })?;
-                if status != "approved" {
+                let [person, holder_key, status] = cells(row)?;
+                let (person, holder_key) =
+                    (person.text("person_id")?, holder_key.text("holder_key")?);
+                if status.text("status")? != "approved" {
                     return Err(ApiError::new(
                         ErrorCode::NotPending,
                         "only an approved application's binding can be revoked",
@@ -107,22 +89,19 @@ impl IssuerService {
                 }
                 let key = super::subject_key(&svc.pepper_fr(), &person)?;
                 let key_s = zkcredit_circuits::field::fr_to_dec(&key);
-                insert(&tx, &key_s, &holder_key, unix_now(), &app_id)?;
-                let removed = tx
-                    .execute(
-                        "DELETE FROM holders WHERE subject_key = ?1 AND holder_key = ?2",
-                        [&key_s, &holder_key],
-                    )
-                    .map_err(db)?;
+                insert(s, &key_s, &holder_key, unix_now(), &app_id)?;
+                let removed = s.exec(
+                    "DELETE FROM holders WHERE subject_key = $1 AND holder_key = $2",
+                    &[P::T(&key_s), P::T(&holder_key)],
+                )?;
                 if removed > 0 {
-                    svc.tree.stage_blocking(&[(key, None)])?;
+                    svc.tree.stage_in(s, &[(key, None)])?;
                 }
-                tx.execute(
-                    "UPDATE applications SET status = 'revoked', decided_at = ?1 WHERE id = ?2",
-                    rusqlite::params![unix_now() as i64, app_id],
-                )
-                .map_err(db)?;
-                tx.commit().map_err(db)
+                s.exec(
+                    "UPDATE applications SET status = 'revoked', decided_at = $1 WHERE id = $2",
+                    &[P::I(unix_now() as i64), P::T(&app_id)],
+                )?;
+                Ok(())
             })
             .await
     }

@@ -15,7 +15,7 @@
 use super::store::{fr_blob, rec_blob, rec_bytes, Applied, Journal, Net};
 use crate::store::{
     bounded, db, load_or_create_signing_key, pg, pg_load_or_create_signing_key, write_tx,
-    DatabaseUrl, Migration, PgStore, Store, DEFAULT_POOL_SIZE,
+    DatabaseUrl, Migration, PgStore, Sql, Store, DEFAULT_POOL_SIZE, P,
 };
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
@@ -289,6 +289,44 @@ impl TreeDb {
                 "a blocking stage on PostgreSQL (the issuer keeps SQLite)",
             )),
         }
+    }
+
+    /// Stages `changes` inside the caller's transaction `s` of another service on the same
+    /// database (the issuer's approval): on PostgreSQL in this tree's schema, after the
+    /// writer check, committed with the caller's transaction; on SQLite the tree is its own
+    /// file, staged now in its own transaction ([`Self::stage_blocking`]).
+    pub(super) fn stage_in(
+        &self,
+        s: &mut dyn Sql,
+        changes: &[(Fr, Option<[Fr; 3]>)],
+    ) -> Result<(), ApiError> {
+        let (store, writer) = match self {
+            Self::Sqlite(_) => return self.stage_blocking(changes),
+            Self::Postgres { store, writer } => (store, writer),
+        };
+        if !s.is_postgres() {
+            return Err(ApiError::internal(
+                "the tree is on PostgreSQL but the caller's transaction is not",
+            ));
+        }
+        let schema = store.schema();
+        let stored = s
+            .row(
+                &format!("SELECT v FROM \"{schema}\".meta WHERE k = 'writer' FOR SHARE"),
+                &[],
+            )?
+            .and_then(|r| r.into_iter().next());
+        if stored.map(|c| c.text("writer")).transpose()?.as_deref() != Some(writer.as_str()) {
+            return Err(taken_over());
+        }
+        for (k, v) in changes {
+            let (key, rec) = (fr_to_be_bytes(k), v.as_ref().map(rec_bytes));
+            s.exec(
+                &format!("INSERT INTO \"{schema}\".changes (key, rec) VALUES ($1, $2)"),
+                &[P::B(Some(&key)), P::B(rec.as_deref())],
+            )?;
+        }
+        Ok(())
     }
 
     /// The last staged record for `key`: `None` nothing staged, `Some(None)` a delete.

@@ -44,7 +44,7 @@ pub use zkcredit_api::provider::{
 
 use crate::http::{bearer, ct_eq, sha};
 use crate::server::Metrics;
-use crate::store::{DatabaseUrl, Store};
+use crate::store::DatabaseUrl;
 use axum::http::HeaderMap;
 use db::{Opened, TreeDb};
 use ed25519_dalek::VerifyingKey;
@@ -230,7 +230,7 @@ impl TreeService {
     }
 
     /// The issuer's own tree: revocations are read from the issuer's store.
-    pub(crate) fn with_local_revocations(mut self, issuer_store: Store) -> Self {
+    pub(crate) fn with_local_revocations(mut self, issuer_store: crate::issuer::IssuerDb) -> Self {
         self.revocations = Arc::new(revocation::Source::Local(issuer_store));
         self
     }
@@ -285,10 +285,14 @@ impl TreeService {
         Ok(t.elapsed().as_secs_f64())
     }
 
-    /// [`Self::stage`] on the calling (blocking) thread: the issuer stages a KYC row inside
-    /// its own approval transaction (SQLite).
-    pub(crate) fn stage_blocking(&self, changes: &[Change]) -> Result<(), ApiError> {
-        self.db.stage_blocking(changes)
+    /// Stages `changes` inside the issuer's transaction `s` (one commit on PostgreSQL; see
+    /// `db.rs`).
+    pub(crate) fn stage_in(
+        &self,
+        s: &mut dyn crate::store::Sql,
+        changes: &[Change],
+    ) -> Result<(), ApiError> {
+        self.db.stage_in(s, changes)
     }
 
     /// The row for `key` as it will be after the next publication.

@@ -11,9 +11,8 @@
 //! has already seen. One fetch is in flight at a time and no lock is held across it: while
 //! it runs, other witness requests use the cached list if it is still within [`MAX_AGE`].
 
-use crate::store::{db, Store};
+use crate::store::P;
 use ed25519_dalek::VerifyingKey;
-use rusqlite::OptionalExtension;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -39,7 +38,7 @@ pub(crate) enum Source {
     /// The issuer's service; its list is signed by `issuer_key`.
     Issuer(Arc<Remote>),
     /// The issuer's own store (the issuer's KYC tree).
-    Local(Store),
+    Local(crate::issuer::IssuerDb),
 }
 
 /// The issuer's service as a source.
@@ -162,18 +161,15 @@ impl Source {
             Source::Local(store) => {
                 let (k, h) = (fr_to_dec(subject), hex::encode(holder));
                 let hit = store
-                    .with(move |conn| {
-                        conn.query_row(
-                            "SELECT 1 FROM revocations WHERE subject_key = ?1 AND holder_key = ?2",
-                            [k, h],
-                            |_| Ok(()),
+                    .read(move |s| {
+                        s.row(
+                            "SELECT 1 FROM revocations WHERE subject_key = $1 AND holder_key = $2",
+                            &[P::T(&k), P::T(&h)],
                         )
-                        .optional()
-                        .map_err(db)
                     })
                     .await?;
                 match hit {
-                    Some(()) => Err(revoked()),
+                    Some(_) => Err(revoked()),
                     None => Ok(()),
                 }
             }

@@ -2,9 +2,25 @@
 //! over HTTP through the typed clients: a replaced (lost) holder key keeps asking providers
 //! for witnesses; concurrent approvals race to bind one identifier twice; unbounded fields
 //! and tables (identifier length, applications per key, pending queue, clients, lookups per
-//! token, rebinds per identifier).
+//! token, rebinds per identifier). Every test runs with the issuer's store on SQLite and on
+//! PostgreSQL (there the KYC tree shares the approval's transaction).
+
+#[macro_use]
+mod verifier_env;
+
+on_both_backends!(
+    finding_08_replaced_holder_key_is_refused_by_providers,
+    regression_a_new_holder_key_under_the_same_commitment_is_refused,
+    finding_08_concurrent_approvals_create_one_attestation,
+    finding_10_oversized_identifier_is_refused_before_storing,
+    finding_10_applications_per_holder_key_and_pending_total_are_bounded,
+    finding_10_client_names_tokens_and_count_are_bounded,
+    finding_10_subject_key_lookups_are_rate_limited_per_token_and_audited,
+    finding_10_rebinds_are_rate_limited_per_identifier,
+);
 
 use std::time::Duration;
+use verifier_env::Backend;
 use zkcredit_api::auth::{application_message, holder_signing_key, KycApplication, WitnessRequest};
 use zkcredit_api::client::{ClientError, IssuerClient, ProviderClient};
 use zkcredit_api::issuer::{Approve, NewClient};
@@ -15,6 +31,7 @@ use zkcredit_circuits::Fr;
 use zkcredit_services::issuer::{IssuerConfig, IssuerLimits, IssuerService};
 use zkcredit_services::provider::ProviderService;
 use zkcredit_services::server::{spawn, Running};
+use zkcredit_services::store::DatabaseUrl;
 use zkcredit_services::tree::TreeConfig;
 
 const ADMIN: &str = "issuer-security-admin-token-0123";
@@ -24,13 +41,19 @@ struct Issuer {
     svc: IssuerService,
     server: Running,
     client: IssuerClient,
+    backend: Backend,
     _dir: tempfile::TempDir,
 }
 
-async fn issuer(limits: IssuerLimits) -> Issuer {
+async fn issuer(backend: &Backend, limits: IssuerLimits) -> Issuer {
     let dir = tempfile::tempdir().unwrap();
-    let svc = IssuerService::open(
-        dir.path(),
+    let url = match backend {
+        Backend::Sqlite => DatabaseUrl::Sqlite(dir.path().join("issuer.sqlite")),
+        Backend::Postgres(c) => DatabaseUrl::parse(&c.url("zk")).unwrap(),
+    };
+    let svc = IssuerService::open_db(
+        &url,
+        "issuer",
         IssuerConfig {
             provider_id: Fr::from(1000u64),
             depth: 8,
@@ -40,6 +63,7 @@ async fn issuer(limits: IssuerLimits) -> Issuer {
         },
         ADMIN,
     )
+    .await
     .unwrap()
     .with_limits(limits);
     let server = spawn(svc.clone().router(), "127.0.0.1:0".parse().unwrap())
@@ -50,7 +74,24 @@ async fn issuer(limits: IssuerLimits) -> Issuer {
         svc,
         server,
         client,
+        backend: backend.clone(),
         _dir: dir,
+    }
+}
+
+/// Answered lookups of `client` in the issuer's audit table, read from the store itself.
+fn logged_lookups(i: &Issuer, client: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM lookups WHERE client = '{client}'");
+    match &i.backend {
+        Backend::Sqlite => rusqlite::Connection::open(i._dir.path().join("issuer.sqlite"))
+            .unwrap()
+            .query_row(&sql, [], |r| r.get(0))
+            .unwrap(),
+        Backend::Postgres(c) => c
+            .psql("zk", &sql.replace("FROM lookups", "FROM issuer.lookups"))
+            .unwrap()
+            .parse()
+            .unwrap(),
     }
 }
 
@@ -122,9 +163,8 @@ async fn provider(
     (server, client, dir)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_08_replaced_holder_key_is_refused_by_providers() {
-    let i = issuer(IssuerLimits::default()).await;
+async fn finding_08_replaced_holder_key_is_refused_by_providers(backend: Backend) {
+    let i = issuer(&backend, IssuerLimits::default()).await;
     let (bureau_srv, bureau, _d) = provider(&i, Some(&i.server.url())).await;
     let kyc = ProviderClient::new(reqwest::Client::new(), i.server.url());
     // The first wallet is bound and reads its witnesses.
@@ -178,10 +218,9 @@ async fn finding_08_replaced_holder_key_is_refused_by_providers() {
 /// key then read the person's records at every provider. A wallet derives commitment and
 /// key from one secret, so such an application is refused outright, even with `replace`;
 /// the same key in upper-case hex is the same key (no self-revocation).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_a_new_holder_key_under_the_same_commitment_is_refused() {
+async fn regression_a_new_holder_key_under_the_same_commitment_is_refused(backend: Backend) {
     use ed25519_dalek::Signer;
-    let i = issuer(IssuerLimits::default()).await;
+    let i = issuer(&backend, IssuerLimits::default()).await;
     let (bureau_srv, bureau, _d) = provider(&i, Some(&i.server.url())).await;
     let app1 = apply(&i, 1, ID).await.unwrap();
     let att1 = i.client.approve(ADMIN, &app1, PUBLISH).await.unwrap();
@@ -222,9 +261,8 @@ async fn regression_a_new_holder_key_under_the_same_commitment_is_refused() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_08_concurrent_approvals_create_one_attestation() {
-    let i = issuer(IssuerLimits::default()).await;
+async fn finding_08_concurrent_approvals_create_one_attestation(backend: Backend) {
+    let i = issuer(&backend, IssuerLimits::default()).await;
     // Eight wallets apply for one identifier; the operator's eight approvals race.
     let mut apps = Vec::new();
     for n in 0..8 {
@@ -285,9 +323,8 @@ fn approved_index(apps: &[String], id: &str) -> u64 {
     apps.iter().position(|a| a == id).unwrap() as u64
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_10_oversized_identifier_is_refused_before_storing() {
-    let i = issuer(IssuerLimits::default()).await;
+async fn finding_10_oversized_identifier_is_refused_before_storing(backend: Backend) {
+    let i = issuer(&backend, IssuerLimits::default()).await;
     // ~1 KiB of separators that normalise to one character: stored raw before the fix.
     let long = format!("A{}", "-".repeat(1024));
     let e = apply(&i, 1, &long).await.unwrap_err();
@@ -310,14 +347,13 @@ async fn finding_10_oversized_identifier_is_refused_before_storing() {
     i.server.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_10_applications_per_holder_key_and_pending_total_are_bounded() {
+async fn finding_10_applications_per_holder_key_and_pending_total_are_bounded(backend: Backend) {
     let limits = IssuerLimits {
         applications_per_holder_key: 2,
         max_pending_applications: 4,
         ..Default::default()
     };
-    let i = issuer(limits).await;
+    let i = issuer(&backend, limits).await;
     apply(&i, 1, "AA 1").await.unwrap();
     apply(&i, 1, "AA 2").await.unwrap();
     let e = apply(&i, 1, "AA 3").await.unwrap_err();
@@ -335,12 +371,14 @@ async fn finding_10_applications_per_holder_key_and_pending_total_are_bounded() 
     i.server.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_10_client_names_tokens_and_count_are_bounded() {
-    let i = issuer(IssuerLimits {
-        max_clients: 2,
-        ..Default::default()
-    })
+async fn finding_10_client_names_tokens_and_count_are_bounded(backend: Backend) {
+    let i = issuer(
+        &backend,
+        IssuerLimits {
+            max_clients: 2,
+            ..Default::default()
+        },
+    )
     .await;
     let client = |name: &str, token: &str| NewClient {
         name: name.into(),
@@ -382,12 +420,14 @@ async fn finding_10_client_names_tokens_and_count_are_bounded() {
     i.server.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_10_subject_key_lookups_are_rate_limited_per_token_and_audited() {
-    let i = issuer(IssuerLimits {
-        lookups_per_minute: 3,
-        ..Default::default()
-    })
+async fn finding_10_subject_key_lookups_are_rate_limited_per_token_and_audited(backend: Backend) {
+    let i = issuer(
+        &backend,
+        IssuerLimits {
+            lookups_per_minute: 3,
+            ..Default::default()
+        },
+    )
     .await;
     let a = NewClient {
         name: "a".into(),
@@ -428,28 +468,21 @@ async fn finding_10_subject_key_lookups_are_rate_limited_per_token_and_audited()
     // Another client's budget is its own.
     i.client.lookup(&b.token, "ID B").await.unwrap();
     // Every answered lookup is in the audit table.
-    let conn = rusqlite::Connection::open(i._dir.path().join("issuer.sqlite")).unwrap();
-    let logged: i64 = conn
-        .query_row("SELECT COUNT(*) FROM lookups WHERE client = 'a'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let logged = logged_lookups(&i, "a");
     assert!(logged >= answered as i64 && logged > 0);
-    let logged_b: i64 = conn
-        .query_row("SELECT COUNT(*) FROM lookups WHERE client = 'b'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let logged_b = logged_lookups(&i, "b");
     assert_eq!(logged_b, 1);
     i.server.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finding_10_rebinds_are_rate_limited_per_identifier() {
-    let i = issuer(IssuerLimits {
-        rebinds_per_period: 1,
-        ..Default::default()
-    })
+async fn finding_10_rebinds_are_rate_limited_per_identifier(backend: Backend) {
+    let i = issuer(
+        &backend,
+        IssuerLimits {
+            rebinds_per_period: 1,
+            ..Default::default()
+        },
+    )
     .await;
     let replace = Approve {
         replace: true,

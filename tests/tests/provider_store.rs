@@ -151,3 +151,120 @@ async fn stages_racing_publications_lose_no_row(backend: Backend) {
         );
     }
 }
+
+fn pg_of(backend: &Backend) -> &zkcredit_testkit::pg::PgCluster {
+    match backend {
+        Backend::Postgres(c) => c,
+        Backend::Sqlite => unreachable!("a PostgreSQL test"),
+    }
+}
+
+/// Regression (review of the PostgreSQL tree store): a journal entry that commits while a
+/// publication is between reading the journal and committing — its `seq` below the last one
+/// read, as concurrent stages commit out of sequence order — must stay staged, not be
+/// removed with the entries the publication applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_stage_committed_during_a_publication_is_kept() {
+    use zkcredit_circuits::field::fr_to_be_bytes;
+    let backend = Backend::postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = open(&backend, dir.path()).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&pg_of(&backend).url("zk"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // A stage that takes its sequence number first and commits last.
+    client.batch_execute("BEGIN").await.unwrap();
+    let late: Vec<u8> = rec(1, 1).iter().flat_map(fr_to_be_bytes).collect();
+    client
+        .execute(
+            "INSERT INTO lender_a.changes (key, rec) VALUES ($1, $2)",
+            &[&fr_to_be_bytes(&Fr::from(1u64)).to_vec(), &late],
+        )
+        .await
+        .unwrap();
+    tree.stage(vec![(Fr::from(2u64), Some(rec(2, 1)))])
+        .await
+        .unwrap();
+    // Hold the publication's commit back: it waits for this lock on the writer row.
+    client
+        .query(
+            "SELECT v FROM lender_a.meta WHERE k = 'writer' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+    let publishing = {
+        let tree = tree.clone();
+        tokio::spawn(async move { tree.publish().await })
+    };
+    // Once the publication waits on the row, it has read the journal.
+    loop {
+        let waiting: i64 = client
+            .query_one("SELECT COUNT(*) FROM pg_locks WHERE NOT granted", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    client.batch_execute("COMMIT").await.unwrap();
+    let first = publishing.await.unwrap().unwrap();
+    assert_eq!(first.changes_applied, 1, "the publication read only key 2");
+    let second = tree.publish().await.unwrap();
+    assert_eq!(second.changes_applied, 1, "key 1 stayed staged");
+    assert_eq!(tree.row(Fr::from(1u64)).await.unwrap(), Some(rec(1, 1)));
+    assert_eq!(tree.row(Fr::from(2u64)).await.unwrap(), Some(rec(2, 1)));
+}
+
+/// Regression (review of the PostgreSQL tree store): a row-by-row publication holds the
+/// tree's lock while it commits; readers of the tree (status, witnesses) block their
+/// runtime's workers on that lock, so the commit's I/O must not need those workers. With
+/// every worker busy reading, the publication still completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_readers_during_a_publication_do_not_stall_it() {
+    let backend = Backend::postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = Arc::new(open(&backend, dir.path()).await.unwrap());
+    let n = 15_000u64;
+    tree.stage((1..=n).map(|k| (Fr::from(k), Some(rec(k, 1)))).collect())
+        .await
+        .unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (tree, done) = (tree.clone(), done.clone());
+            tokio::spawn(async move {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let _ = tree.status();
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    // A liveness bound, not a speed one: the publication takes seconds; a deadlock never
+    // ends, and freezes this runtime's timers too, so the guard is a thread of its own that
+    // fails the whole test binary.
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let guard = finished.clone();
+    std::thread::spawn(move || {
+        for _ in 0..2400 {
+            if guard.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        eprintln!("postgres_readers_during_a_publication_do_not_stall_it: the publication did not complete in 240 s (deadlock)");
+        std::process::exit(1);
+    });
+    let rep = tree.publish().await.unwrap();
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    for r in readers {
+        r.await.unwrap();
+    }
+    assert!(!rep.rebuilt);
+    assert_eq!(rep.rows, n as usize);
+}

@@ -49,13 +49,19 @@ impl ServiceArgs {
     /// The store: `--database-url`, else the SQLite file `file` under `--data-dir`.
     fn database(&self, file: &str) -> Result<zkcredit_services::store::DatabaseUrl, CliError> {
         use zkcredit_services::store::DatabaseUrl;
-        match (&self.database_url, &self.data_dir) {
+        let url = match (&self.database_url, &self.data_dir) {
             (Some(u), _) => DatabaseUrl::parse(u).map_err(|e| CliError::Usage(e.message)),
             (None, Some(d)) => Ok(DatabaseUrl::Sqlite(d.join(file))),
             (None, None) => Err(CliError::Usage(
                 "give --data-dir (SQLite) or --database-url".into(),
             )),
+        }?;
+        if self.database_schema.is_some() && !url.is_shared() {
+            return Err(CliError::Usage(
+                "--database-schema applies to a PostgreSQL --database-url only".into(),
+            ));
         }
+        Ok(url)
     }
 
     /// `--database-schema`, else `default`.

@@ -56,8 +56,16 @@ pub(super) trait Journal {
         now: u64,
         applied: &Applied,
     ) -> Result<(), ApiError>;
-    /// The tree as the leaf table holds it.
-    fn load_tree(&mut self, depth: usize) -> Result<IndexedMerkleTree, ApiError>;
+    /// The tree as the leaf table holds it, with the published root and time (read
+    /// together).
+    fn load(&mut self, depth: usize) -> Result<Loaded, ApiError>;
+}
+
+/// A store's committed state.
+pub(super) struct Loaded {
+    pub(super) tree: IndexedMerkleTree,
+    pub(super) published_root: Option<String>,
+    pub(super) published_at: u64,
 }
 
 pub(super) fn tree_error(e: CircuitError) -> ApiError {
@@ -78,9 +86,8 @@ pub(super) fn apply_and_persist(
 ) -> Result<PublishReport, ApiError> {
     {
         let mut g = state.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = g.stale {
-            let tree = j.load_tree(depth)?;
-            reloaded(&mut g, tree, at);
+        if g.stale.is_some() {
+            reloaded(&mut g, j.load(depth)?);
         }
     }
     let (applied, changes) = j.read_changes()?;
@@ -174,13 +181,13 @@ pub(super) fn apply_and_persist(
     })
 }
 
-/// After a failed commit: the in-memory tree becomes what the store holds. The commit may
-/// have happened even so (its acknowledgement lost with the connection), so the root is
-/// taken from the reloaded leaves; when the store cannot be read either, the tree is marked
-/// stale (no witness is answered from it) and the next publication reloads it first.
+/// After a failed commit: the in-memory tree becomes what the store holds — the commit may
+/// have happened even so (its acknowledgement lost with the connection), so root and time
+/// are the stored ones. When the store cannot be read either, the tree is marked stale (no
+/// witness is answered from it) and the next publication reloads it first.
 fn recover(j: &mut dyn Journal, g: &mut Published, depth: usize, now: u64) {
-    match j.load_tree(depth) {
-        Ok(tree) => reloaded(g, tree, now),
+    match j.load(depth) {
+        Ok(loaded) => reloaded(g, loaded),
         Err(e) => {
             tracing::error!(error = %e, "cannot reload the tree after a failed publication; witnesses are withheld until a publication reloads it");
             g.stale = Some(now);
@@ -188,15 +195,24 @@ fn recover(j: &mut dyn Journal, g: &mut Published, depth: usize, now: u64) {
     }
 }
 
-/// Installs a tree reloaded from the store; a root other than the one served means the
-/// failed publication of time `at` did commit.
-fn reloaded(g: &mut Published, mut tree: IndexedMerkleTree, at: u64) {
+/// Installs the store's committed state.
+fn reloaded(g: &mut Published, loaded: Loaded) {
+    let Loaded {
+        mut tree,
+        published_root,
+        published_at,
+    } = loaded;
     tree.take_touched();
     let root = tree.root();
-    if root != g.root {
-        g.root = root;
-        g.published_at = at;
+    if published_root.is_some_and(|r| r != fr_to_dec(&root)) {
+        tracing::error!("the store's leaves do not hash to its published root");
     }
+    g.root = root;
+    g.published_at = published_at;
     g.tree = tree;
     g.stale = None;
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

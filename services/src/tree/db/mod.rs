@@ -1,0 +1,418 @@
+//! Where a provider tree keeps its journal, leaf table and metadata (spec §4.4): the
+//! embedded SQLite file (the default) or a PostgreSQL schema. Every query of the tree is a
+//! method here, written once per backend; the publication's logic (what to apply, when to
+//! rebuild, the in-memory rollback) is written once, in `store.rs`, against [`Journal`].
+//!
+//! **One writer per tree on PostgreSQL.** The in-memory tree equals the leaf table as this
+//! process last wrote it, so two processes writing one tree would each publish from a stale
+//! copy. The newest process to open a schema takes the tree over: it records a fresh random
+//! writer token in `meta` (waiting for the old writer's open transactions), then loads the
+//! leaves. Every write transaction locks that row and checks the token first, so the older
+//! process's next write is refused with `409 tree_taken_over` and changes nothing (it keeps
+//! answering witnesses from its last published tree). A rolling deploy is therefore safe:
+//! the new process takes over, the old one is drained.
+
+mod postgres;
+mod sqlite;
+
+use super::store::{fr_blob, rec_blob, rec_bytes, Applied, Journal, Loaded, Net};
+use crate::store::{
+    bounded, db, load_or_create_signing_key, pg, pg_load_or_create_signing_key, write_tx,
+    DatabaseUrl, Migration, PgStore, Sql, Store, DEFAULT_POOL_SIZE, P,
+};
+use postgres::*;
+use rusqlite::{params, OptionalExtension};
+use sqlite::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use zkcredit_api::{ApiError, ErrorCode};
+use zkcredit_circuits::field::{fr_to_be_bytes, fr_to_dec};
+use zkcredit_circuits::imt::{IndexedMerkleTree, Leaf};
+use zkcredit_circuits::Fr;
+
+/// The tree's migrations, in both dialects. Version 1 on SQLite is the schema every earlier
+/// release created (`IF NOT EXISTS`, so an existing store is adopted as is).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "provider tree: leaves, journal, meta",
+    sqlite: "
+CREATE TABLE IF NOT EXISTS leaves (
+    idx INTEGER PRIMARY KEY,
+    key BLOB NOT NULL,
+    next_key BLOB NOT NULL,
+    rec BLOB NOT NULL,
+    salt BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key BLOB NOT NULL,
+    rec BLOB
+);
+CREATE TABLE IF NOT EXISTS meta (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+);
+",
+    postgres: "
+CREATE TABLE leaves (
+    idx BIGINT PRIMARY KEY,
+    key BYTEA NOT NULL,
+    next_key BYTEA NOT NULL,
+    rec BYTEA NOT NULL,
+    salt BYTEA NOT NULL
+);
+CREATE TABLE changes (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key BYTEA NOT NULL,
+    rec BYTEA
+);
+CREATE INDEX changes_key ON changes (key, seq);
+CREATE TABLE meta (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+);
+",
+}];
+
+/// The PostgreSQL schema a provider uses unless told otherwise (`--database-schema`).
+pub const DEFAULT_PG_SCHEMA: &str = "zkcredit_provider";
+
+const META: &str = "SELECT v FROM meta WHERE k = $1";
+const SET_META: &str =
+    "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
+const SELECT_LEAVES: &str = "SELECT idx, key, next_key, rec, salt FROM leaves";
+const SELECT_CHANGES: &str = "SELECT seq, key, rec FROM changes ORDER BY seq";
+const INSERT_CHANGE: &str = "INSERT INTO changes (key, rec) VALUES ($1, $2)";
+const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 ORDER BY seq DESC LIMIT 1";
+const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes";
+/// A stored `published_at` (0 when never published or unreadable).
+fn parse_at(v: Option<String>) -> u64 {
+    v.and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// SQLite spells positional parameters `?N`.
+fn lite(q: &str) -> String {
+    q.replace('$', "?")
+}
+
+/// What a store holds at start.
+pub(super) struct Opened {
+    pub(super) tree: IndexedMerkleTree,
+    pub(super) published_root: Option<String>,
+    pub(super) published_at: u64,
+    pub(super) signing_key: ed25519_dalek::SigningKey,
+}
+
+/// Where a tree keeps its state.
+#[derive(Clone, Debug)]
+pub(super) enum TreeDb {
+    /// The embedded file of one process.
+    Sqlite(Store),
+    /// A PostgreSQL schema; `writer` is this process's token (module docs); `journal` the
+    /// connections a publication uses.
+    Postgres {
+        store: PgStore,
+        writer: String,
+        journal: Arc<JournalPool>,
+    },
+}
+
+fn identity_check(stored: Option<String>, identity: &str) -> Result<bool, ApiError> {
+    match stored {
+        None => Ok(true),
+        Some(s) if s == identity => Ok(false),
+        Some(s) => Err(ApiError::bad_request(format!(
+            "store belongs to role:id:depth {s}, not {identity}"
+        ))),
+    }
+}
+
+fn taken_over() -> ApiError {
+    ApiError::new(
+        ErrorCode::TreeTakenOver,
+        "another process has taken this tree over (it opened the same database schema after this one); this process no longer writes it",
+    )
+}
+
+fn leaf_of(key: &[u8], next: &[u8], rec: &[u8], salt: &[u8]) -> Result<Leaf, ApiError> {
+    Ok(Leaf {
+        key: fr_blob(key)?,
+        next_key: fr_blob(next)?,
+        values: rec_blob(rec)?,
+        salt: fr_blob(salt)?,
+    })
+}
+
+fn build(depth: usize, leaves: Vec<(u64, Leaf)>) -> Result<IndexedMerkleTree, ApiError> {
+    if leaves.is_empty() {
+        return IndexedMerkleTree::new(depth).map_err(ApiError::internal);
+    }
+    IndexedMerkleTree::from_leaves(depth, leaves)
+        .map_err(|e| ApiError::internal(format!("store holds a malformed tree: {e}")))
+}
+
+impl TreeDb {
+    /// Opens the store `url` names (creating it and applying migrations), checks its
+    /// identity (`role:id:depth`), takes the tree over on PostgreSQL, and loads the tree,
+    /// the published root and time, and the signing key.
+    pub(super) async fn open(
+        url: &DatabaseUrl,
+        schema: &str,
+        identity: String,
+        depth: usize,
+    ) -> Result<(Self, Opened), ApiError> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || Self::open_sqlite(&path, &identity, depth))
+                    .await
+                    .map_err(ApiError::internal)?
+            }
+            DatabaseUrl::Postgres(u) => {
+                let store = PgStore::connect(u, schema, DEFAULT_POOL_SIZE, MIGRATIONS).await?;
+                let writer = Self::take_over(&store, &identity).await?;
+                let journal = Arc::new(JournalPool::connect(u, schema).await?);
+                let loaded = bulk(pg_load(&store, depth)).await?;
+                let signing_key = pg_load_or_create_signing_key(&store, "meta").await?;
+                Ok((
+                    Self::Postgres {
+                        store,
+                        writer,
+                        journal,
+                    },
+                    Opened {
+                        tree: loaded.tree,
+                        published_root: loaded.published_root,
+                        published_at: loaded.published_at,
+                        signing_key,
+                    },
+                ))
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(ApiError::bad_request("unsupported database URL")),
+        }
+    }
+
+    /// [`Self::open`] for the SQLite file `path`, on the calling thread.
+    pub(super) fn open_sqlite(
+        path: &std::path::Path,
+        identity: &str,
+        depth: usize,
+    ) -> Result<(Self, Opened), ApiError> {
+        let store = Store::open_migrated(path, MIGRATIONS)?;
+        let loaded = store.with_sync(|conn| {
+            let stored = sqlite_meta(conn, "identity")?;
+            if identity_check(stored, identity)? {
+                sqlite_set_meta(conn, "identity", identity)?;
+            }
+            sqlite_load(conn, depth)
+        })?;
+        let signing_key = load_or_create_signing_key(&store, "meta")?;
+        Ok((
+            Self::Sqlite(store),
+            Opened {
+                tree: loaded.tree,
+                published_root: loaded.published_root,
+                published_at: loaded.published_at,
+                signing_key,
+            },
+        ))
+    }
+
+    /// Stages `changes` in the journal, in one transaction.
+    pub(super) async fn stage(&self, changes: Vec<(Fr, Option<[Fr; 3]>)>) -> Result<(), ApiError> {
+        match self {
+            Self::Sqlite(s) => s.with(move |conn| sqlite_stage(conn, &changes)).await,
+            Self::Postgres { store, writer, .. } => {
+                let rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = changes
+                    .iter()
+                    .map(|(k, v)| (fr_to_be_bytes(k).to_vec(), v.as_ref().map(rec_bytes)))
+                    .collect();
+                let big = rows.len() > PG_CHUNK;
+                let op = async {
+                    let mut c = store.client().await?;
+                    let tx = write_tx(&mut c).await?;
+                    if big {
+                        tx.batch_execute(PG_BULK_TIMEOUT).await.map_err(pg)?;
+                    }
+                    check_writer(&tx, WRITER_LOCK_SHARED, writer).await?;
+                    for chunk in rows.chunks(PG_CHUNK) {
+                        let (keys, recs): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
+                        tx.execute(
+                            "INSERT INTO changes (key, rec) SELECT * FROM UNNEST($1::bytea[], $2::bytea[])",
+                            &[&keys, &recs],
+                        )
+                        .await
+                        .map_err(pg)?;
+                    }
+                    tx.commit().await.map_err(pg)
+                };
+                if big {
+                    bulk(op).await
+                } else {
+                    bounded(op).await
+                }
+            }
+        }
+    }
+
+    /// [`Self::stage`] on the calling (blocking) thread, SQLite only: the issuer stages a
+    /// KYC row inside its own approval transaction.
+    pub(super) fn stage_blocking(&self, changes: &[(Fr, Option<[Fr; 3]>)]) -> Result<(), ApiError> {
+        match self {
+            Self::Sqlite(s) => s.with_sync(|conn| sqlite_stage(conn, changes)),
+            Self::Postgres { .. } => Err(ApiError::internal(
+                "a blocking stage on PostgreSQL (the issuer keeps SQLite)",
+            )),
+        }
+    }
+
+    /// Stages `changes` inside the caller's transaction `s` of another service on the same
+    /// database (the issuer's approval): on PostgreSQL in this tree's schema, after the
+    /// writer check, committed with the caller's transaction; on SQLite the tree is its own
+    /// file, staged now in its own transaction ([`Self::stage_blocking`]).
+    pub(super) fn stage_in(
+        &self,
+        s: &mut dyn Sql,
+        changes: &[(Fr, Option<[Fr; 3]>)],
+    ) -> Result<(), ApiError> {
+        let (store, writer) = match self {
+            Self::Sqlite(_) => return self.stage_blocking(changes),
+            Self::Postgres { store, writer, .. } => (store, writer),
+        };
+        if !s.is_postgres() {
+            return Err(ApiError::internal(
+                "the tree is on PostgreSQL but the caller's transaction is not",
+            ));
+        }
+        let schema = store.schema();
+        let stored = s
+            .row(
+                &format!("SELECT v FROM \"{schema}\".meta WHERE k = 'writer' FOR SHARE"),
+                &[],
+            )?
+            .and_then(|r| r.into_iter().next());
+        if stored.map(|c| c.text("writer")).transpose()?.as_deref() != Some(writer.as_str()) {
+            return Err(taken_over());
+        }
+        for (k, v) in changes {
+            let (key, rec) = (fr_to_be_bytes(k), v.as_ref().map(rec_bytes));
+            s.exec(
+                &format!("INSERT INTO \"{schema}\".changes (key, rec) VALUES ($1, $2)"),
+                &[P::B(Some(&key)), P::B(rec.as_deref())],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The last staged record for `key`: `None` nothing staged, `Some(None)` a delete.
+    pub(super) async fn staged(&self, key: Fr) -> Result<Option<Option<[Fr; 3]>>, ApiError> {
+        let k = fr_to_be_bytes(&key).to_vec();
+        let rec: Option<Option<Vec<u8>>> = match self {
+            Self::Sqlite(s) => {
+                s.with(move |conn| {
+                    conn.query_row(&lite(STAGED_ROW), [k], |r| r.get(0))
+                        .optional()
+                        .map_err(db)
+                })
+                .await?
+            }
+            Self::Postgres { store, .. } => {
+                bounded(async {
+                    let c = store.client().await?;
+                    c.query_opt(STAGED_ROW, &[&k])
+                        .await
+                        .map_err(pg)?
+                        .map(|r| r.try_get(0).map_err(pg))
+                        .transpose()
+                })
+                .await?
+            }
+        };
+        rec.map(|r| r.as_deref().map(rec_blob).transpose())
+            .transpose()
+    }
+
+    /// The number of staged journal entries, and whether the registry has not acknowledged
+    /// the last publication.
+    pub(super) async fn pending(&self) -> Result<(u64, bool), ApiError> {
+        let (n, flag) = match self {
+            Self::Sqlite(s) => {
+                s.with(|conn| {
+                    let n: i64 = conn
+                        .query_row(COUNT_CHANGES, [], |r| r.get(0))
+                        .map_err(db)?;
+                    Ok((n, sqlite_meta(conn, "registry_pending")?))
+                })
+                .await?
+            }
+            Self::Postgres { store, .. } => {
+                bounded(async {
+                    let c = store.client().await?;
+                    let n: i64 = c
+                        .query_one(COUNT_CHANGES, &[])
+                        .await
+                        .map_err(pg)?
+                        .try_get(0)
+                        .map_err(pg)?;
+                    Ok((n, pg_meta(&c, "registry_pending").await?))
+                })
+                .await?
+            }
+        };
+        Ok((n.max(0) as u64, flag.as_deref() == Some("1")))
+    }
+
+    /// Records that the registry acknowledged the last publication.
+    pub(super) async fn clear_registry_pending(&self) -> Result<(), ApiError> {
+        match self {
+            Self::Sqlite(s) => {
+                s.with(|conn| sqlite_set_meta(conn, "registry_pending", "0"))
+                    .await
+            }
+            Self::Postgres { store, writer, .. } => {
+                bounded(async {
+                    let mut c = store.client().await?;
+                    let tx = write_tx(&mut c).await?;
+                    check_writer(&tx, WRITER_LOCK_SHARED, writer).await?;
+                    tx.execute(SET_META, &[&"registry_pending", &"0"])
+                        .await
+                        .map_err(pg)?;
+                    tx.commit().await.map_err(pg)
+                })
+                .await
+            }
+        }
+    }
+
+    /// Runs `f` on a blocking thread with this store as a [`Journal`].
+    pub(super) async fn with_journal<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Journal) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self {
+            Self::Sqlite(s) => s.with(move |conn| f(&mut SqliteJournal(conn))).await,
+            Self::Postgres {
+                writer, journal, ..
+            } => {
+                let mut j = PgJournal {
+                    rt: journal.handle()?,
+                    store: journal.store.clone(),
+                    writer: writer.clone(),
+                };
+                tokio::task::spawn_blocking(move || f(&mut j))
+                    .await
+                    .map_err(ApiError::internal)?
+            }
+        }
+    }
+
+    /// After a publication on SQLite: copy the WAL into the database file and truncate it
+    /// (erasure, spec §4.4). Nothing to do on PostgreSQL (see §4.4 on what it keeps).
+    pub(super) async fn after_publish(&self) -> Result<(), ApiError> {
+        match self {
+            Self::Sqlite(s) => s.checkpoint_truncate().await,
+            Self::Postgres { .. } => Ok(()),
+        }
+    }
+}

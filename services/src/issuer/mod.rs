@@ -22,8 +22,8 @@
 //!
 //! Every table is bounded ([`IssuerLimits`]): identifier length, applications per holder
 //! key, pending applications in total, clients, lookups per token and minute, rebinds per
-//! identifier and period. Approval is one `BEGIN IMMEDIATE` transaction
-//! ([`applications`]): two concurrent approvals cannot bind one identifier twice.
+//! identifier and period. Approval is one transaction holding the issuer's write lock
+//! ([`applications`], [`IssuerDb`]): two concurrent approvals cannot bind one identifier twice.
 //! - `GET /v1/issuer`: the attestation key, provider id, published root;
 //! - the provider-tree routes of [`crate::tree`] for the KYC tree (witness, publish, rows).
 //!

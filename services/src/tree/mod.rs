@@ -1,7 +1,8 @@
 //! A provider's indexed tree as a service (spec §4, §7.3): what the fraud lists, lenders,
 //! bureaus and the KYC issuer share.
 //!
-//! **Persistence and crash consistency (spec §4.4).** Two tables in one SQLite file:
+//! **Persistence and crash consistency (spec §4.4).** Two tables in one SQLite file (or one
+//! PostgreSQL schema, written by one process at a time: `db/`):
 //! `changes`, an append-only journal of admin upserts and deletes (the provider's wishes),
 //! and `leaves`, the tree's leaf table *as last published* (index → key, next key,
 //! record, salt: every upsert takes a fresh salt from OS randomness, spec §4.1). The

@@ -402,13 +402,30 @@ async fn finding_10_client_names_tokens_and_count_are_bounded(backend: Backend) 
         .add_client(ADMIN, &client("a", token))
         .await
         .unwrap();
-    i.client
+    // One token names one client (the lookup log must say who asked).
+    let e = i
+        .client
         .add_client(ADMIN, &client("b", token))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::BadRequest));
+    assert_eq!(e.field(), Some("token"));
+    // A control character (NUL included) is not part of a name.
+    for bad in ["b\0", "b\nc", "\u{7f}"] {
+        let e = i
+            .client
+            .add_client(ADMIN, &client(bad, "client-token-b-0123456"))
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::BadName), "{bad:?}");
+    }
+    i.client
+        .add_client(ADMIN, &client("b", "client-token-b-0123456"))
         .await
         .unwrap();
     let e = i
         .client
-        .add_client(ADMIN, &client("c", token))
+        .add_client(ADMIN, &client("c", "client-token-c-0123456"))
         .await
         .unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::StoreFull));

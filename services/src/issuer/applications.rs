@@ -126,7 +126,14 @@ impl IssuerService {
                 )?;
                 // The lost wallet's attestation is refused by every provider from now on.
                 if old_holder != holder_key_s {
-                    super::revocation::insert(s, &key_s, &old_holder, now, &old_app)?;
+                    super::revocation::insert(
+                        s,
+                        &key_s,
+                        &old_holder,
+                        now,
+                        self.cfg.validity,
+                        &old_app,
+                    )?;
                 }
             }
         }

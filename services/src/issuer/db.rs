@@ -83,6 +83,11 @@ CREATE TABLE revocations (
 CREATE TABLE rebinds (subject_key TEXT NOT NULL, at BIGINT NOT NULL);
 CREATE INDEX rebinds_subject ON rebinds (subject_key, at);
 ",
+}, Migration {
+    version: 2,
+    name: "issuer: lookups counted per client and minute in the store",
+    sqlite: "CREATE INDEX IF NOT EXISTS lookups_client_at ON lookups(client, at);",
+    postgres: "CREATE INDEX lookups_client_at ON lookups (client, at);",
 }];
 
 /// The PostgreSQL schema the issuer uses unless told otherwise (`--database-schema`); its
@@ -125,6 +130,22 @@ impl IssuerDb {
         match self {
             Self::Sqlite(s) => sqlite_tx(s, true, f).await,
             Self::Postgres(s) => pg_tx(s, Some(format!("zkcredit-issuer:{}", s.schema())), f).await,
+        }
+    }
+
+    /// Runs `f` in one transaction holding a lock of its own named `name` (on SQLite the
+    /// one write lock): for writes that must be serialised among themselves but not with
+    /// approvals, such as one client's lookups and their count.
+    pub async fn write_as<T: Send + 'static>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut dyn Sql) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self {
+            Self::Sqlite(s) => sqlite_tx(s, true, f).await,
+            Self::Postgres(s) => {
+                pg_tx(s, Some(format!("zkcredit-issuer:{}:{name}", s.schema())), f).await
+            }
         }
     }
 

@@ -110,7 +110,6 @@ pub struct IssuerService {
     pepper: Arc<Zeroizing<[u8; 32]>>,
     cfg: Arc<IssuerConfig>,
     limits: IssuerLimits,
-    lookups: Arc<lookup::RateLimiter>,
 }
 
 impl std::fmt::Debug for IssuerService {
@@ -195,9 +194,20 @@ impl IssuerService {
         operator_token: &str,
     ) -> Result<Self, ApiError> {
         if let DatabaseUrl::Sqlite(path) = url {
+            // The issuer keeps two files side by side (its own and its KYC tree's); a URL
+            // naming another file would silently use `issuer.sqlite` beside it.
+            if path.file_name() != Some(std::ffi::OsStr::new("issuer.sqlite")) {
+                return Err(ApiError::bad_request(format!(
+                    "the issuer's SQLite store is DIR/issuer.sqlite (its KYC tree is DIR/issuer_tree.sqlite), not {}",
+                    path.display()
+                )));
+            }
             let dir = path.parent().unwrap_or(std::path::Path::new("."));
             return Self::open(dir, cfg, operator_token);
         }
+        // Both schema names are checked before anything is created.
+        crate::store::check_schema_name(schema)?;
+        crate::store::check_schema_name(&format!("{schema}_tree"))?;
         let db = IssuerDb::open(url, schema).await?;
         let (seed, pepper) = db.write(secrets).await?;
         let signing = SigningKey::from_bytes(&seed);
@@ -225,7 +235,6 @@ impl IssuerService {
             pepper: Arc::new(pepper),
             cfg: Arc::new(cfg),
             limits: IssuerLimits::default(),
-            lookups: Arc::default(),
         }
     }
 

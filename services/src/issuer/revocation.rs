@@ -15,14 +15,20 @@ use zkcredit_api::issuer::{RevocationList, Revoke};
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::field::fr_from_dec;
 
-/// Records that `holder_key` no longer holds `subject_key` (inside the caller's transaction).
+/// Records that `holder_key` no longer holds `subject_key` (inside the caller's
+/// transaction), pruning entries older than `validity` seconds first.
 pub(super) fn insert(
     s: &mut dyn Sql,
     subject_key: &str,
     holder_key: &str,
     now: u64,
+    validity: u64,
     application: &str,
 ) -> Result<(), ApiError> {
+    s.exec(
+        "DELETE FROM revocations WHERE revoked_at < $1",
+        &[P::I(now.saturating_sub(validity) as i64)],
+    )?;
     s.exec(
         "INSERT INTO revocations (subject_key, holder_key, revoked_at, application) VALUES ($1, $2, $3, $4)
          ON CONFLICT (subject_key, holder_key) DO UPDATE SET revoked_at = $3, application = $4",
@@ -32,19 +38,16 @@ pub(super) fn insert(
 }
 
 impl IssuerService {
-    /// The current revocation list, signed now (expired entries pruned first).
+    /// The current revocation list, signed now (expired entries left out; they are pruned
+    /// when the next revocation is written). A read: it never waits for an approval.
     pub async fn revocation_list(&self) -> Result<RevocationList, ApiError> {
         let validity = self.cfg.validity;
         let rows = self
             .db
-            .write(move |s| {
-                s.exec(
-                    "DELETE FROM revocations WHERE revoked_at < $1",
-                    &[P::I(unix_now().saturating_sub(validity) as i64)],
-                )?;
+            .read(move |s| {
                 s.rows(
-                    "SELECT subject_key, holder_key, revoked_at FROM revocations ORDER BY subject_key, holder_key",
-                    &[],
+                    "SELECT subject_key, holder_key, revoked_at FROM revocations WHERE revoked_at >= $1 ORDER BY subject_key, holder_key",
+                    &[P::I(unix_now().saturating_sub(validity) as i64)],
                 )?
                 .into_iter()
                 .map(|r| {
@@ -89,7 +92,14 @@ impl IssuerService {
                 }
                 let key = super::subject_key(&svc.pepper_fr(), &person)?;
                 let key_s = zkcredit_circuits::field::fr_to_dec(&key);
-                insert(s, &key_s, &holder_key, unix_now(), &app_id)?;
+                insert(
+                    s,
+                    &key_s,
+                    &holder_key,
+                    unix_now(),
+                    svc.cfg.validity,
+                    &app_id,
+                )?;
                 let removed = s.exec(
                     "DELETE FROM holders WHERE subject_key = $1 AND holder_key = $2",
                     &[P::T(&key_s), P::T(&holder_key)],

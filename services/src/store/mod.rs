@@ -8,8 +8,8 @@ mod sql;
 mod sqlite;
 
 pub use postgres::{
-    bounded, is_transient, pg, pg_load_or_create_signing_key, write_tx, PgStore, DEFAULT_POOL_SIZE,
-    QUERY_TIMEOUT,
+    bounded, check_schema_name, is_transient, pg, pg_load_or_create_signing_key, write_tx, PgStore,
+    DEFAULT_POOL_SIZE, QUERY_TIMEOUT,
 };
 pub use sql::{cells, pg_tx, sqlite_tx, Cell, Sql, P};
 pub use sqlite::{checkpoint_truncate, db, load_or_create_signing_key, Store};

@@ -51,7 +51,7 @@ impl std::fmt::Debug for PgStore {
 
 /// A schema name is a plain lower-case SQL identifier (it is spliced into DDL, always
 /// double-quoted, so reserved words are fine too).
-fn check_schema_name(s: &str) -> Result<(), ApiError> {
+pub fn check_schema_name(s: &str) -> Result<(), ApiError> {
     let ok = !s.is_empty()
         && s.len() <= 63
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')

@@ -281,3 +281,48 @@ fn a_coefficient_count_that_is_not_the_circuits_is_refused() {
         other => panic!("expected another circuit's key, got {other:?}"),
     }
 }
+
+/// The prover core (`taceo-groth16`, issue 14) is arkworks' Groth16 prover made faster, not
+/// another one: for the same blinding `(r, s)` it gives arkworks' exact proof, for either
+/// witness map (arkworks' own and snarkjs's, our `CircomReduction` as the oracle).
+#[test]
+fn the_prover_gives_arkworks_exact_proof_for_the_same_blinding() {
+    use zkcredit_prover::fast::{assignment, R1cs};
+    let mut rng = StdRng::seed_from_u64(12);
+    let circom_pk = Groth16::<Bn254, CircomReduction>::generate_random_parameters_with_reduction(
+        setup_circuit(),
+        &mut rng,
+    )
+    .unwrap();
+    let arkworks_pk =
+        Groth16::<Bn254>::generate_random_parameters_with_reduction(setup_circuit(), &mut rng)
+            .unwrap();
+    let r1cs = R1cs::of(setup_circuit()).unwrap();
+    for (pk, qap) in [(circom_pk, Qap::Circom), (arkworks_pk, Qap::Arkworks)] {
+        let prover = Prover::new(pk.clone(), setup_circuit()).unwrap();
+        assert_eq!(prover.qap(), qap);
+        for seed in 0..3u64 {
+            let (c, public) = instance(&mut rng);
+            let full = assignment(c.clone()).unwrap();
+            // `prove` draws r, then s, from the generator it is given.
+            let proof = prover.prove(c, &mut StdRng::seed_from_u64(seed)).unwrap();
+            let mut same = StdRng::seed_from_u64(seed);
+            let (r, s) = (Fr::rand(&mut same), Fr::rand(&mut same));
+            let (m, ni, nc) = (&r1cs.matrices, r1cs.num_inputs, r1cs.num_constraints);
+            let oracle = match qap {
+                Qap::Arkworks => Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
+                    &pk, r, s, m, ni, nc, &full,
+                ),
+                Qap::Circom => {
+                    Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
+                        &pk, r, s, m, ni, nc, &full,
+                    )
+                }
+            }
+            .unwrap();
+            assert_eq!(proof, oracle, "{qap:?}, seed {seed}");
+            let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+            assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &public).unwrap());
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Issue 14, the MSM lever: the Groth16 prover core we used (arkworks 0.6
+//! `create_proof_with_reduction_and_matrices`) against the one `zkcredit_prover::fast::Prover`
+//! runs now (`taceo-groth16`: signed-digit MSMs with batch-affine buckets), on ONE proving
+//! key and ONE full assignment per circuit, alternating proof by proof (the first of a pair
+//! alternates too), the same blinding `(r, s)` for both of a pair — so the two proofs must
+//! be identical, and every one is verified.
+//!
+//! `cargo run --release -p zkcredit-benches --example prover_core -- [PAIRS]`
+//! (default 20 pairs per circuit: fraud-only depth 32 and eligibility 16 slots × depth 32).
+use ark_bn254::{Bn254, Fr};
+use ark_ff::UniformRand;
+use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey};
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use std::time::Instant;
+use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
+use zkcredit_circuits::imt::IndexedMerkleTree;
+use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::fast::{assignment, Prover, Qap, R1cs};
+use zkcredit_testkit::scenario::{eligible_applicant, Layout};
+
+struct Case {
+    name: String,
+    pk: ProvingKey<Bn254>,
+    pvk: PreparedVerifyingKey<Bn254>,
+    r1cs: R1cs,
+    prover: Prover,
+    full: Vec<Fr>,
+}
+
+fn case(id: CircuitId, full: Vec<Fr>) -> Case {
+    let pk = id.insecure_dev_setup().expect("setup");
+    let r1cs = id.r1cs().expect("r1cs");
+    let prover = id.prover(pk.clone()).expect("prover");
+    assert_eq!(prover.qap(), Qap::Arkworks);
+    assert_eq!(full.len(), r1cs.num_inputs + r1cs.num_witness);
+    Case {
+        name: id.name(),
+        pvk: ark_groth16::prepare_verifying_key(&pk.vk),
+        pk,
+        r1cs,
+        prover,
+        full,
+    }
+}
+
+/// The arkworks core, as `fast::Prover` called it before.
+fn arkworks(c: &Case, r: Fr, s: Fr) -> Proof<Bn254> {
+    let (m, ni, nc) = (&c.r1cs.matrices, c.r1cs.num_inputs, c.r1cs.num_constraints);
+    Groth16::<Bn254>::create_proof_with_reduction_and_matrices(&c.pk, r, s, m, ni, nc, &c.full)
+        .expect("arkworks proof")
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn run(c: &Case, pairs: usize) {
+    let public = &c.full[1..c.r1cs.num_inputs];
+    let check = |p: &Proof<Bn254>| {
+        assert!(
+            Groth16::<Bn254>::verify_proof(&c.pvk, p, public).expect("verify"),
+            "{}: a proof does not verify",
+            c.name
+        );
+    };
+    let mut rng = rand::rngs::OsRng;
+    // One of each first (page-in, thread-pool start), checked, not timed.
+    let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+    check(&arkworks(c, r, s));
+    check(&c.prover.prove_assignment(&c.full, r, s).expect("proof"));
+    let (mut ta, mut tn) = (Vec::new(), Vec::new());
+    for i in 0..pairs {
+        let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+        let (mut pa, mut pn) = (None, None);
+        for first in [i % 2 == 0, i % 2 == 1] {
+            let t = Instant::now();
+            if first {
+                pa = Some(arkworks(c, r, s));
+                ta.push(t.elapsed().as_secs_f64() * 1e3);
+            } else {
+                pn = Some(c.prover.prove_assignment(&c.full, r, s).expect("proof"));
+                tn.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let (pa, pn) = (pa.expect("arkworks ran"), pn.expect("ours ran"));
+        check(&pn);
+        assert_eq!(pa, pn, "{}: the two cores disagree", c.name);
+    }
+    let (ma, mn) = (median(&mut ta), median(&mut tn));
+    println!(
+        "| {} | {} | {pairs} | {ma:.1} ms | {mn:.1} ms | {:.2}× |",
+        c.name,
+        c.r1cs.num_constraints,
+        ma / mn
+    );
+}
+
+fn main() {
+    let pairs: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    println!(
+        "| circuit | constraints | pairs | arkworks core median | taceo-groth16 core median | speed-up |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    // Fraud-only, depth 32: a non-member of a 1,000-row list.
+    let depth = 32;
+    let rows: Vec<(Fr, [Fr; 3])> = (1..=1000u64)
+        .map(|k| (Fr::from(k * 1_000_003), [Fr::from(1u64); 3]))
+        .collect();
+    let tree = IndexedMerkleTree::from_rows(depth, &rows).expect("tree");
+    let mut rng = StdRng::seed_from_u64(depth as u64);
+    let s = Subject {
+        key: Fr::from(5_000_001u64),
+        blinding: Fr::rand(&mut rng),
+    };
+    let (_, w) = tree.witness(&s.key).expect("witness");
+    let public = [tree.root(), subject_commitment(&s.key, &s.blinding)];
+    let full = assignment(FraudOnlyCircuit {
+        depth,
+        public: Some(public),
+        witness: Some((s, w)),
+    })
+    .expect("assignment");
+    run(&case(CircuitId::FraudOnly { depth }, full), pairs);
+    // Eligibility, 16 slots × depth 32 (the default parameters).
+    let params = EligibilityParams::default();
+    let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 100, 1_790_000_000)
+        .expect("applicant");
+    let public = w.check(&params).expect("eligible");
+    let full = assignment(EligibilityCircuit::with_public(params, w, public)).expect("assignment");
+    run(&case(CircuitId::Eligibility(params), full), pairs);
+}

@@ -82,7 +82,7 @@ error_codes! {
     /// `published_at` ahead of the registry's clock.
     PublishedInFuture = (400, "published_in_future", "published_at is ahead of the clock"),
     /// `published_at` earlier than the slot's previous one.
-    PublishedBeforePrevious = (409, "published_before_previous", "published_at precedes the slot's previous publication"),
+    PublishedBeforePrevious = (409, "published_before_previous", "published_at is not later than the slot's previous publication (a new root needs a later time)"),
     // --- issuer (spec §7.2)
     /// An identifier that does not normalise.
     BadId = (400, "bad_id", "the identifier is empty, too long or has characters outside the allowed set"),

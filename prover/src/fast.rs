@@ -222,6 +222,9 @@ impl Prover {
     /// Proves the full assignment `full` ([`assignment`]) with blinding `(r, s)` — the
     /// prover core alone, for benchmarks and tests; [`Self::prove`] draws `(r, s)` itself.
     /// The assignment must satisfy the circuit (an unsatisfied one yields an invalid proof).
+    /// **Never reuse `(r, s)`**: two proofs with one blinding reveal the difference of
+    /// their witnesses' commitments. Hidden from the documentation for that reason.
+    #[doc(hidden)]
     pub fn prove_assignment(&self, full: &[Fr], r: Fr, s: Fr) -> Result<Proof<Bn254>, ProverError> {
         use taceo_groth16::{CircomReduction, Groth16, LibSnarkReduction};
         let m = &self.matrices;

@@ -158,14 +158,16 @@ async fn postgres_lookup_budget_is_shared_by_issuer_processes() {
     };
     let a = issuer(&c, 86_400, limits).await;
     let b = issuer(&c, 86_400, limits).await;
-    let client = NewClient {
-        name: "bureau".into(),
-        token: "bureau-lookup-token-0123".into(),
-    };
-    a.client.add_client(ADMIN, &client).await.unwrap();
-    // The attack: spread one token's lookups over two issuer processes. Retried when a
-    // minute boundary falls inside the burst (the budget is per calendar minute).
+    // The attack: spread one token's lookups over two issuer processes. Retried, with a
+    // fresh client, when a minute boundary falls inside the burst (the budget is per
+    // calendar minute).
+    let mut checked = false;
     for attempt in 0..3 {
+        let client = NewClient {
+            name: format!("bureau-{attempt}"),
+            token: format!("bureau-lookup-token-{attempt}-0123"),
+        };
+        a.client.add_client(ADMIN, &client).await.unwrap();
         let minute = unix_now() / 60;
         let mut answered = 0;
         let mut refused = Vec::new();
@@ -185,8 +187,10 @@ async fn postgres_lookup_budget_is_shared_by_issuer_processes() {
         }
         assert_eq!(answered, 3, "{refused:?}");
         assert_eq!(refused, vec![(Some(429), Some(ErrorCode::RateLimited))]);
+        checked = true;
         break;
     }
+    assert!(checked, "three bursts each crossed a minute boundary");
     for s in [a.server, b.server] {
         s.stop().await.unwrap();
     }

@@ -4,16 +4,43 @@
 //! ([`super::IssuerLimits::lookups_per_minute`], 429 `rate_limited`) and every answered
 //! lookup is logged in the `lookups` table (client, time, subject key). The budget is
 //! counted in that table, in the transaction that logs the lookup (under a lock per
-//! client), so issuer processes sharing a PostgreSQL store share it too.
+//! client), so issuer processes sharing a PostgreSQL store share it too; a per-process
+//! count in front of it refuses a client over budget without touching the database.
 
 use super::{subject_key, IssuerService};
 use crate::http::{bearer, sha, Json};
 use crate::store::P;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use zkcredit_api::issuer::{ClientAdded, NewClient, SubjectKey, SubjectLookup, MAX_TOKEN_BYTES};
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::field::fr_to_dec;
+
+/// Fixed one-minute windows of lookups per client, in this process: a gate in front of the
+/// store's count, so a client over its budget is refused without a database connection
+/// (the store's count stays the authority shared by every issuer process).
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (u64, u32)>>,
+}
+
+impl RateLimiter {
+    /// Counts one request by `client` at `now`; false when the minute's budget is spent.
+    pub fn allow(&self, client: &str, now: u64, per_minute: u32) -> bool {
+        let minute = now / 60;
+        let mut g = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        // Old windows are dropped so the map holds at most one entry per client.
+        g.retain(|_, (m, _)| *m == minute);
+        let e = g.entry(client.to_string()).or_insert((minute, 0));
+        if e.1 >= per_minute {
+            return false;
+        }
+        e.1 += 1;
+        true
+    }
+}
 
 pub(super) async fn add_client(
     State(svc): State<IssuerService>,
@@ -102,31 +129,13 @@ pub(super) async fn lookup(
             .inc("subject_lookups_total", "unauthorized");
         return Err(ApiError::unauthorized());
     };
-    let key = subject_key(&svc.pepper_fr(), &b.id)?;
-    let k = fr_to_dec(&key);
-    let logged = k.clone();
     let per_minute = svc.limits.lookups_per_minute;
-    let who = client.clone();
-    let counted = svc
-        .db
-        .write_as(&format!("lookups:{client}"), move |s| {
-            let now = unix_now();
-            let since = (now - now % 60) as i64;
-            let n = s.count(
-                "SELECT COUNT(*) FROM lookups WHERE client = $1 AND at >= $2",
-                &[P::T(&who), P::I(since)],
-            )?;
-            if n >= u64::from(per_minute) {
-                return Ok(false);
-            }
-            s.exec(
-                "INSERT INTO lookups (client, at, subject_key) VALUES ($1, $2, $3)",
-                &[P::T(&who), P::I(now as i64), P::T(&logged)],
-            )?;
-            Ok(true)
-        })
-        .await?;
-    if !counted {
+    let counted = if svc.lookups.allow(&client, unix_now(), per_minute) {
+        lookup_counted(&svc, &client, &b.id).await?
+    } else {
+        None
+    };
+    let Some(k) = counted else {
         svc.tree
             .metrics
             .inc("subject_lookups_total", "rate_limited");
@@ -135,7 +144,39 @@ pub(super) async fn lookup(
             ErrorCode::RateLimited,
             format!("at most {per_minute} subject-key lookups per minute per client"),
         ));
-    }
+    };
     svc.tree.metrics.inc("subject_lookups_total", "ok");
     Ok(Json(SubjectKey { subject_key: k }))
+}
+
+/// Counts the lookup against `client`'s budget in the store and logs it: the subject key
+/// (decimal), or `None` when the minute's budget is spent (counted by every issuer process
+/// sharing the store).
+async fn lookup_counted(
+    svc: &IssuerService,
+    client: &str,
+    id: &str,
+) -> Result<Option<String>, ApiError> {
+    let key = subject_key(&svc.pepper_fr(), id)?;
+    let logged = fr_to_dec(&key);
+    let per_minute = svc.limits.lookups_per_minute;
+    let who = client.to_string();
+    svc.db
+        .write_as(&format!("lookups:{client}"), move |s| {
+            let now = unix_now();
+            let since = (now - now % 60) as i64;
+            let n = s.count(
+                "SELECT COUNT(*) FROM lookups WHERE client = $1 AND at >= $2",
+                &[P::T(&who), P::I(since)],
+            )?;
+            if n >= u64::from(per_minute) {
+                return Ok(None);
+            }
+            s.exec(
+                "INSERT INTO lookups (client, at, subject_key) VALUES ($1, $2, $3)",
+                &[P::T(&who), P::I(now as i64), P::T(&logged)],
+            )?;
+            Ok(Some(logged))
+        })
+        .await
 }

@@ -110,6 +110,7 @@ pub struct IssuerService {
     pepper: Arc<Zeroizing<[u8; 32]>>,
     cfg: Arc<IssuerConfig>,
     limits: IssuerLimits,
+    lookups: Arc<lookup::RateLimiter>,
 }
 
 impl std::fmt::Debug for IssuerService {
@@ -235,6 +236,7 @@ impl IssuerService {
             pepper: Arc::new(pepper),
             cfg: Arc::new(cfg),
             limits: IssuerLimits::default(),
+            lookups: Arc::default(),
         }
     }
 

@@ -86,11 +86,15 @@ pub(super) fn apply(
                     "this token does not own the slot",
                 ));
             }
-            if (published_at as i64) < old.published_at {
+            // Never back in time; at the same time only the same root (a retried
+            // publication), so a stale writer cannot swap a root in at the current time.
+            let same =
+                (published_at as i64) == old.published_at && old.provider_root == fr_to_dec(&root);
+            if (published_at as i64) <= old.published_at && !same {
                 return Err(ApiError::new(
                     ErrorCode::PublishedBeforePrevious,
                     format!(
-                        "published_at {published_at} precedes the slot's {}",
+                        "published_at {published_at} is not later than the slot's {} (a new root needs a later time)",
                         old.published_at
                     ),
                 )
@@ -215,11 +219,19 @@ mod tests {
         let e = apply(&mut rows, publish(1, "token-of-slot-one", 99)).unwrap_err();
         assert_eq!(e.code, ErrorCode::PublishedBeforePrevious);
         assert_eq!(rows, vec![row(1, "token-of-slot-one", 100)], "unchanged");
-        let (slot, new) = apply(&mut rows, publish(1, "token-of-slot-one", 100)).unwrap();
+        // Regression (review of the PostgreSQL takeover): another root at the slot's own
+        // time was taken — a stale writer could swap its root in at the current time.
+        let e = apply(&mut rows, publish(1, "token-of-slot-one", 100)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PublishedBeforePrevious);
+        assert_eq!(rows, vec![row(1, "token-of-slot-one", 100)], "unchanged");
+        let (slot, new) = apply(&mut rows, publish(1, "token-of-slot-one", 101)).unwrap();
         assert_eq!(slot, 1);
         let new = new.unwrap();
-        assert_eq!((new.provider_root.as_str(), new.published_at), ("9", 100));
-        assert_eq!(rows, vec![new]);
+        assert_eq!((new.provider_root.as_str(), new.published_at), ("9", 101));
+        assert_eq!(rows, vec![new.clone()]);
+        // The same root at the same time again (a retried publication) is taken.
+        let (_, again) = apply(&mut rows, publish(1, "token-of-slot-one", 101)).unwrap();
+        assert_eq!(again, Some(new));
     }
 
     #[test]

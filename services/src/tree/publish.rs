@@ -11,6 +11,7 @@ impl TreeService {
     /// Applies the journal, persists the tree in one transaction, and tells the registry.
     pub async fn publish(&self) -> Result<PublishReport, ApiError> {
         let _guard = self.publish_lock.lock().await;
+        self.pace().await;
         let state = self.state.clone();
         let depth = self.cfg.depth;
         let mut report = self
@@ -33,6 +34,26 @@ impl TreeService {
             },
         );
         Ok(report)
+    }
+
+    /// Publications are stamped in whole seconds and the registry takes a new root only at a
+    /// later time (spec §7.0), so a publication waits for the clock to pass the previous
+    /// one's second (at most ~3 s; a clock stepped back further is not waited for, and the
+    /// stamp is then the previous one + 1). Bursts of publications stay on the clock
+    /// instead of drifting ahead of it past the registry's future-skew bound.
+    async fn pace(&self) {
+        let previous = self
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .published_at;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let until_ms = previous.saturating_add(1).saturating_mul(1_000);
+        if until_ms > now_ms && until_ms - now_ms <= 3_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(until_ms - now_ms)).await;
+        }
     }
 
     /// Sends the current root, signed with the provider's key, to the registry.

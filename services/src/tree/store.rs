@@ -91,7 +91,11 @@ pub(super) fn apply_and_persist(
         }
     }
     let (applied, changes) = j.read_changes()?;
-    let now = unix_now();
+    // Strictly later than the previous publication (the caller waited for the clock to
+    // pass it, `TreeService::pace`; this covers a clock stepped back): the registry takes a
+    // new root only at a later time (§7.0).
+    let previous = state.read().unwrap_or_else(|p| p.into_inner()).published_at;
+    let now = unix_now().max(previous.saturating_add(1));
     let n_changes = changes.len();
     let t_tree = Instant::now();
     let rebuilt = n_changes > REBUILD_THRESHOLD;

@@ -110,7 +110,10 @@ contract ProviderRegistry {
         if (s.role == ROLE_EMPTY || msg.sender != s.account) revert NotSlotAccount(slot);
         if (providerRoot >= FR_MODULUS) revert NotInField(providerRoot);
         if (publishedAt > block.timestamp) revert PublishedInFuture(publishedAt, block.timestamp);
-        if (publishedAt < s.publishedAt) revert PublishedBeforePrevious(publishedAt, s.publishedAt);
+        // Never back in time; at the same time only the same root (a retried publication).
+        if (publishedAt < s.publishedAt || (publishedAt == s.publishedAt && providerRoot != s.providerRoot)) {
+            revert PublishedBeforePrevious(publishedAt, s.publishedAt);
+        }
         s.providerRoot = providerRoot;
         s.publishedAt = publishedAt;
         emit RootPublished(slot, providerRoot, publishedAt);

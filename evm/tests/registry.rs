@@ -205,4 +205,41 @@ fn registry_access_control() {
         registry_revert(&mut d, provider_account(1), publish_at(T0 - 1000)),
         E::PublishedBeforePrevious(_)
     ));
+    // Regression (as the off-chain registry): another root at the slot's own time is
+    // refused; the same root at the same time (a retry) is taken.
+    let slot = |d: &mut Deployed| {
+        let data = ProviderRegistry::getSlotCall {
+            slot: U256::from(1),
+        }
+        .abi_encode();
+        let o = expect_ok(d.chain.view(admin(), d.registry, data).unwrap(), "getSlot");
+        ProviderRegistry::getSlotCall::abi_decode_returns(&o.output).unwrap()
+    };
+    let at = slot(&mut d).publishedAt;
+    let publish = |root: u64| {
+        ProviderRegistry::publishRootCall {
+            slot: U256::from(1),
+            providerRoot: U256::from(root),
+            publishedAt: at,
+        }
+        .abi_encode()
+    };
+    let current = slot(&mut d).providerRoot;
+    let other = if current == U256::from(77) { 78 } else { 77 };
+    assert!(matches!(
+        registry_revert(&mut d, provider_account(1), publish(other)),
+        E::PublishedBeforePrevious(_)
+    ));
+    let retry = ProviderRegistry::publishRootCall {
+        slot: U256::from(1),
+        providerRoot: current,
+        publishedAt: at,
+    }
+    .abi_encode();
+    let o = d
+        .chain
+        .call(provider_account(1), d.registry, retry, U256::ZERO)
+        .unwrap();
+    assert!(o.success, "the same root at the same time is a retry");
+    assert_eq!(slot(&mut d).providerRoot, current);
 }

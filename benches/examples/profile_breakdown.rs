@@ -1,0 +1,203 @@
+//! Issue 14's profile of one proof, before (arkworks 0.6) and after (taceo-groth16, the
+//! prover core now): witness synthesis, the witness map (the H FFTs), and each of the five
+//! MSMs — A (G1), B (G1), B (G2), L (the private part of C) and H — run one at a time on
+//! both cores (2 threads each), median of REPS, on one development key and one assignment.
+//! In a proof the five MSMs run concurrently, so the sum is an upper bound on a proof.
+//!
+//! `cargo run --release -p zkcredit-benches --example profile_breakdown -- [fraud|elig] [REPS]`
+use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
+use ark_ec::VariableBaseMSM;
+use ark_ff::{BigInteger, PrimeField, UniformRand};
+use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP as _};
+use ark_poly::GeneralEvaluationDomain;
+use ark_std::rand::{rngs::StdRng, SeedableRng};
+use std::hint::black_box;
+use std::time::Instant;
+use taceo_ark_algebra::msm::msm_unchecked;
+use taceo_groth16::R1CSToQAP as _;
+use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
+use zkcredit_circuits::imt::IndexedMerkleTree;
+use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
+use zkcredit_prover::circuits::CircuitId;
+use zkcredit_prover::fast::assignment;
+use zkcredit_testkit::scenario::{eligible_applicant, Layout};
+
+/// Median wall time of `reps` runs of `f`, in ms.
+fn med(reps: usize, mut f: impl FnMut()) -> f64 {
+    let mut v: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[reps / 2]
+}
+
+fn fraud_only() -> (CircuitId, FraudOnlyCircuit) {
+    let depth = 32;
+    let rows: Vec<(Fr, [Fr; 3])> = (1..=1000u64)
+        .map(|k| (Fr::from(k * 1_000_003), [Fr::from(1u64); 3]))
+        .collect();
+    let tree = IndexedMerkleTree::from_rows(depth, &rows).expect("tree");
+    let mut rng = StdRng::seed_from_u64(depth as u64);
+    let s = Subject {
+        key: Fr::from(5_000_001u64),
+        blinding: Fr::rand(&mut rng),
+    };
+    let (_, w) = tree.witness(&s.key).expect("witness");
+    let public = [tree.root(), subject_commitment(&s.key, &s.blinding)];
+    let c = FraudOnlyCircuit {
+        depth,
+        public: Some(public),
+        witness: Some((s, w)),
+    };
+    (CircuitId::FraudOnly { depth }, c)
+}
+
+fn eligibility() -> (CircuitId, EligibilityCircuit) {
+    let params = EligibilityParams::default();
+    let mut rng = StdRng::seed_from_u64(1);
+    let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 100, 1_790_000_000)
+        .expect("applicant");
+    let public = w.check(&params).expect("eligible");
+    (
+        CircuitId::Eligibility(params),
+        EligibilityCircuit::with_public(params, w, public),
+    )
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "elig".into());
+    let reps: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7)
+        .max(1);
+    let (id, witness_ms, full) = if which == "fraud" {
+        let (id, c) = fraud_only();
+        let ms = med(reps, || {
+            black_box(assignment(c.clone()).expect("assignment"));
+        });
+        (id, ms, assignment(c).expect("assignment"))
+    } else {
+        let (id, c) = eligibility();
+        let ms = med(reps, || {
+            black_box(assignment(c.clone()).expect("assignment"));
+        });
+        (id, ms, assignment(c).expect("assignment"))
+    };
+    let pk = id.insecure_dev_setup().expect("setup");
+    let r = id.r1cs().expect("r1cs");
+    let (ni, nc) = (r.num_inputs, r.num_constraints);
+    let nnz = |m: &Vec<Vec<(Fr, usize)>>| m.iter().map(Vec::len).sum();
+    let tm = taceo_groth16::ConstraintMatrices {
+        num_instance_variables: ni,
+        num_witness_variables: r.num_witness,
+        num_constraints: nc,
+        a_num_non_zero: nnz(&r.matrices[0]),
+        b_num_non_zero: nnz(&r.matrices[1]),
+        c_num_non_zero: nnz(&r.matrices[2]),
+        a: r.matrices[0].clone(),
+        b: r.matrices[1].clone(),
+        c: r.matrices[2].clone(),
+    };
+    let small = full
+        .iter()
+        .filter(|x| x.into_bigint().num_bits() <= 64)
+        .count();
+    let ark_map = || {
+        LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
+            &r.matrices,
+            ni,
+            nc,
+            &full,
+        )
+        .expect("witness map")
+    };
+    let taceo_map = || {
+        taceo_groth16::LibSnarkReduction::witness_map_from_matrices::<Bn254>(&tm, &full)
+            .expect("witness map")
+    };
+    let h = ark_map();
+    assert_eq!(h, taceo_map(), "the two witness maps differ");
+    let (w1, aux) = (&full[1..], &full[ni..]);
+    println!(
+        "{}: {nc} constraints, {} variables ({small} of them ≤ 64 bits, 0 and 1 included); median of {reps}, {} threads",
+        id.name(),
+        full.len(),
+        rayon::current_num_threads()
+    );
+    println!("| step | arkworks 0.6 | taceo-groth16 | speed-up |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| witness synthesis (ours, both) | {witness_ms:.1} ms | {witness_ms:.1} ms | 1.00× |"
+    );
+    let rows: Vec<(&str, f64, f64)> = vec![
+        (
+            "witness map (H FFTs)",
+            med(reps, || {
+                black_box(ark_map());
+            }),
+            med(reps, || {
+                black_box(taceo_map());
+            }),
+        ),
+        (
+            "MSM A (G1)",
+            med(reps, || {
+                let _ = black_box(G1Projective::msm_unchecked(&pk.a_query[1..], w1));
+            }),
+            med(reps, || {
+                let _ = black_box(msm_unchecked(&pk.a_query[1..], w1));
+            }),
+        ),
+        (
+            "MSM B (G1)",
+            med(reps, || {
+                let _ = black_box(G1Projective::msm_unchecked(&pk.b_g1_query[1..], w1));
+            }),
+            med(reps, || {
+                let _ = black_box(msm_unchecked(&pk.b_g1_query[1..], w1));
+            }),
+        ),
+        (
+            "MSM B (G2)",
+            med(reps, || {
+                let _ = black_box(G2Projective::msm_unchecked(&pk.b_g2_query[1..], w1));
+            }),
+            med(reps, || {
+                let _ = black_box(msm_unchecked(&pk.b_g2_query[1..], w1));
+            }),
+        ),
+        (
+            "MSM L (C, private wires)",
+            med(reps, || {
+                let _ = black_box(G1Projective::msm_unchecked(&pk.l_query, aux));
+            }),
+            med(reps, || {
+                let _ = black_box(msm_unchecked(&pk.l_query, aux));
+            }),
+        ),
+        (
+            "MSM H",
+            med(reps, || {
+                let _ = black_box(G1Projective::msm_unchecked(&pk.h_query, &h));
+            }),
+            med(reps, || {
+                let _ = black_box(msm_unchecked(&pk.h_query, &h));
+            }),
+        ),
+    ];
+    let (mut sa, mut st) = (witness_ms, witness_ms);
+    for (name, a, t) in &rows {
+        println!("| {name} | {a:.1} ms | {t:.1} ms | {:.2}× |", a / t);
+        sa += a;
+        st += t;
+    }
+    println!(
+        "| sum (steps one at a time) | {sa:.1} ms | {st:.1} ms | {:.2}× |",
+        sa / st
+    );
+}

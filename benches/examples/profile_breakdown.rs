@@ -7,20 +7,15 @@
 //! `cargo run --release -p zkcredit-benches --example profile_breakdown -- [fraud|elig] [REPS]`
 use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
 use ark_ec::VariableBaseMSM;
-use ark_ff::{BigInteger, PrimeField, UniformRand};
+use ark_ff::{BigInteger, PrimeField};
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP as _};
 use ark_poly::GeneralEvaluationDomain;
-use ark_std::rand::{rngs::StdRng, SeedableRng};
 use std::hint::black_box;
 use std::time::Instant;
 use taceo_ark_algebra::msm::msm_unchecked;
 use taceo_groth16::R1CSToQAP as _;
-use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
-use zkcredit_circuits::imt::IndexedMerkleTree;
-use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
-use zkcredit_prover::circuits::CircuitId;
+use zkcredit_benches::{eligibility_instance, fraud_only_instance};
 use zkcredit_prover::fast::assignment;
-use zkcredit_testkit::scenario::{eligible_applicant, Layout};
 
 /// Median wall time of `reps` runs of `f`, in ms.
 fn med(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -35,39 +30,6 @@ fn med(reps: usize, mut f: impl FnMut()) -> f64 {
     v[reps / 2]
 }
 
-fn fraud_only() -> (CircuitId, FraudOnlyCircuit) {
-    let depth = 32;
-    let rows: Vec<(Fr, [Fr; 3])> = (1..=1000u64)
-        .map(|k| (Fr::from(k * 1_000_003), [Fr::from(1u64); 3]))
-        .collect();
-    let tree = IndexedMerkleTree::from_rows(depth, &rows).expect("tree");
-    let mut rng = StdRng::seed_from_u64(depth as u64);
-    let s = Subject {
-        key: Fr::from(5_000_001u64),
-        blinding: Fr::rand(&mut rng),
-    };
-    let (_, w) = tree.witness(&s.key).expect("witness");
-    let public = [tree.root(), subject_commitment(&s.key, &s.blinding)];
-    let c = FraudOnlyCircuit {
-        depth,
-        public: Some(public),
-        witness: Some((s, w)),
-    };
-    (CircuitId::FraudOnly { depth }, c)
-}
-
-fn eligibility() -> (CircuitId, EligibilityCircuit) {
-    let params = EligibilityParams::default();
-    let mut rng = StdRng::seed_from_u64(1);
-    let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 100, 1_790_000_000)
-        .expect("applicant");
-    let public = w.check(&params).expect("eligible");
-    (
-        CircuitId::Eligibility(params),
-        EligibilityCircuit::with_public(params, w, public),
-    )
-}
-
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "elig".into());
     let reps: usize = std::env::args()
@@ -76,13 +38,13 @@ fn main() {
         .unwrap_or(7)
         .max(1);
     let (id, witness_ms, full) = if which == "fraud" {
-        let (id, c) = fraud_only();
+        let (id, c) = fraud_only_instance(32);
         let ms = med(reps, || {
             black_box(assignment(c.clone()).expect("assignment"));
         });
         (id, ms, assignment(c).expect("assignment"))
     } else {
-        let (id, c) = eligibility();
+        let (id, c) = eligibility_instance();
         let ms = med(reps, || {
             black_box(assignment(c.clone()).expect("assignment"));
         });

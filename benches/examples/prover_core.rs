@@ -10,14 +10,10 @@
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey};
-use ark_std::rand::{rngs::StdRng, SeedableRng};
 use std::time::Instant;
-use zkcredit_circuits::eligibility::{EligibilityCircuit, EligibilityParams};
-use zkcredit_circuits::imt::IndexedMerkleTree;
-use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
+use zkcredit_benches::{eligibility_instance, fraud_only_instance};
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::{assignment, Prover, Qap, R1cs};
-use zkcredit_testkit::scenario::{eligible_applicant, Layout};
 
 struct Case {
     name: String,
@@ -112,30 +108,9 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|");
     // Fraud-only, depth 32: a non-member of a 1,000-row list.
-    let depth = 32;
-    let rows: Vec<(Fr, [Fr; 3])> = (1..=1000u64)
-        .map(|k| (Fr::from(k * 1_000_003), [Fr::from(1u64); 3]))
-        .collect();
-    let tree = IndexedMerkleTree::from_rows(depth, &rows).expect("tree");
-    let mut rng = StdRng::seed_from_u64(depth as u64);
-    let s = Subject {
-        key: Fr::from(5_000_001u64),
-        blinding: Fr::rand(&mut rng),
-    };
-    let (_, w) = tree.witness(&s.key).expect("witness");
-    let public = [tree.root(), subject_commitment(&s.key, &s.blinding)];
-    let full = assignment(FraudOnlyCircuit {
-        depth,
-        public: Some(public),
-        witness: Some((s, w)),
-    })
-    .expect("assignment");
-    run(&case(CircuitId::FraudOnly { depth }, full), pairs);
+    let (id, c) = fraud_only_instance(32);
+    run(&case(id, assignment(c).expect("assignment")), pairs);
     // Eligibility, 16 slots × depth 32 (the default parameters).
-    let params = EligibilityParams::default();
-    let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 100, 1_790_000_000)
-        .expect("applicant");
-    let public = w.check(&params).expect("eligible");
-    let full = assignment(EligibilityCircuit::with_public(params, w, public)).expect("assignment");
-    run(&case(CircuitId::Eligibility(params), full), pairs);
+    let (id, c) = eligibility_instance();
+    run(&case(id, assignment(c).expect("assignment")), pairs);
 }

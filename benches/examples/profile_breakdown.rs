@@ -7,7 +7,7 @@
 //! `cargo run --release -p zkcredit-benches --example profile_breakdown -- [fraud|elig] [REPS]`
 use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
 use ark_ec::VariableBaseMSM;
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::{BigInteger, PrimeField, Zero};
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP as _};
 use ark_poly::GeneralEvaluationDomain;
 use std::hint::black_box;
@@ -91,6 +91,24 @@ fn main() {
         full.len(),
         rayon::current_num_threads()
     );
+    {
+        use ark_ec::AffineRepr;
+        let zeros = |q: &[ark_bn254::G1Affine]| q.iter().filter(|p| p.is_zero()).count();
+        let zero_scalars = w1.iter().filter(|x| x.is_zero()).count();
+        println!(
+            "points at infinity: A {} of {}, B (G1) {} of {}, B (G2) {} of {}, L {} of {}, H {} of {}; zero scalars in the witness: {zero_scalars}",
+            zeros(&pk.a_query),
+            pk.a_query.len(),
+            zeros(&pk.b_g1_query),
+            pk.b_g1_query.len(),
+            pk.b_g2_query.iter().filter(|p| p.is_zero()).count(),
+            pk.b_g2_query.len(),
+            zeros(&pk.l_query),
+            pk.l_query.len(),
+            zeros(&pk.h_query),
+            pk.h_query.len(),
+        );
+    }
     println!("| step | arkworks 0.6 | taceo-groth16 | speed-up |");
     println!("|---|---:|---:|---:|");
     println!(
@@ -152,6 +170,34 @@ fn main() {
             }),
         ),
     ];
+    // The key-hygiene lever: the same MSMs with the bases at infinity (wires absent from
+    // B) dropped once per key, scalars gathered per proof.
+    {
+        use ark_ec::AffineRepr;
+        let keep: Vec<usize> = (0..w1.len())
+            .filter(|&i| !pk.b_g2_query[i + 1].is_zero())
+            .collect();
+        let g2: Vec<_> = keep.iter().map(|&i| pk.b_g2_query[i + 1]).collect();
+        let g1: Vec<_> = keep.iter().map(|&i| pk.b_g1_query[i + 1]).collect();
+        let full_g2 = med(reps, || {
+            let _ = black_box(msm_unchecked(&pk.b_g2_query[1..], w1));
+        });
+        let dropped_g2 = med(reps, || {
+            let sc: Vec<Fr> = keep.iter().map(|&i| w1[i]).collect();
+            let _ = black_box(msm_unchecked(&g2, &sc));
+        });
+        let full_g1 = med(reps, || {
+            let _ = black_box(msm_unchecked(&pk.b_g1_query[1..], w1));
+        });
+        let dropped_g1 = med(reps, || {
+            let sc: Vec<Fr> = keep.iter().map(|&i| w1[i]).collect();
+            let _ = black_box(msm_unchecked(&g1, &sc));
+        });
+        println!(
+            "key hygiene (taceo MSM): B (G2) {full_g2:.1} → {dropped_g2:.1} ms, B (G1) {full_g1:.1} → {dropped_g1:.1} ms with {} bases at infinity dropped",
+            w1.len() - keep.len()
+        );
+    }
     let (mut sa, mut st) = (witness_ms, witness_ms);
     for (name, a, t) in &rows {
         println!("| {name} | {a:.1} ms | {t:.1} ms | {:.2}× |", a / t);

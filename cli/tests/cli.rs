@@ -213,3 +213,57 @@ fn prove_batch_proves_a_directory_and_reports_failures() {
         text(&o)
     );
 }
+
+/// A service moved to PostgreSQL while `--data-dir` still holds its SQLite file would start
+/// as a new service (new keys, no rows, every subject key changed): refused before any
+/// connection (nothing listens on port 9), naming the file, for each store that holds keys.
+#[test]
+fn postgres_beside_a_services_sqlite_file_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(p.join("admin.token"), "admin-token-0123456789abcdef").unwrap();
+    let pg = "postgres://zk@127.0.0.1:9/zk";
+    let tree = [
+        "--data-dir",
+        ".",
+        "--database-url",
+        pg,
+        "--admin-token-file",
+        "admin.token",
+        "--provider-id",
+        "7",
+    ];
+    // RFC 8032 test 1 public key: a valid point, so the refusal tested is the store's.
+    let key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a".to_string();
+    let provider: Vec<&str> = ["provider", "serve", "--role", "lender", "--issuer-key"]
+        .into_iter()
+        .chain([key.as_str(), "--issuer-url", "http://127.0.0.1:9"])
+        .chain(tree)
+        .collect();
+    let issuer: Vec<&str> = ["issuer", "serve"].into_iter().chain(tree).collect();
+    let registry = vec![
+        "registry",
+        "serve",
+        "--data-dir",
+        ".",
+        "--database-url",
+        pg,
+        "--admin-token-file",
+        "admin.token",
+    ];
+    for (file, args) in [
+        ("registry.sqlite", registry),
+        ("issuer.sqlite", issuer),
+        ("provider.sqlite", provider),
+    ] {
+        std::fs::write(p.join(file), b"").unwrap();
+        let o = zk(&args, p);
+        let t = text(&o);
+        assert!(!o.status.success(), "{file}: {t}");
+        assert!(
+            t.contains(file) && t.contains("not moved to PostgreSQL"),
+            "{file}: {t}"
+        );
+        std::fs::remove_file(p.join(file)).unwrap();
+    }
+}

@@ -64,6 +64,28 @@ impl ServiceArgs {
         Ok(url)
     }
 
+    /// [`Self::database`], refusing PostgreSQL while `--data-dir` still holds the service's
+    /// SQLite `file`: what it `holds` is not moved, and a service on PostgreSQL beside it
+    /// would be a new one (`advice` says what to do instead).
+    fn database_not_left_behind(
+        &self,
+        file: &str,
+        holds: &str,
+        advice: &str,
+    ) -> Result<zkcredit_services::store::DatabaseUrl, CliError> {
+        let url = self.database(file)?;
+        if let (true, Some(d)) = (url.is_shared(), &self.data_dir) {
+            let old = d.join(file);
+            if old.exists() {
+                return Err(CliError::Usage(format!(
+                    "{} holds {holds}, which are not moved to PostgreSQL; {advice}",
+                    old.display()
+                )));
+            }
+        }
+        Ok(url)
+    }
+
     /// `--database-schema`, else `default`.
     fn schema<'a>(&'a self, default: &'a str) -> &'a str {
         self.database_schema.as_deref().unwrap_or(default)
@@ -346,19 +368,13 @@ pub fn registry(cmd: RegistryCmd) -> Result<(), CliError> {
     init_tracing();
     let token = token_file(&admin_token_file)?;
     use zkcredit_services::registry::{RegistryService, DEFAULT_PG_SCHEMA};
-    let url = service.database("registry.sqlite")?;
-    if let (true, Some(d)) = (url.is_shared(), &service.data_dir) {
-        // Its slots, root history and signing key are not moved: a registry on PostgreSQL
-        // beside them would be a new registry with a new key, refused by every verifier
-        // pinning the old one.
-        let old = d.join("registry.sqlite");
-        if old.exists() {
-            return Err(CliError::Usage(format!(
-                "{} holds this registry's slots, history and signing key, which are not moved to PostgreSQL; drop --data-dir to start a new registry there (verifiers pin its new key)",
-                old.display()
-            )));
-        }
-    }
+    // A registry on PostgreSQL beside the old file would have a new key, refused by every
+    // verifier pinning the old one.
+    let url = service.database_not_left_behind(
+        "registry.sqlite",
+        "this registry's slots, history and signing key",
+        "drop --data-dir to start a new registry there (verifiers pin its new key)",
+    )?;
     let rt = runtime()?;
     let schema = service.schema(DEFAULT_PG_SCHEMA);
     let svc = rt.block_on(RegistryService::open_db(&url, schema, slots, &token))?;
@@ -532,18 +548,13 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
     };
     init_tracing();
     let admin = token_file(&tree.admin_token_file)?;
-    let url = tree.service.database("issuer.sqlite")?;
-    if let (true, Some(d)) = (url.is_shared(), &tree.service.data_dir) {
-        // Its bindings, pepper and attestation key are not moved: an issuer on PostgreSQL
-        // beside them would be a new issuer whose subject keys match no provider's rows.
-        let old = d.join("issuer.sqlite");
-        if old.exists() {
-            return Err(CliError::Usage(format!(
-                "{} holds this issuer's bindings, pepper and attestation key, which are not moved to PostgreSQL; drop --data-dir to start a new issuer there (every subject key changes)",
-                old.display()
-            )));
-        }
-    }
+    // An issuer on PostgreSQL beside the old file would be a new issuer whose subject keys
+    // match no provider's rows.
+    let url = tree.service.database_not_left_behind(
+        "issuer.sqlite",
+        "this issuer's bindings, pepper and attestation key",
+        "drop --data-dir to start a new issuer there (every subject key changes)",
+    )?;
     let rt = runtime()?;
     let schema = tree
         .service
@@ -607,18 +618,13 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
             let ik = zkcredit_api::auth::parse_public_key("--issuer-key", &issuer_key)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let admin = token_file(&tree.admin_token_file)?;
-            let url = tree.service.database("provider.sqlite")?;
-            if let (true, Some(d)) = (url.is_shared(), &tree.service.data_dir) {
-                // Its rows and root-signing key are not moved: a tree on PostgreSQL beside
-                // them would be a new, empty provider with a new key.
-                let old = d.join("provider.sqlite");
-                if old.exists() {
-                    return Err(CliError::Usage(format!(
-                        "{} holds this provider's rows and root-signing key, which are not moved to PostgreSQL; drop --data-dir to start the tree there (re-import the rows; lenders pin its new key)",
-                        old.display()
-                    )));
-                }
-            }
+            // A tree on PostgreSQL beside the old file would be a new, empty provider with a
+            // new key.
+            let url = tree.service.database_not_left_behind(
+                "provider.sqlite",
+                "this provider's rows and root-signing key",
+                "drop --data-dir to start the tree there (re-import the rows; lenders pin its new key)",
+            )?;
             let cfg = TreeConfig {
                 role,
                 provider_id: tree.provider_id()?,

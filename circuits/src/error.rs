@@ -53,4 +53,7 @@ pub enum CircuitError {
     /// Poseidon arity not supported.
     #[error("poseidon arity {0} unsupported (1..=12)")]
     Arity(usize),
+    /// A tree's store failed or holds something no tree could have written (spec §4.4).
+    #[error("tree store: {0}")]
+    Storage(String),
 }

@@ -17,6 +17,7 @@
 
 pub mod constraints;
 pub mod leaf;
+pub mod paged;
 
 pub use leaf::{
     fresh_salt, leaf_hash, value_commitment, Leaf, LeafRecord, LookupWitness, WitnessLeaf,

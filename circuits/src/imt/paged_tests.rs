@@ -1,0 +1,212 @@
+//! The tree over a store against its in-memory twin: random operation sequences applied in
+//! random batches through [`Overlay`]s, bulk builds across chunk boundaries, and a store
+//! that is corrupt or truncated.
+
+use super::*;
+use crate::imt::IndexedMerkleTree;
+use proptest::prelude::*;
+
+fn k(x: u64) -> Fr {
+    Fr::from(x)
+}
+
+fn vals(x: u64) -> [Fr; 3] {
+    [Fr::from(x), Fr::from(x * 3 + 1), Fr::from(x % 7)]
+}
+
+fn salt(x: u64) -> Fr {
+    Fr::from(1_000_003 * x + 17)
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(u64, u64),
+    Update(u64, u64),
+    Upsert(u64, u64),
+    Delete(u64),
+    /// Ends the current batch: the overlay is finished and its delta applied.
+    Commit,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (1u64..48, 0u64..1000).prop_map(|(a, b)| Op::Insert(a, b)),
+        (1u64..48, 0u64..1000).prop_map(|(a, b)| Op::Update(a, b)),
+        (1u64..48, 0u64..1000).prop_map(|(a, b)| Op::Upsert(a, b)),
+        (1u64..48).prop_map(Op::Delete),
+        Just(Op::Commit),
+    ]
+}
+
+/// Both twins agree on root, size and the witness of every key in `0..52`.
+fn same(depth: usize, mem: &mut MemSource, t: &IndexedMerkleTree) {
+    assert_eq!(root_of(mem, depth).unwrap(), t.root());
+    assert_eq!(mem.counts().unwrap().len, t.len() as u64);
+    assert_eq!(mem.counts().unwrap().table_len, t.leaf_table_len());
+    for x in 1..52u64 {
+        assert_eq!(
+            witness(mem, depth, &k(x)).unwrap(),
+            t.witness(&k(x)).unwrap(),
+            "key {x}"
+        );
+    }
+    for i in 0..t.leaf_table_len() + 2 {
+        check_path(mem, depth, i, &t.root()).unwrap();
+    }
+}
+
+fn run(depth: usize, initial: &[u64], ops: &[Op]) {
+    let rows: Vec<SaltedRow> = initial
+        .iter()
+        .map(|x| (k(*x), vals(*x), salt(*x)))
+        .collect();
+    let mut t = IndexedMerkleTree::from_salted_rows(depth, &rows).unwrap();
+    let mut mem = MemSource::build(depth, rows).unwrap();
+    same(depth, &mut mem, &t);
+    let mut pending: Vec<&Op> = Vec::new();
+    for (n, o) in ops.iter().chain(std::iter::once(&Op::Commit)).enumerate() {
+        if !matches!(o, Op::Commit) {
+            pending.push(o);
+            continue;
+        }
+        let mut ov = Overlay::new(&mut mem, depth).unwrap();
+        for (m, o) in pending.drain(..).enumerate() {
+            let s = salt((n * 64 + m) as u64);
+            let (a, b) = match o {
+                Op::Insert(x, v) => (
+                    t.insert_salted(k(*x), vals(*v), s),
+                    ov.insert_salted(k(*x), vals(*v), s),
+                ),
+                Op::Update(x, v) => (
+                    t.update_salted(k(*x), vals(*v), s),
+                    ov.update_salted(k(*x), vals(*v), s),
+                ),
+                Op::Upsert(x, v) => (
+                    t.upsert_salted(k(*x), vals(*v), s),
+                    ov.upsert_salted(k(*x), vals(*v), s),
+                ),
+                Op::Delete(x) => (t.delete(&k(*x)), ov.delete(&k(*x))),
+                Op::Commit => unreachable!(),
+            };
+            assert_eq!(a.is_ok(), b.is_ok(), "{o:?}: {a:?} / {b:?}");
+        }
+        let delta = ov.finish().unwrap();
+        t.take_touched();
+        assert_eq!(delta.root, t.root());
+        mem.apply(&delta);
+        same(depth, &mut mem, &t);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// Batches of random operations through overlays give the in-memory tree's root, counts,
+    /// free-slot reuse and witnesses, present and absent, after every batch (spec §4.4).
+    #[test]
+    fn overlays_over_a_store_equal_the_in_memory_tree(
+        initial in proptest::collection::btree_set(1u64..48, 0..20),
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        let initial: Vec<u64> = initial.into_iter().collect();
+        run(8, &initial, &ops);
+    }
+}
+
+#[test]
+fn a_bulk_build_equals_the_in_memory_build_across_chunk_boundaries() {
+    let chunk = 1u64 << (2 * CHUNK_LEVELS);
+    for n in [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        17,
+        chunk - 2,
+        chunk - 1,
+        chunk,
+        chunk + 1,
+        2 * chunk + 3,
+    ] {
+        let rows: Vec<SaltedRow> = (1..=n).map(|x| (k(x * 7), vals(x), salt(x))).collect();
+        let t = IndexedMerkleTree::from_salted_rows(32, &rows).unwrap();
+        let mut mem = MemSource::build(32, rows).unwrap();
+        assert_eq!(root_of(&mut mem, 32).unwrap(), t.root(), "{n} rows");
+        for x in [1, 7, 8, n * 7, n * 7 + 1] {
+            if x > 0 {
+                assert_eq!(
+                    witness(&mut mem, 32, &k(x)).unwrap(),
+                    t.witness(&k(x)).unwrap()
+                );
+            }
+        }
+        for i in [0, 1, n / 2, n, n + 1] {
+            check_path(&mut mem, 32, i, &t.root()).unwrap();
+        }
+    }
+    // A tree smaller than one chunk (depth 4: 16 leaves, chunks of 4^2).
+    for n in 0..=15u64 {
+        let rows: Vec<SaltedRow> = (1..=n).map(|x| (k(x), vals(x), salt(x))).collect();
+        let t = IndexedMerkleTree::from_salted_rows(4, &rows).unwrap();
+        let mut mem = MemSource::build(4, rows).unwrap();
+        assert_eq!(root_of(&mut mem, 4).unwrap(), t.root(), "{n} rows");
+    }
+}
+
+#[test]
+fn a_bulk_build_refuses_unsorted_duplicate_invalid_and_too_many_rows() {
+    let b = |depth, keys: &[u64]| {
+        let rows: Vec<SaltedRow> = keys.iter().map(|x| (k(*x), vals(*x), salt(*x))).collect();
+        MemSource::build(depth, rows).map(|_| ())
+    };
+    assert!(matches!(b(8, &[3, 2]), Err(CircuitError::Storage(m)) if m.contains("row 2")));
+    assert!(matches!(b(8, &[3, 3]), Err(CircuitError::Storage(_))));
+    assert!(matches!(b(8, &[0]), Err(CircuitError::KeyOutOfRange)));
+    let full: Vec<u64> = (1..=16).collect();
+    assert!(matches!(
+        b(4, &full),
+        Err(CircuitError::TreeFull { depth: 4 })
+    ));
+    assert!(b(4, &full[..15]).is_ok());
+}
+
+#[test]
+fn an_overlay_fills_a_tree_to_capacity_and_no_further() {
+    let mut mem = MemSource::new(4).unwrap();
+    let mut ov = Overlay::new(&mut mem, 4).unwrap();
+    for x in 1..=15 {
+        ov.insert_salted(k(x), vals(x), salt(x)).unwrap();
+    }
+    assert!(matches!(
+        ov.insert_salted(k(99), vals(1), salt(1)),
+        Err(CircuitError::TreeFull { depth: 4 })
+    ));
+}
+
+#[test]
+fn a_corrupt_or_truncated_node_store_is_detected() {
+    let rows: Vec<SaltedRow> = (1..=40u64).map(|x| (k(x), vals(x), salt(x))).collect();
+    let t = IndexedMerkleTree::from_salted_rows(8, &rows).unwrap();
+    let mem = MemSource::build(8, rows).unwrap();
+    // A level-0 node changed: the witness of that leaf is refused, its path check fails.
+    let mut bad = mem.clone();
+    bad.groups.get_mut(&(0, 2)).unwrap()[1] = Fr::from(5u64);
+    assert!(
+        matches!(witness(&mut bad, 8, &k(9)), Err(CircuitError::Storage(m)) if m.contains("corrupt"))
+    );
+    assert!(check_path(&mut bad, 8, 9, &t.root()).is_err());
+    // An upper group lost (a truncated table): paths through it no longer reach the root.
+    let mut cut = mem.clone();
+    cut.groups.remove(&(1, 0));
+    assert!(
+        matches!(check_path(&mut cut, 8, 3, &t.root()), Err(CircuitError::Storage(m)) if m.contains("level 1"))
+    );
+    assert_ne!(root_of(&mut cut, 8).unwrap(), Fr::zero());
+    // The intact store passes every path.
+    let mut ok = mem;
+    for i in 0..45 {
+        check_path(&mut ok, 8, i, &t.root()).unwrap();
+    }
+}

@@ -397,7 +397,7 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             .collect();
         let mut groups = Vec::new();
         let mut root = None;
-        for l in 0..top {
+        for (l, zero) in zeros.iter().enumerate().take(top) {
             let parents: Vec<u64> = changed
                 .keys()
                 .map(|i| i >> 2)
@@ -410,7 +410,7 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             }
             let mut above = BTreeMap::new();
             for (p, g) in parents.into_iter().zip(stored) {
-                let mut g = g.unwrap_or([zeros[l]; ARITY]);
+                let mut g = g.unwrap_or([*zero; ARITY]);
                 for (k, slot) in g.iter_mut().enumerate() {
                     if let Some(v) = changed.get(&((p << 2) | k as u64)) {
                         *slot = *v;

@@ -408,17 +408,26 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             if stored.len() != parents.len() {
                 return Err(storage("a group read answered the wrong number of groups"));
             }
-            let mut above = BTreeMap::new();
-            for (p, g) in parents.into_iter().zip(stored) {
-                let mut g = g.unwrap_or([*zero; ARITY]);
-                for (k, slot) in g.iter_mut().enumerate() {
-                    if let Some(v) = changed.get(&((p << 2) | k as u64)) {
-                        *slot = *v;
+            let level: Vec<(u64, Group)> = parents
+                .into_iter()
+                .zip(stored)
+                .map(|(p, g)| {
+                    let mut g = g.unwrap_or([*zero; ARITY]);
+                    for (k, slot) in g.iter_mut().enumerate() {
+                        if let Some(v) = changed.get(&((p << 2) | k as u64)) {
+                            *slot = *v;
+                        }
                     }
-                }
-                above.insert(p, node_hash(g));
-                groups.push((l, p, g));
-            }
+                    (p, g)
+                })
+                .collect();
+            let above: BTreeMap<u64, Fr> = level
+                .par_iter()
+                .map(|(p, g)| (*p, node_hash(*g)))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect();
+            groups.extend(level.into_iter().map(|(p, g)| (l, p, g)));
             changed = above;
         }
         if let Some(r) = changed.get(&0) {
@@ -498,7 +507,7 @@ where
         }
         if pending.len() == chunk {
             // Every leaf of a full chunk has its next key now: hash and write it.
-            let h = hash_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
+            let h = leaf_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
             upper.push(chunk_levels, h, &mut emit)?;
             first_index += chunk as u64;
             pending.clear();
@@ -512,7 +521,7 @@ where
         last_key = key;
         n += 1;
     }
-    let h = hash_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
+    let h = leaf_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
     upper.push(chunk_levels, h, &mut emit)?;
     let root = upper.flush(chunk_levels, &mut emit)?;
     Ok((
@@ -524,19 +533,15 @@ where
     ))
 }
 
-/// Hashes a chunk of leaves starting at `first` (aligned to the chunk) up to its one node
-/// at level `chunk_levels`, emitting the leaves and every group with a leaf below it.
+/// Hashes a chunk's leaf hashes (`nodes`, starting at index `first`, aligned to the chunk)
+/// up to its one node at level `chunk_levels`, emitting every group with a leaf below it.
 fn hash_chunk<E>(
-    leaves: &[Leaf],
+    mut nodes: Vec<Fr>,
     first: u64,
     chunk_levels: usize,
     zeros: &[Fr],
     emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
 ) -> Result<Fr, E> {
-    let mut nodes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
-    for (i, l) in leaves.iter().enumerate() {
-        emit(Built::Leaf(first + i as u64, l))?;
-    }
     let mut base = first;
     for (l, zero) in zeros.iter().enumerate().take(chunk_levels) {
         let groups: Vec<Group> = nodes
@@ -550,6 +555,101 @@ fn hash_chunk<E>(
         base >>= 2;
     }
     Ok(nodes[0])
+}
+
+/// Hashes and emits a chunk of leaves of a bulk build.
+fn leaf_chunk<E>(
+    leaves: &[Leaf],
+    first: u64,
+    chunk_levels: usize,
+    zeros: &[Fr],
+    emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
+) -> Result<Fr, E> {
+    let hashes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
+    for (i, l) in leaves.iter().enumerate() {
+        emit(Built::Leaf(first + i as u64, l))?;
+    }
+    hash_chunk(hashes, first, chunk_levels, zeros, emit)
+}
+
+/// Recomputes every group of a tree from its leaf table, given in ascending index order
+/// (holes are empty slots): what a store runs when its node store is missing or was found
+/// corrupt (spec §4.4). Emits groups only; returns the root and the counts (`table_len` =
+/// the largest index + 1). Memory is one chunk of leaves.
+pub fn hash_leaf_table<E>(
+    depth: usize,
+    leaves: impl IntoIterator<Item = Result<(u64, Leaf), E>>,
+    mut emit: impl FnMut(Built<'_>) -> Result<(), E>,
+) -> Result<(Fr, Counts), E>
+where
+    E: From<CircuitError>,
+{
+    IndexedMerkleTree::new(depth)?;
+    let top = levels(depth);
+    let chunk_levels = CHUNK_LEVELS.min(top);
+    let chunk = 1u64 << (2 * chunk_levels);
+    let zeros = zero_hashes(depth);
+    let mut upper = Upper {
+        top,
+        zeros: &zeros,
+        bufs: vec![Vec::new(); top + 1],
+        pushed: vec![0; top + 1],
+        root: None,
+    };
+    let mut c = 0u64;
+    let mut pending: Vec<Option<Leaf>> = Vec::new();
+    let mut last: Option<u64> = None;
+    let mut len = 0u64;
+    let flush = |c: u64,
+                 pending: &mut Vec<Option<Leaf>>,
+                 upper: &mut Upper<'_>,
+                 emit: &mut dyn FnMut(Built<'_>) -> Result<(), E>|
+     -> Result<(), E> {
+        let mut emit = |b: Built<'_>| emit(b);
+        let h = if pending.iter().all(Option::is_none) {
+            zeros[chunk_levels]
+        } else {
+            let hashes: Vec<Fr> = pending
+                .par_iter()
+                .map(|l| l.as_ref().map(Leaf::hash).unwrap_or_else(Fr::zero))
+                .collect();
+            hash_chunk(hashes, c * chunk, chunk_levels, &zeros, &mut emit)?
+        };
+        pending.clear();
+        upper.push(chunk_levels, h, &mut emit)
+    };
+    for item in leaves {
+        let (i, leaf) = item?;
+        if last.is_some_and(|l| i <= l) || (depth < 64 && i >> depth != 0) {
+            return Err(storage(format!(
+                "leaf table: index {i} out of order or beyond depth {depth}"
+            ))
+            .into());
+        }
+        while i >= (c + 1) * chunk {
+            pending.resize(chunk as usize, None);
+            flush(c, &mut pending, &mut upper, &mut emit)?;
+            c += 1;
+        }
+        pending.resize((i - c * chunk) as usize, None);
+        pending.push(Some(leaf));
+        last = Some(i);
+        if i > 0 {
+            len += 1;
+        }
+    }
+    if !pending.is_empty() {
+        flush(c, &mut pending, &mut upper, &mut emit)?;
+    }
+    let mut emit = |b: Built<'_>| emit(b);
+    let root = upper.flush(chunk_levels, &mut emit)?;
+    Ok((
+        root,
+        Counts {
+            len,
+            table_len: last.map_or(0, |l| l + 1),
+        },
+    ))
 }
 
 /// The levels above the chunks: one partial group per level, filled left to right.

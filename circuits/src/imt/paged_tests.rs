@@ -210,3 +210,75 @@ fn a_corrupt_or_truncated_node_store_is_detected() {
         check_path(&mut ok, 8, i, &t.root()).unwrap();
     }
 }
+
+/// A leaf table with holes — inside a chunk, a whole empty chunk, a ragged last chunk —
+/// rehashed from index order gives the in-memory tree's root, paths and counts.
+#[test]
+fn rehashing_a_leaf_table_with_holes_equals_the_in_memory_tree() {
+    let chunk = 1u64 << (2 * CHUNK_LEVELS);
+    let idx: Vec<u64> = [
+        1,
+        2,
+        5,
+        9,
+        3 * chunk + 1,
+        3 * chunk + 2,
+        3 * chunk + 7,
+        4 * chunk,
+    ]
+    .to_vec();
+    let keys: Vec<u64> = (1..=idx.len() as u64).map(|x| x * 11).collect();
+    let mut leaves = vec![(
+        0u64,
+        Leaf {
+            next_key: k(keys[0]),
+            ..Leaf::default()
+        },
+    )];
+    for (n, (i, key)) in idx.iter().zip(&keys).enumerate() {
+        leaves.push((
+            *i,
+            Leaf {
+                key: k(*key),
+                next_key: keys.get(n + 1).map_or(Fr::zero(), |x| k(*x)),
+                values: vals(*key),
+                salt: salt(*key),
+            },
+        ));
+    }
+    let t = IndexedMerkleTree::from_leaves(32, leaves.clone()).unwrap();
+    let mut mem = MemSource::default();
+    let (root, counts) = hash_leaf_table(32, leaves.iter().map(|l| Ok(*l)), |b| {
+        if let Built::Group(l, p, g) = b {
+            mem.groups.insert((l, p), *g);
+        }
+        Ok::<(), CircuitError>(())
+    })
+    .unwrap();
+    assert_eq!(root, t.root());
+    assert_eq!(
+        counts,
+        Counts {
+            len: 8,
+            table_len: 4 * chunk + 1
+        }
+    );
+    for (i, l) in &leaves {
+        mem.leaves.insert(*i, *l);
+        mem.keys.insert(l.key, *i);
+    }
+    for x in [11u64, 12, 55, 88, 89] {
+        assert_eq!(
+            witness(&mut mem, 32, &k(x)).unwrap(),
+            t.witness(&k(x)).unwrap()
+        );
+    }
+    for i in idx.iter().chain(&[0, 3, chunk + 5, 2 * chunk]) {
+        check_path(&mut mem, 32, *i, &root).unwrap();
+    }
+    // Out of order is refused.
+    let r = hash_leaf_table(32, [Ok((2, leaves[1].1)), Ok((1, leaves[2].1))], |_| {
+        Ok::<(), CircuitError>(())
+    });
+    assert!(matches!(r, Err(CircuitError::Storage(_))));
+}

@@ -31,9 +31,29 @@ pub enum Cell {
     T(String),
     /// A 64-bit integer.
     I(i64),
+    /// Bytes (`BLOB` / `BYTEA`).
+    B(Vec<u8>),
 }
 
 impl Cell {
+    /// The bytes, or an internal error naming the column.
+    pub fn bytes(self, what: &str) -> Result<Vec<u8>, ApiError> {
+        match self {
+            Cell::B(b) => Ok(b),
+            other => Err(ApiError::internal(format!(
+                "{what}: expected bytes, got {other:?}"
+            ))),
+        }
+    }
+
+    /// The bytes, `None` for NULL.
+    pub fn opt_bytes(self, what: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        match self {
+            Cell::Null => Ok(None),
+            c => c.bytes(what).map(Some),
+        }
+    }
+
     /// The text, or an internal error naming the column.
     pub fn text(self, what: &str) -> Result<String, ApiError> {
         match self {
@@ -76,6 +96,39 @@ pub trait Sql {
     /// The first row, if any.
     fn row(&mut self, sql: &str, params: &[P<'_>]) -> Result<Option<Vec<Cell>>, ApiError> {
         Ok(self.rows(sql, params)?.into_iter().next())
+    }
+
+    /// Inserts `params.len() / width` rows with `head` (`INSERT INTO t (a, b, …)`), followed
+    /// by `tail` (an `ON CONFLICT` clause or nothing), several rows per statement.
+    fn insert_many(
+        &mut self,
+        head: &str,
+        tail: &str,
+        width: usize,
+        params: &[P<'_>],
+    ) -> Result<u64, ApiError> {
+        const ROWS: usize = 500;
+        let mut n = 0;
+        for chunk in params.chunks(width * ROWS) {
+            let rows = chunk.len() / width;
+            let mut q = String::with_capacity(head.len() + tail.len() + rows * width * 6);
+            q.push_str(head);
+            q.push_str(" VALUES ");
+            for r in 0..rows {
+                q.push_str(if r == 0 { "(" } else { ",(" });
+                for c in 0..width {
+                    if c > 0 {
+                        q.push(',');
+                    }
+                    q.push_str(&format!("${}", r * width + c + 1));
+                }
+                q.push(')');
+            }
+            q.push(' ');
+            q.push_str(tail);
+            n += self.exec(&q, chunk)?;
+        }
+        Ok(n)
     }
 
     /// The single integer a `COUNT(*)` answers.
@@ -163,6 +216,7 @@ fn rows_on(
                 ValueRef::Null => Cell::Null,
                 ValueRef::Integer(v) => Cell::I(v),
                 ValueRef::Text(t) => Cell::T(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Cell::B(b.to_vec()),
                 other => {
                     return Err(ApiError::internal(format!(
                         "unexpected column type {:?}",
@@ -177,10 +231,11 @@ fn rows_on(
 }
 
 /// A PostgreSQL transaction driven from a blocking thread; every statement is bounded by
-/// [`QUERY_TIMEOUT`].
+/// `timeout` ([`QUERY_TIMEOUT`] unless the transaction raised it).
 struct PgSql<'a> {
     rt: tokio::runtime::Handle,
     tx: deadpool_postgres::Transaction<'a>,
+    timeout: std::time::Duration,
 }
 
 fn pg_params<'a>(params: &'a [P<'a>]) -> Vec<Box<dyn tokio_postgres::types::ToSql + Sync + 'a>> {
@@ -202,7 +257,7 @@ impl PgSql<'_> {
         op: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, ApiError> {
         self.rt.block_on(async {
-            match tokio::time::timeout(QUERY_TIMEOUT, op).await {
+            match tokio::time::timeout(self.timeout, op).await {
                 Ok(r) => r.map_err(pg),
                 Err(_) => Err(ApiError::of(ErrorCode::DatabaseUnavailable)),
             }
@@ -232,6 +287,9 @@ impl Sql for PgSql<'_> {
                 } else if *t == Type::TEXT || *t == Type::VARCHAR {
                     let v: Option<String> = r.try_get(i).map_err(pg)?;
                     v.map_or(Cell::Null, Cell::T)
+                } else if *t == Type::BYTEA {
+                    let v: Option<Vec<u8>> = r.try_get(i).map_err(pg)?;
+                    v.map_or(Cell::Null, Cell::B)
                 } else {
                     return Err(ApiError::internal(format!("unexpected column type {t}")));
                 });
@@ -266,17 +324,73 @@ pub async fn pg_tx<T: Send + 'static>(
     let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let tx = rt.block_on(bounded(write_tx(&mut client)))?;
-        let mut s = PgSql { rt: rt.clone(), tx };
+        let mut s = PgSql {
+            rt: rt.clone(),
+            tx,
+            timeout: QUERY_TIMEOUT,
+        };
         if let Some(key) = lock {
             s.exec("SELECT pg_advisory_xact_lock(hashtext($1))", &[P::T(&key)])?;
         }
         let out = f(&mut s)?;
-        let PgSql { rt, tx } = s;
+        let PgSql { rt, tx, .. } = s;
         rt.block_on(bounded(async { tx.commit().await.map_err(pg) }))?;
         Ok(out)
     })
     .await
     .map_err(ApiError::internal)?
+}
+
+/// How a blocking PostgreSQL transaction ([`pg_blocking_tx`]) runs.
+#[derive(Clone, Copy, Debug)]
+pub struct PgTx<'a> {
+    /// A snapshot for reading (`REPEATABLE READ, READ ONLY`): every query of the
+    /// transaction sees one committed state. Otherwise `READ COMMITTED` read-write.
+    pub snapshot: bool,
+    /// Run first (`SET LOCAL …`), or empty.
+    pub setup: &'a str,
+    /// The client-side bound on each statement (and on the commit).
+    pub timeout: std::time::Duration,
+}
+
+/// Runs `f` inside one PostgreSQL transaction **on the calling (blocking) thread**, its I/O
+/// driven by the runtime `rt` (a runtime other than the caller's own workers'), committed
+/// when `f` succeeds.
+pub fn pg_blocking_tx<T>(
+    rt: &tokio::runtime::Handle,
+    store: &PgStore,
+    how: PgTx<'_>,
+    f: impl FnOnce(&mut dyn Sql) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut client = rt.block_on(bounded(store.client()))?;
+    let tx = rt.block_on(bounded(async {
+        let b = client.build_transaction();
+        let b = if how.snapshot {
+            b.isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+        } else {
+            b.isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        };
+        b.start().await.map_err(pg)
+    }))?;
+    let mut s = PgSql {
+        rt: rt.clone(),
+        tx,
+        timeout: how.timeout,
+    };
+    if !how.setup.is_empty() {
+        let setup = how.setup;
+        s.block(s.tx.batch_execute(setup))?;
+    }
+    let out = f(&mut s)?;
+    let PgSql { rt, tx, timeout } = s;
+    rt.block_on(async {
+        match tokio::time::timeout(timeout, tx.commit()).await {
+            Ok(r) => r.map_err(pg),
+            Err(_) => Err(ApiError::of(ErrorCode::DatabaseUnavailable)),
+        }
+    })?;
+    Ok(out)
 }
 
 /// The `N` cells of a row, or an internal error when the query answered another width.

@@ -65,6 +65,7 @@ async fn erasure_a_deleted_subject_key_leaves_no_bytes_in_the_data_directory() {
             depth: 8,
             issuer_key: issuer,
             registry: None,
+            rebuild_nodes: false,
         },
         ADMIN,
     )
@@ -146,6 +147,7 @@ async fn erasure_a_deleted_subject_key_leaves_no_bytes_in_the_data_directory() {
             depth: 8,
             issuer_key: issuer,
             registry: None,
+            rebuild_nodes: false,
         },
         ADMIN,
     )

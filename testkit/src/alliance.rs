@@ -152,6 +152,7 @@ impl Alliance {
                 registry: Some(link(0, &issuer_tok)),
                 validity: 365 * 86_400,
                 auto_approve_kyc_stand_in: false,
+                rebuild_tree: false,
             },
             &admin,
         )
@@ -183,6 +184,7 @@ impl Alliance {
                     depth: params.depth,
                     issuer_key,
                     registry: Some(link(slot, &tok)),
+                    rebuild_nodes: false,
                 },
                 &admin,
             )

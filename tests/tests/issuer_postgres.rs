@@ -41,6 +41,7 @@ async fn issuer(c: &PgCluster, validity: u64, limits: IssuerLimits) -> Issuer {
             registry: None,
             validity,
             auto_approve_kyc_stand_in: false,
+            rebuild_tree: false,
         },
         ADMIN,
     )
@@ -233,6 +234,7 @@ async fn issuer_store_urls_naming_another_file_or_too_long_a_schema_are_refused(
         registry: None,
         validity: 86_400,
         auto_approve_kyc_stand_in: false,
+        rebuild_tree: false,
     };
     // `sqlite:///d/prod.sqlite` would have used `/d/issuer.sqlite` beside it.
     let dir = tempfile::tempdir().unwrap();

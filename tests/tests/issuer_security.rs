@@ -60,6 +60,7 @@ async fn issuer(backend: &Backend, limits: IssuerLimits) -> Issuer {
             registry: None,
             validity: 365 * 86_400,
             auto_approve_kyc_stand_in: false,
+            rebuild_tree: false,
         },
         ADMIN,
     )
@@ -147,6 +148,7 @@ async fn provider(
             depth: 8,
             issuer_key: i.svc.issuer_key(),
             registry: None,
+            rebuild_nodes: false,
         },
         ADMIN,
     )

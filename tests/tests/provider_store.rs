@@ -33,6 +33,7 @@ async fn open(backend: &Backend, dir: &std::path::Path) -> Result<TreeService, A
         depth: DEPTH,
         issuer_key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key(),
         registry: None,
+        rebuild_nodes: false,
     };
     Ok(ProviderService::open_db(&url, "lender_a", cfg, ADMIN)
         .await?

@@ -79,9 +79,10 @@ pub fn root_of<S: NodeSource + ?Sized>(src: &mut S, depth: usize) -> Result<Fr, 
 }
 
 /// The lookup witness for `x` read from `src` (as [`IndexedMerkleTree::witness`]): the leaf
-/// of `x` opened if present, else its low leaf sealed. The leaf's hash is checked against
-/// the stored level-0 node, so a leaf table and node store that disagree answer an error,
-/// never a witness for a root nobody published.
+/// of `x` opened if present, else its low leaf sealed. The whole path is checked on the way
+/// (each stored group holds the hash of the one below, the leaf's hash at the bottom), so a
+/// corrupt node store answers an error, never a witness for a root nobody published: the
+/// witness is valid for [`root_of`] the same state.
 pub fn witness<S: NodeSource + ?Sized>(
     src: &mut S,
     depth: usize,
@@ -101,15 +102,17 @@ pub fn witness<S: NodeSource + ?Sized>(
         .collect();
     let groups = src.path_groups(&at)?;
     let mut siblings = Vec::with_capacity(3 * at.len());
+    let mut node = leaf.hash();
     for (l, g) in groups.into_iter().enumerate() {
         let g = g.unwrap_or([zeros[l]; ARITY]);
         let pos = ((index >> (2 * l)) & 3) as usize;
-        if l == 0 && g[pos] != leaf.hash() {
+        if g[pos] != node {
             return Err(storage(format!(
-                "leaf {index} does not hash to its stored node (the node store is corrupt)"
+                "the stored path of leaf {index} breaks at level {l} (the node store is corrupt)"
             )));
         }
         siblings.extend((0..ARITY).filter(|k| *k != pos).map(|k| g[k]));
+        node = node_hash(g);
     }
     Ok((
         present,

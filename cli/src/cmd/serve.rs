@@ -222,6 +222,10 @@ pub struct TreeArgs {
     /// Largest bulk-import body in bytes (read as a stream after the admin token is checked).
     #[arg(long, default_value_t = zkcredit_services::tree::DEFAULT_MAX_IMPORT_BYTES)]
     max_import_bytes: usize,
+    /// Recompute every inner node of the tree from its leaf table before serving (after a
+    /// start refused because the node store is corrupt or truncated).
+    #[arg(long)]
+    rebuild_tree: bool,
 }
 
 /// `zkcredit issuer …`.
@@ -565,6 +569,7 @@ pub fn issuer(cmd: IssuerCmd) -> Result<(), CliError> {
         registry: tree.registry()?,
         validity: valid_days * 86_400,
         auto_approve_kyc_stand_in,
+        rebuild_tree: tree.rebuild_tree,
     };
     let svc = rt
         .block_on(zkcredit_services::issuer::IssuerService::open_db(
@@ -631,6 +636,7 @@ pub fn provider(cmd: ProviderCmd) -> Result<(), CliError> {
                 depth: tree.depth,
                 issuer_key: ik,
                 registry: tree.registry()?,
+                rebuild_nodes: tree.rebuild_tree,
             };
             let rt = runtime()?;
             let schema = tree

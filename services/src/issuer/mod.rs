@@ -68,6 +68,8 @@ pub struct IssuerConfig {
     pub validity: u64,
     /// KYC STAND-IN for demos: approve every application without a check.
     pub auto_approve_kyc_stand_in: bool,
+    /// Recompute the KYC tree's inner nodes from its leaf table at start (spec §4.4).
+    pub rebuild_tree: bool,
 }
 
 /// The issuer's bounds (issue 10, findings 5, 9 and 10). `Default` is what `zkcredit issuer
@@ -159,6 +161,7 @@ fn tree_config(cfg: &IssuerConfig, signing: &SigningKey) -> TreeConfig {
         depth: cfg.depth,
         issuer_key: signing.verifying_key(),
         registry: cfg.registry.clone(),
+        rebuild_nodes: cfg.rebuild_tree,
     }
 }
 

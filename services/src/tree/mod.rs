@@ -29,6 +29,7 @@
 
 mod db;
 mod import;
+mod nodes;
 mod publish;
 mod revocation;
 mod routes;
@@ -53,6 +54,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use zkcredit_api::{ApiError, ErrorCode};
 use zkcredit_circuits::field::fr_to_dec;
+use zkcredit_circuits::imt::paged::Counts;
 use zkcredit_circuits::imt::IndexedMerkleTree;
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::Fr;
@@ -97,15 +99,17 @@ pub struct TreeConfig {
     pub issuer_key: VerifyingKey,
     /// Where to publish (none: publish locally only).
     pub registry: Option<RegistryLink>,
+    /// Recompute every inner node from the leaf table at start (`--rebuild-tree`: after a
+    /// start refused for a corrupt or truncated node store, spec §4.4).
+    pub rebuild_nodes: bool,
 }
 
+/// The last publication as this process knows it (for `/v1/status`, pacing and the
+/// registry); witnesses read root and time from the store itself.
 pub(super) struct Published {
-    pub(super) tree: IndexedMerkleTree,
     pub(super) root: Fr,
     pub(super) published_at: u64,
-    /// `Some(t)`: a publication at `t` failed and the store could not be read back; the
-    /// tree may hold unpublished changes and answers no witness until it is reloaded.
-    pub(super) stale: Option<u64>,
+    pub(super) counts: Counts,
 }
 
 /// A provider tree service.
@@ -146,7 +150,12 @@ impl TreeService {
         admin_token: &str,
     ) -> Result<Self, ApiError> {
         check_config(&cfg, admin_token)?;
-        let (db, opened) = TreeDb::open_sqlite(&data_dir.join(file), &identity(&cfg), cfg.depth)?;
+        let (db, opened) = TreeDb::open_sqlite(
+            &data_dir.join(file),
+            &identity(&cfg),
+            cfg.depth,
+            cfg.rebuild_nodes,
+        )?;
         Self::assemble(db, opened, cfg, admin_token)
     }
 
@@ -160,7 +169,8 @@ impl TreeService {
         admin_token: &str,
     ) -> Result<Self, ApiError> {
         check_config(&cfg, admin_token)?;
-        let (db, opened) = TreeDb::open(url, schema, identity(&cfg), cfg.depth).await?;
+        let (db, opened) =
+            TreeDb::open(url, schema, identity(&cfg), cfg.depth, cfg.rebuild_nodes).await?;
         Self::assemble(db, opened, cfg, admin_token)
     }
 
@@ -171,20 +181,11 @@ impl TreeService {
         admin_token: &str,
     ) -> Result<Self, ApiError> {
         let Opened {
-            tree,
-            published_root,
+            root,
             published_at,
+            counts,
             signing_key,
         } = opened;
-        let root = tree.root();
-        if let Some(r) = published_root {
-            if r != fr_to_dec(&root) {
-                return Err(ApiError::internal(format!(
-                    "store inconsistent: leaves hash to {} but {r} was published",
-                    fr_to_dec(&root)
-                )));
-            }
-        }
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -193,10 +194,9 @@ impl TreeService {
             db,
             cfg: Arc::new(cfg),
             state: Arc::new(RwLock::new(Published {
-                tree,
                 root,
                 published_at,
-                stale: None,
+                counts,
             })),
             publish_lock: Arc::default(),
             admin_sha: sha(admin_token),
@@ -300,35 +300,32 @@ impl TreeService {
     pub async fn row(&self, key: Fr) -> Result<Option<[Fr; 3]>, ApiError> {
         match self.db.staged(key).await? {
             Some(rec) => Ok(rec),
-            None => Ok(self
-                .state
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .tree
-                .get(&key)),
+            None => self.db.published_row(key).await,
         }
     }
 
     /// The witness for `key` in the published tree (after authentication): the subject's
     /// own leaf with its record open, or the low leaf **sealed** — key, next key and value
     /// commitment, never a neighbour's record (spec §4.2, §8).
-    fn witness_for(&self, key: &Fr) -> Result<WitnessResponse, ApiError> {
-        let g = self.state.read().unwrap_or_else(|p| p.into_inner());
-        if g.stale.is_some() {
-            return Err(ApiError::of(ErrorCode::DatabaseUnavailable));
-        }
-        let (present, witness) = g
-            .tree
-            .witness(key)
-            .map_err(|e| bad(ErrorCode::BadKey, "attestation.subject_key", e.to_string()))?;
+    async fn witness_for(&self, key: &Fr) -> Result<WitnessResponse, ApiError> {
+        let (root, published_at, present, witness) = self.db.witness(self.cfg.depth, *key).await?;
         Ok(WitnessResponse {
             provider_id: fr_to_dec(&self.cfg.provider_id),
             role: self.cfg.role,
-            root: fr_to_dec(&g.root),
-            published_at: g.published_at,
+            root: fr_to_dec(&root),
+            published_at,
             present,
             witness,
         })
+    }
+
+    /// Keys in the published tree.
+    pub fn rows(&self) -> u64 {
+        self.state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .counts
+            .len
     }
 }
 
@@ -351,3 +348,7 @@ fn check_config(cfg: &TreeConfig, admin_token: &str) -> Result<(), ApiError> {
     IndexedMerkleTree::new(cfg.depth).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "disk_tests.rs"]
+mod disk_tests;

@@ -1,10 +1,11 @@
 //! Publication: apply the journal, persist, tell the registry (now, on a schedule, and
 //! again after a restart while the registry has not acknowledged).
 
-use super::store::apply_and_persist;
-use super::{PublishReport, TreeService};
+use super::{PublishReport, Published, TreeService};
+use std::time::Instant;
 use zkcredit_api::client::RegistryClient;
 use zkcredit_api::ApiError;
+use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_circuits::registry::Slot;
 
 impl TreeService {
@@ -12,12 +13,44 @@ impl TreeService {
     pub async fn publish(&self) -> Result<PublishReport, ApiError> {
         let _guard = self.publish_lock.lock().await;
         self.pace().await;
-        let state = self.state.clone();
         let depth = self.cfg.depth;
-        let mut report = self
-            .db
-            .with_journal(move |j| apply_and_persist(j, &state, depth))
-            .await?;
+        let t = Instant::now();
+        let out = match self.db.publish(depth).await {
+            Ok(o) => o,
+            Err(e) => {
+                // The commit may have happened even so (its acknowledgement lost with the
+                // connection): what this process reports is what the store holds.
+                match self.db.published(depth).await {
+                    Ok((root, published_at, counts)) => {
+                        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Published {
+                            root,
+                            published_at,
+                            counts,
+                        }
+                    }
+                    Err(r) => {
+                        tracing::error!(error = %r, "cannot read the tree back after a failed publication")
+                    }
+                }
+                return Err(e);
+            }
+        };
+        let seconds = t.elapsed().as_secs_f64();
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Published {
+            root: out.root,
+            published_at: out.published_at,
+            counts: out.counts,
+        };
+        let mut report = PublishReport {
+            root: fr_to_dec(&out.root),
+            published_at: out.published_at,
+            rows: out.counts.len as usize,
+            changes_applied: out.changes,
+            rebuilt: out.rebuilt,
+            tree_seconds: out.apply_seconds,
+            persist_seconds: (seconds - out.apply_seconds).max(0.0),
+            registry: String::new(),
+        };
         // Erasure (spec §4.4): a deleted row's old page images stay in the WAL until it is
         // checkpointed; copy it into the database file (where `secure_delete` has zeroed
         // them) and truncate it. The publication stands either way.

@@ -171,12 +171,7 @@ async fn admin_status(
 ) -> Result<Json<AdminStatus>, ApiError> {
     svc.check_admin(&headers)?;
     let (pending, reg) = svc.pending().await?;
-    let rows = svc
-        .state
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .tree
-        .len();
+    let rows = svc.rows() as usize;
     Ok(Json(AdminStatus {
         status: svc.status(),
         rows,
@@ -253,5 +248,5 @@ async fn witness(
         return Err(e);
     }
     svc.metrics.inc("witness_requests_total", "ok");
-    Ok(Json(svc.witness_for(&key)?))
+    Ok(Json(svc.witness_for(&key).await?))
 }

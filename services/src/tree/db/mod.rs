@@ -15,27 +15,30 @@
 mod postgres;
 mod sqlite;
 
-use super::store::{fr_blob, rec_blob, rec_bytes, Applied, Journal, Loaded, Net};
+use super::nodes;
+use super::store::{fr_blob, rec_blob, rec_bytes, Net};
 use crate::store::{
-    bounded, db, load_or_create_signing_key, pg, pg_load_or_create_signing_key, write_tx,
-    DatabaseUrl, Migration, PgStore, Sql, Store, DEFAULT_POOL_SIZE, P,
+    bounded, db, load_or_create_signing_key, pg, pg_blocking_tx, pg_load_or_create_signing_key,
+    write_tx, DatabaseUrl, Migration, PgStore, PgTx, Sql, Store, DEFAULT_POOL_SIZE, P,
+    QUERY_TIMEOUT,
 };
 use postgres::*;
 use rusqlite::{params, OptionalExtension};
 use sqlite::*;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use zkcredit_api::{ApiError, ErrorCode};
+use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::field::{fr_to_be_bytes, fr_to_dec};
-use zkcredit_circuits::imt::{IndexedMerkleTree, Leaf};
+use zkcredit_circuits::imt::paged::Counts;
+use zkcredit_circuits::imt::LookupWitness;
 use zkcredit_circuits::Fr;
 
 /// The tree's migrations, in both dialects. Version 1 on SQLite is the schema every earlier
 /// release created (`IF NOT EXISTS`, so an existing store is adopted as is).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "provider tree: leaves, journal, meta",
-    sqlite: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "provider tree: leaves, journal, meta",
+        sqlite: "
 CREATE TABLE IF NOT EXISTS leaves (
     idx INTEGER PRIMARY KEY,
     key BLOB NOT NULL,
@@ -53,7 +56,7 @@ CREATE TABLE IF NOT EXISTS meta (
     v TEXT NOT NULL
 );
 ",
-    postgres: "
+        postgres: "
 CREATE TABLE leaves (
     idx BIGINT PRIMARY KEY,
     key BYTEA NOT NULL,
@@ -72,7 +75,33 @@ CREATE TABLE meta (
     v TEXT NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "provider tree on disk: inner nodes, free list, key index (spec 4.4)",
+        sqlite: "
+CREATE TABLE nodes (
+    level INTEGER NOT NULL,
+    parent INTEGER NOT NULL,
+    c BLOB NOT NULL,
+    PRIMARY KEY (level, parent)
+) WITHOUT ROWID;
+CREATE TABLE free_slots (idx INTEGER PRIMARY KEY);
+CREATE INDEX leaves_key ON leaves (key);
+CREATE INDEX IF NOT EXISTS changes_key ON changes (key, seq);
+",
+        postgres: "
+CREATE TABLE nodes (
+    level BIGINT NOT NULL,
+    parent BIGINT NOT NULL,
+    c BYTEA NOT NULL,
+    PRIMARY KEY (level, parent)
+);
+CREATE TABLE free_slots (idx BIGINT PRIMARY KEY);
+CREATE INDEX leaves_key ON leaves (key);
+",
+    },
+];
 
 /// The PostgreSQL schema a provider uses unless told otherwise (`--database-schema`).
 pub const DEFAULT_PG_SCHEMA: &str = "zkcredit_provider";
@@ -80,34 +109,41 @@ pub const DEFAULT_PG_SCHEMA: &str = "zkcredit_provider";
 const META: &str = "SELECT v FROM meta WHERE k = $1";
 const SET_META: &str =
     "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
-const SELECT_LEAVES: &str = "SELECT idx, key, next_key, rec, salt FROM leaves";
 const SELECT_CHANGES: &str = "SELECT seq, key, rec FROM changes ORDER BY seq";
 const INSERT_CHANGE: &str = "INSERT INTO changes (key, rec) VALUES ($1, $2)";
 const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 ORDER BY seq DESC LIMIT 1";
 const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes";
-/// A stored `published_at` (0 when never published or unreadable).
-fn parse_at(v: Option<String>) -> u64 {
-    v.and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
 /// SQLite spells positional parameters `?N`.
 fn lite(q: &str) -> String {
     q.replace('$', "?")
 }
 
-/// What a store holds at start.
+/// What a store holds at start (checked: `nodes::verify`).
 pub(super) struct Opened {
-    pub(super) tree: IndexedMerkleTree,
-    pub(super) published_root: Option<String>,
+    pub(super) root: Fr,
     pub(super) published_at: u64,
+    pub(super) counts: Counts,
     pub(super) signing_key: ed25519_dalek::SigningKey,
+}
+
+/// What one publication did.
+#[derive(Debug)]
+pub(super) struct Outcome {
+    pub(super) root: Fr,
+    pub(super) published_at: u64,
+    pub(super) counts: Counts,
+    pub(super) changes: usize,
+    pub(super) rebuilt: bool,
+    /// Seconds spent applying the journal to the tree (hashing and writing nodes).
+    pub(super) apply_seconds: f64,
 }
 
 /// Where a tree keeps its state.
 #[derive(Clone, Debug)]
 pub(super) enum TreeDb {
-    /// The embedded file of one process.
-    Sqlite(Store),
+    /// The embedded file of one process: `store` writes, `reader` answers witnesses (its
+    /// own connection, so a publication's write transaction never holds them up).
+    Sqlite { store: Store, reader: Store },
     /// A PostgreSQL schema; `writer` is this process's token (module docs); `journal` the
     /// connections a publication uses.
     Postgres {
@@ -134,45 +170,40 @@ fn taken_over() -> ApiError {
     )
 }
 
-fn leaf_of(key: &[u8], next: &[u8], rec: &[u8], salt: &[u8]) -> Result<Leaf, ApiError> {
-    Ok(Leaf {
-        key: fr_blob(key)?,
-        next_key: fr_blob(next)?,
-        values: rec_blob(rec)?,
-        salt: fr_blob(salt)?,
-    })
-}
-
-fn build(depth: usize, leaves: Vec<(u64, Leaf)>) -> Result<IndexedMerkleTree, ApiError> {
-    if leaves.is_empty() {
-        return IndexedMerkleTree::new(depth).map_err(ApiError::internal);
-    }
-    IndexedMerkleTree::from_leaves(depth, leaves)
-        .map_err(|e| ApiError::internal(format!("store holds a malformed tree: {e}")))
-}
-
 impl TreeDb {
     /// Opens the store `url` names (creating it and applying migrations), checks its
-    /// identity (`role:id:depth`), takes the tree over on PostgreSQL, and loads the tree,
-    /// the published root and time, and the signing key.
+    /// identity (`role:id:depth`), takes the tree over on PostgreSQL, makes the node store
+    /// whole (`rebuild`: recomputed from the leaf table) and checks it against the
+    /// published root, and loads the signing key.
     pub(super) async fn open(
         url: &DatabaseUrl,
         schema: &str,
         identity: String,
         depth: usize,
+        rebuild: bool,
     ) -> Result<(Self, Opened), ApiError> {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 let path = path.clone();
-                tokio::task::spawn_blocking(move || Self::open_sqlite(&path, &identity, depth))
-                    .await
-                    .map_err(ApiError::internal)?
+                tokio::task::spawn_blocking(move || {
+                    Self::open_sqlite(&path, &identity, depth, rebuild)
+                })
+                .await
+                .map_err(ApiError::internal)?
             }
             DatabaseUrl::Postgres(u) => {
                 let store = PgStore::connect(u, schema, DEFAULT_POOL_SIZE, MIGRATIONS).await?;
                 let writer = Self::take_over(&store, &identity).await?;
                 let journal = Arc::new(JournalPool::connect(u, schema).await?);
-                let loaded = bulk(pg_load(&store, depth)).await?;
+                let (rt, st, w) = (journal.handle()?, journal.store.clone(), writer.clone());
+                let (root, counts, published_at) = tokio::task::spawn_blocking(move || {
+                    pg_blocking_tx(&rt, &st, bulk_tx(), |s| {
+                        check_writer_sql(s, &w)?;
+                        open_checked(s, depth, rebuild)
+                    })
+                })
+                .await
+                .map_err(ApiError::internal)??;
                 let signing_key = pg_load_or_create_signing_key(&store, "meta").await?;
                 Ok((
                     Self::Postgres {
@@ -181,9 +212,9 @@ impl TreeDb {
                         journal,
                     },
                     Opened {
-                        tree: loaded.tree,
-                        published_root: loaded.published_root,
-                        published_at: loaded.published_at,
+                        root,
+                        published_at,
+                        counts,
                         signing_key,
                     },
                 ))
@@ -198,22 +229,29 @@ impl TreeDb {
         path: &std::path::Path,
         identity: &str,
         depth: usize,
+        rebuild: bool,
     ) -> Result<(Self, Opened), ApiError> {
         let store = Store::open_migrated(path, MIGRATIONS)?;
-        let loaded = store.with_sync(|conn| {
-            let stored = sqlite_meta(conn, "identity")?;
+        let (root, counts, published_at) = store.with_sync(|conn| {
+            let mut tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let stored = nodes::meta(&mut tx, "identity")?;
             if identity_check(stored, identity)? {
-                sqlite_set_meta(conn, "identity", identity)?;
+                nodes::set_meta(&mut tx, "identity", identity)?;
             }
-            sqlite_load(conn, depth)
+            let out = open_checked(&mut tx, depth, rebuild)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
         })?;
         let signing_key = load_or_create_signing_key(&store, "meta")?;
+        let reader = Store::open(path, "").map_err(db)?;
         Ok((
-            Self::Sqlite(store),
+            Self::Sqlite { store, reader },
             Opened {
-                tree: loaded.tree,
-                published_root: loaded.published_root,
-                published_at: loaded.published_at,
+                root,
+                published_at,
+                counts,
                 signing_key,
             },
         ))
@@ -222,7 +260,7 @@ impl TreeDb {
     /// Stages `changes` in the journal, in one transaction.
     pub(super) async fn stage(&self, changes: Vec<(Fr, Option<[Fr; 3]>)>) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(s) => s.with(move |conn| sqlite_stage(conn, &changes)).await,
+            Self::Sqlite { store: s, .. } => s.with(move |conn| sqlite_stage(conn, &changes)).await,
             Self::Postgres { store, writer, .. } => {
                 let rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = changes
                     .iter()
@@ -260,7 +298,7 @@ impl TreeDb {
     /// KYC row inside its own approval transaction.
     pub(super) fn stage_blocking(&self, changes: &[(Fr, Option<[Fr; 3]>)]) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(s) => s.with_sync(|conn| sqlite_stage(conn, changes)),
+            Self::Sqlite { store: s, .. } => s.with_sync(|conn| sqlite_stage(conn, changes)),
             Self::Postgres { .. } => Err(ApiError::internal(
                 "a blocking stage on PostgreSQL (the issuer keeps SQLite)",
             )),
@@ -277,7 +315,7 @@ impl TreeDb {
         changes: &[(Fr, Option<[Fr; 3]>)],
     ) -> Result<(), ApiError> {
         let (store, writer) = match self {
-            Self::Sqlite(_) => return self.stage_blocking(changes),
+            Self::Sqlite { .. } => return self.stage_blocking(changes),
             Self::Postgres { store, writer, .. } => (store, writer),
         };
         if !s.is_postgres() {
@@ -309,7 +347,7 @@ impl TreeDb {
     pub(super) async fn staged(&self, key: Fr) -> Result<Option<Option<[Fr; 3]>>, ApiError> {
         let k = fr_to_be_bytes(&key).to_vec();
         let rec: Option<Option<Vec<u8>>> = match self {
-            Self::Sqlite(s) => {
+            Self::Sqlite { store: s, .. } => {
                 s.with(move |conn| {
                     conn.query_row(&lite(STAGED_ROW), [k], |r| r.get(0))
                         .optional()
@@ -337,7 +375,7 @@ impl TreeDb {
     /// the last publication.
     pub(super) async fn pending(&self) -> Result<(u64, bool), ApiError> {
         let (n, flag) = match self {
-            Self::Sqlite(s) => {
+            Self::Sqlite { store: s, .. } => {
                 s.with(|conn| {
                     let n: i64 = conn
                         .query_row(COUNT_CHANGES, [], |r| r.get(0))
@@ -366,7 +404,7 @@ impl TreeDb {
     /// Records that the registry acknowledged the last publication.
     pub(super) async fn clear_registry_pending(&self) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(s) => {
+            Self::Sqlite { store: s, .. } => {
                 s.with(|conn| sqlite_set_meta(conn, "registry_pending", "0"))
                     .await
             }
@@ -385,34 +423,183 @@ impl TreeDb {
         }
     }
 
-    /// Runs `f` on a blocking thread with this store as a [`Journal`].
-    pub(super) async fn with_journal<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut dyn Journal) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+    /// Publishes: applies the journal to the tree and records the new root and time, in
+    /// one write transaction (spec §4.4).
+    pub(super) async fn publish(&self, depth: usize) -> Result<Outcome, ApiError> {
         match self {
-            Self::Sqlite(s) => s.with(move |conn| f(&mut SqliteJournal(conn))).await,
+            Self::Sqlite { store, .. } => {
+                store
+                    .with(move |conn| {
+                        let mut tx = conn
+                            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                            .map_err(db)?;
+                        let out = publish_tx(&mut tx, depth, None)?;
+                        tx.commit().map_err(db)?;
+                        Ok(out)
+                    })
+                    .await
+            }
             Self::Postgres {
                 writer, journal, ..
             } => {
-                let mut j = PgJournal {
-                    rt: journal.handle()?,
-                    store: journal.store.clone(),
-                    writer: writer.clone(),
-                };
-                tokio::task::spawn_blocking(move || f(&mut j))
-                    .await
-                    .map_err(ApiError::internal)?
+                let (rt, st, w) = (journal.handle()?, journal.store.clone(), writer.clone());
+                tokio::task::spawn_blocking(move || {
+                    pg_blocking_tx(&rt, &st, bulk_tx(), |s| publish_tx(s, depth, Some(&w)))
+                })
+                .await
+                .map_err(ApiError::internal)?
             }
         }
+    }
+
+    /// Runs `f` on one committed state of the tree (a read transaction).
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Sql) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self {
+            Self::Sqlite { reader, .. } => crate::store::sqlite_tx(reader, false, f).await,
+            Self::Postgres { store, .. } => {
+                let (rt, st) = (tokio::runtime::Handle::current(), store.clone());
+                tokio::task::spawn_blocking(move || {
+                    pg_blocking_tx(
+                        &rt,
+                        &st,
+                        PgTx {
+                            snapshot: true,
+                            setup: "",
+                            timeout: QUERY_TIMEOUT,
+                        },
+                        f,
+                    )
+                })
+                .await
+                .map_err(ApiError::internal)?
+            }
+        }
+    }
+
+    /// The witness for `key` with the root and time of the publication it was read from.
+    pub(super) async fn witness(
+        &self,
+        depth: usize,
+        key: Fr,
+    ) -> Result<(Fr, u64, bool, LookupWitness), ApiError> {
+        self.read(move |s| nodes::read_witness(s, depth, &key))
+            .await
+    }
+
+    /// The published record of `key`.
+    pub(super) async fn published_row(&self, key: Fr) -> Result<Option<[Fr; 3]>, ApiError> {
+        self.read(move |s| nodes::published_row(s, &key)).await
+    }
+
+    /// The published root, time and counts.
+    pub(super) async fn published(&self, depth: usize) -> Result<(Fr, u64, Counts), ApiError> {
+        self.read(move |s| nodes::published(s, depth)).await
     }
 
     /// After a publication on SQLite: copy the WAL into the database file and truncate it
     /// (erasure, spec §4.4). Nothing to do on PostgreSQL (see §4.4 on what it keeps).
     pub(super) async fn after_publish(&self) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(s) => s.checkpoint_truncate().await,
+            Self::Sqlite { store, .. } => store.checkpoint_truncate().await,
             Self::Postgres { .. } => Ok(()),
         }
     }
+}
+
+/// A publication's, takeover's or start-up's transaction on PostgreSQL: long statements and
+/// lock waits allowed.
+fn bulk_tx() -> PgTx<'static> {
+    PgTx {
+        snapshot: false,
+        setup: PG_BULK_TIMEOUT,
+        timeout: BULK,
+    }
+}
+
+/// Share-locks the writer-token row and checks it is ours (PostgreSQL).
+fn check_writer_sql(s: &mut dyn Sql, writer: &str) -> Result<(), ApiError> {
+    let stored = s
+        .row(WRITER_LOCK_SHARED, &[])?
+        .and_then(|r| r.into_iter().next())
+        .map(|c| c.text("writer"))
+        .transpose()?;
+    if stored.as_deref() == Some(writer) {
+        Ok(())
+    } else {
+        Err(taken_over())
+    }
+}
+
+/// Start-up inside the caller's transaction: the node store made whole, then checked.
+fn open_checked(
+    s: &mut dyn Sql,
+    depth: usize,
+    rebuild: bool,
+) -> Result<(Fr, Counts, u64), ApiError> {
+    nodes::prepare(s, depth, rebuild)?;
+    let (root, counts) = nodes::verify(s, depth)?;
+    let at = nodes::meta(s, "published_at")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok((root, counts, at))
+}
+
+/// One publication inside the caller's write transaction: the journal read (net of
+/// overwrites), the writer token checked (PostgreSQL: a process taken over stops there,
+/// before the tree is touched), the journal applied, the new root and time recorded with
+/// `registry_pending`, and exactly the applied journal entries removed.
+fn publish_tx(s: &mut dyn Sql, depth: usize, writer: Option<&str>) -> Result<Outcome, ApiError> {
+    let rows = s.rows(SELECT_CHANGES, &[])?;
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut net = Net::new();
+    for r in rows {
+        let [seq, key, rec] = crate::store::cells::<3>(r)?;
+        seqs.push(seq.int("seq")?);
+        let rec = rec.opt_bytes("rec")?;
+        net.insert(
+            fr_blob(&key.bytes("key")?)?,
+            rec.as_deref().map(rec_blob).transpose()?,
+        );
+    }
+    if let Some(w) = writer {
+        check_writer_sql(s, w)?;
+    }
+    // Strictly later than the previous publication (the caller waited for the clock to
+    // pass it, `TreeService::pace`; this covers a clock stepped back): the registry takes a
+    // new root only at a later time (§7.0).
+    let previous: u64 = nodes::meta(s, "published_at")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let now = unix_now().max(previous.saturating_add(1));
+    let t = std::time::Instant::now();
+    let applied = nodes::apply(s, depth, &net)?;
+    let apply_seconds = t.elapsed().as_secs_f64();
+    nodes::set_meta(s, "published_root", &fr_to_dec(&applied.root))?;
+    nodes::set_meta(s, "published_at", &now.to_string())?;
+    nodes::set_meta(s, "registry_pending", "1")?;
+    if s.is_postgres() {
+        // Concurrent stages may commit entries out of `seq` order: remove exactly these.
+        for chunk in seqs.chunks(1_000) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let params: Vec<P<'_>> = chunk.iter().map(|x| P::I(*x)).collect();
+            s.exec(
+                &format!("DELETE FROM changes WHERE seq IN ({})", list.join(",")),
+                &params,
+            )?;
+        }
+    } else if let Some(max) = seqs.iter().max() {
+        // Writes are serialised by the file's lock: every entry up to the last one read.
+        s.exec("DELETE FROM changes WHERE seq <= $1", &[P::I(*max)])?;
+    }
+    Ok(Outcome {
+        root: applied.root,
+        published_at: now,
+        counts: applied.counts,
+        changes: net.len(),
+        rebuilt: applied.rebuilt,
+        apply_seconds,
+    })
 }

@@ -33,6 +33,7 @@ mod nodes;
 mod publish;
 mod revocation;
 mod routes;
+mod source;
 mod store;
 
 pub use db::{DEFAULT_PG_SCHEMA, MIGRATIONS};

@@ -15,266 +15,23 @@
 //!   paths is checked; a store that disagrees refuses to start and names `--rebuild-tree`,
 //!   which recomputes every node from the leaf table.
 
+use super::source::{
+    group_bytes, int, leaf_row, meta, read_counts, set_meta, tree_error, write_counts, SqlSource,
+};
 use super::store::{fr_blob, rec_blob, rec_bytes, Net};
 use super::REBUILD_THRESHOLD;
 use crate::store::{Sql, P};
 use std::cell::RefCell;
-use zkcredit_api::{ApiError, ErrorCode};
+use zkcredit_api::{unix_now, ApiError};
 use zkcredit_circuits::field::{fr_to_be_bytes, fr_to_dec};
 use zkcredit_circuits::imt::paged::{
-    build_sorted, check_path, hash_leaf_table, root_of, witness, Built, Counts, Delta, Group,
-    NodeSource, Overlay,
+    build_sorted, hash_leaf_table, Built, Counts, Delta, Group, Overlay,
 };
-use zkcredit_circuits::imt::{fresh_salt, Leaf, LookupWitness, SaltedRow, ARITY};
+use zkcredit_circuits::imt::{fresh_salt, Leaf, SaltedRow};
 use zkcredit_circuits::{CircuitError, Fr};
 
 /// Rows per page when a rebuild reads the old leaves, and per batch when it writes.
 const PAGE: i64 = 5_000;
-/// Stored paths checked at start.
-const SAMPLE: usize = 32;
-
-/// What the operator is told when the node store disagrees with the published root.
-pub(super) const REBUILD_HINT: &str = "the tree's node store is corrupt or truncated; start the service once with --rebuild-tree to recompute every node from the leaf table (the leaf table and journal are kept)";
-
-pub(super) fn tree_error(e: CircuitError) -> ApiError {
-    match e {
-        CircuitError::TreeFull { .. } => ApiError::new(ErrorCode::TreeFull, e.to_string()),
-        other => ApiError::internal(other),
-    }
-}
-
-fn group_bytes(g: &Group) -> Vec<u8> {
-    g.iter().flat_map(fr_to_be_bytes).collect()
-}
-
-fn group_blob(b: &[u8]) -> Result<Group, ApiError> {
-    if b.len() != 32 * ARITY {
-        return Err(ApiError::internal("bad node group length in store"));
-    }
-    let mut g = [Fr::from(0u64); ARITY];
-    for (k, x) in g.iter_mut().enumerate() {
-        *x = fr_blob(&b[32 * k..32 * (k + 1)])?;
-    }
-    Ok(g)
-}
-
-fn leaf_row(row: Vec<crate::store::Cell>) -> Result<Leaf, ApiError> {
-    let [k, n, r, s] = crate::store::cells::<4>(row)?;
-    Ok(Leaf {
-        key: fr_blob(&k.bytes("key")?)?,
-        next_key: fr_blob(&n.bytes("next_key")?)?,
-        values: rec_blob(&r.bytes("rec")?)?,
-        salt: fr_blob(&s.bytes("salt")?)?,
-    })
-}
-
-fn int(c: crate::store::Cell, what: &str) -> Result<u64, ApiError> {
-    u64::try_from(c.int(what)?).map_err(|_| ApiError::internal(format!("negative {what}")))
-}
-
-pub(super) fn meta(s: &mut dyn Sql, k: &str) -> Result<Option<String>, ApiError> {
-    s.row("SELECT v FROM meta WHERE k = $1", &[P::T(k)])?
-        .and_then(|r| r.into_iter().next())
-        .map(|c| c.text(k))
-        .transpose()
-}
-
-pub(super) fn set_meta(s: &mut dyn Sql, k: &str, v: &str) -> Result<(), ApiError> {
-    s.exec(
-        "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-        &[P::T(k), P::T(v)],
-    )
-    .map(|_| ())
-}
-
-/// A store transaction as a [`NodeSource`]. A store error is kept (with its code, e.g.
-/// `database_unavailable`) and given back by [`SqlSource::error`].
-pub(super) struct SqlSource<'a> {
-    s: &'a mut dyn Sql,
-    err: Option<ApiError>,
-}
-
-impl<'a> SqlSource<'a> {
-    pub(super) fn new(s: &'a mut dyn Sql) -> Self {
-        Self { s, err: None }
-    }
-
-    fn keep<T>(&mut self, r: Result<T, ApiError>) -> Result<T, CircuitError> {
-        r.map_err(|e| {
-            let m = e.message.clone();
-            self.err = Some(e);
-            CircuitError::Storage(m)
-        })
-    }
-
-    /// The store's own error if there was one, else the tree's.
-    pub(super) fn error(&mut self, e: CircuitError) -> ApiError {
-        self.err.take().unwrap_or_else(|| tree_error(e))
-    }
-
-    fn one_group(
-        &mut self,
-        row: Option<Vec<crate::store::Cell>>,
-    ) -> Result<Option<Group>, ApiError> {
-        row.and_then(|r| r.into_iter().next())
-            .map(|c| c.bytes("c").and_then(|b| group_blob(&b)))
-            .transpose()
-    }
-
-    fn keyed_groups(
-        &mut self,
-        sql: &str,
-        params: &[P<'_>],
-    ) -> Result<std::collections::HashMap<(u64, u64), Group>, ApiError> {
-        let rows = self.s.rows(sql, params)?;
-        let mut out = std::collections::HashMap::with_capacity(rows.len());
-        for r in rows {
-            let [l, p, c] = crate::store::cells::<3>(r)?;
-            out.insert(
-                (int(l, "level")?, int(p, "parent")?),
-                group_blob(&c.bytes("c")?)?,
-            );
-        }
-        Ok(out)
-    }
-}
-
-impl NodeSource for SqlSource<'_> {
-    fn group(&mut self, level: usize, parent: u64) -> Result<Option<Group>, CircuitError> {
-        let r = self
-            .s
-            .row(
-                "SELECT c FROM nodes WHERE level = $1 AND parent = $2",
-                &[P::I(level as i64), P::I(parent as i64)],
-            )
-            .and_then(|row| self.one_group(row));
-        self.keep(r)
-    }
-
-    fn groups(
-        &mut self,
-        level: usize,
-        parents: &[u64],
-    ) -> Result<Vec<Option<Group>>, CircuitError> {
-        let mut out = Vec::with_capacity(parents.len());
-        for chunk in parents.chunks(500) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT level, parent, c FROM nodes WHERE level = $1 AND parent IN ({})",
-                list.join(",")
-            );
-            let mut params = vec![P::I(level as i64)];
-            params.extend(chunk.iter().map(|p| P::I(*p as i64)));
-            let r = self.keyed_groups(&sql, &params);
-            let found = self.keep(r)?;
-            out.extend(
-                chunk
-                    .iter()
-                    .map(|p| found.get(&(level as u64, *p)).copied()),
-            );
-        }
-        Ok(out)
-    }
-
-    fn path_groups(&mut self, at: &[(usize, u64)]) -> Result<Vec<Option<Group>>, CircuitError> {
-        let cond: Vec<String> = (0..at.len())
-            .map(|i| format!("(level = ${} AND parent = ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
-        let sql = format!(
-            "SELECT level, parent, c FROM nodes WHERE {}",
-            cond.join(" OR ")
-        );
-        let params: Vec<P<'_>> = at
-            .iter()
-            .flat_map(|(l, p)| [P::I(*l as i64), P::I(*p as i64)])
-            .collect();
-        let r = self.keyed_groups(&sql, &params);
-        let found = self.keep(r)?;
-        Ok(at
-            .iter()
-            .map(|(l, p)| found.get(&(*l as u64, *p)).copied())
-            .collect())
-    }
-
-    fn leaf(&mut self, index: u64) -> Result<Option<Leaf>, CircuitError> {
-        let r = self
-            .s
-            .row(
-                "SELECT key, next_key, rec, salt FROM leaves WHERE idx = $1",
-                &[P::I(index as i64)],
-            )
-            .and_then(|row| row.map(leaf_row).transpose());
-        self.keep(r)
-    }
-
-    fn index_of(&mut self, key: &Fr) -> Result<Option<u64>, CircuitError> {
-        let k = fr_to_be_bytes(key);
-        let r = self
-            .s
-            .row("SELECT idx FROM leaves WHERE key = $1", &[P::B(Some(&k))])
-            .and_then(|row| {
-                row.and_then(|r| r.into_iter().next())
-                    .map(|c| int(c, "idx"))
-                    .transpose()
-            });
-        self.keep(r)
-    }
-
-    fn below(&mut self, key: &Fr) -> Result<(Fr, u64), CircuitError> {
-        let k = fr_to_be_bytes(key);
-        let r = self
-            .s
-            .row(
-                "SELECT key, idx FROM leaves WHERE key < $1 ORDER BY key DESC LIMIT 1",
-                &[P::B(Some(&k))],
-            )
-            .and_then(|row| {
-                let row =
-                    row.ok_or_else(|| ApiError::internal("the leaf table has no sentinel"))?;
-                let [k, i] = crate::store::cells::<2>(row)?;
-                Ok((fr_blob(&k.bytes("key")?)?, int(i, "idx")?))
-            });
-        self.keep(r)
-    }
-
-    fn free_from(&mut self, from: u64) -> Result<Option<u64>, CircuitError> {
-        let r = self
-            .s
-            .row(
-                "SELECT idx FROM free_slots WHERE idx >= $1 ORDER BY idx LIMIT 1",
-                &[P::I(from as i64)],
-            )
-            .and_then(|row| {
-                row.and_then(|r| r.into_iter().next())
-                    .map(|c| int(c, "idx"))
-                    .transpose()
-            });
-        self.keep(r)
-    }
-
-    fn counts(&mut self) -> Result<Counts, CircuitError> {
-        let r = read_counts(self.s);
-        self.keep(r)
-    }
-}
-
-fn read_counts(s: &mut dyn Sql) -> Result<Counts, ApiError> {
-    let n = |v: Option<String>, what: &str| -> Result<u64, ApiError> {
-        v.ok_or_else(|| ApiError::internal(format!("the tree store records no {what}")))?
-            .parse()
-            .map_err(|_| ApiError::internal(format!("the tree store's {what} is not a number")))
-    };
-    Ok(Counts {
-        len: n(meta(s, "len")?, "len")?,
-        table_len: n(meta(s, "table_len")?, "table_len")?,
-    })
-}
-
-fn write_counts(s: &mut dyn Sql, c: Counts) -> Result<(), ApiError> {
-    set_meta(s, "len", &c.len.to_string())?;
-    set_meta(s, "table_len", &c.table_len.to_string())
-}
-
 /// Buffered writes of leaves and groups into `leaves_t` / `nodes_t`, several rows per
 /// statement.
 struct Writer {
@@ -651,89 +408,76 @@ pub(super) fn prepare(s: &mut dyn Sql, depth: usize, rebuild: bool) -> Result<()
     Ok(())
 }
 
-/// A refusal to start, for the operator's console (never sent over HTTP).
-fn refuse_start(message: String) -> ApiError {
-    tracing::error!(%message, "the tree store is refused");
-    ApiError::new(ErrorCode::Internal, message)
+/// What one publication did.
+#[derive(Debug)]
+pub(in crate::tree) struct Outcome {
+    pub(in crate::tree) root: Fr,
+    pub(in crate::tree) published_at: u64,
+    pub(in crate::tree) counts: Counts,
+    pub(in crate::tree) changes: usize,
+    pub(in crate::tree) rebuilt: bool,
+    /// Seconds spent applying the journal to the tree (hashing and writing nodes).
+    pub(in crate::tree) apply_seconds: f64,
 }
 
-/// Checks the stored tree at start: its root against the published one, and the stored
-/// paths of a sample of leaves (the first, the last, and random ones) against the root.
-/// Returns the root and counts.
-pub(super) fn verify(s: &mut dyn Sql, depth: usize) -> Result<(Fr, Counts), ApiError> {
-    use rand::Rng;
-    let published = meta(s, "published_root")?;
-    let mut src = SqlSource::new(s);
-    let checked = (|| -> Result<(Fr, Counts), CircuitError> {
-        let root = root_of(&mut src, depth)?;
-        let counts = src.counts()?;
-        let mut at = vec![0, counts.table_len.saturating_sub(1)];
-        let mut rng = rand::rngs::OsRng;
-        at.extend((0..SAMPLE).map(|_| rng.gen_range(0..counts.table_len.max(1))));
-        for i in at {
-            check_path(&mut src, depth, i, &root)?;
-        }
-        Ok((root, counts))
-    })();
-    let (root, counts) = checked.map_err(|e| match src.err.take() {
-        Some(db) => db,
-        None => refuse_start(format!("{REBUILD_HINT} ({e})")),
-    })?;
-    if let Some(p) = published {
-        if p != fr_to_dec(&root) {
-            return Err(refuse_start(format!(
-                "{REBUILD_HINT} (its root {} is not the published root {p}; if it stays so after \
-                 a rebuild, the leaf table itself was altered: restore the data directory from a \
-                 backup or re-import the rows)",
-                fr_to_dec(&root)
-            )));
-        }
-    }
-    Ok((root, counts))
-}
-
-/// A witness read from one committed state: `(root, published_at, present, witness)`.
-pub(super) fn read_witness(
+/// One publication inside the caller's write transaction: the journal read (net of
+/// overwrites), the writer token checked (PostgreSQL: a process taken over stops there,
+/// before the tree is touched), the journal applied, the new root and time recorded with
+/// `registry_pending`, and exactly the applied journal entries removed.
+pub(in crate::tree) fn publish_tx(
     s: &mut dyn Sql,
     depth: usize,
-    key: &Fr,
-) -> Result<(Fr, u64, bool, LookupWitness), ApiError> {
-    let at = meta(s, "published_at")?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut src = SqlSource::new(s);
-    let r = (|| {
-        let root = root_of(&mut src, depth)?;
-        let (present, w) = witness(&mut src, depth, key)?;
-        Ok::<_, CircuitError>((root, present, w))
-    })();
-    match r {
-        Ok((root, present, w)) => Ok((root, at, present, w)),
-        Err(CircuitError::KeyOutOfRange) => Err(ApiError::new(
-            ErrorCode::BadKey,
-            CircuitError::KeyOutOfRange.to_string(),
-        )
-        .field("attestation.subject_key")),
-        Err(e) => Err(src.error(e)),
+    writer: Option<&str>,
+    check_writer: fn(&mut dyn Sql, &str) -> Result<(), ApiError>,
+) -> Result<Outcome, ApiError> {
+    let rows = s.rows("SELECT seq, key, rec FROM changes ORDER BY seq", &[])?;
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut net = Net::new();
+    for r in rows {
+        let [seq, key, rec] = crate::store::cells::<3>(r)?;
+        seqs.push(seq.int("seq")?);
+        let rec = rec.opt_bytes("rec")?;
+        net.insert(
+            fr_blob(&key.bytes("key")?)?,
+            rec.as_deref().map(rec_blob).transpose()?,
+        );
     }
-}
-
-/// The published record of `key`.
-pub(super) fn published_row(s: &mut dyn Sql, key: &Fr) -> Result<Option<[Fr; 3]>, ApiError> {
-    let k = fr_to_be_bytes(key);
-    s.row("SELECT rec FROM leaves WHERE key = $1", &[P::B(Some(&k))])?
-        .and_then(|r| r.into_iter().next())
-        .map(|c| c.bytes("rec").and_then(|b| rec_blob(&b)))
-        .transpose()
-}
-
-/// The published root, time and counts (after a failed publication, or at start).
-pub(super) fn published(s: &mut dyn Sql, depth: usize) -> Result<(Fr, u64, Counts), ApiError> {
-    let at = meta(s, "published_at")?
+    if let Some(w) = writer {
+        check_writer(s, w)?;
+    }
+    // Strictly later than the previous publication (the caller waited for the clock to
+    // pass it, `TreeService::pace`; this covers a clock stepped back): the registry takes a
+    // new root only at a later time (§7.0).
+    let previous: u64 = meta(s, "published_at")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let mut src = SqlSource::new(s);
-    let root = root_of(&mut src, depth).map_err(|e| src.error(e))?;
-    let counts = read_counts(s)?;
-    Ok((root, at, counts))
+    let now = unix_now().max(previous.saturating_add(1));
+    let t = std::time::Instant::now();
+    let applied = apply(s, depth, &net)?;
+    let apply_seconds = t.elapsed().as_secs_f64();
+    set_meta(s, "published_root", &fr_to_dec(&applied.root))?;
+    set_meta(s, "published_at", &now.to_string())?;
+    set_meta(s, "registry_pending", "1")?;
+    if s.is_postgres() {
+        // Concurrent stages may commit entries out of `seq` order: remove exactly these.
+        for chunk in seqs.chunks(1_000) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let params: Vec<P<'_>> = chunk.iter().map(|x| P::I(*x)).collect();
+            s.exec(
+                &format!("DELETE FROM changes WHERE seq IN ({})", list.join(",")),
+                &params,
+            )?;
+        }
+    } else if let Some(max) = seqs.iter().max() {
+        // Writes are serialised by the file's lock: every entry up to the last one read.
+        s.exec("DELETE FROM changes WHERE seq <= $1", &[P::I(*max)])?;
+    }
+    Ok(Outcome {
+        root: applied.root,
+        published_at: now,
+        counts: applied.counts,
+        changes: net.len(),
+        rebuilt: applied.rebuilt,
+        apply_seconds,
+    })
 }

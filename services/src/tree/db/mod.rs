@@ -15,8 +15,8 @@
 mod postgres;
 mod sqlite;
 
-use super::nodes;
-use super::store::{fr_blob, rec_blob, rec_bytes, Net};
+use super::store::{rec_blob, rec_bytes};
+use super::{nodes, source};
 use crate::store::{
     bounded, db, load_or_create_signing_key, pg, pg_blocking_tx, pg_load_or_create_signing_key,
     write_tx, DatabaseUrl, Migration, PgStore, PgTx, Sql, Store, DEFAULT_POOL_SIZE, P,
@@ -26,8 +26,8 @@ use postgres::*;
 use rusqlite::{params, OptionalExtension};
 use sqlite::*;
 use std::sync::Arc;
-use zkcredit_api::{unix_now, ApiError, ErrorCode};
-use zkcredit_circuits::field::{fr_to_be_bytes, fr_to_dec};
+use zkcredit_api::{ApiError, ErrorCode};
+use zkcredit_circuits::field::fr_to_be_bytes;
 use zkcredit_circuits::imt::paged::Counts;
 use zkcredit_circuits::imt::LookupWitness;
 use zkcredit_circuits::Fr;
@@ -109,7 +109,6 @@ pub const DEFAULT_PG_SCHEMA: &str = "zkcredit_provider";
 const META: &str = "SELECT v FROM meta WHERE k = $1";
 const SET_META: &str =
     "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
-const SELECT_CHANGES: &str = "SELECT seq, key, rec FROM changes ORDER BY seq";
 const INSERT_CHANGE: &str = "INSERT INTO changes (key, rec) VALUES ($1, $2)";
 const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 ORDER BY seq DESC LIMIT 1";
 const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes";
@@ -118,24 +117,12 @@ fn lite(q: &str) -> String {
     q.replace('$', "?")
 }
 
-/// What a store holds at start (checked: `nodes::verify`).
+/// What a store holds at start (checked: `source::verify`).
 pub(super) struct Opened {
     pub(super) root: Fr,
     pub(super) published_at: u64,
     pub(super) counts: Counts,
     pub(super) signing_key: ed25519_dalek::SigningKey,
-}
-
-/// What one publication did.
-#[derive(Debug)]
-pub(super) struct Outcome {
-    pub(super) root: Fr,
-    pub(super) published_at: u64,
-    pub(super) counts: Counts,
-    pub(super) changes: usize,
-    pub(super) rebuilt: bool,
-    /// Seconds spent applying the journal to the tree (hashing and writing nodes).
-    pub(super) apply_seconds: f64,
 }
 
 /// Where a tree keeps its state.
@@ -236,9 +223,9 @@ impl TreeDb {
             let mut tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let stored = nodes::meta(&mut tx, "identity")?;
+            let stored = source::meta(&mut tx, "identity")?;
             if identity_check(stored, identity)? {
-                nodes::set_meta(&mut tx, "identity", identity)?;
+                source::set_meta(&mut tx, "identity", identity)?;
             }
             let out = open_checked(&mut tx, depth, rebuild)?;
             tx.commit().map_err(db)?;
@@ -425,7 +412,7 @@ impl TreeDb {
 
     /// Publishes: applies the journal to the tree and records the new root and time, in
     /// one write transaction (spec §4.4).
-    pub(super) async fn publish(&self, depth: usize) -> Result<Outcome, ApiError> {
+    pub(super) async fn publish(&self, depth: usize) -> Result<nodes::Outcome, ApiError> {
         match self {
             Self::Sqlite { store, .. } => {
                 store
@@ -433,7 +420,7 @@ impl TreeDb {
                         let mut tx = conn
                             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                             .map_err(db)?;
-                        let out = publish_tx(&mut tx, depth, None)?;
+                        let out = nodes::publish_tx(&mut tx, depth, None, check_writer_sql)?;
                         tx.commit().map_err(db)?;
                         Ok(out)
                     })
@@ -444,7 +431,9 @@ impl TreeDb {
             } => {
                 let (rt, st, w) = (journal.handle()?, journal.store.clone(), writer.clone());
                 tokio::task::spawn_blocking(move || {
-                    pg_blocking_tx(&rt, &st, bulk_tx(), |s| publish_tx(s, depth, Some(&w)))
+                    pg_blocking_tx(&rt, &st, bulk_tx(), |s| {
+                        nodes::publish_tx(s, depth, Some(&w), check_writer_sql)
+                    })
                 })
                 .await
                 .map_err(ApiError::internal)?
@@ -485,18 +474,18 @@ impl TreeDb {
         depth: usize,
         key: Fr,
     ) -> Result<(Fr, u64, bool, LookupWitness), ApiError> {
-        self.read(move |s| nodes::read_witness(s, depth, &key))
+        self.read(move |s| source::read_witness(s, depth, &key))
             .await
     }
 
     /// The published record of `key`.
     pub(super) async fn published_row(&self, key: Fr) -> Result<Option<[Fr; 3]>, ApiError> {
-        self.read(move |s| nodes::published_row(s, &key)).await
+        self.read(move |s| source::published_row(s, &key)).await
     }
 
     /// The published root, time and counts.
     pub(super) async fn published(&self, depth: usize) -> Result<(Fr, u64, Counts), ApiError> {
-        self.read(move |s| nodes::published(s, depth)).await
+        self.read(move |s| source::published(s, depth)).await
     }
 
     /// After a publication on SQLite: copy the WAL into the database file and truncate it
@@ -540,66 +529,9 @@ fn open_checked(
     rebuild: bool,
 ) -> Result<(Fr, Counts, u64), ApiError> {
     nodes::prepare(s, depth, rebuild)?;
-    let (root, counts) = nodes::verify(s, depth)?;
-    let at = nodes::meta(s, "published_at")?
+    let (root, counts) = source::verify(s, depth)?;
+    let at = source::meta(s, "published_at")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     Ok((root, counts, at))
-}
-
-/// One publication inside the caller's write transaction: the journal read (net of
-/// overwrites), the writer token checked (PostgreSQL: a process taken over stops there,
-/// before the tree is touched), the journal applied, the new root and time recorded with
-/// `registry_pending`, and exactly the applied journal entries removed.
-fn publish_tx(s: &mut dyn Sql, depth: usize, writer: Option<&str>) -> Result<Outcome, ApiError> {
-    let rows = s.rows(SELECT_CHANGES, &[])?;
-    let mut seqs = Vec::with_capacity(rows.len());
-    let mut net = Net::new();
-    for r in rows {
-        let [seq, key, rec] = crate::store::cells::<3>(r)?;
-        seqs.push(seq.int("seq")?);
-        let rec = rec.opt_bytes("rec")?;
-        net.insert(
-            fr_blob(&key.bytes("key")?)?,
-            rec.as_deref().map(rec_blob).transpose()?,
-        );
-    }
-    if let Some(w) = writer {
-        check_writer_sql(s, w)?;
-    }
-    // Strictly later than the previous publication (the caller waited for the clock to
-    // pass it, `TreeService::pace`; this covers a clock stepped back): the registry takes a
-    // new root only at a later time (§7.0).
-    let previous: u64 = nodes::meta(s, "published_at")?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let now = unix_now().max(previous.saturating_add(1));
-    let t = std::time::Instant::now();
-    let applied = nodes::apply(s, depth, &net)?;
-    let apply_seconds = t.elapsed().as_secs_f64();
-    nodes::set_meta(s, "published_root", &fr_to_dec(&applied.root))?;
-    nodes::set_meta(s, "published_at", &now.to_string())?;
-    nodes::set_meta(s, "registry_pending", "1")?;
-    if s.is_postgres() {
-        // Concurrent stages may commit entries out of `seq` order: remove exactly these.
-        for chunk in seqs.chunks(1_000) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let params: Vec<P<'_>> = chunk.iter().map(|x| P::I(*x)).collect();
-            s.exec(
-                &format!("DELETE FROM changes WHERE seq IN ({})", list.join(",")),
-                &params,
-            )?;
-        }
-    } else if let Some(max) = seqs.iter().max() {
-        // Writes are serialised by the file's lock: every entry up to the last one read.
-        s.exec("DELETE FROM changes WHERE seq <= $1", &[P::I(*max)])?;
-    }
-    Ok(Outcome {
-        root: applied.root,
-        published_at: now,
-        counts: applied.counts,
-        changes: net.len(),
-        rebuilt: applied.rebuilt,
-        apply_seconds,
-    })
 }

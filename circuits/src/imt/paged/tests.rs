@@ -3,7 +3,7 @@
 //! that is corrupt or truncated.
 
 use super::*;
-use crate::imt::IndexedMerkleTree;
+use crate::imt::{IndexedMerkleTree, Leaf, SaltedRow};
 use proptest::prelude::*;
 
 fn k(x: u64) -> Fr {

@@ -1,0 +1,268 @@
+//! Streaming builds (spec §4.4): a tree from rows in key order, and every node from a leaf
+//! table in index order, one parallel chunk of `4^CHUNK_LEVELS` leaves at a time.
+
+use super::{storage, Counts, Group};
+use crate::imt::{
+    check_key, levels, node_hash, zero_hashes, IndexedMerkleTree, Leaf, SaltedRow, ARITY,
+};
+use crate::{CircuitError, Fr};
+use ark_ff::Zero;
+use rayon::prelude::*;
+
+/// One item a bulk build writes.
+#[derive(Clone, Copy, Debug)]
+pub enum Built<'a> {
+    /// A leaf.
+    Leaf(u64, &'a Leaf),
+    /// A group `(level, parent)`.
+    Group(usize, u64, &'a Group),
+}
+
+/// Leaves hashed per parallel chunk: `4^CHUNK_LEVELS` (fewer for small trees).
+pub const CHUNK_LEVELS: usize = 7;
+
+/// Builds a tree from rows in strictly ascending key order (spec §4.4 bulk build) — the
+/// sentinel at index 0, row `n` at index `n + 1`, as [`IndexedMerkleTree::from_salted_rows`]
+/// lays them out — handing every leaf and group to `emit` in order, and returns the root and
+/// counts. Memory is one chunk of leaves, whatever the number of rows.
+pub fn build_sorted<E>(
+    depth: usize,
+    rows: impl IntoIterator<Item = Result<SaltedRow, E>>,
+    mut emit: impl FnMut(Built<'_>) -> Result<(), E>,
+) -> Result<(Fr, Counts), E>
+where
+    E: From<CircuitError>,
+{
+    IndexedMerkleTree::new(depth)?;
+    let top = levels(depth);
+    let chunk_levels = CHUNK_LEVELS.min(top);
+    let chunk = 1usize << (2 * chunk_levels);
+    let zeros = zero_hashes(depth);
+    let mut upper = Upper {
+        top,
+        zeros: &zeros,
+        bufs: vec![Vec::new(); top + 1],
+        pushed: vec![0; top + 1],
+        root: None,
+    };
+    let mut pending: Vec<Leaf> = Vec::with_capacity(chunk);
+    pending.push(Leaf::default());
+    let mut first_index = 0u64;
+    let mut last_key = Fr::zero();
+    let mut n = 0u64;
+    for row in rows {
+        let (key, values, salt) = row?;
+        check_key(&key)?;
+        if key <= last_key {
+            return Err(storage(format!(
+                "bulk build: row {} is not in strictly ascending key order",
+                n + 1
+            ))
+            .into());
+        }
+        if depth < 64 && n + 2 > (1u64 << depth) {
+            return Err(CircuitError::TreeFull { depth }.into());
+        }
+        if let Some(prev) = pending.last_mut() {
+            prev.next_key = key;
+        }
+        if pending.len() == chunk {
+            // Every leaf of a full chunk has its next key now: hash and write it.
+            let h = leaf_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
+            upper.push(chunk_levels, h, &mut emit)?;
+            first_index += chunk as u64;
+            pending.clear();
+        }
+        pending.push(Leaf {
+            key,
+            next_key: Fr::zero(),
+            values,
+            salt,
+        });
+        last_key = key;
+        n += 1;
+    }
+    let h = leaf_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
+    upper.push(chunk_levels, h, &mut emit)?;
+    let root = upper.flush(chunk_levels, &mut emit)?;
+    Ok((
+        root,
+        Counts {
+            len: n,
+            table_len: n + 1,
+        },
+    ))
+}
+
+/// Hashes a chunk's leaf hashes (`nodes`, starting at index `first`, aligned to the chunk)
+/// up to its one node at level `chunk_levels`, emitting every group with a leaf below it.
+fn hash_chunk<E>(
+    mut nodes: Vec<Fr>,
+    first: u64,
+    chunk_levels: usize,
+    zeros: &[Fr],
+    emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
+) -> Result<Fr, E> {
+    let mut base = first;
+    for (l, zero) in zeros.iter().enumerate().take(chunk_levels) {
+        let groups: Vec<Group> = nodes
+            .chunks(ARITY)
+            .map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or(*zero)))
+            .collect();
+        nodes = groups.par_iter().map(|g| node_hash(*g)).collect();
+        for (j, g) in groups.iter().enumerate() {
+            emit(Built::Group(l, (base >> 2) + j as u64, g))?;
+        }
+        base >>= 2;
+    }
+    Ok(nodes[0])
+}
+
+/// Hashes and emits a chunk of leaves of a bulk build.
+fn leaf_chunk<E>(
+    leaves: &[Leaf],
+    first: u64,
+    chunk_levels: usize,
+    zeros: &[Fr],
+    emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
+) -> Result<Fr, E> {
+    let hashes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
+    for (i, l) in leaves.iter().enumerate() {
+        emit(Built::Leaf(first + i as u64, l))?;
+    }
+    hash_chunk(hashes, first, chunk_levels, zeros, emit)
+}
+
+/// Recomputes every group of a tree from its leaf table, given in ascending index order
+/// (holes are empty slots): what a store runs when its node store is missing or was found
+/// corrupt (spec §4.4). Emits groups only; returns the root and the counts (`table_len` =
+/// the largest index + 1). Memory is one chunk of leaves.
+pub fn hash_leaf_table<E>(
+    depth: usize,
+    leaves: impl IntoIterator<Item = Result<(u64, Leaf), E>>,
+    mut emit: impl FnMut(Built<'_>) -> Result<(), E>,
+) -> Result<(Fr, Counts), E>
+where
+    E: From<CircuitError>,
+{
+    IndexedMerkleTree::new(depth)?;
+    let top = levels(depth);
+    let chunk_levels = CHUNK_LEVELS.min(top);
+    let chunk = 1u64 << (2 * chunk_levels);
+    let zeros = zero_hashes(depth);
+    let mut upper = Upper {
+        top,
+        zeros: &zeros,
+        bufs: vec![Vec::new(); top + 1],
+        pushed: vec![0; top + 1],
+        root: None,
+    };
+    let mut c = 0u64;
+    let mut pending: Vec<Option<Leaf>> = Vec::new();
+    let mut last: Option<u64> = None;
+    let mut len = 0u64;
+    let flush = |c: u64,
+                 pending: &mut Vec<Option<Leaf>>,
+                 upper: &mut Upper<'_>,
+                 emit: &mut dyn FnMut(Built<'_>) -> Result<(), E>|
+     -> Result<(), E> {
+        let mut emit = |b: Built<'_>| emit(b);
+        let h = if pending.iter().all(Option::is_none) {
+            zeros[chunk_levels]
+        } else {
+            let hashes: Vec<Fr> = pending
+                .par_iter()
+                .map(|l| l.as_ref().map(Leaf::hash).unwrap_or_else(Fr::zero))
+                .collect();
+            hash_chunk(hashes, c * chunk, chunk_levels, &zeros, &mut emit)?
+        };
+        pending.clear();
+        upper.push(chunk_levels, h, &mut emit)
+    };
+    for item in leaves {
+        let (i, leaf) = item?;
+        if last.is_some_and(|l| i <= l) || (depth < 64 && i >> depth != 0) {
+            return Err(storage(format!(
+                "leaf table: index {i} out of order or beyond depth {depth}"
+            ))
+            .into());
+        }
+        while i >= (c + 1) * chunk {
+            pending.resize(chunk as usize, None);
+            flush(c, &mut pending, &mut upper, &mut emit)?;
+            c += 1;
+        }
+        pending.resize((i - c * chunk) as usize, None);
+        pending.push(Some(leaf));
+        last = Some(i);
+        if i > 0 {
+            len += 1;
+        }
+    }
+    if !pending.is_empty() {
+        flush(c, &mut pending, &mut upper, &mut emit)?;
+    }
+    let mut emit = |b: Built<'_>| emit(b);
+    let root = upper.flush(chunk_levels, &mut emit)?;
+    Ok((
+        root,
+        Counts {
+            len,
+            table_len: last.map_or(0, |l| l + 1),
+        },
+    ))
+}
+
+/// The levels above the chunks: one partial group per level, filled left to right.
+struct Upper<'z> {
+    top: usize,
+    zeros: &'z [Fr],
+    bufs: Vec<Vec<Fr>>,
+    pushed: Vec<u64>,
+    root: Option<Fr>,
+}
+
+impl Upper<'_> {
+    fn push<E>(
+        &mut self,
+        level: usize,
+        node: Fr,
+        emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if level == self.top {
+            self.root = Some(node);
+            return Ok(());
+        }
+        self.bufs[level].push(node);
+        self.pushed[level] += 1;
+        if self.bufs[level].len() == ARITY {
+            self.close(level, emit)?;
+        }
+        Ok(())
+    }
+
+    fn close<E>(
+        &mut self,
+        level: usize,
+        emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let buf = std::mem::take(&mut self.bufs[level]);
+        let g: Group = std::array::from_fn(|k| buf.get(k).copied().unwrap_or(self.zeros[level]));
+        let parent = (self.pushed[level] - 1) >> 2;
+        emit(Built::Group(level, parent, &g))?;
+        self.push(level + 1, node_hash(g), emit)
+    }
+
+    fn flush<E>(
+        mut self,
+        from: usize,
+        emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
+    ) -> Result<Fr, E> {
+        for l in from..self.top {
+            if !self.bufs[l].is_empty() {
+                self.close(l, emit)?;
+            }
+        }
+        Ok(self.root.unwrap_or(self.zeros[self.top]))
+    }
+}

@@ -42,12 +42,18 @@ pub fn setup_small(cwd: &Path) {
 
 /// Spawns `zkcredit <args>` and returns it with the lines it printed up to "listening on".
 /// The caller owns the child and kills and waits for it.
-#[allow(clippy::zombie_processes)]
 pub fn serve(cwd: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
+    serve_env(cwd, args, &[])
+}
+
+/// [`serve`] with extra environment variables.
+#[allow(clippy::zombie_processes)]
+pub fn serve_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
         .args(args)
         .current_dir(cwd)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -320,6 +320,12 @@ impl TreeService {
         })
     }
 
+    /// The witness for `key` in the published tree, **without** the request authentication
+    /// the `/v1/witness` route performs first: for the operator's own tools and benchmarks.
+    pub async fn published_witness(&self, key: &Fr) -> Result<WitnessResponse, ApiError> {
+        self.witness_for(key).await
+    }
+
     /// Keys in the published tree.
     pub fn rows(&self) -> u64 {
         self.state
@@ -327,6 +333,18 @@ impl TreeService {
             .unwrap_or_else(|p| p.into_inner())
             .counts
             .len
+    }
+}
+
+/// The crash tests' hook (spec §4.4): when the environment variable
+/// `ZKCREDIT_TEST_CRASH_AT` names this point, the process aborts here — no destructor, no
+/// rollback, no flush, as a power cut or SIGKILL would leave it. Points: `stage:middle`,
+/// `rebuild:middle`, `rebuild:swapped`, `overlay:written`, `publish:before-commit`,
+/// `publish:after-commit`. Unset in any real deployment.
+pub(crate) fn crash_point(name: &str) {
+    if std::env::var("ZKCREDIT_TEST_CRASH_AT").is_ok_and(|v| v == name) {
+        eprintln!("crash point {name} reached: aborting (ZKCREDIT_TEST_CRASH_AT)");
+        std::process::abort();
     }
 }
 

@@ -35,6 +35,7 @@ const PAGE: i64 = 5_000;
 /// Buffered writes of leaves and groups into `leaves_t` / `nodes_t`, several rows per
 /// statement.
 struct Writer {
+    flushes: usize,
     leaves_t: &'static str,
     nodes_t: &'static str,
     upsert: bool,
@@ -45,6 +46,7 @@ struct Writer {
 impl Writer {
     fn new(leaves_t: &'static str, nodes_t: &'static str, upsert: bool) -> Self {
         Self {
+            flushes: 0,
             leaves_t,
             nodes_t,
             upsert,
@@ -65,6 +67,10 @@ impl Writer {
     }
 
     fn flush(&mut self, s: &mut dyn Sql) -> Result<(), ApiError> {
+        self.flushes += 1;
+        if self.leaves_t == "leaves_next" && self.flushes == 3 {
+            super::crash_point("rebuild:middle");
+        }
         if !self.leaves.is_empty() {
             let cols: Vec<[Vec<u8>; 4]> = self
                 .leaves
@@ -208,6 +214,83 @@ impl KeyPages {
     }
 }
 
+/// The journal's net effect in key order (the last entry of each key), read a page at a
+/// time, keeping the `seq` of every entry read.
+struct JournalPages {
+    after: (Vec<u8>, i64),
+    page: std::collections::VecDeque<(i64, Fr, Option<[Fr; 3]>)>,
+    done: bool,
+    peeked: Option<(Fr, Option<[Fr; 3]>)>,
+    seqs: Vec<i64>,
+    keys: usize,
+}
+
+impl JournalPages {
+    fn new() -> Self {
+        Self {
+            after: (Vec::new(), 0),
+            page: Default::default(),
+            done: false,
+            peeked: None,
+            seqs: Vec::new(),
+            keys: 0,
+        }
+    }
+
+    fn refill(&mut self, s: &mut dyn Sql) -> Result<(), ApiError> {
+        if !self.page.is_empty() || self.done {
+            return Ok(());
+        }
+        let rows = s.rows(
+            "SELECT seq, key, rec FROM changes WHERE (key, seq) > ($1, $2) ORDER BY key, seq LIMIT $3",
+            &[P::B(Some(&self.after.0)), P::I(self.after.1), P::I(PAGE)],
+        )?;
+        self.done = (rows.len() as i64) < PAGE;
+        for r in rows {
+            let [seq, key, rec] = crate::store::cells::<3>(r)?;
+            let (seq, key) = (seq.int("seq")?, key.bytes("key")?);
+            let rec = rec.opt_bytes("rec")?;
+            let k = fr_blob(&key)?;
+            self.page
+                .push_back((seq, k, rec.as_deref().map(rec_blob).transpose()?));
+            self.after = (key, seq);
+        }
+        Ok(())
+    }
+
+    /// The next key's net change (its last entry).
+    fn next(&mut self, s: &mut dyn Sql) -> Result<Option<(Fr, Option<[Fr; 3]>)>, ApiError> {
+        if let Some(p) = self.peeked.take() {
+            return Ok(Some(p));
+        }
+        self.refill(s)?;
+        let Some((seq, key, mut rec)) = self.page.pop_front() else {
+            return Ok(None);
+        };
+        self.seqs.push(seq);
+        loop {
+            self.refill(s)?;
+            match self.page.front() {
+                Some((_, k, _)) if *k == key => {
+                    let (seq, _, r) = self.page.pop_front().expect("front exists");
+                    self.seqs.push(seq);
+                    rec = r;
+                }
+                _ => break,
+            }
+        }
+        self.keys += 1;
+        Ok(Some((key, rec)))
+    }
+
+    fn peek(&mut self, s: &mut dyn Sql) -> Result<Option<(Fr, Option<[Fr; 3]>)>, ApiError> {
+        if self.peeked.is_none() {
+            self.peeked = self.next(s)?;
+        }
+        Ok(self.peeked)
+    }
+}
+
 /// The outcome of applying a journal.
 #[derive(Debug)]
 pub(super) struct Applied {
@@ -216,15 +299,10 @@ pub(super) struct Applied {
     pub(super) rebuilt: bool,
 }
 
-/// Applies the net journal `net` to the tree inside the caller's write transaction `s`:
-/// row by row through an overlay, or by a rebuild when the journal rewrites more than
-/// [`REBUILD_THRESHOLD`] rows and a quarter of the tree. Every upserted row takes a fresh
-/// salt (spec §4.1); unchanged rows keep theirs.
-pub(super) fn apply(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied, ApiError> {
-    let counts = read_counts(s)?;
-    if net.len() > REBUILD_THRESHOLD && net.len() as u64 * 4 > counts.len {
-        return rebuild(s, depth, net);
-    }
+/// Applies the net journal `net` to the tree inside the caller's write transaction `s`, row
+/// by row through an overlay. Every upserted row takes a fresh salt (spec §4.1); unchanged
+/// rows keep theirs.
+fn apply(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied, ApiError> {
     let mut src = SqlSource::new(s);
     let delta = {
         let run = |src: &mut SqlSource<'_>| -> Result<Delta, CircuitError> {
@@ -246,6 +324,7 @@ pub(super) fn apply(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied,
         }
     };
     write_delta(s, &delta)?;
+    super::crash_point("overlay:written");
     Ok(Applied {
         root: delta.root,
         counts: delta.counts,
@@ -253,8 +332,9 @@ pub(super) fn apply(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied,
     })
 }
 
-/// Rebuilds the tree from the old leaves merged with `net`, streaming, into new tables.
-fn rebuild(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied, ApiError> {
+/// Rebuilds the tree from the old leaves merged with the journal (both read in key order,
+/// a page at a time), streaming, into new tables.
+fn rebuild(s: &mut dyn Sql, depth: usize, journal: &mut JournalPages) -> Result<Applied, ApiError> {
     for ddl in next_tables(s) {
         s.exec(ddl, &[])?;
     }
@@ -264,7 +344,6 @@ fn rebuild(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied, ApiError
         page: Vec::new().into_iter(),
         done: false,
     };
-    let mut changes = net.iter().peekable();
     let mut head: Option<(Fr, Leaf)> = None;
     let rows = std::iter::from_fn(|| -> Option<Result<SaltedRow, TreeErr>> {
         loop {
@@ -274,19 +353,27 @@ fn rebuild(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied, ApiError
                     Err(e) => return Some(Err(e.into())),
                 }
             }
-            let take_change = match (&head, changes.peek()) {
+            let change = match journal.peek(*s.borrow_mut()) {
+                Ok(c) => c.map(|(k, _)| k),
+                Err(e) => return Some(Err(e.into())),
+            };
+            let take_change = match (&head, change) {
                 (None, None) => return None,
                 (None, Some(_)) => true,
                 (Some(_), None) => false,
-                (Some((hk, _)), Some((ck, _))) => *ck <= hk,
+                (Some((hk, _)), Some(ck)) => ck <= *hk,
             };
             if take_change {
-                let (k, v) = changes.next().expect("peeked");
-                if head.as_ref().is_some_and(|(hk, _)| hk == k) {
+                let (k, v) = match journal.next(*s.borrow_mut()) {
+                    Ok(Some(c)) => c,
+                    Ok(None) => return None,
+                    Err(e) => return Some(Err(e.into())),
+                };
+                if head.as_ref().is_some_and(|(hk, _)| *hk == k) {
                     head = None;
                 }
                 if let Some(v) = v {
-                    return Some(Ok((*k, *v, fresh_salt())));
+                    return Some(Ok((k, v, fresh_salt())));
                 }
             } else {
                 let (k, l) = head.take().expect("matched");
@@ -300,6 +387,7 @@ fn rebuild(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied, ApiError
     let (root, counts) = built.map_err(|e| e.0)?;
     w.flush(s)?;
     swap_in_next(s)?;
+    super::crash_point("rebuild:swapped");
     write_counts(s, counts)?;
     Ok(Applied {
         root,
@@ -430,17 +518,23 @@ pub(in crate::tree) fn publish_tx(
     writer: Option<&str>,
     check_writer: fn(&mut dyn Sql, &str) -> Result<(), ApiError>,
 ) -> Result<Outcome, ApiError> {
-    let rows = s.rows("SELECT seq, key, rec FROM changes ORDER BY seq", &[])?;
-    let mut seqs = Vec::with_capacity(rows.len());
+    // A journal that rewrites more than REBUILD_THRESHOLD rows and a quarter of the tree is
+    // merged with the old leaves by a streaming rebuild; a smaller one is read whole and
+    // applied row by row.
+    let entries = s.count("SELECT COUNT(*) FROM changes", &[])?;
+    let stream = entries > REBUILD_THRESHOLD as u64 && entries * 4 > read_counts(s)?.len;
+    let mut seqs = Vec::new();
     let mut net = Net::new();
-    for r in rows {
-        let [seq, key, rec] = crate::store::cells::<3>(r)?;
-        seqs.push(seq.int("seq")?);
-        let rec = rec.opt_bytes("rec")?;
-        net.insert(
-            fr_blob(&key.bytes("key")?)?,
-            rec.as_deref().map(rec_blob).transpose()?,
-        );
+    if !stream {
+        for r in s.rows("SELECT seq, key, rec FROM changes ORDER BY seq", &[])? {
+            let [seq, key, rec] = crate::store::cells::<3>(r)?;
+            seqs.push(seq.int("seq")?);
+            let rec = rec.opt_bytes("rec")?;
+            net.insert(
+                fr_blob(&key.bytes("key")?)?,
+                rec.as_deref().map(rec_blob).transpose()?,
+            );
+        }
     }
     if let Some(w) = writer {
         check_writer(s, w)?;
@@ -453,7 +547,14 @@ pub(in crate::tree) fn publish_tx(
         .unwrap_or(0);
     let now = unix_now().max(previous.saturating_add(1));
     let t = std::time::Instant::now();
-    let applied = apply(s, depth, &net)?;
+    let (applied, changes) = if stream {
+        let mut journal = JournalPages::new();
+        let applied = rebuild(s, depth, &mut journal)?;
+        seqs = journal.seqs;
+        (applied, journal.keys)
+    } else {
+        (apply(s, depth, &net)?, net.len())
+    };
     let apply_seconds = t.elapsed().as_secs_f64();
     set_meta(s, "published_root", &fr_to_dec(&applied.root))?;
     set_meta(s, "published_at", &now.to_string())?;
@@ -472,11 +573,12 @@ pub(in crate::tree) fn publish_tx(
         // Writes are serialised by the file's lock: every entry up to the last one read.
         s.exec("DELETE FROM changes WHERE seq <= $1", &[P::I(*max)])?;
     }
+    super::crash_point("publish:before-commit");
     Ok(Outcome {
         root: applied.root,
         published_at: now,
         counts: applied.counts,
-        changes: net.len(),
+        changes,
         rebuilt: applied.rebuilt,
         apply_seconds,
     })

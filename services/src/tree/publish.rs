@@ -35,6 +35,7 @@ impl TreeService {
                 return Err(e);
             }
         };
+        super::crash_point("publish:after-commit");
         let seconds = t.elapsed().as_secs_f64();
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = Published {
             root: out.root,

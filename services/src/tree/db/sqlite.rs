@@ -28,7 +28,10 @@ pub(super) fn sqlite_stage(
     let tx = conn.transaction().map_err(db)?;
     {
         let mut st = tx.prepare(&lite(INSERT_CHANGE)).map_err(db)?;
-        for (k, v) in changes {
+        for (i, (k, v)) in changes.iter().enumerate() {
+            if i == changes.len() / 2 && i > 0 {
+                crate::tree::crash_point("stage:middle");
+            }
             st.execute(params![
                 fr_to_be_bytes(k).to_vec(),
                 v.as_ref().map(rec_bytes)

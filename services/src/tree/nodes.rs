@@ -214,13 +214,16 @@ impl KeyPages {
     }
 }
 
+/// One key's net change: its last record, `None` for a delete.
+type NetChange = (Fr, Option<[Fr; 3]>);
+
 /// The journal's net effect in key order (the last entry of each key), read a page at a
 /// time, keeping the `seq` of every entry read.
 struct JournalPages {
     after: (Vec<u8>, i64),
     page: std::collections::VecDeque<(i64, Fr, Option<[Fr; 3]>)>,
     done: bool,
-    peeked: Option<(Fr, Option<[Fr; 3]>)>,
+    peeked: Option<NetChange>,
     seqs: Vec<i64>,
     keys: usize,
 }
@@ -259,7 +262,7 @@ impl JournalPages {
     }
 
     /// The next key's net change (its last entry).
-    fn next(&mut self, s: &mut dyn Sql) -> Result<Option<(Fr, Option<[Fr; 3]>)>, ApiError> {
+    fn next(&mut self, s: &mut dyn Sql) -> Result<Option<NetChange>, ApiError> {
         if let Some(p) = self.peeked.take() {
             return Ok(Some(p));
         }
@@ -283,7 +286,7 @@ impl JournalPages {
         Ok(Some((key, rec)))
     }
 
-    fn peek(&mut self, s: &mut dyn Sql) -> Result<Option<(Fr, Option<[Fr; 3]>)>, ApiError> {
+    fn peek(&mut self, s: &mut dyn Sql) -> Result<Option<NetChange>, ApiError> {
         if self.peeked.is_none() {
             self.peeked = self.next(s)?;
         }

@@ -1,19 +1,17 @@
 //! A provider's indexed tree as a service (spec §4, §7.3): what the fraud lists, lenders,
 //! bureaus and the KYC issuer share.
 //!
-//! **Persistence and crash consistency (spec §4.4).** Two tables in one SQLite file (or one
-//! PostgreSQL schema, written by one process at a time: `db/`):
-//! `changes`, an append-only journal of admin upserts and deletes (the provider's wishes),
-//! and `leaves`, the tree's leaf table *as last published* (index → key, next key,
-//! record, salt: every upsert takes a fresh salt from OS randomness, spec §4.1). The
-//! in-memory tree always equals `leaves`. Publishing applies the journal to the tree
-//! (O(depth) per row, or a parallel rebuild for large batches), then writes the
-//! touched leaves, the new root and timestamp, and removes the applied journal entries in
-//! **one** transaction (`synchronous=FULL`). A crash before the commit leaves the old tree
-//! and the journal; after, the new tree. On start the tree is rebuilt from `leaves`, checked
-//! well-formed, and its root compared with the recorded published root: a service whose
-//! store disagrees refuses to start. The registry is told after the commit; a pending
-//! notification survives a restart and is retried.
+//! **Persistence and crash consistency (spec §4.4).** The tree lives on disk, in one SQLite
+//! file or one PostgreSQL schema (`db/`): the journal of admin upserts and deletes
+//! (`changes`), the leaf table *as last published* (every upsert takes a fresh salt from OS
+//! randomness, spec §4.1), every inner node, the free list and the counts; this process
+//! holds none of it. A publication applies the journal and records the new root and time
+//! in **one** transaction (`nodes.rs`); a crash before the commit leaves the old tree and the
+//! journal, after it the new tree. Witnesses are read from one committed state
+//! (`source.rs`). At start the stored root is checked against the published one, with a
+//! sample of stored paths; a store that disagrees refuses to start and names
+//! `--rebuild-tree`. The registry is told after the commit; a pending notification survives
+//! a restart and is retried.
 //!
 //! Routes (admin bearer token on `/v1/admin/*`):
 //! - `PUT|GET|DELETE /v1/admin/rows/{subject_key}` — stage an upsert `{values: [v0,v1,v2]}`,

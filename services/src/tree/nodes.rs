@@ -36,6 +36,8 @@ const PAGE: i64 = 5_000;
 /// statement.
 struct Writer {
     flushes: usize,
+    /// Writing a rebuild (the `rebuild:middle` crash point).
+    rebuilding: bool,
     leaves_t: &'static str,
     nodes_t: &'static str,
     upsert: bool,
@@ -47,6 +49,7 @@ impl Writer {
     fn new(leaves_t: &'static str, nodes_t: &'static str, upsert: bool) -> Self {
         Self {
             flushes: 0,
+            rebuilding: false,
             leaves_t,
             nodes_t,
             upsert,
@@ -68,7 +71,7 @@ impl Writer {
 
     fn flush(&mut self, s: &mut dyn Sql) -> Result<(), ApiError> {
         self.flushes += 1;
-        if self.leaves_t == "leaves_next" && self.flushes == 3 {
+        if self.rebuilding && self.flushes == 3 {
             super::crash_point("rebuild:middle");
         }
         if !self.leaves.is_empty() {
@@ -148,42 +151,33 @@ fn write_delta(s: &mut dyn Sql, d: &Delta) -> Result<(), ApiError> {
     write_counts(s, d.counts)
 }
 
-/// The DDL of the tables a rebuild writes before they replace `leaves` and `nodes`.
-fn next_tables(s: &dyn Sql) -> [&'static str; 2] {
-    if s.is_postgres() {
-        [
-            "CREATE TABLE leaves_next (idx BIGINT PRIMARY KEY, key BYTEA NOT NULL, next_key BYTEA NOT NULL, rec BYTEA NOT NULL, salt BYTEA NOT NULL)",
-            "CREATE TABLE nodes_next (level BIGINT NOT NULL, parent BIGINT NOT NULL, c BYTEA NOT NULL, PRIMARY KEY (level, parent))",
-        ]
-    } else {
-        [
-            "CREATE TABLE leaves_next (idx INTEGER PRIMARY KEY, key BLOB NOT NULL, next_key BLOB NOT NULL, rec BLOB NOT NULL, salt BLOB NOT NULL)",
-            "CREATE TABLE nodes_next (level INTEGER NOT NULL, parent INTEGER NOT NULL, c BLOB NOT NULL, PRIMARY KEY (level, parent)) WITHOUT ROWID",
-        ]
-    }
+/// The DDL of the tables a rebuild writes on SQLite before they replace `leaves` and
+/// `nodes`.
+fn next_tables(_: &dyn Sql) -> [&'static str; 2] {
+    [
+        "CREATE TABLE leaves_next (idx INTEGER PRIMARY KEY, key BLOB NOT NULL, next_key BLOB NOT NULL, rec BLOB NOT NULL, salt BLOB NOT NULL)",
+        "CREATE TABLE nodes_next (level INTEGER NOT NULL, parent INTEGER NOT NULL, c BLOB NOT NULL, PRIMARY KEY (level, parent)) WITHOUT ROWID",
+    ]
 }
 
-/// Replaces `leaves` and `nodes` by the `_next` tables and empties the free list.
+/// Replaces `leaves` and `nodes` by the `_next` tables and empties the free list (SQLite).
 fn swap_in_next(s: &mut dyn Sql) -> Result<(), ApiError> {
     for q in [
         "DROP TABLE leaves",
         "ALTER TABLE leaves_next RENAME TO leaves",
         "DROP TABLE nodes",
         "ALTER TABLE nodes_next RENAME TO nodes",
+        "CREATE INDEX leaves_key ON leaves (key)",
+        "DELETE FROM free_slots",
     ] {
         s.exec(q, &[])?;
     }
-    if s.is_postgres() {
-        s.exec("ALTER INDEX leaves_next_pkey RENAME TO leaves_pkey", &[])?;
-        s.exec("ALTER INDEX nodes_next_pkey RENAME TO nodes_pkey", &[])?;
-    }
-    s.exec("CREATE INDEX leaves_key ON leaves (key)", &[])?;
-    s.exec("DELETE FROM free_slots", &[])?;
     Ok(())
 }
 
 /// The old leaves in key order, the sentinel excluded, read a page at a time.
 struct KeyPages {
+    table: &'static str,
     after: Vec<u8>,
     page: std::vec::IntoIter<(Fr, Leaf)>,
     done: bool,
@@ -198,7 +192,10 @@ impl KeyPages {
             return Ok(None);
         }
         let rows = s.rows(
-            "SELECT key, next_key, rec, salt FROM leaves WHERE key > $1 ORDER BY key LIMIT $2",
+            &format!(
+                "SELECT key, next_key, rec, salt FROM {} WHERE key > $1 ORDER BY key LIMIT $2",
+                self.table
+            ),
             &[P::B(Some(&self.after)), P::I(PAGE)],
         )?;
         self.done = (rows.len() as i64) < PAGE;
@@ -224,13 +221,18 @@ struct JournalPages {
     page: std::collections::VecDeque<(i64, Fr, Option<[Fr; 3]>)>,
     done: bool,
     peeked: Option<NetChange>,
+    /// Every `seq` read (PostgreSQL, which removes exactly those), else only the largest.
     seqs: Vec<i64>,
+    keep_seqs: bool,
+    max_seq: Option<i64>,
     keys: usize,
 }
 
 impl JournalPages {
-    fn new() -> Self {
+    fn new(keep_seqs: bool) -> Self {
         Self {
+            keep_seqs,
+            max_seq: None,
             after: (Vec::new(), 0),
             page: Default::default(),
             done: false,
@@ -238,6 +240,13 @@ impl JournalPages {
             seqs: Vec::new(),
             keys: 0,
         }
+    }
+
+    fn read(&mut self, seq: i64) {
+        if self.keep_seqs {
+            self.seqs.push(seq);
+        }
+        self.max_seq = self.max_seq.max(Some(seq));
     }
 
     fn refill(&mut self, s: &mut dyn Sql) -> Result<(), ApiError> {
@@ -270,13 +279,13 @@ impl JournalPages {
         let Some((seq, key, mut rec)) = self.page.pop_front() else {
             return Ok(None);
         };
-        self.seqs.push(seq);
+        self.read(seq);
         loop {
             self.refill(s)?;
             match self.page.front() {
                 Some((_, k, _)) if *k == key => {
                     let (seq, _, r) = self.page.pop_front().expect("front exists");
-                    self.seqs.push(seq);
+                    self.read(seq);
                     rec = r;
                 }
                 _ => break,
@@ -336,13 +345,35 @@ fn apply(s: &mut dyn Sql, depth: usize, net: &Net) -> Result<Applied, ApiError> 
 }
 
 /// Rebuilds the tree from the old leaves merged with the journal (both read in key order,
-/// a page at a time), streaming, into new tables.
+/// a page at a time), streaming. On SQLite the new tree is written into new tables that
+/// replace the old ones (a WAL reader keeps its snapshot of the old ones). On PostgreSQL no
+/// shared table is dropped or renamed (a reader's snapshot would find the new, to it empty,
+/// tables, and the locks would queue every witness behind the rebuild): the old leaves are
+/// copied into a temporary table, the tables emptied and refilled in the same transaction —
+/// older snapshots keep seeing the old rows.
 fn rebuild(s: &mut dyn Sql, depth: usize, journal: &mut JournalPages) -> Result<Applied, ApiError> {
-    for ddl in next_tables(s) {
-        s.exec(ddl, &[])?;
-    }
+    let pg = s.is_postgres();
+    let (old_table, mut w) = if pg {
+        for q in [
+            "CREATE TEMP TABLE rebuild_old ON COMMIT DROP AS SELECT key, next_key, rec, salt FROM leaves WHERE idx > 0",
+            "CREATE INDEX ON rebuild_old (key)",
+            "DELETE FROM leaves",
+            "DELETE FROM nodes",
+            "DELETE FROM free_slots",
+        ] {
+            s.exec(q, &[])?;
+        }
+        ("rebuild_old", Writer::new("leaves", "nodes", false))
+    } else {
+        for ddl in next_tables(s) {
+            s.exec(ddl, &[])?;
+        }
+        ("leaves", Writer::new("leaves_next", "nodes_next", false))
+    };
+    w.rebuilding = true;
     let s = RefCell::new(s);
     let mut old = KeyPages {
+        table: old_table,
         after: vec![0u8; 32],
         page: Vec::new().into_iter(),
         done: false,
@@ -384,12 +415,13 @@ fn rebuild(s: &mut dyn Sql, depth: usize, journal: &mut JournalPages) -> Result<
             }
         }
     });
-    let mut w = Writer::new("leaves_next", "nodes_next", false);
     let built = build_sorted(depth, rows, |b| w.put(*s.borrow_mut(), b).map_err(TreeErr));
     let s = s.into_inner();
     let (root, counts) = built.map_err(|e| e.0)?;
     w.flush(s)?;
-    swap_in_next(s)?;
+    if !pg {
+        swap_in_next(s)?;
+    }
     super::crash_point("rebuild:swapped");
     write_counts(s, counts)?;
     Ok(Applied {
@@ -524,7 +556,7 @@ pub(in crate::tree) fn publish_tx(
     // A journal that rewrites more than REBUILD_THRESHOLD rows and a quarter of the tree is
     // merged with the old leaves by a streaming rebuild; a smaller one is read whole and
     // applied row by row.
-    let entries = s.count("SELECT COUNT(*) FROM changes", &[])?;
+    let entries = s.count("SELECT COUNT(DISTINCT key) FROM changes", &[])?;
     let stream = entries > REBUILD_THRESHOLD as u64 && entries * 4 > read_counts(s)?.len;
     let mut seqs = Vec::new();
     let mut net = Net::new();
@@ -551,9 +583,10 @@ pub(in crate::tree) fn publish_tx(
     let now = unix_now().max(previous.saturating_add(1));
     let t = std::time::Instant::now();
     let (applied, changes) = if stream {
-        let mut journal = JournalPages::new();
+        let mut journal = JournalPages::new(s.is_postgres());
         let applied = rebuild(s, depth, &mut journal)?;
         seqs = journal.seqs;
+        seqs.extend(journal.max_seq.filter(|_| !s.is_postgres()));
         (applied, journal.keys)
     } else {
         (apply(s, depth, &net)?, net.len())

@@ -71,6 +71,12 @@ pub trait NodeSource {
     fn counts(&mut self) -> Result<Counts, CircuitError>;
 }
 
+/// The index of the node `up` levels above leaf `index`; 0 past the top (depth 64 would
+/// shift by 64).
+fn above(index: u64, up: usize) -> u64 {
+    index.checked_shr(2 * up as u32).unwrap_or(0)
+}
+
 pub(crate) fn storage(msg: impl Into<String>) -> CircuitError {
     CircuitError::Storage(msg.into())
 }
@@ -104,14 +110,14 @@ pub fn witness<S: NodeSource + ?Sized>(
         .ok_or_else(|| storage(format!("key index points at the empty leaf {index}")))?;
     let zeros = zero_hashes(depth);
     let at: Vec<(usize, u64)> = (0..levels(depth))
-        .map(|l| (l, index >> (2 * (l + 1))))
+        .map(|l| (l, above(index, l + 1)))
         .collect();
     let groups = src.path_groups(&at)?;
     let mut siblings = Vec::with_capacity(3 * at.len());
     let mut node = leaf.hash();
     for (l, g) in groups.into_iter().enumerate() {
         let g = g.unwrap_or([zeros[l]; ARITY]);
-        let pos = ((index >> (2 * l)) & 3) as usize;
+        let pos = (above(index, l) & 3) as usize;
         if g[pos] != node {
             return Err(storage(format!(
                 "the stored path of leaf {index} breaks at level {l} (the node store is corrupt)"
@@ -145,13 +151,13 @@ pub fn check_path<S: NodeSource + ?Sized>(
 ) -> Result<(), CircuitError> {
     let zeros = zero_hashes(depth);
     let top = levels(depth);
-    let at: Vec<(usize, u64)> = (0..top).map(|l| (l, index >> (2 * (l + 1)))).collect();
+    let at: Vec<(usize, u64)> = (0..top).map(|l| (l, above(index, l + 1))).collect();
     let groups = src.path_groups(&at)?;
     let leaf = src.leaf(index)?;
     let mut node = leaf.map(|l| l.hash()).unwrap_or_else(Fr::zero);
     for (l, g) in groups.into_iter().enumerate() {
         let g = g.unwrap_or([zeros[l]; ARITY]);
-        let pos = ((index >> (2 * l)) & 3) as usize;
+        let pos = (above(index, l) & 3) as usize;
         if g[pos] != node {
             return Err(storage(format!(
                 "the stored path of leaf {index} breaks at level {l}"

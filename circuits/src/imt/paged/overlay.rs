@@ -33,6 +33,10 @@ pub struct Overlay<'a, S: NodeSource + ?Sized> {
     leaves: BTreeMap<u64, Option<Leaf>>,
     /// Keys inserted (`Some(index)`) or deleted (`None`) here.
     keys: BTreeMap<Fr, Option<u64>>,
+    /// Keys inserted here and present.
+    present: BTreeMap<Fr, u64>,
+    /// Keys deleted here → their low leaf (key, index) when they were deleted.
+    skip: BTreeMap<Fr, (Fr, u64)>,
     /// Free here, not in the source's free list.
     freed: BTreeSet<u64>,
     /// In the source's free list, used here.
@@ -63,6 +67,8 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             depth,
             leaves: BTreeMap::new(),
             keys: BTreeMap::new(),
+            present: BTreeMap::new(),
+            skip: BTreeMap::new(),
             freed: BTreeSet::new(),
             reused: BTreeSet::new(),
             back: BTreeSet::new(),
@@ -90,26 +96,28 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             .ok_or_else(|| storage(format!("key index points at the empty leaf {index}")))
     }
 
-    /// The index of the largest present key below `key`.
-    fn low_index(&mut self, key: &Fr) -> Result<u64, CircuitError> {
-        let mut below = *key;
-        let stored = loop {
-            let (k, i) = self.src.below(&below)?;
+    /// The largest present key below `key` and its index. A key deleted here is stepped
+    /// over through the low leaf it had when it was deleted (`skip`), so a batch of deletes
+    /// costs one lookup each, not one per key deleted before it.
+    fn low(&mut self, key: &Fr) -> Result<(Fr, u64), CircuitError> {
+        let (mut k, mut i) = self.src.below(key)?;
+        loop {
             match self.keys.get(&k) {
-                Some(None) => below = k,
-                Some(Some(j)) => break (k, *j),
-                None => break (k, i),
+                Some(None) => match self.skip.get(&k) {
+                    Some(&(lk, li)) => (k, i) = (lk, li),
+                    None => (k, i) = self.src.below(&k)?,
+                },
+                Some(Some(j)) => {
+                    i = *j;
+                    break;
+                }
+                None => break,
             }
-        };
-        let here = self
-            .keys
-            .range(..*key)
-            .rev()
-            .find_map(|(k, i)| i.map(|i| (*k, i)));
-        Ok(match here {
-            Some((k, i)) if k > stored.0 => i,
-            _ => stored.1,
-        })
+        }
+        match self.present.range(..*key).next_back() {
+            Some((hk, hi)) if *hk > k => Ok((*hk, *hi)),
+            _ => Ok((k, i)),
+        }
     }
 
     fn allocate(&mut self) -> Result<u64, CircuitError> {
@@ -131,6 +139,11 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             Some(i) => {
                 if !self.back.remove(&i) {
                     self.cursor = i + 1;
+                    if self.src.leaf(i)?.is_some() {
+                        return Err(storage(format!(
+                            "the free list names leaf {i}, which is occupied"
+                        )));
+                    }
                 }
                 self.reused.insert(i);
                 Ok(i)
@@ -166,7 +179,7 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             return Err(CircuitError::DuplicateKey);
         }
         let index = self.allocate()?;
-        let low = self.low_index(&key)?;
+        let (_, low) = self.low(&key)?;
         let mut low_leaf = self.occupied(low)?;
         let next = low_leaf.next_key;
         low_leaf.next_key = key;
@@ -181,6 +194,7 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             }),
         );
         self.keys.insert(key, Some(index));
+        self.present.insert(key, index);
         self.counts.len += 1;
         Ok(())
     }
@@ -225,13 +239,19 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
         let index = self.index_of(key)?.ok_or(CircuitError::KeyNotFound)?;
         let removed = self.occupied(index)?;
         self.keys.insert(*key, None);
+        self.present.remove(key);
         self.leaves.insert(index, None);
-        let low = self.low_index(key)?;
+        let (low_key, low) = self.low(key)?;
+        self.skip.insert(*key, (low_key, low));
         let mut low_leaf = self.occupied(low)?;
         low_leaf.next_key = removed.next_key;
         self.leaves.insert(low, Some(low_leaf));
         self.release(index);
-        self.counts.len -= 1;
+        self.counts.len = self
+            .counts
+            .len
+            .checked_sub(1)
+            .ok_or_else(|| storage("the recorded key count is below the keys present"))?;
         Ok(())
     }
 

@@ -282,3 +282,84 @@ fn rehashing_a_leaf_table_with_holes_equals_the_in_memory_tree() {
     });
     assert!(matches!(r, Err(CircuitError::Storage(_))));
 }
+
+/// Regression (review of the disk store): depth 64 shifted by 64 at the top level.
+#[test]
+fn depth_64_gives_the_in_memory_tree() {
+    let rows: Vec<SaltedRow> = (1..=9u64).map(|x| (k(x * 5), vals(x), salt(x))).collect();
+    let t = IndexedMerkleTree::from_salted_rows(64, &rows).unwrap();
+    let mut mem = MemSource::build(64, rows).unwrap();
+    assert_eq!(root_of(&mut mem, 64).unwrap(), t.root());
+    for x in [5u64, 6, 45, 46] {
+        assert_eq!(
+            witness(&mut mem, 64, &k(x)).unwrap(),
+            t.witness(&k(x)).unwrap()
+        );
+    }
+    let mut ov = Overlay::new(&mut mem, 64).unwrap();
+    ov.delete(&k(10)).unwrap();
+    let d = ov.finish().unwrap();
+    let mut t = t;
+    t.delete(&k(10)).unwrap();
+    assert_eq!(d.root, t.root());
+}
+
+/// A source that counts `below` queries.
+struct Counting(MemSource, usize);
+
+impl NodeSource for Counting {
+    fn group(&mut self, level: usize, parent: u64) -> Result<Option<Group>, CircuitError> {
+        self.0.group(level, parent)
+    }
+    fn leaf(&mut self, index: u64) -> Result<Option<Leaf>, CircuitError> {
+        self.0.leaf(index)
+    }
+    fn index_of(&mut self, key: &Fr) -> Result<Option<u64>, CircuitError> {
+        self.0.index_of(key)
+    }
+    fn below(&mut self, key: &Fr) -> Result<(Fr, u64), CircuitError> {
+        self.1 += 1;
+        self.0.below(key)
+    }
+    fn free_from(&mut self, from: u64) -> Result<Option<u64>, CircuitError> {
+        self.0.free_from(from)
+    }
+    fn counts(&mut self) -> Result<Counts, CircuitError> {
+        self.0.counts()
+    }
+}
+
+/// Regression (review of the disk store): a batch of consecutive deletes asked the store
+/// for the next key below once per key deleted before it (quadratic); now once each.
+#[test]
+fn a_batch_of_deletes_asks_the_store_once_per_delete() {
+    let rows: Vec<SaltedRow> = (1..=400u64).map(|x| (k(x), vals(x), salt(x))).collect();
+    let mut t = IndexedMerkleTree::from_salted_rows(10, &rows).unwrap();
+    let mut src = Counting(MemSource::build(10, rows).unwrap(), 0);
+    let mut ov = Overlay::new(&mut src, 10).unwrap();
+    for x in 100..=300u64 {
+        ov.delete(&k(x)).unwrap();
+        t.delete(&k(x)).unwrap();
+    }
+    ov.insert_salted(k(150), vals(1), salt(1)).unwrap();
+    t.insert_salted(k(150), vals(1), salt(1)).unwrap();
+    assert_eq!(ov.finish().unwrap().root, t.root());
+    assert!(
+        src.1 <= 201 + 2,
+        "{} store lookups for 201 deletes and an insert",
+        src.1
+    );
+}
+
+/// A free list naming an occupied leaf is refused, not written over.
+#[test]
+fn a_free_list_naming_an_occupied_leaf_is_refused() {
+    let rows: Vec<SaltedRow> = (1..=5u64).map(|x| (k(x), vals(x), salt(x))).collect();
+    let mut mem = MemSource::build(8, rows).unwrap();
+    mem.free.insert(3);
+    let mut ov = Overlay::new(&mut mem, 8).unwrap();
+    assert!(matches!(
+        ov.insert_salted(k(9), vals(9), salt(9)),
+        Err(CircuitError::Storage(m)) if m.contains("occupied")
+    ));
+}

@@ -1,16 +1,15 @@
-//! Where a provider tree keeps its journal, leaf table and metadata (spec §4.4): the
-//! embedded SQLite file (the default) or a PostgreSQL schema. Every query of the tree is a
-//! method here, written once per backend; the publication's logic (what to apply, when to
-//! rebuild, the in-memory rollback) is written once, in `store.rs`, against [`Journal`].
+//! Where a provider tree is kept (spec §4.4): the embedded SQLite file (the default) or a
+//! PostgreSQL schema. The journal's queries are methods here, once per backend; the tree's
+//! reads and writes are written once against [`Sql`] (`source.rs`, `nodes.rs`) and run in
+//! a transaction of either backend opened here.
 //!
-//! **One writer per tree on PostgreSQL.** The in-memory tree equals the leaf table as this
-//! process last wrote it, so two processes writing one tree would each publish from a stale
-//! copy. The newest process to open a schema takes the tree over: it records a fresh random
-//! writer token in `meta` (waiting for the old writer's open transactions), then loads the
-//! leaves. Every write transaction locks that row and checks the token first, so the older
-//! process's next write is refused with `409 tree_taken_over` and changes nothing (it keeps
-//! answering witnesses from its last published tree). A rolling deploy is therefore safe:
-//! the new process takes over, the old one is drained.
+//! **One writer per tree on PostgreSQL.** The newest process to open a schema takes the
+//! tree over: it records a fresh random writer token in `meta` (waiting for the old
+//! writer's open transactions). Every write transaction locks that row and checks the token
+//! before it writes, so the older process's next write is refused with `409
+//! tree_taken_over` and changes nothing (it keeps answering witnesses from the published
+//! tree). A rolling deploy is therefore safe: the new process takes over, the old one is
+//! drained.
 
 mod postgres;
 mod sqlite;

@@ -156,7 +156,15 @@ pub struct ImportQuery {
     /// Publish at once.
     #[serde(default)]
     pub publish: bool,
+    /// Hold the provider's scheduled publications for this many seconds (at most
+    /// [`MAX_IMPORT_HOLD`]): a client sending a large file in several requests publishes
+    /// once, at the end, not part of it on a schedule.
+    #[serde(default)]
+    pub hold: Option<u64>,
 }
+
+/// The longest hold one import request may ask for, seconds.
+pub const MAX_IMPORT_HOLD: u64 = 600;
 
 /// `PUT|DELETE /v1/admin/rows/{subject_key}` answer.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

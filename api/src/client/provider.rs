@@ -70,6 +70,19 @@ impl ProviderClient {
             .await
     }
 
+    /// `POST /v1/admin/import` of one part of a large CSV file: staged, not published, the
+    /// provider's scheduled publications held for `hold` seconds.
+    pub async fn import_csv_part(
+        &self,
+        admin: &str,
+        csv: impl Into<reqwest::Body>,
+        hold: u64,
+    ) -> Result<ImportReport, ClientError> {
+        self.admin(admin)
+            .post_raw(&format!("/v1/admin/import?hold={hold}"), "text/csv", csv)
+            .await
+    }
+
     /// `POST /v1/admin/import` of JSON.
     pub async fn import_json(
         &self,

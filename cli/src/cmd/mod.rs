@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_identical;
 pub mod ceremony;
 pub mod demo;
+pub mod import;
 pub mod prove;
 pub mod serve;
 pub mod setup;

@@ -53,6 +53,64 @@ pub(super) fn record(role: Role, field: &str, v: &[Value; 3]) -> Result<[Fr; 3],
     parse_record(role, field, [&s[0], &s[1], &s[2]])
 }
 
+/// One data line of a CSV import: its line number, its four fields as written (trimmed),
+/// and the validated change.
+#[derive(Clone, Debug)]
+pub struct CsvRow {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// `subject_key, v0, v1, v2` as written.
+    pub fields: [String; 4],
+    /// The validated upsert.
+    pub change: Change,
+}
+
+/// Streams a CSV import (`subject_key,v0,v1,v2` per line, an optional header line) from
+/// `r`, validating each line as it is read; errors name the line. The whole input is never
+/// held: what a client validates a large file with before sending it in parts.
+pub fn csv_rows<R: std::io::Read>(
+    role: Role,
+    r: R,
+) -> impl Iterator<Item = Result<CsvRow, ApiError>> {
+    let rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(r);
+    rdr.into_records().enumerate().filter_map(move |(n, rec)| {
+        let line = n + 1;
+        let row = (|| {
+            let rec =
+                rec.map_err(|e| bad(ErrorCode::BadCsv, format!("line {line}"), e.to_string()))?;
+            if rec.len() != 4 {
+                return Err(bad(
+                    ErrorCode::BadCsv,
+                    format!("line {line}"),
+                    format!(
+                        "expected 4 columns (subject_key,v0,v1,v2), got {}",
+                        rec.len()
+                    ),
+                ));
+            }
+            if line == 1 && &rec[0] == "subject_key" {
+                return Ok(None);
+            }
+            let k = parse_subject_key(&format!("line {line}: subject_key"), &rec[0])?;
+            let v = parse_record(
+                role,
+                &format!("line {line}: values"),
+                [&rec[1], &rec[2], &rec[3]],
+            )?;
+            Ok(Some(CsvRow {
+                line,
+                fields: std::array::from_fn(|i| rec[i].to_string()),
+                change: (k, Some(v)),
+            }))
+        })();
+        row.transpose()
+    })
+}
+
 /// Parses a bulk import (CSV or JSON) into validated changes; errors name the line or item.
 pub fn parse_import(role: Role, content_type: &str, body: &[u8]) -> Result<Vec<Change>, ApiError> {
     let ct = content_type
@@ -62,40 +120,9 @@ pub fn parse_import(role: Role, content_type: &str, body: &[u8]) -> Result<Vec<C
         .trim()
         .to_ascii_lowercase();
     match ct.as_str() {
-        "text/csv" => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .trim(csv::Trim::All)
-                .flexible(false)
-                .from_reader(body);
-            let mut out = Vec::new();
-            for (n, rec) in rdr.records().enumerate() {
-                let line = n + 1;
-                let rec =
-                    rec.map_err(|e| bad(ErrorCode::BadCsv, format!("line {line}"), e.to_string()))?;
-                if rec.len() != 4 {
-                    return Err(bad(
-                        ErrorCode::BadCsv,
-                        format!("line {line}"),
-                        format!(
-                            "expected 4 columns (subject_key,v0,v1,v2), got {}",
-                            rec.len()
-                        ),
-                    ));
-                }
-                if line == 1 && &rec[0] == "subject_key" {
-                    continue;
-                }
-                let k = parse_subject_key(&format!("line {line}: subject_key"), &rec[0])?;
-                let v = parse_record(
-                    role,
-                    &format!("line {line}: values"),
-                    [&rec[1], &rec[2], &rec[3]],
-                )?;
-                out.push((k, Some(v)));
-            }
-            Ok(out)
-        }
+        "text/csv" => csv_rows(role, body)
+            .map(|r| r.map(|row| row.change))
+            .collect(),
         "application/json" => {
             let j: ImportJson = serde_json::from_slice(body)
                 .map_err(|e| ApiError::new(ErrorCode::InvalidBody, e.to_string()))?;

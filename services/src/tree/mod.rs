@@ -35,7 +35,7 @@ mod source;
 mod store;
 
 pub use db::{DEFAULT_PG_SCHEMA, MIGRATIONS};
-pub use import::{parse_import, parse_record, parse_subject_key, Change};
+pub use import::{csv_rows, parse_import, parse_record, parse_subject_key, Change, CsvRow};
 pub use publish::Schedule;
 pub use revocation::{MAX_AGE as REVOCATIONS_MAX_AGE, REFRESH as REVOCATIONS_REFRESH};
 pub(crate) use routes::require_admin;
@@ -124,6 +124,8 @@ pub struct TreeService {
     revocations: Arc<revocation::Source>,
     max_import_bytes: usize,
     signing_key: Arc<ed25519_dalek::SigningKey>,
+    /// Scheduled publications wait until this time (unix seconds): a large import in parts.
+    held_until: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for TreeService {
@@ -202,6 +204,7 @@ impl TreeService {
             http,
             metrics: Arc::default(),
             revocations: Arc::new(revocation::Source::Unconfigured),
+            held_until: Arc::default(),
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             signing_key: Arc::new(signing_key),
         })
@@ -322,6 +325,19 @@ impl TreeService {
     /// the `/v1/witness` route performs first: for the operator's own tools and benchmarks.
     pub async fn published_witness(&self, key: &Fr) -> Result<WitnessResponse, ApiError> {
         self.witness_for(key).await
+    }
+
+    /// Holds scheduled publications for `seconds` from now (an import in parts; explicit
+    /// publications are not held).
+    pub fn hold_scheduled(&self, seconds: u64) {
+        let until = zkcredit_api::unix_now().saturating_add(seconds);
+        self.held_until
+            .fetch_max(until, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether scheduled publications are held now.
+    fn held(&self) -> bool {
+        self.held_until.load(std::sync::atomic::Ordering::SeqCst) > zkcredit_api::unix_now()
     }
 
     /// Keys in the published tree.

@@ -179,6 +179,10 @@ impl TreeService {
                     _ = async { refresh_tick.as_mut().unwrap().tick().await }, if refresh_tick.is_some() => true,
                     else => return,
                 };
+                // An import in parts holds the schedule: publish once it is complete.
+                while svc.held() {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
                 let due = match svc.pending().await {
                     Ok((changes, registry_pending)) => refresh || changes > 0 || registry_pending,
                     Err(e) => {

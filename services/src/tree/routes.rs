@@ -1,6 +1,6 @@
 //! The tree's HTTP routes (admin rows, import, publish, status, witness).
 
-use super::{parse_import, parse_subject_key, AdminStatus, ImportReport};
+use super::{bad, parse_import, parse_subject_key, AdminStatus, ImportReport};
 use super::{PublishReport, Status, TreeService, WitnessResponse};
 use crate::http::Json;
 use axum::body::Body;
@@ -187,6 +187,19 @@ async fn import(
     body: Body,
 ) -> Result<Json<ImportReport>, ApiError> {
     svc.check_admin(&headers)?;
+    if let Some(h) = q.hold {
+        if h > zkcredit_api::provider::MAX_IMPORT_HOLD {
+            return Err(bad(
+                ErrorCode::BadRequest,
+                "hold",
+                format!(
+                    "at most {} seconds",
+                    zkcredit_api::provider::MAX_IMPORT_HOLD
+                ),
+            ));
+        }
+        svc.hold_scheduled(h);
+    }
     let body = read_capped(&headers, body, svc.max_import_bytes).await?;
     let ct = headers
         .get("content-type")

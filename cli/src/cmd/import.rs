@@ -131,7 +131,15 @@ fn send(
         Ok::<(), CliError>(())
     };
     for row in csv_rows(role, open(file)?) {
-        let row = row.map_err(|e| CliError::input(file, said(&e)))?;
+        let row = row.map_err(|e| {
+            CliError::input(
+                file,
+                format!(
+                    "{} (the file changed since it was validated; the parts before line {first_line} are staged: run again with --from-line {first_line})",
+                    said(&e)
+                ),
+            )
+        })?;
         if row.line < from_line {
             bar.inc(1);
             continue;

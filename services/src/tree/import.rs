@@ -72,16 +72,23 @@ pub fn csv_rows<R: std::io::Read>(
     role: Role,
     r: R,
 ) -> impl Iterator<Item = Result<CsvRow, ApiError>> {
+    let lines = std::rc::Rc::new(std::cell::RefCell::new(Newlines::default()));
     let rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(r);
-    rdr.into_records().enumerate().filter_map(move |(n, rec)| {
-        let line = n + 1;
+        .from_reader(WithoutBom::new(r, lines.clone()));
+    rdr.into_records().filter_map(move |rec| {
         let row = (|| {
-            let rec =
-                rec.map_err(|e| bad(ErrorCode::BadCsv, format!("line {line}"), e.to_string()))?;
+            // The file's line, from the record's byte offset (the reader skips blank lines
+            // without counting them).
+            let at =
+                |p: Option<&csv::Position>| p.map_or(0, |p| lines.borrow_mut().line_at(p.byte()));
+            let rec = rec.map_err(|e| {
+                let line = at(e.position());
+                bad(ErrorCode::BadCsv, format!("line {line}"), e.to_string())
+            })?;
+            let line = at(rec.position());
             if rec.len() != 4 {
                 return Err(bad(
                     ErrorCode::BadCsv,
@@ -109,6 +116,92 @@ pub fn csv_rows<R: std::io::Read>(
         })();
         row.transpose()
     })
+}
+
+/// The newlines read so far, to number a record's line from its byte offset: those the
+/// consumer has passed are only counted, those ahead (at most a read buffer's) are kept.
+#[derive(Default)]
+struct Newlines {
+    /// Bytes handed to the csv reader (after the byte-order mark).
+    read: u64,
+    passed: usize,
+    ahead: std::collections::VecDeque<u64>,
+}
+
+impl Newlines {
+    fn saw(&mut self, bytes: &[u8]) {
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'\n' {
+                self.ahead.push_back(self.read + i as u64);
+            }
+        }
+        self.read += bytes.len() as u64;
+    }
+
+    /// The 1-based line of a record the reader started at byte `offset` (offsets only
+    /// grow): the blank lines it skipped from there on are counted too.
+    fn line_at(&mut self, offset: u64) -> usize {
+        let mut at = offset;
+        while let Some(n) = self.ahead.front().copied() {
+            if n < at {
+            } else if n == at {
+                at += 1;
+            } else {
+                break;
+            }
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// A reader that drops a leading UTF-8 byte-order mark (spreadsheets write one) and notes
+/// where the newlines are.
+struct WithoutBom<R> {
+    inner: R,
+    start: bool,
+    pending: Vec<u8>,
+    lines: std::rc::Rc<std::cell::RefCell<Newlines>>,
+}
+
+impl<R> WithoutBom<R> {
+    fn new(inner: R, lines: std::rc::Rc<std::cell::RefCell<Newlines>>) -> Self {
+        Self {
+            inner,
+            start: true,
+            pending: Vec::new(),
+            lines,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for WithoutBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if std::mem::take(&mut self.start) {
+            let mut head = [0u8; 3];
+            let mut n = 0;
+            while n < 3 {
+                match self.inner.read(&mut head[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            if head[..n] != [0xEF, 0xBB, 0xBF] {
+                self.pending = head[..n].to_vec();
+            }
+        }
+        let k = if self.pending.is_empty() {
+            self.inner.read(buf)?
+        } else {
+            let k = self.pending.len().min(buf.len());
+            buf[..k].copy_from_slice(&self.pending[..k]);
+            self.pending.drain(..k);
+            k
+        };
+        self.lines.borrow_mut().saw(&buf[..k]);
+        Ok(k)
+    }
 }
 
 /// Parses a bulk import (CSV or JSON) into validated changes; errors name the line or item.
@@ -143,5 +236,26 @@ pub fn parse_import(role: Role, content_type: &str, body: &[u8]) -> Result<Vec<C
             ErrorCode::UnsupportedMediaType,
             "import takes text/csv or application/json",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (review of the streaming import): a spreadsheet's byte-order mark was
+    /// read as part of the header, and lines after a blank one were misnumbered.
+    #[test]
+    fn csv_rows_drop_a_bom_and_number_file_lines() {
+        let csv = "\u{feff}subject_key,v0,v1,v2\n5,1,1700000000,0\n\n7,1,1700000000,0\n8,1,x,0\n";
+        let rows: Vec<_> = csv_rows(Role::FraudList, csv.as_bytes()).collect();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].as_ref().unwrap().line, 2);
+        assert_eq!(rows[1].as_ref().unwrap().line, 4);
+        let e = rows[2].as_ref().unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("line 5: values[1]"), "{e:?}");
+        // A file shorter than a mark, and one without.
+        assert_eq!(csv_rows(Role::FraudList, &b"5"[..]).count(), 1);
+        assert!(csv_rows(Role::FraudList, &b""[..]).next().is_none());
     }
 }

@@ -186,6 +186,7 @@ impl TreeService {
             published_at,
             counts,
             signing_key,
+            held_until,
         } = opened;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
@@ -204,7 +205,7 @@ impl TreeService {
             http,
             metrics: Arc::default(),
             revocations: Arc::new(revocation::Source::Unconfigured),
-            held_until: Arc::default(),
+            held_until: Arc::new(held_until.into()),
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             signing_key: Arc::new(signing_key),
         })
@@ -328,16 +329,31 @@ impl TreeService {
     }
 
     /// Holds scheduled publications for `seconds` from now (an import in parts; explicit
-    /// publications are not held).
-    pub fn hold_scheduled(&self, seconds: u64) {
+    /// publications are not held, and a successful publication ends the hold), recorded in
+    /// the store so a restart keeps the hold.
+    pub async fn hold_scheduled(&self, seconds: u64) -> Result<(), ApiError> {
         let until = zkcredit_api::unix_now().saturating_add(seconds);
         self.held_until
             .fetch_max(until, std::sync::atomic::Ordering::SeqCst);
+        let now_until = self.held_until.load(std::sync::atomic::Ordering::SeqCst);
+        self.db.set_meta("held_until", now_until.to_string()).await
     }
 
-    /// Whether scheduled publications are held now.
+    /// Ends a hold (after a publication).
+    async fn end_hold(&self) {
+        if self.held_until.swap(0, std::sync::atomic::Ordering::SeqCst) != 0 {
+            if let Err(e) = self.db.set_meta("held_until", "0".into()).await {
+                tracing::warn!(error = %e, "cannot record the end of the import hold");
+            }
+        }
+    }
+
+    /// Whether scheduled publications are held now. A hold further ahead than one request
+    /// may ask (a clock stepped back) is not honoured.
     fn held(&self) -> bool {
-        self.held_until.load(std::sync::atomic::Ordering::SeqCst) > zkcredit_api::unix_now()
+        let until = self.held_until.load(std::sync::atomic::Ordering::SeqCst);
+        let now = zkcredit_api::unix_now();
+        until > now && until <= now.saturating_add(zkcredit_api::provider::MAX_IMPORT_HOLD)
     }
 
     /// Keys in the published tree.

@@ -36,6 +36,7 @@ impl TreeService {
             }
         };
         super::crash_point("publish:after-commit");
+        self.end_hold().await;
         let seconds = t.elapsed().as_secs_f64();
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = Published {
             root: out.root,
@@ -124,6 +125,18 @@ impl TreeService {
         }
     }
 
+    /// Whether the published root is as old as the refresh interval.
+    fn refresh_due(&self, every: Option<std::time::Duration>) -> bool {
+        let at = self
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .published_at;
+        every.is_some_and(|d| {
+            !d.is_zero() && zkcredit_api::unix_now().saturating_sub(at) >= d.as_secs()
+        })
+    }
+
     /// Whether the journal holds staged changes or the registry has not acknowledged the
     /// last publication.
     pub(super) async fn pending(&self) -> Result<(u64, bool), ApiError> {
@@ -137,7 +150,9 @@ impl TreeService {
     /// - every `schedule.pending_every`, staged changes are published and an
     ///   unacknowledged registry notification is retried;
     /// - every `schedule.refresh_every`, the tree is published even without changes
-    ///   (refreshing `published_at`, so the root never ages out of a policy's `max_root_age`).
+    ///   (refreshing `published_at`, so the root never ages out of a policy's `max_root_age`);
+    /// - while an import in parts holds the schedule, pending publications wait, a refresh
+    ///   that is due does not.
     pub fn spawn_scheduler(&self, schedule: Schedule) -> tokio::task::JoinHandle<()> {
         let svc = self.clone();
         tokio::spawn(async move {
@@ -179,8 +194,9 @@ impl TreeService {
                     _ = async { refresh_tick.as_mut().unwrap().tick().await }, if refresh_tick.is_some() => true,
                     else => return,
                 };
-                // An import in parts holds the schedule: publish once it is complete.
-                while svc.held() {
+                // An import in parts holds the schedule (publish once it is complete), but
+                // never past the point where the root would age: a refresh that is due runs.
+                while svc.held() && !svc.refresh_due(schedule.refresh_every) {
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
                 let due = match svc.pending().await {

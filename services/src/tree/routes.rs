@@ -187,18 +187,17 @@ async fn import(
     body: Body,
 ) -> Result<Json<ImportReport>, ApiError> {
     svc.check_admin(&headers)?;
-    if let Some(h) = q.hold {
-        if h > zkcredit_api::provider::MAX_IMPORT_HOLD {
-            return Err(bad(
-                ErrorCode::BadRequest,
-                "hold",
-                format!(
-                    "at most {} seconds",
-                    zkcredit_api::provider::MAX_IMPORT_HOLD
-                ),
-            ));
-        }
-        svc.hold_scheduled(h);
+    if q.hold
+        .is_some_and(|h| h > zkcredit_api::provider::MAX_IMPORT_HOLD)
+    {
+        return Err(bad(
+            ErrorCode::BadRequest,
+            "hold",
+            format!(
+                "at most {} seconds",
+                zkcredit_api::provider::MAX_IMPORT_HOLD
+            ),
+        ));
     }
     let body = read_capped(&headers, body, svc.max_import_bytes).await?;
     let ct = headers
@@ -212,6 +211,10 @@ async fn import(
         .await
         .map_err(ApiError::internal)??;
     let parse_seconds = t.elapsed().as_secs_f64();
+    // Only a valid part holds the schedule.
+    if let Some(h) = q.hold {
+        svc.hold_scheduled(h).await?;
+    }
     let upserts = changes.iter().filter(|c| c.1.is_some()).count();
     let deletes = changes.len() - upserts;
     let store_seconds = svc.stage(changes).await?;

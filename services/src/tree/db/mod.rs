@@ -122,6 +122,8 @@ pub(super) struct Opened {
     pub(super) published_at: u64,
     pub(super) counts: Counts,
     pub(super) signing_key: ed25519_dalek::SigningKey,
+    /// Scheduled publications held until then (an import in parts, across a restart).
+    pub(super) held_until: u64,
 }
 
 /// Where a tree keeps its state.
@@ -182,7 +184,7 @@ impl TreeDb {
                 let writer = Self::take_over(&store, &identity).await?;
                 let journal = Arc::new(JournalPool::connect(u, schema).await?);
                 let (rt, st, w) = (journal.handle()?, journal.store.clone(), writer.clone());
-                let (root, counts, published_at) = tokio::task::spawn_blocking(move || {
+                let checked = tokio::task::spawn_blocking(move || {
                     pg_blocking_tx(&rt, &st, bulk_tx(), |s| {
                         check_writer_sql(s, &w)?;
                         open_checked(s, depth, rebuild)
@@ -198,10 +200,11 @@ impl TreeDb {
                         journal,
                     },
                     Opened {
-                        root,
-                        published_at,
-                        counts,
+                        root: checked.root,
+                        published_at: checked.published_at,
+                        counts: checked.counts,
                         signing_key,
+                        held_until: checked.held_until,
                     },
                 ))
             }
@@ -218,7 +221,7 @@ impl TreeDb {
         rebuild: bool,
     ) -> Result<(Self, Opened), ApiError> {
         let store = Store::open_migrated(path, MIGRATIONS)?;
-        let (root, counts, published_at) = store.with_sync(|conn| {
+        let checked = store.with_sync(|conn| {
             let mut tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
@@ -235,10 +238,11 @@ impl TreeDb {
         Ok((
             Self::Sqlite { store, reader },
             Opened {
-                root,
-                published_at,
-                counts,
+                root: checked.root,
+                published_at: checked.published_at,
+                counts: checked.counts,
                 signing_key,
+                held_until: checked.held_until,
             },
         ))
     }
@@ -389,19 +393,19 @@ impl TreeDb {
 
     /// Records that the registry acknowledged the last publication.
     pub(super) async fn clear_registry_pending(&self) -> Result<(), ApiError> {
+        self.set_meta("registry_pending", "0".into()).await
+    }
+
+    /// Records `v` under `k` in the tree's `meta` (a writer's write on PostgreSQL).
+    pub(super) async fn set_meta(&self, k: &'static str, v: String) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite { store: s, .. } => {
-                s.with(|conn| sqlite_set_meta(conn, "registry_pending", "0"))
-                    .await
-            }
+            Self::Sqlite { store: s, .. } => s.with(move |conn| sqlite_set_meta(conn, k, &v)).await,
             Self::Postgres { store, writer, .. } => {
                 bounded(async {
                     let mut c = store.client().await?;
                     let tx = write_tx(&mut c).await?;
                     check_writer(&tx, WRITER_LOCK_SHARED, writer).await?;
-                    tx.execute(SET_META, &[&"registry_pending", &"0"])
-                        .await
-                        .map_err(pg)?;
+                    tx.execute(SET_META, &[&k, &v]).await.map_err(pg)?;
                     tx.commit().await.map_err(pg)
                 })
                 .await
@@ -522,15 +526,28 @@ fn check_writer_sql(s: &mut dyn Sql, writer: &str) -> Result<(), ApiError> {
 }
 
 /// Start-up inside the caller's transaction: the node store made whole, then checked.
-fn open_checked(
-    s: &mut dyn Sql,
-    depth: usize,
-    rebuild: bool,
-) -> Result<(Fr, Counts, u64), ApiError> {
+fn open_checked(s: &mut dyn Sql, depth: usize, rebuild: bool) -> Result<Checked, ApiError> {
     nodes::prepare(s, depth, rebuild)?;
     let (root, counts) = source::verify(s, depth)?;
-    let at = source::meta(s, "published_at")?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Ok((root, counts, at))
+    let n = |v: Option<String>| v.and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Checked {
+        root,
+        counts,
+        published_at: n(source::meta(s, "published_at")?),
+        // A hold further ahead than one request may ask (a clock stepped back) is dropped.
+        held_until: Some(n(source::meta(s, "held_until")?))
+            .filter(|u| {
+                *u <= zkcredit_api::unix_now()
+                    .saturating_add(zkcredit_api::provider::MAX_IMPORT_HOLD)
+            })
+            .unwrap_or(0),
+    })
+}
+
+/// What start-up found.
+struct Checked {
+    root: Fr,
+    counts: Counts,
+    published_at: u64,
+    held_until: u64,
 }

@@ -1,4 +1,4 @@
-//! The indexed tree over a store (spec §4.4): the same tree as [`IndexedMerkleTree`], read
+//! The indexed tree over a store (spec §4.4): the same tree as [`IndexedMerkleTree`](crate::imt::IndexedMerkleTree), read
 //! from and written to a [`NodeSource`] — a database holding the leaf table and every inner
 //! node — instead of memory, so a tree of any size opens without rehashing and a process
 //! holds only what one operation touches.
@@ -9,7 +9,7 @@
 //! four empty subtrees (`zeros[l]`). A witness path is one group per level.
 //!
 //! **Writes.** An [`Overlay`] applies inserts, updates and deletes exactly as
-//! [`IndexedMerkleTree`] does (the same index allocation: the lowest emptied index first),
+//! [`IndexedMerkleTree`](crate::imt::IndexedMerkleTree) does (the same index allocation: the lowest emptied index first),
 //! reading through to the source and keeping its writes in memory; [`Overlay::finish`]
 //! rehashes the dirty paths level by level and returns the [`Delta`] a store writes in one
 //! transaction. **Bulk build.** [`build_sorted`] streams rows in ascending key order into
@@ -90,7 +90,7 @@ pub fn root_of<S: NodeSource + ?Sized>(src: &mut S, depth: usize) -> Result<Fr, 
     })
 }
 
-/// The lookup witness for `x` read from `src` (as [`IndexedMerkleTree::witness`]): the leaf
+/// The lookup witness for `x` read from `src` (as [`IndexedMerkleTree::witness`](crate::imt::IndexedMerkleTree::witness)): the leaf
 /// of `x` opened if present, else its low leaf sealed. The whole path is checked on the way
 /// (each stored group holds the hash of the one below, the leaf's hash at the bottom), so a
 /// corrupt node store answers an error, never a witness for a root nobody published: the

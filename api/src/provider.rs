@@ -157,10 +157,10 @@ pub struct ImportQuery {
     #[serde(default)]
     pub publish: bool,
     /// Hold the provider's scheduled publications for this many seconds (at most
-    /// [`MAX_IMPORT_HOLD`]): a client sending a large file in several requests publishes
-    /// once, at the end, not part of it on a schedule.
+    /// [`MAX_IMPORT_HOLD`]; 0, the default: no hold): a client sending a large file in
+    /// several requests publishes once, at the end, not part of it on a schedule.
     #[serde(default)]
-    pub hold: Option<u64>,
+    pub hold: u64,
 }
 
 /// The longest hold one import request may ask for, seconds.

@@ -85,10 +85,21 @@ fn every_route_has_its_bodies_and_parameters() {
     // The import's query parameters are `ImportQuery`'s fields; it takes CSV or JSON.
     let doc = document("p", &[provider::ROUTES]);
     let op = &doc["paths"]["/v1/admin/import"]["post"];
-    assert_eq!(op["parameters"][0]["name"], "publish");
-    assert_eq!(op["parameters"][0]["in"], "query");
-    assert_eq!(op["parameters"][0]["required"], false);
-    assert_eq!(op["parameters"][0]["schema"]["type"], "boolean");
+    let param = |name: &str| {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+    };
+    for (name, ty) in [("publish", "boolean"), ("hold", "integer")] {
+        let p = param(name);
+        assert_eq!(p["in"], "query");
+        assert_eq!(p["required"], false);
+        assert_eq!(p["schema"]["type"], ty);
+    }
     let csv = &op["requestBody"]["content"]["text/csv"]["schema"];
     assert_eq!(csv["type"], "string");
     assert!(csv["description"]

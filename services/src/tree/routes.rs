@@ -187,9 +187,7 @@ async fn import(
     body: Body,
 ) -> Result<Json<ImportReport>, ApiError> {
     svc.check_admin(&headers)?;
-    if q.hold
-        .is_some_and(|h| h > zkcredit_api::provider::MAX_IMPORT_HOLD)
-    {
+    if q.hold > zkcredit_api::provider::MAX_IMPORT_HOLD {
         return Err(bad(
             ErrorCode::BadRequest,
             "hold",
@@ -212,8 +210,8 @@ async fn import(
         .map_err(ApiError::internal)??;
     let parse_seconds = t.elapsed().as_secs_f64();
     // Only a valid part holds the schedule.
-    if let Some(h) = q.hold {
-        svc.hold_scheduled(h).await?;
+    if q.hold > 0 {
+        svc.hold_scheduled(q.hold).await?;
     }
     let upserts = changes.iter().filter(|c| c.1.is_some()).count();
     let deletes = changes.len() - upserts;

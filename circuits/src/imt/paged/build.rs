@@ -38,13 +38,7 @@ where
     let chunk_levels = CHUNK_LEVELS.min(top);
     let chunk = 1usize << (2 * chunk_levels);
     let zeros = zero_hashes(depth);
-    let mut upper = Upper {
-        top,
-        zeros: &zeros,
-        bufs: vec![Vec::new(); top + 1],
-        pushed: vec![0; top + 1],
-        root: None,
-    };
+    let mut upper = Upper::new(top, &zeros);
     let mut pending: Vec<Leaf> = Vec::with_capacity(chunk);
     pending.push(Leaf::default());
     let mut first_index = 0u64;
@@ -150,13 +144,7 @@ where
     let chunk_levels = CHUNK_LEVELS.min(top);
     let chunk = 1u64 << (2 * chunk_levels);
     let zeros = zero_hashes(depth);
-    let mut upper = Upper {
-        top,
-        zeros: &zeros,
-        bufs: vec![Vec::new(); top + 1],
-        pushed: vec![0; top + 1],
-        root: None,
-    };
+    let mut upper = Upper::new(top, &zeros);
     let mut c = 0u64;
     let mut pending: Vec<Option<Leaf>> = Vec::new();
     let mut last: Option<u64> = None;
@@ -222,7 +210,17 @@ struct Upper<'z> {
     root: Option<Fr>,
 }
 
-impl Upper<'_> {
+impl<'z> Upper<'z> {
+    fn new(top: usize, zeros: &'z [Fr]) -> Self {
+        Self {
+            top,
+            zeros,
+            bufs: vec![Vec::new(); top + 1],
+            pushed: vec![0; top + 1],
+            root: None,
+        }
+    }
+
     fn push<E>(
         &mut self,
         level: usize,

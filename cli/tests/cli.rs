@@ -267,3 +267,24 @@ fn postgres_beside_a_services_sqlite_file_is_refused() {
         std::fs::remove_file(p.join(file)).unwrap();
     }
 }
+
+/// `wallet serve` refuses a malformed trusted lender before loading any key (exit 2, saying
+/// what form it expects), and needs at least one.
+#[test]
+fn wallet_serve_checks_its_lenders() {
+    let d = tempfile::tempdir().unwrap();
+    let base = [
+        "wallet",
+        "serve",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--registry",
+        "http://127.0.0.1:9",
+    ];
+    let o = zk(&[&base[..], &["--lender", "Acme=abcd"]].concat(), d.path());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("64 hex digits"), "{}", text(&o));
+    let o = zk(&base, d.path());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--lender"), "{}", text(&o));
+}

@@ -17,6 +17,10 @@ fn demo_runs_the_whole_story() {
         "§6.4 outstanding",
         "§6.4 arrears",
         "§6.5",
+        // The wallet says why in the borrower's words, with their own figures (issue 17).
+        "you owe 550,000 in total across all lenders; this lender accepts at most 500,000",
+        "your credit score is 610; this lender asks for at least 650",
+        "Hal's wallet as a web page",
         "already_accepted",
         "Ana borrow(2 ETH): ACCEPTED",
         "demo finished",

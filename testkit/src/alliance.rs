@@ -62,6 +62,66 @@ pub struct Alliance {
     pub verifier_id: [u8; 32],
     /// The registry's answer-signing key (hex), pinned by the verifier.
     pub registry_key: String,
+    lender: VerifierSetup,
+}
+
+/// What a lender's verifier of this alliance is configured with, but for its identity.
+#[derive(Clone)]
+struct VerifierSetup {
+    registry_url: String,
+    registry_key: String,
+    expected_slots: Vec<ExpectedProvider>,
+    vk: ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+}
+
+impl std::fmt::Debug for VerifierSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierSetup")
+            .field("registry_url", &self.registry_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifierSetup {
+    async fn spawn(
+        &self,
+        db: VerifierDb,
+        verifier_id: [u8; 32],
+        name: &str,
+        lender_token: &str,
+    ) -> Result<Running, ApiError> {
+        spawn(
+            VerifierService::with_db(
+                db,
+                &self.vk,
+                VerifierConfig {
+                    verifier_id,
+                    name: name.into(),
+                    registry_url: self.registry_url.clone(),
+                    registry_key: zkcredit_api::auth::parse_public_key(
+                        "registry key",
+                        &self.registry_key,
+                    )
+                    .map_err(ApiError::internal)?,
+                    expected_slots: self.expected_slots.clone(),
+                    root_window: 3600,
+                    max_skew: 300,
+                    max_ttl: 3600,
+                    policies: vec![live_policy()],
+                    lender_token_sha256: lender_token_digest(lender_token),
+                    product: "demo-credit".into(),
+                    period_seconds: DEFAULT_PERIOD_SECONDS,
+                    // The alliance runs the development keys of the demo and the tests.
+                    insecure_dev_keys: true,
+                    max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
+                },
+            )?
+            .router(),
+            loopback(),
+        )
+        .await
+        .map_err(io)
+    }
 }
 
 fn token() -> String {
@@ -218,37 +278,15 @@ impl Alliance {
         let lender_token = token();
         let verifier_id = *b"zkcredit-demo-lender-verifier-01";
         let verifier_db = VerifierDb::open(&store("verifier/verifier.sqlite")?, "verifier").await?;
-        let verifier = spawn(
-            VerifierService::with_db(
-                verifier_db,
-                vk,
-                VerifierConfig {
-                    verifier_id,
-                    name: "demo lender".into(),
-                    registry_url: registry.url(),
-                    registry_key: zkcredit_api::auth::parse_public_key(
-                        "registry key",
-                        &registry_key,
-                    )
-                    .map_err(ApiError::internal)?,
-                    expected_slots,
-                    root_window: 3600,
-                    max_skew: 300,
-                    max_ttl: 3600,
-                    policies: vec![live_policy()],
-                    lender_token_sha256: lender_token_digest(&lender_token),
-                    product: "demo-credit".into(),
-                    period_seconds: DEFAULT_PERIOD_SECONDS,
-                    // The alliance runs the development keys of the demo and the tests.
-                    insecure_dev_keys: true,
-                    max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
-                },
-            )?
-            .router(),
-            loopback(),
-        )
-        .await
-        .map_err(io)?;
+        let lender = VerifierSetup {
+            registry_url: registry.url(),
+            registry_key: registry_key.clone(),
+            expected_slots,
+            vk: vk.clone(),
+        };
+        let verifier = lender
+            .spawn(verifier_db, verifier_id, "demo lender", &lender_token)
+            .await?;
         let a = Self {
             registry,
             issuer,
@@ -259,6 +297,7 @@ impl Alliance {
             lender_token,
             verifier_id,
             registry_key,
+            lender,
         };
         a.publish_all().await?;
         Ok(a)
@@ -284,6 +323,25 @@ impl Alliance {
             }
         }
         Ok(out)
+    }
+
+    /// Starts another lender's verifier on the same alliance (same registry, slots and
+    /// policy) with its own identity and a SQLite store under `dir`; returns it and its
+    /// lender token.
+    pub async fn start_other_verifier(
+        &self,
+        dir: &Path,
+        verifier_id: [u8; 32],
+        name: &str,
+    ) -> Result<(Running, String), ApiError> {
+        let db = VerifierDb::open(
+            &DatabaseUrl::Sqlite(dir.join("verifier.sqlite")),
+            "verifier",
+        )
+        .await?;
+        let tok = token();
+        let r = self.lender.spawn(db, verifier_id, name, &tok).await?;
+        Ok((r, tok))
     }
 
     /// Stops every service gracefully.

@@ -1,4 +1,4 @@
-//! The borrower's wallet (spec §2, §6, §7.3): an encrypted keystore holding the holder
+//! The borrower's wallet (spec §2, §6, §7.2): an encrypted keystore holding the holder
 //! secret, KYC registration with the issuer, gathering every registry slot's witness from
 //! its provider with signed requests, proving, and applying to a lender.
 //!
@@ -136,7 +136,7 @@ fn io(p: &Path, e: impl std::fmt::Display) -> WalletError {
     WalletError::Io(format!("{}: {e}", p.display()))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), WalletError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), WalletError> {
     let tmp = path.with_extension("tmp");
     {
         use std::io::Write;
@@ -409,6 +409,21 @@ impl ProofFile {
     }
 }
 
+/// Checks `witness` natively (spec §6, every rule the circuit enforces) without proving: a
+/// witness no proof can exist for is refused as [`WalletError::CannotProve`], saying in words
+/// which condition fails with the borrower's own figures, then the rule's name and section.
+pub fn check(params: EligibilityParams, witness: &EligibilityWitness) -> Result<(), WalletError> {
+    witness.check(&params).map(|_| ()).map_err(|e| {
+        let why = crate::explain::why_not(&e, witness);
+        WalletError::CannotProve(match &e {
+            zkcredit_circuits::CircuitError::Statement { rule, detail } => {
+                format!("{why} — {detail} (rule {})", rule.namespace())
+            }
+            _ => why,
+        })
+    })
+}
+
 /// Proves `witness` (checked natively first: a witness that violates the policy is refused
 /// with the rule it breaks, and no proof is attempted).
 pub fn prove(
@@ -416,9 +431,7 @@ pub fn prove(
     params: EligibilityParams,
     witness: &EligibilityWitness,
 ) -> Result<Submission, WalletError> {
-    witness
-        .check(&params)
-        .map_err(|e| WalletError::CannotProve(e.to_string()))?;
+    check(params, witness)?;
     let (proof, public) = zkcredit_prover::prove_eligibility(prover, params, witness.clone())
         .map_err(|e| WalletError::Prove(e.to_string()))?;
     Ok(Submission {

@@ -6,6 +6,7 @@
 //! publishes; each applicant's wallet gathers its witnesses with signed requests, proves,
 //! and applies. Then the eligible applicant borrows from the `LendingPool` in revm.
 
+mod browser;
 mod refusals;
 
 use super::{load_prover, secs, CliError};
@@ -227,6 +228,10 @@ pub struct DemoArgs {
     /// Where proving keys are cached (default: `<params>/cache`).
     #[arg(long)]
     pub cache: Option<std::path::PathBuf>,
+    /// After the story, keep every service and Hal's wallet page up until Ctrl-C, acting as
+    /// the KYC operator, so a person can click through the wallet at the printed link.
+    #[arg(long)]
+    pub stay: bool,
 }
 
 /// Runs the demo.
@@ -264,12 +269,17 @@ pub fn demo(a: DemoArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(CliError::runtime)?;
-    let result = rt.block_on(story(prover, p, dir.path()));
+    let result = rt.block_on(story(prover, p, dir.path(), a.stay));
     drop(rt);
     result
 }
 
-async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Result<(), CliError> {
+async fn story(
+    prover: &'static Prover,
+    p: EligibilityParams,
+    dir: &Path,
+    stay: bool,
+) -> Result<(), CliError> {
     let http = reqwest::Client::new();
     let now = unix_now();
     let mut rng = StdRng::seed_from_u64(now);
@@ -474,6 +484,8 @@ async fn story(prover: &'static Prover, p: EligibilityParams, dir: &Path) -> Res
     let view = registry.view().await?;
     let mirror = registry_from_view(&view, p.slots)?;
     ok &= onchain(prover, p, &mirror, &wallets[0], &registry, policy).await?;
+    // Before the registry is narrowed below: Hal's wallet page proves against this alliance.
+    browser::hal(&a, prover, p, dir, stay).await?;
     ok &= narrowed_registry(&a, &registry, &verifier, &sub, policy).await?;
 
     a.stop().await.map_err(CliError::runtime)?;

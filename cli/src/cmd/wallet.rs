@@ -1,4 +1,5 @@
-//! `zkcredit wallet init|register|prove|apply`: the borrower's wallet on the command line.
+//! `zkcredit wallet init|register|prove|serve|apply`: the borrower's wallet on the command
+//! line, and `serve`, the same wallet as a local web page (`zkcredit-wallet-app`).
 
 use super::{load_prover, read_json, read_text, runtime, secs, CliError};
 use clap::{Args, Subcommand};
@@ -64,6 +65,10 @@ pub enum WalletCmd {
         #[arg(long, default_value = "eligibility_s16_d32")]
         circuit: String,
     },
+    /// The wallet as a web page: serves it on 127.0.0.1 only and prints its link (with a
+    /// random key made at each start; the page is refused without it). The page does every
+    /// step above; this process holds the keystore and proves. Stop with Ctrl-C.
+    Serve(ServeArgs),
     /// Send proof.json to the lender and print the decision (exit 1 if refused).
     Apply {
         /// The proof file.
@@ -73,6 +78,83 @@ pub enum WalletCmd {
         #[arg(long)]
         verifier: Option<String>,
     },
+}
+
+/// `zkcredit wallet serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Wallet directory (created with the keystore from the page if new).
+    #[arg(long, default_value = "wallet")]
+    dir: PathBuf,
+    /// The KYC issuer's base URL.
+    #[arg(long)]
+    issuer: String,
+    /// The registry's base URL.
+    #[arg(long)]
+    registry: String,
+    /// A lender this wallet trusts, as `NAME=VERIFIER_ID` (the 64 hex digits the lender
+    /// publishes at `GET /v1/verifier`); repeat for each. Requests from any other verifier
+    /// are refused before anything is gathered.
+    #[arg(long = "lender", required = true)]
+    lenders: Vec<String>,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where verifying keys live (default: `ZKCREDIT_PARAMS`, else `./params`, else next
+    /// to the installed binary).
+    #[arg(long, env = "ZKCREDIT_PARAMS")]
+    params: Option<PathBuf>,
+    /// Where proving keys are cached (default: `<params>/cache`).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Circuit.
+    #[arg(long, default_value = "eligibility_s16_d32")]
+    circuit: String,
+}
+
+/// Runs the local wallet app until Ctrl-C or SIGTERM.
+fn serve(a: ServeArgs) -> Result<(), CliError> {
+    let lenders = a
+        .lenders
+        .iter()
+        .map(|l| zkcredit_wallet_app::KnownLender::parse(l).map_err(CliError::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let id = CircuitId::parse(&a.circuit)?;
+    let CircuitId::Eligibility(p) = id else {
+        return Err(CliError::Usage(
+            "wallet proofs use an eligibility circuit".into(),
+        ));
+    };
+    let params = super::resolve_params(a.params, &id.name())?;
+    let cache = a.cache.unwrap_or_else(|| params.join("cache"));
+    eprintln!("loading the proving key for {} …", id.name());
+    let prover = std::sync::Arc::new(load_prover(&id, &params, &cache)?);
+    let prove: zkcredit_wallet_app::ProveFn =
+        std::sync::Arc::new(move |w| wallet::prove(&prover, p, w));
+    let cfg = zkcredit_wallet_app::AppConfig {
+        dir: a.dir.clone(),
+        issuer: a.issuer,
+        registry: a.registry,
+        lenders,
+        params: p,
+        kdf: (
+            zkcredit_wallet::keystore::DEFAULT_M_KIB,
+            zkcredit_wallet::keystore::DEFAULT_T,
+        ),
+        port: a.port,
+    };
+    runtime()?.block_on(async {
+        let app = zkcredit_wallet_app::start(cfg, prove)
+            .await
+            .map_err(|e| CliError::Runtime(e.to_string()))?;
+        println!(
+            "wallet {} open at (this link is its key; keep it to yourself):",
+            a.dir.display()
+        );
+        println!("{}", app.link());
+        super::shutdown_signal().await;
+        app.stop().await.map_err(CliError::runtime)
+    })
 }
 
 /// Wallet location and password.
@@ -258,6 +340,7 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             println!("wrote {}", out.display());
             Ok(())
         }
+        WalletCmd::Serve(a) => serve(a),
         WalletCmd::Apply { proof, verifier } => {
             let file: ProofFile = read_json(&proof)?;
             let url = verifier.or(file.verifier.clone()).ok_or_else(|| {

@@ -1,0 +1,521 @@
+//! The page and its JSON API (SPEC §7.3), every path under `/TOKEN/` ([`crate::guard`]).
+//! `GET` reads; every change is a `POST`.
+
+use crate::job::{self, Job, Outcome};
+use crate::session::{KnownLender, Opened, Session};
+use crate::{AppConfig, AppError, ProveFn};
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, MutexGuard};
+use zkcredit_api::client::{IssuerClient, VerifierClient};
+use zkcredit_api::unix_now;
+use zkcredit_wallet::explain;
+use zkcredit_wallet::history::{self, Entry};
+use zkcredit_wallet::wallet::{self, attestation_path, keystore_path, PendingApplication};
+use zkcredit_wallet::{Decision, Wallet, WalletError};
+
+/// The least length of a new keystore password.
+pub const MIN_PASSWORD: usize = 10;
+/// The longest password, KYC identifier and request link accepted.
+const MAX_FIELD: usize = 2048;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub cfg: Arc<AppConfig>,
+    pub session: Arc<Mutex<Session>>,
+    pub http: reqwest::Client,
+    pub prove: ProveFn,
+}
+
+impl AppState {
+    fn session(&self) -> Result<MutexGuard<'_, Session>, AppError> {
+        self.session
+            .lock()
+            .map_err(|_| AppError::Internal("session lock poisoned".into()))
+    }
+
+    fn wallet(&self) -> Result<Wallet, AppError> {
+        self.session()?.wallet.clone().ok_or(AppError::Locked)
+    }
+}
+
+const INDEX: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    ([(CONTENT_TYPE, kind)], body).into_response()
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/{token}",
+            get(|| async { Redirect::to("./").into_response() }),
+        )
+        .route(
+            "/{token}/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            "/{token}/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/{token}/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+        .route("/{token}/api/state", get(state_view))
+        .route("/{token}/api/job", get(job_view))
+        .route("/{token}/api/create", post(create))
+        .route("/{token}/api/unlock", post(unlock))
+        .route("/{token}/api/lock", post(lock))
+        .route("/{token}/api/kyc/apply", post(kyc_apply))
+        .route("/{token}/api/kyc/refresh", post(kyc_refresh))
+        .route("/{token}/api/request/open", post(open_request))
+        .route("/{token}/api/prove", post(prove))
+        .route("/{token}/api/submit", post(submit))
+        .fallback(|| async {
+            AppError::BadInput("no such page in the wallet".into()).into_response()
+        })
+        .with_state(state)
+}
+
+/// What the page shows.
+#[derive(Serialize)]
+struct StateView {
+    /// `none` (no keystore yet), `locked` or `unlocked`.
+    wallet: &'static str,
+    /// The holder's public request-signing key (hex), once unlocked.
+    holder_key: Option<String>,
+    /// `none`, `pending` or `approved`.
+    kyc: &'static str,
+    kyc_application: Option<String>,
+    issuer: String,
+    lenders: Vec<KnownLender>,
+    request: Option<RequestView>,
+    history: Vec<Entry>,
+    min_password: usize,
+}
+
+/// A request as the page shows it, after the wallet checked who asks.
+#[derive(Serialize)]
+struct RequestView {
+    lender: String,
+    verifier_id: String,
+    product: String,
+    expires_in_seconds: u64,
+    conditions: Vec<String>,
+    learns: Vec<String>,
+    does_not_learn: Vec<String>,
+}
+
+fn request_view(o: &Opened) -> RequestView {
+    RequestView {
+        lender: o.lender.name.clone(),
+        verifier_id: o.lender.verifier_id.clone(),
+        product: o.req.product.clone(),
+        expires_in_seconds: o.req.expiry.saturating_sub(unix_now()),
+        conditions: explain::policy_conditions(&o.req.policy),
+        learns: explain::lender_learns(&o.req.product),
+        does_not_learn: explain::lender_does_not_learn(),
+    }
+}
+
+fn view(st: &AppState) -> Result<StateView, AppError> {
+    let s = st.session()?;
+    let dir = &st.cfg.dir;
+    let exists = keystore_path(dir).exists();
+    let pending = wallet::pending_application(dir)?;
+    let approved = match &s.wallet {
+        Some(w) => w.attestation().is_some(),
+        None => attestation_path(dir).exists(),
+    };
+    Ok(StateView {
+        wallet: match (&s.wallet, exists) {
+            (Some(_), _) => "unlocked",
+            (None, true) => "locked",
+            (None, false) => "none",
+        },
+        holder_key: s.wallet.as_ref().map(Wallet::holder_key_hex),
+        kyc: if approved {
+            "approved"
+        } else if pending.is_some() {
+            "pending"
+        } else {
+            "none"
+        },
+        kyc_application: pending.map(|p| p.application_id),
+        issuer: st.cfg.issuer.clone(),
+        lenders: st.cfg.lenders.clone(),
+        request: s.request.as_ref().map(request_view),
+        history: history::load(dir)?.into_iter().rev().collect(),
+        min_password: MIN_PASSWORD,
+    })
+}
+
+async fn state_view(State(st): State<AppState>) -> Result<Json<StateView>, AppError> {
+    Ok(Json(view(&st)?))
+}
+
+async fn job_view(State(st): State<AppState>) -> Result<Response, AppError> {
+    let job = st.session()?.job.clone();
+    Ok(match job {
+        Some(j) => {
+            let v = j
+                .lock()
+                .map_err(|_| AppError::Internal("job lock poisoned".into()))?
+                .view();
+            Json(v).into_response()
+        }
+        None => Json(serde_json::Value::Null).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Password {
+    password: String,
+}
+
+/// The password rule the server enforces (the page shows an estimate of strength as well).
+fn check_password(pw: &str) -> Result<(), AppError> {
+    let n = pw.chars().count();
+    if n > MAX_FIELD {
+        return Err(AppError::BadInput("that password is too long".into()));
+    }
+    if n < MIN_PASSWORD {
+        return Err(AppError::WeakPassword(format!(
+            "choose a password of at least {MIN_PASSWORD} characters (a few unrelated words work well)"
+        )));
+    }
+    let mut distinct: Vec<char> = pw.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 5 {
+        return Err(AppError::WeakPassword(
+            "that password repeats too few characters: use a few unrelated words".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn create(
+    State(st): State<AppState>,
+    Json(b): Json<Password>,
+) -> Result<Json<StateView>, AppError> {
+    check_password(&b.password)?;
+    if keystore_path(&st.cfg.dir).exists() {
+        return Err(AppError::Exists);
+    }
+    let (dir, (m, t)) = (st.cfg.dir.clone(), st.cfg.kdf);
+    let w = tokio::task::spawn_blocking(move || Wallet::create(&dir, &b.password, m, t))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    st.session()?.wallet = Some(w);
+    Ok(Json(view(&st)?))
+}
+
+async fn unlock(
+    State(st): State<AppState>,
+    Json(b): Json<Password>,
+) -> Result<Json<StateView>, AppError> {
+    if b.password.len() > MAX_FIELD {
+        return Err(AppError::WrongPassword);
+    }
+    if !keystore_path(&st.cfg.dir).exists() {
+        return Err(AppError::NoKeystore);
+    }
+    let dir = st.cfg.dir.clone();
+    let w = tokio::task::spawn_blocking(move || Wallet::open(&dir, &b.password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            WalletError::Keystore(zkcredit_wallet::keystore::KeystoreError::WrongPassword) => {
+                AppError::WrongPassword
+            }
+            e => e.into(),
+        })?;
+    st.session()?.wallet = Some(w);
+    Ok(Json(view(&st)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn lock(
+    State(st): State<AppState>,
+    Json(_): Json<Empty>,
+) -> Result<Json<StateView>, AppError> {
+    {
+        let mut s = st.session()?;
+        if s.busy() {
+            return Err(AppError::Busy);
+        }
+        *s = Session::default();
+    }
+    Ok(Json(view(&st)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KycApply {
+    id: String,
+}
+
+async fn kyc_apply(
+    State(st): State<AppState>,
+    Json(b): Json<KycApply>,
+) -> Result<Json<StateView>, AppError> {
+    let id = b.id.trim();
+    if id.is_empty() || id.chars().count() > 128 || id.chars().any(char::is_control) {
+        return Err(AppError::BadInput(
+            "enter your identifier (1 to 128 printable characters)".into(),
+        ));
+    }
+    let w = st.wallet()?;
+    if w.attestation().is_some() {
+        return Err(AppError::NotReady(
+            "this wallet is already KYC-verified".into(),
+        ));
+    }
+    let issuer = IssuerClient::new(st.http.clone(), st.cfg.issuer.clone());
+    let app = w.register(&issuer, id).await?;
+    wallet::save_pending_application(
+        &st.cfg.dir,
+        &PendingApplication {
+            issuer: st.cfg.issuer.clone(),
+            application_id: app.application_id,
+        },
+    )?;
+    Ok(Json(view(&st)?))
+}
+
+#[derive(Serialize)]
+struct KycStatus {
+    status: String,
+    message: String,
+}
+
+async fn kyc_refresh(
+    State(st): State<AppState>,
+    Json(_): Json<Empty>,
+) -> Result<Json<KycStatus>, AppError> {
+    let mut w = st.wallet()?;
+    if w.attestation().is_some() {
+        return Ok(Json(KycStatus {
+            status: "approved".into(),
+            message: "you are KYC-verified".into(),
+        }));
+    }
+    let dir = &st.cfg.dir;
+    let p = wallet::pending_application(dir)?
+        .ok_or_else(|| AppError::NotReady("apply for KYC first".into()))?;
+    if p.issuer != st.cfg.issuer {
+        return Err(AppError::NotReady(format!(
+            "this wallet's application is at {}, not at this app's issuer {}",
+            p.issuer, st.cfg.issuer
+        )));
+    }
+    let issuer = IssuerClient::new(st.http.clone(), st.cfg.issuer.clone());
+    let app = issuer
+        .application(&p.application_id)
+        .await
+        .map_err(WalletError::from)?;
+    let message = match (app.status.as_str(), app.attestation) {
+        ("approved", Some(a)) => {
+            w.save_attestation(dir, a)?;
+            wallet::clear_pending_application(dir)?;
+            st.session()?.wallet = Some(w);
+            "approved: you are KYC-verified".to_string()
+        }
+        ("pending", _) => "waiting for the issuer to check your identity".into(),
+        (other, _) => {
+            wallet::clear_pending_application(dir)?;
+            format!("the issuer's answer: {other}; you may apply again")
+        }
+    };
+    Ok(Json(KycStatus {
+        status: app.status,
+        message,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenRequest {
+    url: String,
+}
+
+async fn open_request(
+    State(st): State<AppState>,
+    Json(b): Json<OpenRequest>,
+) -> Result<Json<StateView>, AppError> {
+    let url = b.url.trim();
+    let base = match url.split_once("/v1/requests/") {
+        Some((base, nonce))
+            if url.len() <= MAX_FIELD
+                && (url.starts_with("http://") || url.starts_with("https://"))
+                && !nonce.is_empty()
+                && nonce.chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            base.to_string()
+        }
+        _ => {
+            return Err(AppError::BadInput(
+                "paste the lender's request link: it looks like https://lender.example/v1/requests/0123abcd…".into(),
+            ))
+        }
+    };
+    let w = st.wallet()?;
+    if w.attestation().is_none() {
+        return Err(AppError::NotReady(
+            "finish KYC before answering a lender's request".into(),
+        ));
+    }
+    if st.session()?.busy() {
+        return Err(AppError::Busy);
+    }
+    let req = wallet::fetch_request(&st.http, url).await?;
+    let lender = st
+        .cfg
+        .lenders
+        .iter()
+        .find(|l| l.verifier_id.eq_ignore_ascii_case(&req.verifier_id))
+        .cloned()
+        .ok_or_else(|| AppError::UnknownVerifier(req.verifier_id.clone()))?;
+    wallet::check_request_verifier(&req, &lender.verifier_id)?;
+    if req.expiry <= unix_now() {
+        return Err(AppError::NotReady(
+            "this request has expired: ask the lender for a new link".into(),
+        ));
+    }
+    let verifier = VerifierClient::new(st.http.clone(), base.clone());
+    wallet::check_not_applied(&w, &verifier, &req).await?;
+    {
+        let mut s = st.session()?;
+        s.request = Some(Opened { req, base, lender });
+        s.job = None;
+    }
+    Ok(Json(view(&st)?))
+}
+
+async fn prove(State(st): State<AppState>, Json(_): Json<Empty>) -> Result<Response, AppError> {
+    let estimate = history::last_prove_seconds(&history::load(&st.cfg.dir)?);
+    let (w, opened, job) = {
+        let mut s = st.session()?;
+        if s.busy() {
+            return Err(AppError::Busy);
+        }
+        let w = s.wallet.clone().ok_or(AppError::Locked)?;
+        let opened = s
+            .request
+            .clone()
+            .ok_or_else(|| AppError::NotReady("open a lender's request first".into()))?;
+        let job = Arc::new(Mutex::new(Job::new(st.cfg.params.slots, estimate)));
+        s.job = Some(job.clone());
+        (w, opened, job)
+    };
+    tokio::spawn(job::run(job.clone(), w, opened, st.clone()));
+    let v = job
+        .lock()
+        .map_err(|_| AppError::Internal("job lock poisoned".into()))?
+        .view();
+    Ok(Json(v).into_response())
+}
+
+#[derive(Serialize)]
+struct DecisionView {
+    /// `accepted` or `refused`.
+    decision: &'static str,
+    message: String,
+}
+
+async fn submit(
+    State(st): State<AppState>,
+    Json(_): Json<Empty>,
+) -> Result<Json<DecisionView>, AppError> {
+    let (file, seconds, opened) = {
+        let s = st.session()?;
+        let opened = s
+            .request
+            .clone()
+            .ok_or_else(|| AppError::NotReady("open a lender's request first".into()))?;
+        let outcome = match &s.job {
+            Some(j) => j
+                .lock()
+                .map_err(|_| AppError::Internal("job lock poisoned".into()))?
+                .outcome
+                .clone(),
+            None => return Err(AppError::NotReady("make the proof first".into())),
+        };
+        match outcome {
+            Outcome::Ready { file, seconds } => (file, seconds, opened),
+            _ => return Err(AppError::NotReady("there is no proof ready to send".into())),
+        }
+    };
+    let verifier = VerifierClient::new(st.http.clone(), opened.base.clone());
+    let d = wallet::apply(&verifier, &file.submission()).await?;
+    let (decision, message) = match d {
+        Decision::Accepted(_) => (
+            "accepted",
+            format!(
+                "{} accepted your application for {}: you meet every condition",
+                opened.lender.name, opened.req.product
+            ),
+        ),
+        Decision::Refused { code, message } => (
+            "refused",
+            format!(
+                "{} refused the proof ({code}): {message}",
+                opened.lender.name
+            ),
+        ),
+    };
+    history::append(
+        &st.cfg.dir,
+        Entry {
+            at: unix_now(),
+            lender: opened.lender.name.clone(),
+            verifier_id: opened.lender.verifier_id.clone(),
+            product: opened.req.product.clone(),
+            decision: decision.into(),
+            detail: message.clone(),
+            prove_seconds: Some(seconds),
+        },
+    )?;
+    {
+        let mut s = st.session()?;
+        s.request = None;
+        s.job = None;
+    }
+    Ok(Json(DecisionView { decision, message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_rule() {
+        assert!(matches!(
+            check_password("short"),
+            Err(AppError::WeakPassword(_))
+        ));
+        assert!(matches!(
+            check_password("aaaaaaaaaaaa"),
+            Err(AppError::WeakPassword(_))
+        ));
+        assert!(check_password("correct horse battery").is_ok());
+        assert!(matches!(
+            check_password(&"ab".repeat(2000)),
+            Err(AppError::BadInput(_))
+        ));
+    }
+}

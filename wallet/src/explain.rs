@@ -1,0 +1,291 @@
+//! The statement in a person's words (spec §6): what a lender's policy asks, what the lender
+//! learns from a proof and what it does not, and — when the wallet's own check finds that
+//! no proof can exist — which condition fails, with the borrower's own figures.
+//!
+//! Shared by the command-line wallet and the local wallet app, so both say the same thing.
+
+use zkcredit_circuits::eligibility::{EligibilityWitness, Policy, Rule};
+use zkcredit_circuits::field::fr_to_u64;
+use zkcredit_circuits::imt::LeafRecord;
+use zkcredit_circuits::registry::Role;
+use zkcredit_circuits::CircuitError;
+
+const DAY: u64 = 86_400;
+
+/// `1234567` → `"1,234,567"`.
+pub fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn days(secs: u64) -> String {
+    let d = secs / DAY;
+    if d == 1 {
+        "1 day".into()
+    } else if d > 0 {
+        format!("{d} days")
+    } else {
+        format!("{} hours", secs / 3600)
+    }
+}
+
+/// Each condition of `policy`, one short sentence each, in the order a person reads them.
+pub fn policy_conditions(p: &Policy) -> Vec<String> {
+    let mut v = vec![
+        "you are KYC-verified by the alliance's issuer, and that verification has not expired"
+            .to_string(),
+        "you are on none of the alliance's fraud lists".to_string(),
+        format!(
+            "you have fewer than {} active loans across all lenders",
+            grouped(p.max_active_loans)
+        ),
+        format!(
+            "you owe at most {} in total across all lenders",
+            grouped(p.max_outstanding)
+        ),
+        format!(
+            "you have no arrears over {} at any lender",
+            days(p.max_arrears_days * DAY)
+        ),
+        format!(
+            "you have a credit score of at least {}, issued within the last {}",
+            grouped(p.min_score),
+            days(p.max_score_age)
+        ),
+    ];
+    if p.min_kyc_age > 0 {
+        v.push(format!(
+            "your KYC verification is at least {} old",
+            days(p.min_kyc_age)
+        ));
+    }
+    v.push(format!(
+        "every lender's, bureau's and list's data was published within the last {}",
+        if p.max_root_age >= 2 * DAY && p.max_root_age.is_multiple_of(DAY) {
+            days(p.max_root_age)
+        } else {
+            format!("{} hours", p.max_root_age.div_ceil(3600))
+        }
+    ));
+    v
+}
+
+/// The policy as one line: `"you are KYC-verified …; you have fewer than 3 active loans
+/// across all lenders; …"`.
+pub fn policy_in_words(p: &Policy) -> String {
+    policy_conditions(p).join("; ")
+}
+
+/// What a lender learns from an accepted proof for `product`.
+pub fn lender_learns(product: &str) -> Vec<String> {
+    vec![
+        "whether you meet every condition above: yes or no".into(),
+        format!(
+            "a pseudonym for you that is the same each time you apply to this lender for \
+             {product} in this period, and unrelated to the one any other lender sees"
+        ),
+    ]
+}
+
+/// What a lender does not learn from a proof.
+pub fn lender_does_not_learn() -> Vec<String> {
+    vec![
+        "your name or any identifier".into(),
+        "which lenders you borrow from, or how much".into(),
+        "how many loans you have or how late any payment is".into(),
+        "your credit score or which bureau gave it".into(),
+        "which lists were checked, or anything about other people".into(),
+    ]
+}
+
+/// The borrower's own figures, read from the gathered witness (their records in every slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Σ active loans over lenders.
+    pub loans: u128,
+    /// Σ outstanding over lenders.
+    pub outstanding: u128,
+    /// Worst arrears (days) over lenders.
+    pub worst_arrears: u64,
+    /// Best bureau score and when it was issued.
+    pub best_score: Option<(u64, u64)>,
+    /// The freshest score and when it was issued.
+    pub freshest_score: Option<(u64, u64)>,
+    /// The KYC record's `(issued_at, expires_at)`.
+    pub kyc: Option<(u64, u64)>,
+}
+
+fn own_values(w: &EligibilityWitness, i: usize) -> Option<[u64; 3]> {
+    let sw = w.slots.get(i)?;
+    let leaf = &sw.lookup.leaf;
+    if leaf.key != w.subject_key {
+        return None;
+    }
+    match leaf.record {
+        LeafRecord::Open { values, .. } => Some([
+            fr_to_u64(&values[0]).unwrap_or(u64::MAX),
+            fr_to_u64(&values[1]).unwrap_or(u64::MAX),
+            fr_to_u64(&values[2]).unwrap_or(u64::MAX),
+        ]),
+        LeafRecord::Sealed { .. } => None,
+    }
+}
+
+/// The borrower's figures across every slot of `w`.
+pub fn figures(w: &EligibilityWitness) -> Figures {
+    let mut f = Figures::default();
+    for (i, sw) in w.slots.iter().enumerate() {
+        let Some(v) = own_values(w, i) else { continue };
+        match sw.slot.role {
+            Role::Lender => {
+                f.loans += v[0] as u128;
+                f.outstanding += v[1] as u128;
+                f.worst_arrears = f.worst_arrears.max(v[2]);
+            }
+            Role::Bureau => {
+                if f.best_score.is_none_or(|(s, _)| v[0] > s) {
+                    f.best_score = Some((v[0], v[1]));
+                }
+                if f.freshest_score.is_none_or(|(_, at)| v[1] > at) {
+                    f.freshest_score = Some((v[0], v[1]));
+                }
+            }
+            Role::Kyc => f.kyc = Some((v[1], v[2])),
+            _ => {}
+        }
+    }
+    f
+}
+
+fn grouped128(n: u128) -> String {
+    u64::try_from(n)
+        .map(grouped)
+        .unwrap_or_else(|_| n.to_string())
+}
+
+/// Why no proof can exist for `w`, in the borrower's words with their own figures, when
+/// `err` is the native check's refusal ([`EligibilityWitness::check`]).
+pub fn why_not(err: &CircuitError, w: &EligibilityWitness) -> String {
+    let CircuitError::Statement { rule, detail } = err else {
+        return format!("the gathered data could not be checked ({err})");
+    };
+    let p = &w.policy;
+    let f = figures(w);
+    let now = w.now;
+    match rule {
+        Rule::FraudList => "you are on one of the alliance's fraud lists, and this lender \
+                            cannot lend to anyone on such a list"
+            .into(),
+        Rule::ActiveLoans => format!(
+            "you have {} active loans across all lenders; this lender accepts fewer than {}",
+            grouped128(f.loans),
+            grouped(p.max_active_loans)
+        ),
+        Rule::Outstanding => format!(
+            "you owe {} in total across all lenders; this lender accepts at most {}",
+            grouped128(f.outstanding),
+            grouped(p.max_outstanding)
+        ),
+        Rule::Arrears => format!(
+            "one of your loans is {} days late; this lender accepts no arrears over {} days",
+            grouped(f.worst_arrears),
+            grouped(p.max_arrears_days)
+        ),
+        Rule::BureauScore => match (f.best_score, f.freshest_score) {
+            (None, _) => "no credit bureau of the alliance has a score for you".into(),
+            (Some((s, _)), _) if s < p.min_score => format!(
+                "your credit score is {}; this lender asks for at least {}",
+                grouped(s),
+                grouped(p.min_score)
+            ),
+            (Some((s, at)), _) => format!(
+                "your credit score of {} was issued {} ago; this lender needs one issued \
+                 within {} (ask your bureau for a new score)",
+                grouped(s),
+                days(now.saturating_sub(at)),
+                days(p.max_score_age)
+            ),
+        },
+        Rule::Kyc => "the KYC issuer's published list does not include you yet: your \
+                      approval appears after the issuer's next publication (try again in a \
+                      few minutes)"
+            .into(),
+        Rule::KycHolder => "your KYC verification belongs to another wallet: this wallet's \
+                            key does not match it"
+            .into(),
+        Rule::KycExpiry => "your KYC verification has expired: apply for KYC again".into(),
+        Rule::KycAge => match f.kyc {
+            Some((issued, _)) => format!(
+                "your KYC verification is too recent: this lender requires it to be at least \
+                 {} old, which it will be in {}",
+                days(p.min_kyc_age),
+                days((issued + p.min_kyc_age).saturating_sub(now).max(3600))
+            ),
+            None => format!(
+                "your KYC verification is too recent: this lender requires it to be at least {} old",
+                days(p.min_kyc_age)
+            ),
+        },
+        Rule::RootFreshness => format!(
+            "a lender's, bureau's or list's published data is older than this lender allows \
+             ({}); try again after it publishes ({detail})",
+            days(p.max_root_age)
+        ),
+        _ => format!(
+            "the data the wallet gathered is not consistent ({detail}); try again in a minute"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_policy_in_words() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(500_000), "500,000");
+        assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
+        let p = Policy {
+            max_active_loans: 3,
+            max_outstanding: 500_000,
+            max_arrears_days: 30,
+            min_score: 650,
+            max_score_age: 90 * DAY,
+            max_root_age: DAY,
+            min_kyc_age: 0,
+        };
+        let words = policy_in_words(&p);
+        for needle in [
+            "fewer than 3 active loans across all lenders",
+            "you owe at most 500,000 in total",
+            "no arrears over 30 days",
+            "a credit score of at least 650, issued within the last 90 days",
+            "published within the last 24 hours",
+        ] {
+            assert!(words.contains(needle), "{needle}: {words}");
+        }
+        assert!(!words.contains("KYC verification is at least"));
+        let p = Policy {
+            min_kyc_age: 30 * DAY,
+            max_root_age: 3 * DAY,
+            ..p
+        };
+        let words = policy_in_words(&p);
+        assert!(
+            words.contains("your KYC verification is at least 30 days old"),
+            "{words}"
+        );
+        assert!(words.contains("within the last 3 days"), "{words}");
+        assert!(lender_learns("car-loan")[1].contains("car-loan"));
+    }
+}

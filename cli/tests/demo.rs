@@ -68,7 +68,10 @@ fn demo_runs_the_whole_story_and_a_person_clicks_through_hals_wallet() {
             v
         }
     };
-    rt.block_on(post("create", serde_json::json!({"password": "hal's long passphrase"})));
+    rt.block_on(post(
+        "create",
+        serde_json::json!({"password": "hal's long passphrase"}),
+    ));
     let s = rt.block_on(post("kyc/apply", serde_json::json!({"id": "HAL-0001"})));
     assert_eq!(s["kyc"], "pending", "{s}");
     // The demo, as the operator, approves and prints a lender request link.

@@ -281,7 +281,10 @@ fn wallet_serve_checks_its_lenders() {
         "--registry",
         "http://127.0.0.1:9",
     ];
-    let o = zk(&[&base[..], &["--lender", "Acme=abcd"]].concat(), d.path());
+    let o = zk(
+        &[&base[..], &["--lender", "Acme=abcd=http://127.0.0.1:9"]].concat(),
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("64 hex digits"), "{}", text(&o));
     let o = zk(&base, d.path());

@@ -52,10 +52,14 @@ impl Drop for Killed {
     }
 }
 
-/// Spawns `zkcredit wallet serve` and returns it with the link it printed (waited for when
-/// the returned guard drops).
+/// Spawns `zkcredit wallet serve` trusting `lenders` (`NAME=ID=URL`) and returns it with the
+/// link it printed (waited for when the returned guard drops).
 #[allow(clippy::zombie_processes)]
-fn wallet_serve(cwd: &Path, dir: &str, a: &Alliance, verifier_hex: &str) -> (Killed, String) {
+fn wallet_serve(cwd: &Path, dir: &str, a: &Alliance, lenders: &[String]) -> (Killed, String) {
+    let lender_args: Vec<&str> = lenders
+        .iter()
+        .flat_map(|l| ["--lender", l.as_str()])
+        .collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
         .args([
             "wallet",
@@ -66,8 +70,6 @@ fn wallet_serve(cwd: &Path, dir: &str, a: &Alliance, verifier_hex: &str) -> (Kil
             &a.issuer.url(),
             "--registry",
             &a.registry.url(),
-            "--lender",
-            &format!("Demo Lender={verifier_hex}"),
             "--params",
             "keys",
             "--cache",
@@ -75,6 +77,7 @@ fn wallet_serve(cwd: &Path, dir: &str, a: &Alliance, verifier_hex: &str) -> (Kil
             "--circuit",
             "eligibility_s4_d8",
         ])
+        .args(&lender_args)
         .current_dir(cwd)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -311,7 +314,13 @@ async fn wallet_page_in_chromium_end_to_end() {
         ttl_seconds: 600,
     };
 
-    let (_ana_app, link) = wallet_serve(cwd, "ana", &a, &verifier_hex);
+    // Ana trusts the demo lender, and — at the other verifier's address — a lender she was
+    // told has the demo lender's identity: a request there names another identity.
+    let lenders = [
+        format!("Demo Lender={verifier_hex}={}", a.verifier.url()),
+        format!("Other Bank={verifier_hex}={}", other.url()),
+    ];
+    let (_ana_app, link) = wallet_serve(cwd, "ana", &a, &lenders);
     let (_drv, c) = browser(&chromium, &driver, &cwd.join("profile")).await;
 
     // Without the token: refused, in the browser and for any other program.
@@ -364,6 +373,11 @@ async fn wallet_page_in_chromium_end_to_end() {
     click(&c, "unlock").await;
     wait(&c, &visible("request-section"), "the unlocked wallet").await;
 
+    // A link at an address of no trusted lender: refused before anything is fetched.
+    open_request(&c, "http://127.0.0.1:9/v1/requests/00ff").await;
+    wait(&c, &visible("error"), "the unknown-lender refusal").await;
+    let err = text_of(&c, "error").await;
+    assert!(err.contains("not at a lender this wallet knows"), "{err}");
     // A request from a verifier this wallet does not know: refused before gathering.
     let foreign = zkcredit_api::client::VerifierClient::new(http.clone(), other.url())
         .create_request(&other_token, &new_request())
@@ -429,7 +443,7 @@ async fn wallet_page_in_chromium_end_to_end() {
 
     // Ben: score 610 against a minimum of 650. His wallet finds no proof can exist, says
     // why in words, and proves and sends nothing.
-    let (_ben_app, ben_link) = wallet_serve(cwd, "ben", &a, &verifier_hex);
+    let (_ben_app, ben_link) = wallet_serve(cwd, "ben", &a, &lenders[..1]);
     c.goto(&ben_link).await.unwrap();
     create_and_kyc(
         &c,

@@ -73,9 +73,10 @@ function render(s) {
   $("footer").hidden = !unlocked;
   $("holder").textContent = unlocked ? "holder key " + s.holder_key.slice(0, 16) + "…" : "";
   $("kyc-apply-box").hidden = s.kyc !== "none";
+  if (!unlocked) stopKycPolling();
   if (s.kyc === "approved") {
     $("kyc-status").textContent = "✓ You are KYC-verified by the alliance's issuer.";
-  } else if (s.kyc === "pending") {
+  } else if (s.kyc === "pending" && unlocked) {
     $("kyc-status").textContent = "Waiting for the issuer to check your identity (application " + s.kyc_application + ")…";
     startKycPolling();
   } else {
@@ -109,20 +110,28 @@ async function refresh() {
   render(await api("state"));
 }
 
+function stopKycPolling() {
+  if (kycTimer) clearTimeout(kycTimer);
+  kycTimer = null;
+}
+
+// One question to the issuer at a time, every 1.5 s while the application is pending.
 function startKycPolling() {
   if (kycTimer) return;
-  kycTimer = setInterval(async () => {
+  kycTimer = setTimeout(async () => {
+    let again = false;
     try {
       const k = await api("kyc/refresh", {});
-      if (k.status !== "pending") {
-        clearInterval(kycTimer);
-        kycTimer = null;
+      again = k.status === "pending";
+      if (!again) {
         await refresh();
         if (k.status !== "approved") showError(k.message);
       }
     } catch (e) {
       showError(e.message);
     }
+    kycTimer = null;
+    if (again && state && state.wallet === "unlocked") startKycPolling();
   }, 1500);
 }
 
@@ -198,6 +207,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   on("lock", async () => {
+    stopKycPolling();
     $("progress-section").hidden = true;
     $("decision").hidden = true;
     render(await api("lock", {}));
@@ -224,5 +234,8 @@ document.addEventListener("DOMContentLoaded", () => {
     await refresh();
     box.scrollIntoView({ block: "center" });
   });
-  refresh().catch((e) => showError(e.message));
+  // After a reload: the state, and a proof being made or ready to send, if any.
+  refresh()
+    .then(pollJob)
+    .catch((e) => showError(e.message));
 });

@@ -34,9 +34,28 @@ pub enum AppError {
     /// A proof is being made.
     #[error("a proof is being made: wait for it to finish")]
     Busy,
-    /// The request is from a verifier this wallet does not know.
-    #[error("this request comes from a verifier this wallet does not know (id {0}): nothing was gathered or proved. Only apply through a lender you trust; its verifier id is what `GET /v1/verifier` publishes")]
-    UnknownVerifier(String),
+    /// The request link is not at the verifier URL of any lender this wallet trusts.
+    #[error("this link is not at a lender this wallet knows ({0}): nothing was fetched, gathered or proved. Only apply through a lender you trust, with the link it gave you")]
+    UnknownLender(String),
+    /// The request at a trusted lender's URL names another verifier identity.
+    #[error("this request comes from a verifier this wallet does not know (id {got}), not from {lender}'s (the id this wallet pins for it): nothing was gathered or proved")]
+    UnknownVerifier {
+        /// The trusted lender whose URL served the request.
+        lender: String,
+        /// The verifier id the request names.
+        got: String,
+    },
+    /// The request body was refused before it reached the wallet (size, JSON, fields).
+    #[error("{message}")]
+    Rejected {
+        /// The status to answer.
+        status: StatusCode,
+        /// Why.
+        message: String,
+    },
+    /// No such page or API call.
+    #[error("no such page in the wallet")]
+    NotFound,
     /// The wallet library refused or a service failed.
     #[error(transparent)]
     Wallet(#[from] WalletError),
@@ -57,7 +76,10 @@ impl AppError {
             AppError::BadInput(_) => (StatusCode::BAD_REQUEST, "bad_input"),
             AppError::NotReady(_) => (StatusCode::CONFLICT, "not_ready"),
             AppError::Busy => (StatusCode::CONFLICT, "busy"),
-            AppError::UnknownVerifier(_) => (StatusCode::FORBIDDEN, "unknown_verifier"),
+            AppError::UnknownLender(_) => (StatusCode::FORBIDDEN, "unknown_lender"),
+            AppError::UnknownVerifier { .. } => (StatusCode::FORBIDDEN, "unknown_verifier"),
+            AppError::Rejected { status, .. } => (*status, "bad_request_body"),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Wallet(WalletError::Keystore(KeystoreError::WrongPassword)) => {
                 (StatusCode::UNAUTHORIZED, "wrong_password")
             }

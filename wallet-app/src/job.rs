@@ -8,10 +8,10 @@ use crate::session::Opened;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use zkcredit_api::client::RegistryClient;
+use zkcredit_api::client::{RegistryClient, VerifierClient};
 use zkcredit_api::unix_now;
 use zkcredit_wallet::history::{self, Entry};
-use zkcredit_wallet::{explain, ProofFile, Wallet, WalletError};
+use zkcredit_wallet::{explain, wallet, ProofFile, Wallet, WalletError};
 
 /// How a job ended, or that it has not.
 #[derive(Clone, Debug)]
@@ -118,14 +118,24 @@ impl Job {
 }
 
 fn set(job: &Mutex<Job>, f: impl FnOnce(&mut Job)) {
-    if let Ok(mut j) = job.lock() {
-        f(&mut j)
-    }
+    f(&mut job
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
-/// Runs one job to its end (the outcome is left in `job`).
+/// Runs one job to its end (the outcome is left in `job`, also when a step panics: the
+/// wallet is never left busy).
 pub(crate) async fn run(job: Arc<Mutex<Job>>, w: Wallet, opened: Opened, st: AppState) {
-    let outcome = match steps(&job, &w, &opened, &st).await {
+    let inner = {
+        let (job, opened, st) = (job.clone(), opened.clone(), st.clone());
+        tokio::spawn(async move { steps(&job, &w, &opened, &st).await })
+    };
+    let result = inner.await.unwrap_or_else(|e| {
+        Err(Stop::Failed(WalletError::Prove(format!(
+            "the wallet failed unexpectedly ({e}); nothing was sent"
+        ))))
+    });
+    let outcome = match result {
         Ok((file, seconds)) => Outcome::Ready {
             file: Box::new(file),
             seconds,
@@ -198,6 +208,13 @@ async fn steps(
             technical: e.to_string(),
         });
     }
+    // Only now, with a proof possible, the lender's verifier is asked whether this
+    // pseudonym (the nullifier the proof would show it anyway) already applied in the scope.
+    set(job, |j| {
+        j.stage = "asking the lender whether you already applied in this period".into();
+    });
+    let verifier = VerifierClient::new(st.http.clone(), opened.base.clone());
+    wallet::check_not_applied(w, &verifier, &opened.req).await?;
     set(job, |j| {
         j.stage = "proving on this computer (Groth16 over BN254)".into();
         j.proving_since = Some(Instant::now());

@@ -46,8 +46,8 @@ pub struct AppConfig {
     /// The registry's base URL.
     pub registry: String,
     /// The lenders this wallet trusts, by the verifier id each publishes
-    /// (`GET /v1/verifier`): a request from any other verifier is refused before anything
-    /// is gathered.
+    /// (`GET /v1/verifier`) and its verifier's URL: a request link elsewhere, or a request
+    /// naming another verifier, is refused before anything is gathered.
     pub lenders: Vec<KnownLender>,
     /// The eligibility circuit's shape.
     pub params: EligibilityParams,
@@ -90,18 +90,21 @@ pub async fn start(cfg: AppConfig, prove: ProveFn) -> Result<WalletApp, AppError
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
     let token = hex::encode(raw);
     let port = Arc::new(OnceLock::new());
+    // Redirects are not followed: every service is reached at the URL configured or pinned.
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .connect_timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let state = routes::AppState {
         cfg: Arc::new(cfg.clone()),
         session: Arc::new(Mutex::new(session::Session::default())),
+        creating: Arc::new(tokio::sync::Mutex::new(())),
         http,
         prove,
     };
-    let router = guard::protect(routes::router(state), token.clone(), port.clone());
+    let router = guard::protect(routes::router(state, &token), token.clone(), port.clone());
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], cfg.port));
     let server = zkcredit_services::server::spawn(router, addr)
         .await

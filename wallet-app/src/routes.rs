@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard};
 use zkcredit_api::client::{IssuerClient, VerifierClient};
 use zkcredit_api::unix_now;
+use zkcredit_api::verifier::ProofRequest;
 use zkcredit_wallet::explain;
 use zkcredit_wallet::history::{self, Entry};
 use zkcredit_wallet::wallet::{self, attestation_path, keystore_path, PendingApplication};
@@ -28,19 +29,42 @@ const MAX_FIELD: usize = 2048;
 pub(crate) struct AppState {
     pub cfg: Arc<AppConfig>,
     pub session: Arc<Mutex<Session>>,
+    /// Held while a keystore is being created (one at a time).
+    pub creating: Arc<tokio::sync::Mutex<()>>,
     pub http: reqwest::Client,
     pub prove: ProveFn,
 }
 
 impl AppState {
+    /// The session (a panic elsewhere never locks the wallet out: the state it guards is
+    /// replaced whole or not at all).
     fn session(&self) -> Result<MutexGuard<'_, Session>, AppError> {
-        self.session
+        Ok(self
+            .session
             .lock()
-            .map_err(|_| AppError::Internal("session lock poisoned".into()))
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     fn wallet(&self) -> Result<Wallet, AppError> {
         self.session()?.wallet.clone().ok_or(AppError::Locked)
+    }
+}
+
+/// `axum::Json` whose refusals (size, syntax, unknown fields) answer the app's
+/// `{code, message}` with the same status.
+pub(crate) struct AppJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for AppJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(AppJson(v)),
+            Err(r) => Err(AppError::Rejected {
+                status: r.status(),
+                message: r.body_text(),
+            }),
+        }
     }
 }
 
@@ -52,11 +76,12 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
     ([(CONTENT_TYPE, kind)], body).into_response()
 }
 
-pub(crate) fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState, token: &str) -> Router {
+    let home = format!("/{token}/");
     Router::new()
         .route(
             "/{token}",
-            get(|| async { Redirect::to("./").into_response() }),
+            get(move || async move { Redirect::to(&home).into_response() }),
         )
         .route(
             "/{token}/",
@@ -80,8 +105,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/{token}/api/request/open", post(open_request))
         .route("/{token}/api/prove", post(prove))
         .route("/{token}/api/submit", post(submit))
-        .fallback(|| async {
-            AppError::BadInput("no such page in the wallet".into()).into_response()
+        .fallback(|| async { AppError::NotFound.into_response() })
+        .method_not_allowed_fallback(|| async {
+            AppError::Rejected {
+                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                message: "use GET to read and POST to change".into(),
+            }
+            .into_response()
         })
         .with_state(state)
 }
@@ -150,12 +180,28 @@ fn view(st: &AppState) -> Result<StateView, AppError> {
         } else {
             "none"
         },
-        kyc_application: pending.map(|p| p.application_id),
+        // Locked, the page learns only which step the wallet is at.
+        kyc_application: pending
+            .filter(|_| s.wallet.is_some())
+            .map(|p| p.application_id),
         issuer: st.cfg.issuer.clone(),
         lenders: st.cfg.lenders.clone(),
         request: s.request.as_ref().map(request_view),
-        history: history::load(dir)?.into_iter().rev().collect(),
+        history: if s.wallet.is_some() {
+            load_history(dir).into_iter().rev().collect()
+        } else {
+            Vec::new()
+        },
         min_password: MIN_PASSWORD,
+    })
+}
+
+/// The history, or none (with a warning in the log) when the file does not read: the next
+/// application keeps the unreadable file aside and starts a new one.
+fn load_history(dir: &std::path::Path) -> Vec<Entry> {
+    history::load(dir).unwrap_or_else(|e| {
+        tracing::warn!("wallet history unreadable: {e}");
+        Vec::new()
     })
 }
 
@@ -169,7 +215,7 @@ async fn job_view(State(st): State<AppState>) -> Result<Response, AppError> {
         Some(j) => {
             let v = j
                 .lock()
-                .map_err(|_| AppError::Internal("job lock poisoned".into()))?
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .view();
             Json(v).into_response()
         }
@@ -207,9 +253,10 @@ fn check_password(pw: &str) -> Result<(), AppError> {
 
 async fn create(
     State(st): State<AppState>,
-    Json(b): Json<Password>,
+    AppJson(b): AppJson<Password>,
 ) -> Result<Json<StateView>, AppError> {
     check_password(&b.password)?;
+    let _one = st.creating.lock().await;
     if keystore_path(&st.cfg.dir).exists() {
         return Err(AppError::Exists);
     }
@@ -223,7 +270,7 @@ async fn create(
 
 async fn unlock(
     State(st): State<AppState>,
-    Json(b): Json<Password>,
+    AppJson(b): AppJson<Password>,
 ) -> Result<Json<StateView>, AppError> {
     if b.password.len() > MAX_FIELD {
         return Err(AppError::WrongPassword);
@@ -251,7 +298,7 @@ struct Empty {}
 
 async fn lock(
     State(st): State<AppState>,
-    Json(_): Json<Empty>,
+    AppJson(_): AppJson<Empty>,
 ) -> Result<Json<StateView>, AppError> {
     {
         let mut s = st.session()?;
@@ -271,7 +318,7 @@ struct KycApply {
 
 async fn kyc_apply(
     State(st): State<AppState>,
-    Json(b): Json<KycApply>,
+    AppJson(b): AppJson<KycApply>,
 ) -> Result<Json<StateView>, AppError> {
     let id = b.id.trim();
     if id.is_empty() || id.chars().count() > 128 || id.chars().any(char::is_control) {
@@ -305,7 +352,7 @@ struct KycStatus {
 
 async fn kyc_refresh(
     State(st): State<AppState>,
-    Json(_): Json<Empty>,
+    AppJson(_): AppJson<Empty>,
 ) -> Result<Json<KycStatus>, AppError> {
     let mut w = st.wallet()?;
     if w.attestation().is_some() {
@@ -330,9 +377,15 @@ async fn kyc_refresh(
         .map_err(WalletError::from)?;
     let message = match (app.status.as_str(), app.attestation) {
         ("approved", Some(a)) => {
-            w.save_attestation(dir, a)?;
+            w.save_attestation(dir, a.clone())?;
             wallet::clear_pending_application(dir)?;
-            st.session()?.wallet = Some(w);
+            // Only into the wallet still unlocked (a lock while the issuer answered stays).
+            let mut s = st.session()?;
+            if let Some(cur) = s.wallet.as_mut() {
+                if cur.holder_key_hex() == w.holder_key_hex() {
+                    cur.set_attestation(a)?;
+                }
+            }
             "approved: you are KYC-verified".to_string()
         }
         ("pending", _) => "waiting for the issuer to check your identity".into(),
@@ -353,26 +406,53 @@ struct OpenRequest {
     url: String,
 }
 
+/// The most a request answer may hold.
+const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// Fetches the proof request at `url` (no redirect; at most [`MAX_REQUEST_BODY`] bytes).
+async fn fetch_request(http: &reqwest::Client, url: &str) -> Result<ProofRequest, AppError> {
+    let failed =
+        |m: String| AppError::Wallet(WalletError::Io(format!("the lender's request: {m}")));
+    let mut r = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| failed(format!("cannot reach {url}: {e}")))?;
+    let status = r.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(|e| failed(e.to_string()))? {
+        if body.len() + chunk.len() > MAX_REQUEST_BODY {
+            return Err(failed("the answer is too large to be a request".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if !status.is_success() {
+        let code = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_string))
+            .unwrap_or_else(|| status.to_string());
+        return Err(failed(format!(
+            "the lender answered {code}: ask the lender for a new link"
+        )));
+    }
+    serde_json::from_slice(&body).map_err(|_| failed("the answer is not a proof request".into()))
+}
+
 async fn open_request(
     State(st): State<AppState>,
-    Json(b): Json<OpenRequest>,
+    AppJson(b): AppJson<OpenRequest>,
 ) -> Result<Json<StateView>, AppError> {
     let url = b.url.trim();
-    let base = match url.split_once("/v1/requests/") {
-        Some((base, nonce))
-            if url.len() <= MAX_FIELD
-                && (url.starts_with("http://") || url.starts_with("https://"))
-                && !nonce.is_empty()
-                && nonce.chars().all(|c| c.is_ascii_hexdigit()) =>
-        {
-            base.to_string()
-        }
-        _ => {
-            return Err(AppError::BadInput(
-                "paste the lender's request link: it looks like https://lender.example/v1/requests/0123abcd…".into(),
-            ))
-        }
+    let bad = || {
+        AppError::BadInput(
+            "paste the lender's request link: it looks like https://lender.example/v1/requests/0123abcd…".into(),
+        )
     };
+    let (base, nonce) = url.split_once("/v1/requests/").ok_or_else(bad)?;
+    if url.len() > MAX_FIELD || nonce.is_empty() || !nonce.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let base = crate::session::base_url(base).ok_or_else(bad)?;
     let w = st.wallet()?;
     if w.attestation().is_none() {
         return Err(AppError::NotReady(
@@ -382,32 +462,43 @@ async fn open_request(
     if st.session()?.busy() {
         return Err(AppError::Busy);
     }
-    let req = wallet::fetch_request(&st.http, url).await?;
+    // Only a trusted lender's verifier is asked anything.
     let lender = st
         .cfg
         .lenders
         .iter()
-        .find(|l| l.verifier_id.eq_ignore_ascii_case(&req.verifier_id))
+        .find(|l| l.url == base)
         .cloned()
-        .ok_or_else(|| AppError::UnknownVerifier(req.verifier_id.clone()))?;
+        .ok_or_else(|| AppError::UnknownLender(base.clone()))?;
+    let req = fetch_request(&st.http, &format!("{base}/v1/requests/{nonce}")).await?;
+    if !req.verifier_id.eq_ignore_ascii_case(&lender.verifier_id) {
+        return Err(AppError::UnknownVerifier {
+            lender: lender.name,
+            got: req.verifier_id.chars().take(64).collect(),
+        });
+    }
     wallet::check_request_verifier(&req, &lender.verifier_id)?;
     if req.expiry <= unix_now() {
         return Err(AppError::NotReady(
             "this request has expired: ask the lender for a new link".into(),
         ));
     }
-    let verifier = VerifierClient::new(st.http.clone(), base.clone());
-    wallet::check_not_applied(&w, &verifier, &req).await?;
     {
         let mut s = st.session()?;
+        if s.busy() {
+            return Err(AppError::Busy);
+        }
         s.request = Some(Opened { req, base, lender });
         s.job = None;
     }
     Ok(Json(view(&st)?))
 }
 
-async fn prove(State(st): State<AppState>, Json(_): Json<Empty>) -> Result<Response, AppError> {
-    let estimate = history::last_prove_seconds(&history::load(&st.cfg.dir)?);
+async fn prove(
+    State(st): State<AppState>,
+    AppJson(_): AppJson<Empty>,
+) -> Result<Response, AppError> {
+    let estimate = history::last_prove_seconds(&load_history(&st.cfg.dir));
     let (w, opened, job) = {
         let mut s = st.session()?;
         if s.busy() {
@@ -439,27 +530,52 @@ struct DecisionView {
 
 async fn submit(
     State(st): State<AppState>,
-    Json(_): Json<Empty>,
+    AppJson(_): AppJson<Empty>,
 ) -> Result<Json<DecisionView>, AppError> {
-    let (file, seconds, opened) = {
-        let s = st.session()?;
+    let (file, seconds, opened, job) = {
+        let mut s = st.session()?;
+        if s.submitting {
+            return Err(AppError::Busy);
+        }
         let opened = s
             .request
             .clone()
             .ok_or_else(|| AppError::NotReady("open a lender's request first".into()))?;
-        let outcome = match &s.job {
-            Some(j) => j
-                .lock()
-                .map_err(|_| AppError::Internal("job lock poisoned".into()))?
-                .outcome
-                .clone(),
-            None => return Err(AppError::NotReady("make the proof first".into())),
-        };
+        let job = s
+            .job
+            .clone()
+            .ok_or_else(|| AppError::NotReady("make the proof first".into()))?;
+        let outcome = job
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .outcome
+            .clone();
         match outcome {
-            Outcome::Ready { file, seconds } => (file, seconds, opened),
+            Outcome::Ready { file, seconds } => {
+                s.submitting = true;
+                (file, seconds, opened, job)
+            }
             _ => return Err(AppError::NotReady("there is no proof ready to send".into())),
         }
     };
+    let sent = send(&st, &file, seconds, &opened).await;
+    let mut s = st.session()?;
+    s.submitting = false;
+    if sent.is_ok() && s.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
+        s.request = None;
+        s.job = None;
+    }
+    drop(s);
+    sent.map(Json)
+}
+
+/// Sends the proof and records the decision.
+async fn send(
+    st: &AppState,
+    file: &zkcredit_wallet::ProofFile,
+    seconds: f64,
+    opened: &Opened,
+) -> Result<DecisionView, AppError> {
     let verifier = VerifierClient::new(st.http.clone(), opened.base.clone());
     let d = wallet::apply(&verifier, &file.submission()).await?;
     let (decision, message) = match d {
@@ -490,12 +606,7 @@ async fn submit(
             prove_seconds: Some(seconds),
         },
     )?;
-    {
-        let mut s = st.session()?;
-        s.request = None;
-        s.job = None;
-    }
-    Ok(Json(DecisionView { decision, message }))
+    Ok(DecisionView { decision, message })
 }
 
 #[cfg(test)]

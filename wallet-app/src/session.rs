@@ -7,21 +7,28 @@ use std::sync::{Arc, Mutex};
 use zkcredit_api::verifier::ProofRequest;
 use zkcredit_wallet::Wallet;
 
-/// A lender the wallet trusts: a name for people and the verifier id the lender publishes.
+/// A lender the wallet trusts: a name for people, the verifier id the lender publishes and
+/// the base URL of its verifier. A request link must be at that URL and its request must
+/// name that id, so neither the nullifier check nor the proof ever goes anywhere else.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KnownLender {
     /// The lender's name as shown on the page.
     pub name: String,
     /// Its verifier id (64 hex digits, lower case).
     pub verifier_id: String,
+    /// Its verifier's base URL (`http(s)://host[:port][/path]`, no trailing slash).
+    pub url: String,
 }
 
 impl KnownLender {
-    /// Parses `NAME=VERIFIER_ID_HEX` (the name 1..=64 printable characters, the id 32 bytes).
+    /// Parses `NAME=VERIFIER_ID=URL` (the name 1..=64 printable characters without `=`, the
+    /// id 32 bytes of hex, the URL the verifier's `http(s)` base without query or fragment).
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (name, id) = s
-            .rsplit_once('=')
-            .ok_or_else(|| format!("{s:?}: expected NAME=VERIFIER_ID (64 hex digits)"))?;
+        let form = "expected NAME=VERIFIER_ID=URL (the id: 64 hex digits from the lender's `GET /v1/verifier`; the URL: its verifier's base URL)";
+        let mut parts = s.splitn(3, '=');
+        let (Some(name), Some(id), Some(url)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("{s:?}: {form}"));
+        };
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
             return Err(format!(
@@ -29,16 +36,35 @@ impl KnownLender {
             ));
         }
         let id = id.trim().to_ascii_lowercase();
-        match hex::decode(&id) {
-            Ok(b) if b.len() == 32 => Ok(Self {
-                name: name.to_string(),
-                verifier_id: id,
-            }),
-            _ => Err(format!(
+        if !matches!(hex::decode(&id), Ok(b) if b.len() == 32) {
+            return Err(format!(
                 "{s:?}: the verifier id must be 64 hex digits (the lender's `GET /v1/verifier`)"
-            )),
+            ));
         }
+        let url = base_url(url.trim()).ok_or_else(|| {
+            format!("{s:?}: the URL must be an http(s) base URL without query or fragment")
+        })?;
+        Ok(Self {
+            name: name.to_string(),
+            verifier_id: id,
+            url,
+        })
     }
+}
+
+/// `url` as a verifier base URL (scheme http or https, a host, no query, fragment or user
+/// info, at most 512 bytes), without its trailing slash.
+pub(crate) fn base_url(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    let ok = url.len() <= 512
+        && !host.is_empty()
+        && !host.contains('@')
+        && !url.contains(['?', '#', ' ', '\\'])
+        && !url.chars().any(char::is_control);
+    ok.then(|| url.trim_end_matches('/').to_string())
 }
 
 /// The request being answered, once the wallet has checked it comes from a known lender.
@@ -56,14 +82,19 @@ pub(crate) struct Session {
     pub wallet: Option<Wallet>,
     pub request: Option<Opened>,
     pub job: Option<Arc<Mutex<Job>>>,
+    /// A proof is being sent to the lender.
+    pub submitting: bool,
 }
 
 impl Session {
-    /// Whether a proof is being made now.
+    /// Whether a proof is being made or sent now.
     pub fn busy(&self) -> bool {
-        self.job
-            .as_ref()
-            .is_some_and(|j| j.lock().map(|j| j.running()).unwrap_or(false))
+        self.submitting
+            || self.job.as_ref().is_some_and(|j| {
+                j.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .running()
+            })
     }
 }
 
@@ -74,12 +105,26 @@ mod tests {
     #[test]
     fn parses_lenders() {
         let id = "ab".repeat(32);
-        let l = KnownLender::parse(&format!("Acme Bank = {}", id.to_uppercase())).unwrap();
+        let l = KnownLender::parse(&format!(
+            "Acme Bank = {}=https://api.acme.example/",
+            id.to_uppercase()
+        ))
+        .unwrap();
         assert_eq!(l.name, "Acme Bank");
         assert_eq!(l.verifier_id, id);
-        assert!(KnownLender::parse("no-id").is_err());
-        assert!(KnownLender::parse(&format!("={id}")).is_err());
-        assert!(KnownLender::parse("x=abcd").is_err());
-        assert!(KnownLender::parse(&format!("{}={id}", "n".repeat(65))).is_err());
+        assert_eq!(l.url, "https://api.acme.example");
+        for bad in [
+            "no-id".to_string(),
+            format!("Acme={id}"),
+            format!("={id}=http://x"),
+            "x=abcd=http://x".into(),
+            format!("{}={id}=http://x", "n".repeat(65)),
+            format!("A={id}=ftp://x"),
+            format!("A={id}=http://"),
+            format!("A={id}=http://x/?q=1"),
+            format!("A={id}=http://user@x"),
+        ] {
+            assert!(KnownLender::parse(&bad).is_err(), "{bad}");
+        }
     }
 }

@@ -18,7 +18,9 @@ async fn app(dir: &std::path::Path) -> WalletApp {
             dir: dir.to_path_buf(),
             issuer: "http://127.0.0.1:9".into(),
             registry: "http://127.0.0.1:9".into(),
-            lenders: vec![KnownLender::parse(&format!("L={}", "11".repeat(32))).unwrap()],
+            lenders: vec![
+                KnownLender::parse(&format!("L={}=http://127.0.0.1:9", "11".repeat(32))).unwrap(),
+            ],
             params: EligibilityParams { slots: 4, depth: 8 },
             kdf: (1024, 1),
             port: 0,
@@ -147,19 +149,45 @@ async fn refuses_every_request_without_the_token_or_from_elsewhere() {
             .json(&body)
     };
     let big = "x".repeat(20_000);
-    let r = ok("create", serde_json::json!({ "password": big }))
+    let (s, c, _) = code(
+        ok("create", serde_json::json!({ "password": big }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, c.as_str()), (413, "bad_request_body"));
+    let (s, c, _) = code(
+        ok(
+            "create",
+            serde_json::json!({"password": "correct horse battery", "secret": 1}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((s, c.as_str()), (422, "bad_request_body"));
+    let (s, c, _) = code(ok("state", serde_json::json!({})).send().await.unwrap()).await;
+    assert_eq!((s, c.as_str()), (405, "bad_request_body"));
+    let (s, c, _) = code(
+        http.get(format!("{link}nothing-here"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, c.as_str()), (404, "not_found"));
+    // `/TOKEN` (no slash) leads to the page, token kept.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(link.trim_end_matches('/'))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 413);
-    let r = ok(
-        "create",
-        serde_json::json!({"password": "correct horse battery", "secret": 1}),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(r.headers()["location"], link.trim_start_matches(&base));
     let (s, c, _) = code(
         ok("create", serde_json::json!({"password": "short"}))
             .send()

@@ -25,14 +25,39 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
-fn days(secs: u64) -> String {
-    let d = secs / DAY;
-    if d == 1 {
-        "1 day".into()
-    } else if d > 0 {
-        format!("{d} days")
+/// An exact duration in the largest unit that divides it: `"90 days"`, `"1 day"`,
+/// `"36 hours"`, `"90 minutes"`, `"45 seconds"`.
+fn duration(secs: u64) -> String {
+    let unit = |n: u64, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{} {one}s", grouped(n))
+        }
+    };
+    if secs >= DAY && secs.is_multiple_of(DAY) {
+        unit(secs / DAY, "day")
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
+        unit(secs / 3600, "hour")
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        unit(secs / 60, "minute")
     } else {
-        format!("{} hours", secs / 3600)
+        unit(secs, "second")
+    }
+}
+
+/// `"the last 90 days"`, `"the last day"`.
+fn the_last(secs: u64) -> String {
+    let d = duration(secs);
+    format!("the last {}", d.strip_prefix("1 ").unwrap_or(&d))
+}
+
+/// An elapsed time, rounded down to whole days (or hours under a day): `"100 days"`.
+fn about(secs: u64) -> String {
+    if secs >= DAY {
+        duration(secs / DAY * DAY)
+    } else {
+        duration(secs / 3600 * 3600).replace("0 seconds", "less than an hour")
     }
 }
 
@@ -47,32 +72,33 @@ pub fn policy_conditions(p: &Policy) -> Vec<String> {
             grouped(p.max_active_loans)
         ),
         format!(
-            "you owe at most {} in total across all lenders",
+            "you owe at most {} in total across all lenders (in the currency's minor units, \
+             e.g. cents)",
             grouped(p.max_outstanding)
         ),
+        if p.max_arrears_days == 0 {
+            "you have no payment in arrears at any lender".to_string()
+        } else {
+            format!(
+                "you have no arrears over {} days at any lender",
+                grouped(p.max_arrears_days)
+            )
+        },
         format!(
-            "you have no arrears over {} at any lender",
-            days(p.max_arrears_days * DAY)
-        ),
-        format!(
-            "you have a credit score of at least {}, issued within the last {}",
+            "you have a credit score of at least {}, issued within {}",
             grouped(p.min_score),
-            days(p.max_score_age)
+            the_last(p.max_score_age)
         ),
     ];
     if p.min_kyc_age > 0 {
         v.push(format!(
             "your KYC verification is at least {} old",
-            days(p.min_kyc_age)
+            duration(p.min_kyc_age)
         ));
     }
     v.push(format!(
-        "every lender's, bureau's and list's data was published within the last {}",
-        if p.max_root_age >= 2 * DAY && p.max_root_age.is_multiple_of(DAY) {
-            days(p.max_root_age)
-        } else {
-            format!("{} hours", p.max_root_age.div_ceil(3600))
-        }
+        "every lender's, bureau's and list's data was published within {}",
+        the_last(p.max_root_age)
     ));
     v
 }
@@ -101,7 +127,7 @@ pub fn lender_does_not_learn() -> Vec<String> {
         "which lenders you borrow from, or how much".into(),
         "how many loans you have or how late any payment is".into(),
         "your credit score or which bureau gave it".into(),
-        "which lists were checked, or anything about other people".into(),
+        "anything about anyone else in the lenders', bureaus' or lists' data".into(),
     ]
 }
 
@@ -209,8 +235,8 @@ pub fn why_not(err: &CircuitError, w: &EligibilityWitness) -> String {
                 "your credit score of {} was issued {} ago; this lender needs one issued \
                  within {} (ask your bureau for a new score)",
                 grouped(s),
-                days(now.saturating_sub(at)),
-                days(p.max_score_age)
+                about(now.saturating_sub(at)),
+                duration(p.max_score_age)
             ),
         },
         Rule::Kyc => "the KYC issuer's published list does not include you yet: your \
@@ -224,19 +250,24 @@ pub fn why_not(err: &CircuitError, w: &EligibilityWitness) -> String {
         Rule::KycAge => match f.kyc {
             Some((issued, _)) => format!(
                 "your KYC verification is too recent: this lender requires it to be at least \
-                 {} old, which it will be in {}",
-                days(p.min_kyc_age),
-                days((issued + p.min_kyc_age).saturating_sub(now).max(3600))
+                 {} old, which it will be in about {}",
+                duration(p.min_kyc_age),
+                about(
+                    issued
+                        .saturating_add(p.min_kyc_age)
+                        .saturating_sub(now)
+                        .max(3600)
+                )
             ),
             None => format!(
                 "your KYC verification is too recent: this lender requires it to be at least {} old",
-                days(p.min_kyc_age)
+                duration(p.min_kyc_age)
             ),
         },
         Rule::RootFreshness => format!(
             "a lender's, bureau's or list's published data is older than this lender allows \
              ({}); try again after it publishes ({detail})",
-            days(p.max_root_age)
+            duration(p.max_root_age)
         ),
         _ => format!(
             "the data the wallet gathered is not consistent ({detail}); try again in a minute"
@@ -268,9 +299,9 @@ mod tests {
         for needle in [
             "fewer than 3 active loans across all lenders",
             "you owe at most 500,000 in total",
-            "no arrears over 30 days",
+            "no arrears over 30 days at any lender",
             "a credit score of at least 650, issued within the last 90 days",
-            "published within the last 24 hours",
+            "published within the last day",
         ] {
             assert!(words.contains(needle), "{needle}: {words}");
         }
@@ -287,5 +318,32 @@ mod tests {
         );
         assert!(words.contains("within the last 3 days"), "{words}");
         assert!(lender_learns("car-loan")[1].contains("car-loan"));
+        // Extreme policy values (a lender's "no limit") are words, never an overflow.
+        let p = Policy {
+            max_active_loans: u64::MAX,
+            max_outstanding: u64::MAX,
+            max_arrears_days: u64::MAX,
+            min_score: u64::MAX,
+            max_score_age: u64::MAX,
+            max_root_age: u64::MAX,
+            min_kyc_age: u64::MAX,
+        };
+        let words = policy_in_words(&p);
+        assert!(
+            words.contains("18,446,744,073,709,551,615 days at any lender"),
+            "{words}"
+        );
+        let p = Policy {
+            max_arrears_days: 0,
+            max_root_age: 5400,
+            ..p
+        };
+        let words = policy_in_words(&p);
+        assert!(words.contains("no payment in arrears"), "{words}");
+        assert!(words.contains("within the last 90 minutes"), "{words}");
+        assert_eq!(duration(36 * 3600), "36 hours");
+        assert_eq!(duration(45), "45 seconds");
+        assert_eq!(about(100 * DAY + 5), "100 days");
+        assert_eq!(about(20), "less than an hour");
     }
 }

@@ -14,9 +14,9 @@ pub fn history_path(dir: &Path) -> PathBuf {
     dir.join("history.json")
 }
 
-/// One application.
+/// One application. Unknown fields are ignored, so a history written by a newer version
+/// still reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Entry {
     /// When (Unix seconds).
     pub at: u64,
@@ -48,14 +48,31 @@ pub fn load(dir: &Path) -> Result<Vec<Entry>, WalletError> {
     }
 }
 
-/// Appends `entry` to the history of `dir` (written atomically, owner-only).
+/// Serialises every append of this process (read, change, write of one file).
+static APPENDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Appends `entry` to the history of `dir` (written atomically, owner-only; appends of this
+/// process are serialised). A history file that does not read is kept aside as
+/// `history.json.unreadable-<time>` (nothing is deleted) and a new one is started.
 pub fn append(dir: &Path, entry: Entry) -> Result<(), WalletError> {
-    let mut all = load(dir)?;
+    let _one = APPENDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let p = history_path(dir);
+    let mut all = match load(dir) {
+        Ok(all) => all,
+        Err(_) if p.exists() => {
+            let aside = dir.join(format!("history.json.unreadable-{}", entry.at));
+            std::fs::rename(&p, &aside)
+                .map_err(|e| WalletError::Io(format!("{}: {e}", aside.display())))?;
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
     all.push(entry);
     if all.len() > MAX_ENTRIES {
         all.drain(..all.len() - MAX_ENTRIES);
     }
-    let p = history_path(dir);
     let json = serde_json::to_vec_pretty(&all)
         .map_err(|e| WalletError::Io(format!("{}: {e}", p.display())))?;
     write_private(&p, &json)
@@ -95,6 +112,15 @@ mod tests {
         assert_eq!(last_prove_seconds(&all), Some(MAX_ENTRIES as f64 + 2.0));
         std::fs::write(history_path(&d), b"{not json").unwrap();
         assert!(matches!(load(&d), Err(WalletError::Io(_))));
+        // An unreadable file is kept aside, and a new history starts.
+        let mut e = all[0].clone();
+        e.at = 77;
+        append(&d, e.clone()).unwrap();
+        assert_eq!(load(&d).unwrap(), vec![e]);
+        assert_eq!(
+            std::fs::read(d.join("history.json.unreadable-77")).unwrap(),
+            b"{not json"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -92,9 +92,10 @@ pub struct ServeArgs {
     /// The registry's base URL.
     #[arg(long)]
     registry: String,
-    /// A lender this wallet trusts, as `NAME=VERIFIER_ID` (the 64 hex digits the lender
-    /// publishes at `GET /v1/verifier`); repeat for each. Requests from any other verifier
-    /// are refused before anything is gathered.
+    /// A lender this wallet trusts, as `NAME=VERIFIER_ID=URL`: the 64 hex digits the lender
+    /// publishes at `GET /v1/verifier`, and its verifier's base URL; repeat for each. A
+    /// request link at any other URL, or naming another verifier, is refused before
+    /// anything is gathered.
     #[arg(long = "lender", required = true)]
     lenders: Vec<String>,
     /// Port on 127.0.0.1 (0: any free port).

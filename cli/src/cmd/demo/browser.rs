@@ -36,6 +36,7 @@ pub(super) async fn hal(
             lenders: vec![KnownLender {
                 name: "Demo Lender".into(),
                 verifier_id: hex::encode(a.verifier_id),
+                url: a.verifier.url(),
             }],
             params: p,
             kdf: (

@@ -9,7 +9,7 @@ let jobTimer = null;
 
 function showError(msg) {
   const e = $("error");
-  e.textContent = msg;
+  e.textContent = msg ? msg.charAt(0).toUpperCase() + msg.slice(1) : "";
   e.hidden = !msg;
   if (msg) e.scrollIntoView({ block: "center" });
 }

@@ -18,6 +18,7 @@
 mod error;
 pub mod guard;
 mod job;
+mod lender;
 mod routes;
 mod session;
 

@@ -80,7 +80,12 @@ fn demo_runs_the_whole_story_and_a_person_clicks_through_hals_wallet() {
     assert_eq!(s["status"], "approved", "{s}");
     let s = rt.block_on(post("request/open", serde_json::json!({ "url": request })));
     assert_eq!(s["request"]["lender"], "Demo Lender", "{s}");
-    rt.block_on(post("prove", serde_json::json!({})));
+    let j = rt.block_on(post("prove", serde_json::json!({})));
+    // Hal has made no proof yet: the estimate is Ana's proof time, measured in this run.
+    assert!(
+        j["remaining_seconds"].as_f64().is_some_and(|s| s > 0.0),
+        "{j}"
+    );
     let job = rt.block_on(async {
         loop {
             let j: serde_json::Value = http

@@ -1,7 +1,7 @@
 //! Making a proof in the background: gather every slot's witness, check the statement on
 //! this machine (and stop, saying why in words, when no proof can exist), prove. The page
 //! polls [`Job::view`] for a live progress bar and a time estimate (the wallet's last proof
-//! time, from its history).
+//! time, from its history, else a proof time measured on this machine by the caller).
 
 use crate::routes::AppState;
 use crate::session::Opened;

@@ -116,7 +116,8 @@ pub(crate) async fn prove(
     State(st): State<AppState>,
     AppJson(_): AppJson<Empty>,
 ) -> Result<Response, AppError> {
-    let estimate = history::last_prove_seconds(&load_history(&st.cfg.dir));
+    let estimate = history::last_prove_seconds(&load_history(&st.cfg.dir))
+        .or_else(|| st.cfg.measured_proof_seconds.get().copied());
     let (w, opened, job) = {
         let mut s = st.session()?;
         if s.busy() {

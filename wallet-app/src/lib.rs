@@ -56,6 +56,10 @@ pub struct AppConfig {
     pub kdf: (u32, u32),
     /// Port on 127.0.0.1 (0: any free port).
     pub port: u16,
+    /// Seconds one proof of this circuit took on this machine, once measured by the caller
+    /// (e.g. a proof of a synthetic witness at start): the progress estimate when this
+    /// wallet has made no proof yet (its history's last proof time comes first).
+    pub measured_proof_seconds: Arc<OnceLock<f64>>,
 }
 
 /// A running wallet app.

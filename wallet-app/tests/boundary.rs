@@ -24,6 +24,7 @@ async fn app(dir: &std::path::Path) -> WalletApp {
             params: EligibilityParams { slots: 4, depth: 8 },
             kdf: (1024, 1),
             port: 0,
+            measured_proof_seconds: Default::default(),
         },
         prove,
     )

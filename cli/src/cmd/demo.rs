@@ -395,6 +395,7 @@ async fn story(
     );
     let mut ok = own_refused;
     let mut ana_submission = None;
+    let mut ana_seconds = 0.0;
     let pinned = verifier.info().await?.verifier_id;
     for (ap, w) in people.iter().zip(&wallets) {
         let req = open_request(&verifier, &a.lender_token, policy).await?;
@@ -419,6 +420,7 @@ async fn story(
                     ok = false;
                 }
                 ana_submission = Some(sub);
+                ana_seconds = prove;
                 match d {
                     Decision::Accepted(acc) => (
                         "ACCEPTED",
@@ -485,7 +487,7 @@ async fn story(
     let mirror = registry_from_view(&view, p.slots)?;
     ok &= onchain(prover, p, &mirror, &wallets[0], &registry, policy).await?;
     // Before the registry is narrowed below: Hal's wallet page proves against this alliance.
-    browser::hal(&a, prover, p, dir, stay).await?;
+    browser::hal(&a, prover, p, dir, stay, ana_seconds).await?;
     ok &= narrowed_registry(&a, &registry, &verifier, &sub, policy).await?;
 
     a.stop().await.map_err(CliError::runtime)?;

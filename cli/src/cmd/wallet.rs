@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use zkcredit_api::client::{IssuerClient, RegistryClient, VerifierClient};
 use zkcredit_api::unix_now;
+use zkcredit_circuits::eligibility::EligibilityParams;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_wallet::wallet::{self, attestation_path};
 use zkcredit_wallet::{Decision, ProofFile, Wallet};
@@ -130,6 +131,21 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
     let cache = a.cache.unwrap_or_else(|| params.join("cache"));
     eprintln!("loading the proving key for {} …", id.name());
     let prover = std::sync::Arc::new(load_prover(&id, &params, &cache)?);
+    let measured = std::sync::Arc::new(std::sync::OnceLock::new());
+    if zkcredit_wallet::history::load(&a.dir)
+        .ok()
+        .and_then(|h| zkcredit_wallet::history::last_prove_seconds(&h))
+        .is_none()
+    {
+        // No proof made by this wallet yet: time one proof of a synthetic eligible
+        // applicant on this machine, in the background, for the page's first estimate.
+        let (prover, measured) = (prover.clone(), measured.clone());
+        std::thread::spawn(move || {
+            if let Some(s) = time_one_proof(&prover, p) {
+                let _ = measured.set(s);
+            }
+        });
+    }
     let prove: zkcredit_wallet_app::ProveFn =
         std::sync::Arc::new(move |w| wallet::prove(&prover, p, w));
     let cfg = zkcredit_wallet_app::AppConfig {
@@ -143,6 +159,7 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
             zkcredit_wallet::keystore::DEFAULT_T,
         ),
         port: a.port,
+        measured_proof_seconds: measured,
     };
     runtime()?.block_on(async {
         let app = zkcredit_wallet_app::start(cfg, prove)
@@ -156,6 +173,24 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
         super::shutdown_signal().await;
         app.stop().await.map_err(CliError::runtime)
     })
+}
+
+/// Seconds one proof of a synthetic eligible applicant takes on this machine.
+fn time_one_proof(prover: &zkcredit_prover::fast::Prover, p: EligibilityParams) -> Option<f64> {
+    use ark_std::rand::SeedableRng;
+    let mut rng = ark_std::rand::rngs::StdRng::seed_from_u64(7);
+    let now = unix_now();
+    let (_, _, w) = zkcredit_testkit::scenario::eligible_applicant(
+        p,
+        zkcredit_testkit::scenario::Layout::for_slots(p.slots),
+        &mut rng,
+        4,
+        now,
+    )
+    .ok()?;
+    let t = Instant::now();
+    wallet::prove(prover, p, &w).ok()?;
+    Some(t.elapsed().as_secs_f64())
 }
 
 /// Wallet location and password.

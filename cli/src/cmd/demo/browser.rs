@@ -18,12 +18,14 @@ use zkcredit_wallet::wallet;
 use zkcredit_wallet_app::{AppConfig, KnownLender, ProveFn};
 
 /// Starts Hal's wallet page and prints its link; with `stay`, serves until Ctrl-C.
+/// `proof_seconds`: how long Ana's proof took (the page's first estimate).
 pub(super) async fn hal(
     a: &Alliance,
     prover: &'static Prover,
     p: EligibilityParams,
     dir: &Path,
     stay: bool,
+    proof_seconds: f64,
 ) -> Result<(), CliError> {
     let http = reqwest::Client::new();
     let hal_dir = dir.join("hal-wallet");
@@ -44,6 +46,7 @@ pub(super) async fn hal(
                 zkcredit_wallet::keystore::DEFAULT_T,
             ),
             port: 0,
+            measured_proof_seconds: Arc::new(proof_seconds.into()),
         },
         prove,
     )

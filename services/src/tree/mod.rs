@@ -28,6 +28,7 @@
 mod db;
 mod import;
 mod nodes;
+mod pages;
 mod publish;
 mod revocation;
 mod routes;

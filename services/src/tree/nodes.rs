@@ -15,6 +15,7 @@
 //!   paths is checked; a store that disagrees refuses to start and names `--rebuild-tree`,
 //!   which recomputes every node from the leaf table.
 
+use super::pages::{JournalPages, KeyPages, PAGE};
 use super::source::{
     group_bytes, int, leaf_row, meta, read_counts, set_meta, tree_error, write_counts, SqlSource,
 };
@@ -30,8 +31,6 @@ use zkcredit_circuits::imt::paged::{
 use zkcredit_circuits::imt::{fresh_salt, Leaf, SaltedRow};
 use zkcredit_circuits::{CircuitError, Fr};
 
-/// Rows per page when a rebuild reads the old leaves, and per batch when it writes.
-const PAGE: i64 = 5_000;
 /// Buffered writes of leaves and groups into `leaves_t` / `nodes_t`, several rows per
 /// statement.
 struct Writer {
@@ -173,134 +172,6 @@ fn swap_in_next(s: &mut dyn Sql) -> Result<(), ApiError> {
         s.exec(q, &[])?;
     }
     Ok(())
-}
-
-/// The old leaves in key order, the sentinel excluded, read a page at a time.
-struct KeyPages {
-    table: &'static str,
-    after: Vec<u8>,
-    page: std::vec::IntoIter<(Fr, Leaf)>,
-    done: bool,
-}
-
-impl KeyPages {
-    fn next(&mut self, s: &mut dyn Sql) -> Result<Option<(Fr, Leaf)>, ApiError> {
-        if let Some(x) = self.page.next() {
-            return Ok(Some(x));
-        }
-        if self.done {
-            return Ok(None);
-        }
-        let rows = s.rows(
-            &format!(
-                "SELECT key, next_key, rec, salt FROM {} WHERE key > $1 ORDER BY key LIMIT $2",
-                self.table
-            ),
-            &[P::B(Some(&self.after)), P::I(PAGE)],
-        )?;
-        self.done = (rows.len() as i64) < PAGE;
-        let page: Vec<(Fr, Leaf)> = rows
-            .into_iter()
-            .map(|r| leaf_row(r).map(|l| (l.key, l)))
-            .collect::<Result<_, _>>()?;
-        if let Some((k, _)) = page.last() {
-            self.after = fr_to_be_bytes(k).to_vec();
-        }
-        self.page = page.into_iter();
-        Ok(self.page.next())
-    }
-}
-
-/// One key's net change: its last record, `None` for a delete.
-type NetChange = (Fr, Option<[Fr; 3]>);
-
-/// The journal's net effect in key order (the last entry of each key), read a page at a
-/// time, keeping the `seq` of every entry read.
-struct JournalPages {
-    after: (Vec<u8>, i64),
-    page: std::collections::VecDeque<(i64, Fr, Option<[Fr; 3]>)>,
-    done: bool,
-    peeked: Option<NetChange>,
-    /// Every `seq` read (PostgreSQL, which removes exactly those), else only the largest.
-    seqs: Vec<i64>,
-    keep_seqs: bool,
-    max_seq: Option<i64>,
-    keys: usize,
-}
-
-impl JournalPages {
-    fn new(keep_seqs: bool) -> Self {
-        Self {
-            keep_seqs,
-            max_seq: None,
-            after: (Vec::new(), 0),
-            page: Default::default(),
-            done: false,
-            peeked: None,
-            seqs: Vec::new(),
-            keys: 0,
-        }
-    }
-
-    fn read(&mut self, seq: i64) {
-        if self.keep_seqs {
-            self.seqs.push(seq);
-        }
-        self.max_seq = self.max_seq.max(Some(seq));
-    }
-
-    fn refill(&mut self, s: &mut dyn Sql) -> Result<(), ApiError> {
-        if !self.page.is_empty() || self.done {
-            return Ok(());
-        }
-        let rows = s.rows(
-            "SELECT seq, key, rec FROM changes WHERE (key, seq) > ($1, $2) ORDER BY key, seq LIMIT $3",
-            &[P::B(Some(&self.after.0)), P::I(self.after.1), P::I(PAGE)],
-        )?;
-        self.done = (rows.len() as i64) < PAGE;
-        for r in rows {
-            let [seq, key, rec] = crate::store::cells::<3>(r)?;
-            let (seq, key) = (seq.int("seq")?, key.bytes("key")?);
-            let rec = rec.opt_bytes("rec")?;
-            let k = fr_blob(&key)?;
-            self.page
-                .push_back((seq, k, rec.as_deref().map(rec_blob).transpose()?));
-            self.after = (key, seq);
-        }
-        Ok(())
-    }
-
-    /// The next key's net change (its last entry).
-    fn next(&mut self, s: &mut dyn Sql) -> Result<Option<NetChange>, ApiError> {
-        if let Some(p) = self.peeked.take() {
-            return Ok(Some(p));
-        }
-        self.refill(s)?;
-        let Some((seq, key, mut rec)) = self.page.pop_front() else {
-            return Ok(None);
-        };
-        self.read(seq);
-        loop {
-            self.refill(s)?;
-            match self.page.front() {
-                Some((_, k, _)) if *k == key => {
-                    let (seq, _, r) = self.page.pop_front().expect("front exists");
-                    self.read(seq);
-                    rec = r;
-                }
-                _ => break,
-            }
-        }
-        self.keys += 1;
-        Ok(Some((key, rec)))
-    }
-
-    fn peek(&mut self, s: &mut dyn Sql) -> Result<Option<NetChange>, ApiError> {
-        if self.peeked.is_none() {
-            self.peeked = self.next(s)?;
-        }
-        Ok(self.peeked)
-    }
 }
 
 /// The outcome of applying a journal.

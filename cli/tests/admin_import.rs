@@ -79,28 +79,15 @@ async fn finding_04_unauthenticated_oversized_import_is_refused_before_the_body_
         .collect();
     let (mut child, url, _) = common::serve(
         p,
-        &[
-            "provider",
-            "serve",
-            "--role",
+        &common::strs(&common::provider_args(
             "fraud_list",
-            "--data-dir",
             "fraud",
-            "--admin-token-file",
-            "admin.token",
-            "--provider-id",
             "1001",
-            "--depth",
             "8",
-            "--publish-every",
-            "0",
-            "--issuer-key",
             &issuer_key,
-            "--issuer-url",
             "http://127.0.0.1:9",
-            "--max-import-bytes",
-            &(8 * MIB).to_string(),
-        ],
+            &["--max-import-bytes", &(8 * MIB).to_string()],
+        )),
     );
     let pid = child.id();
     let fraud = ProviderClient::new(reqwest::Client::new(), url.clone());
@@ -172,28 +159,15 @@ async fn a_large_csv_is_validated_first_then_sent_in_parts_and_resumable() {
         .collect();
     let (mut child, url, _) = common::serve(
         p,
-        &[
-            "provider",
-            "serve",
-            "--role",
+        &common::strs(&common::provider_args(
             "fraud_list",
-            "--data-dir",
             "fraud",
-            "--admin-token-file",
-            "admin.token",
-            "--provider-id",
             "1001",
-            "--depth",
             "32",
-            "--publish-every",
-            "0",
-            "--publish-pending-every",
-            "1",
-            "--issuer-key",
             &issuer_key,
-            "--issuer-url",
             "http://127.0.0.1:9",
-        ],
+            &["--publish-pending-every", "1"],
+        )),
     );
     let fraud = ProviderClient::new(reqwest::Client::new(), url.clone());
     let n = 110_000u64;

@@ -22,33 +22,17 @@ fn start(dir: &Path, crash_at: Option<&str>) -> (Child, String) {
     let env: Vec<(&str, &str)> = crash_at
         .map(|c| vec![("ZKCREDIT_TEST_CRASH_AT", c)])
         .unwrap_or_default();
-    let (child, url, _) = serve_env(
-        dir,
-        &[
-            "provider",
-            "serve",
-            "--role",
-            "fraud_list",
-            "--data-dir",
-            "fraud",
-            "--admin-token-file",
-            "admin.token",
-            "--provider-id",
-            "1001",
-            "--depth",
-            "32",
-            "--publish-every",
-            "0",
-            "--publish-pending-every",
-            "0",
-            "--issuer-key",
-            ISSUER_KEY,
-            // Nothing listens there: no witness is asked in this test.
-            "--issuer-url",
-            "http://127.0.0.1:9",
-        ],
-        &env,
+    // Nothing listens at the issuer URL: no witness is asked in this test.
+    let args = common::provider_args(
+        "fraud_list",
+        "fraud",
+        "1001",
+        "32",
+        ISSUER_KEY,
+        "http://127.0.0.1:9",
+        &["--publish-pending-every", "0"],
     );
+    let (child, url, _) = serve_env(dir, &common::strs(&args), &env);
     (child, url)
 }
 

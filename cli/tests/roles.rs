@@ -70,33 +70,23 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         .unwrap()
         .trim()
         .to_string();
-    let bureau_args = [
-        "provider",
-        "serve",
-        "--role",
+    let bureau_args = common::provider_args(
         "bureau",
-        "--data-dir",
         "bureau",
-        "--admin-token-file",
-        "admin.token",
-        "--provider-id",
         "1003",
-        "--depth",
         "8",
-        "--registry-url",
-        &reg,
-        "--slot",
-        "3",
-        "--registry-token-file",
-        "slot3.token",
-        "--publish-every",
-        "0",
-        "--issuer-key",
         &issuer_key,
-        "--issuer-url",
         &iss,
-    ];
-    let (mut bureau, bur, _) = serve(p, &bureau_args);
+        &[
+            "--registry-url",
+            &reg,
+            "--slot",
+            "3",
+            "--registry-token-file",
+            "slot3.token",
+        ],
+    );
+    let (mut bureau, bur, _) = serve(p, &common::strs(&bureau_args));
     let _ = &mut bureau;
     let registry_client = RegistryClient::new(http.clone(), reg.clone());
     for (slot, role, id, tok, ep) in [
@@ -127,26 +117,8 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
 
     // A fraud list (depth 32, publishing locally) imports 60,000 rows (journal, then a
     // parallel rebuild) and is killed with SIGKILL part-way, at several points.
-    let fraud_args = [
-        "provider",
-        "serve",
-        "--role",
-        "fraud_list",
-        "--data-dir",
-        "fraud",
-        "--admin-token-file",
-        "admin.token",
-        "--provider-id",
-        "1001",
-        "--depth",
-        "32",
-        "--publish-every",
-        "0",
-        "--issuer-key",
-        &issuer_key,
-        "--issuer-url",
-        &iss,
-    ];
+    let fraud_args =
+        common::provider_args("fraud_list", "fraud", "1001", "32", &issuer_key, &iss, &[]);
     let mut big = String::from("subject_key,v0,v1,v2\n");
     for i in 0..60_000u64 {
         big.push_str(&format!(
@@ -157,7 +129,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         ));
     }
     std::fs::write(p.join("big.csv"), &big).unwrap();
-    let (mut fraud, mut fr_url, _) = serve(p, &fraud_args);
+    let (mut fraud, mut fr_url, _) = serve(p, &common::strs(&fraud_args));
     let fraud_list = |url: &str| ProviderClient::new(http.clone(), url);
     let empty_root = fraud_list(&fr_url).status().await.unwrap().root;
     let import_args = |url: &str| {
@@ -187,7 +159,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
         let _ = c.wait();
         // Restart: the service checks its leaf table against the recorded root and refuses
         // to start if they disagree; it must come back.
-        let (f, u, _) = serve(p, &fraud_args);
+        let (f, u, _) = serve(p, &common::strs(&fraud_args));
         fraud = f;
         fr_url = u;
         let st = fraud_list(&fr_url).admin_status(ADMIN).await.unwrap();

@@ -189,3 +189,41 @@ pub fn small_registry_args() -> [&'static str; 8] {
         "4",
     ]
 }
+
+/// `provider serve` as the CLI tests start it: a `role` provider (`--provider-id id`, tree
+/// depth `depth`) with its store in `data_dir`, the operator token in `admin.token`, no
+/// scheduled republication, the issuer pinned by `issuer_key` at `issuer_url`, then `extra`.
+pub fn provider_args(
+    role: &str,
+    data_dir: &str,
+    id: &str,
+    depth: &str,
+    issuer_key: &str,
+    issuer_url: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "provider",
+        "serve",
+        "--role",
+        role,
+        "--data-dir",
+        data_dir,
+        "--admin-token-file",
+        "admin.token",
+        "--provider-id",
+        id,
+        "--depth",
+        depth,
+        "--publish-every",
+        "0",
+        "--issuer-key",
+        issuer_key,
+        "--issuer-url",
+        issuer_url,
+    ]
+    .map(String::from)
+    .to_vec();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}

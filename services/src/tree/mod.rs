@@ -402,3 +402,5 @@ fn check_config(cfg: &TreeConfig, admin_token: &str) -> Result<(), ApiError> {
 #[cfg(test)]
 #[path = "disk_tests.rs"]
 mod disk_tests;
+#[cfg(test)]
+mod hold_tests;

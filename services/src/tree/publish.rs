@@ -10,9 +10,21 @@ use zkcredit_circuits::registry::Slot;
 
 impl TreeService {
     /// Applies the journal, persists the tree in one transaction, and tells the registry.
+    /// An explicit publication (an import's last part, the operator's) ends an import hold.
     pub async fn publish(&self) -> Result<PublishReport, ApiError> {
-        let _guard = self.publish_lock.lock().await;
+        let guard = self.publish_lock.lock().await;
         self.pace().await;
+        self.publish_locked(guard, true).await
+    }
+
+    /// [`Self::publish`] under the publication lock; `explicit`: ends an import hold (a
+    /// scheduled publication never does: a refresh that runs during an import leaves the
+    /// rest of the import held).
+    async fn publish_locked(
+        &self,
+        _guard: tokio::sync::MutexGuard<'_, ()>,
+        explicit: bool,
+    ) -> Result<PublishReport, ApiError> {
         let depth = self.cfg.depth;
         let t = Instant::now();
         let out = match self.db.publish(depth).await {
@@ -36,7 +48,9 @@ impl TreeService {
             }
         };
         super::crash_point("publish:after-commit");
-        self.end_hold().await;
+        if explicit {
+            self.end_hold().await;
+        }
         let seconds = t.elapsed().as_secs_f64();
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = Published {
             root: out.root,
@@ -209,7 +223,14 @@ impl TreeService {
                 if !due {
                     continue;
                 }
-                match svc.publish().await {
+                // Checked again under the publication lock, after pacing: a hold that began
+                // meanwhile (an import's first part) is honoured.
+                let guard = svc.publish_lock.lock().await;
+                svc.pace().await;
+                if svc.held() && !svc.refresh_due(schedule.refresh_every) {
+                    continue;
+                }
+                match svc.publish_locked(guard, false).await {
                     Ok(r) => {
                         tracing::info!(root = %r.root, changes = r.changes_applied, registry = %r.registry, refresh, "scheduled publication")
                     }

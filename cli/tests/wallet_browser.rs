@@ -23,7 +23,12 @@ use zkcredit_prover::circuits::CircuitId;
 use zkcredit_testkit::alliance::Alliance;
 use zkcredit_testkit::scenario::{live_policy, Layout};
 
-const P: EligibilityParams = EligibilityParams { slots: 4, depth: 8 };
+/// The default circuit (16 slots × depth 32), so a proof takes long enough (about a second
+/// or two here) for the live progress to be seen and photographed.
+const P: EligibilityParams = EligibilityParams {
+    slots: 16,
+    depth: 32,
+};
 const DAY: u64 = 86_400;
 const INSTALL: &str = "install Debian's Chromium and its WebDriver: `sudo apt-get install chromium chromium-driver` (or `bash scripts/install-chromium.sh`), or set ZKCREDIT_CHROMIUM and ZKCREDIT_CHROMEDRIVER to their paths";
 
@@ -71,11 +76,11 @@ fn wallet_serve(cwd: &Path, dir: &str, a: &Alliance, lenders: &[String]) -> (Kil
             "--registry",
             &a.registry.url(),
             "--params",
-            "keys",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../params"),
             "--cache",
-            "keys/cache",
+            "cache",
             "--circuit",
-            "eligibility_s4_d8",
+            "eligibility_s16_d32",
         ])
         .args(&lender_args)
         .current_dir(cwd)
@@ -229,7 +234,14 @@ async fn create_and_kyc(
     type_into(c, "new-password", "mumble kettle orbit 42").await;
     type_into(c, "new-password2", "mumble kettle orbit 42").await;
     let strength = text_of(c, "strength").await;
-    assert!(strength.starts_with("Strength: "), "{strength}");
+    assert!(strength.starts_with("Strength: strong"), "{strength}");
+    // Regression: the footer's `display: flex` once overrode `hidden`, showing "Lock
+    // wallet" before any wallet existed.
+    let lock = c.find(Locator::Id("lock")).await.unwrap();
+    assert!(
+        !lock.is_displayed().await.unwrap(),
+        "a lock button without a wallet"
+    );
     if shots {
         shot(c, "wallet-1-create").await;
     }
@@ -288,14 +300,13 @@ async fn wallet_page_in_chromium_end_to_end() {
     let (chromium, driver) = browser_paths();
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tmp.path();
-    common::setup_small(cwd);
     let vk = CircuitId::Eligibility(P)
         .insecure_dev_prover()
         .unwrap()
         .pk()
         .vk
         .clone();
-    let a = Alliance::start(&cwd.join("alliance"), P, Layout::for_slots(P.slots), &vk)
+    let a = Alliance::start(&cwd.join("alliance"), P, Layout::default(), &vk)
         .await
         .unwrap();
     let verifier_hex = hex::encode(a.verifier_id);
@@ -425,6 +436,15 @@ async fn wallet_page_in_chromium_end_to_end() {
     // Prove (live progress), then send.
     click(&c, "prove").await;
     wait(&c, &visible("progress-section"), "the progress bar").await;
+    // Live: the stage and the bar move while the proof is made on this machine.
+    wait(
+        &c,
+        "document.getElementById('progress-stage').textContent.includes('proving') && \
+         !document.getElementById('progress').hidden",
+        "the proving stage",
+    )
+    .await;
+    shot(&c, "wallet-7a-proving").await;
     wait(&c, &visible("ready"), "the proof").await;
     shot(&c, "wallet-7-proof-ready").await;
     click(&c, "submit").await;

@@ -41,17 +41,17 @@ function fill(list, items) {
   }));
 }
 
+// A plain guide, not an entropy claim: length counts most, then the kinds of characters
+// (lower case, upper case, digits, others) and how many differ.
 function strength(pw) {
-  let pool = 0;
-  if (/[a-z]/.test(pw)) pool += 26;
-  if (/[A-Z]/.test(pw)) pool += 26;
-  if (/[0-9]/.test(pw)) pool += 10;
-  if (/[^a-zA-Z0-9]/.test(pw)) pool += 33;
+  const kinds = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((r) => r.test(pw)).length;
   const distinct = new Set(pw).size;
-  const bits = pool ? Math.round(Math.min(pw.length, distinct * 2) * Math.log2(pool)) : 0;
-  const level = pw.length < (state ? state.min_password : 10) ? 1 : bits < 45 ? 2 : bits < 70 ? 3 : 4;
+  const min = state ? state.min_password : 10;
+  const score = Math.min(pw.length, distinct * 2) + 4 * Math.max(kinds - 1, 0);
+  const level = pw.length < min ? 1 : score < 16 ? 2 : score < 22 ? 3 : 4;
   const words = ["", "too short", "weak", "fair", "strong"];
-  return { level, text: "Strength: " + words[level] + " (about " + bits + " bits)" };
+  const what = pw.length + " characters, " + kinds + (kinds === 1 ? " kind" : " kinds");
+  return { level, text: "Strength: " + words[level] + " (" + what + ")" };
 }
 
 function fmtDate(secs) {

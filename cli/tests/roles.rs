@@ -350,12 +350,22 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
             && stdout.lines().any(|l| l == "wrote proof.json"),
         "{stdout}"
     );
-    let o = common::zk(&["wallet", "apply", "--proof", "proof.json"], p);
+    let o = common::zk(
+        &["wallet", "apply", "--proof", "proof.json", "--dir", "w"],
+        p,
+    );
     assert!(o.status.success(), "{}", common::text(&o));
     assert!(common::text(&o).contains("ACCEPTED"));
-    let o = common::zk(&["wallet", "apply", "--proof", "proof.json"], p);
+    let o = common::zk(
+        &["wallet", "apply", "--proof", "proof.json", "--dir", "w"],
+        p,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", common::text(&o));
     assert!(common::text(&o).contains("REFUSED"));
+    // Both decisions are in the wallet's history (the one the wallet page shows).
+    let history = zkcredit_wallet::history::load(&p.join("w")).unwrap();
+    let decisions: Vec<&str> = history.iter().map(|e| e.decision.as_str()).collect();
+    assert_eq!(decisions, ["accepted", "refused"], "{history:?}");
     // A second request in the same scope: the wallet asks first and makes no proof (exit 1).
     let req2 = lender
         .create_request(

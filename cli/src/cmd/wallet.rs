@@ -78,6 +78,10 @@ pub enum WalletCmd {
         /// Verifier base URL (default: the one the request came from).
         #[arg(long)]
         verifier: Option<String>,
+        /// Wallet directory whose history of applications records the decision (the one
+        /// the page of `wallet serve` shows).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -377,7 +381,11 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             Ok(())
         }
         WalletCmd::Serve(a) => serve(a),
-        WalletCmd::Apply { proof, verifier } => {
+        WalletCmd::Apply {
+            proof,
+            verifier,
+            dir,
+        } => {
             let file: ProofFile = read_json(&proof)?;
             let url = verifier.or(file.verifier.clone()).ok_or_else(|| {
                 CliError::Usage("the proof file names no verifier: pass --verifier URL".into())
@@ -386,6 +394,27 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
                 &VerifierClient::new(reqwest::Client::new(), url.clone()),
                 &file.submission(),
             ))?;
+            if let Some(dir) = dir {
+                let (decision, detail) = match &d {
+                    Decision::Accepted(_) => ("accepted", format!("accepted by {url}")),
+                    Decision::Refused { code, message } => (
+                        "refused",
+                        format!("{url} refused the proof ({code}): {message}"),
+                    ),
+                };
+                zkcredit_wallet::history::append(
+                    &dir,
+                    zkcredit_wallet::history::Entry {
+                        at: unix_now(),
+                        lender: url.clone(),
+                        verifier_id: file.request.verifier_id.clone(),
+                        product: file.request.product.clone(),
+                        decision: decision.into(),
+                        detail,
+                        prove_seconds: None,
+                    },
+                )?;
+            }
             match d {
                 Decision::Accepted(a) => {
                     println!(

@@ -185,7 +185,18 @@ function on(id, f) {
   });
 }
 
+// Enter in a field presses its step's button.
+function enterPresses(field, button) {
+  $(field).addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !$(button).disabled) $(button).click();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  enterPresses("new-password2", "create");
+  enterPresses("password", "unlock");
+  enterPresses("kyc-id", "kyc-apply");
+  enterPresses("request-url", "open-request");
   $("new-password").addEventListener("input", () => {
     const s = strength($("new-password").value);
     $("strength").textContent = s.text;

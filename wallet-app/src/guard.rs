@@ -60,7 +60,9 @@ fn check(req: &Request, token: &str, port: Option<u16>) -> Option<Response> {
         ));
     };
     let host = header(req, HOST).unwrap_or("");
-    if host != format!("127.0.0.1:{port}") && host != format!("localhost:{port}") {
+    // Browsers leave the default port 80 out of `Host` and `Origin`.
+    let bare = port == 80 && (host == "127.0.0.1" || host == "localhost");
+    if !bare && host != format!("127.0.0.1:{port}") && host != format!("localhost:{port}") {
         return Some(refuse(
             StatusCode::FORBIDDEN,
             "bad_host",

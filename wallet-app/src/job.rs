@@ -201,8 +201,15 @@ async fn steps(
         j.fetched = j.slots;
         j.stage = "checking every condition on this computer".into();
     });
-    // The native twin of the circuit (spec §6): when it fails, no proof can exist.
+    // The native twin of the circuit (spec §6): when a condition on the borrower fails, no
+    // proof can exist; any other failure is data that does not fit together (a provider
+    // mid-publication, a registry out of step): try again, nothing is recorded.
     if let Err(e) = witness.check(&st.cfg.params) {
+        if !explain::is_about_the_borrower(&e) {
+            return Err(Stop::Failed(WalletError::CannotProve(explain::why_not(
+                &e, &witness,
+            ))));
+        }
         return Err(Stop::NoProof {
             words: explain::why_not(&e, &witness),
             technical: e.to_string(),

@@ -106,6 +106,10 @@ pub(crate) async fn open_request(
         if s.busy() {
             return Err(AppError::Busy);
         }
+        // Locked (or locked and unlocked as someone else) while the request was fetched.
+        if s.wallet.as_ref().map(|cur| cur.holder_key_hex()) != Some(w.holder_key_hex()) {
+            return Err(AppError::Locked);
+        }
         s.request = Some(Opened { req, base, lender });
         s.job = None;
     }
@@ -128,6 +132,11 @@ pub(crate) async fn prove(
             .request
             .clone()
             .ok_or_else(|| AppError::NotReady("open a lender's request first".into()))?;
+        if opened.req.expiry <= unix_now() {
+            return Err(AppError::NotReady(
+                "this request has expired: ask the lender for a new link".into(),
+            ));
+        }
         let job = Arc::new(Mutex::new(Job::new(st.cfg.params.slots, estimate)));
         s.job = Some(job.clone());
         (w, opened, job)
@@ -169,6 +178,11 @@ pub(crate) async fn submit(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .outcome
             .clone();
+        if opened.req.expiry <= unix_now() {
+            return Err(AppError::NotReady(
+                "this request has expired: ask the lender for a new link".into(),
+            ));
+        }
         match outcome {
             Outcome::Ready { file, seconds } => {
                 s.submitting = true;
@@ -177,15 +191,25 @@ pub(crate) async fn submit(
             _ => return Err(AppError::NotReady("there is no proof ready to send".into())),
         }
     };
-    let sent = send(&st, &file, seconds, &opened).await;
-    let mut s = st.session()?;
-    s.submitting = false;
-    if sent.is_ok() && s.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
-        s.request = None;
-        s.job = None;
-    }
-    drop(s);
-    sent.map(Json)
+    // In a task of its own: a page closed or reloaded while the proof is being sent drops
+    // this handler, never the sending, its history entry or the end of `submitting`.
+    let st2 = st.clone();
+    let task = tokio::spawn(async move {
+        let sent = send(&st2, &file, seconds, &opened).await;
+        let mut s = st2
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.submitting = false;
+        if sent.is_ok() && s.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
+            s.request = None;
+            s.job = None;
+        }
+        sent
+    });
+    task.await
+        .map_err(|e| AppError::Internal(format!("sending failed: {e}")))?
+        .map(Json)
 }
 
 /// Sends the proof and records the decision.
@@ -213,7 +237,7 @@ async fn send(
             ),
         ),
     };
-    history::append(
+    let recorded = history::append(
         &st.cfg.dir,
         Entry {
             at: unix_now(),
@@ -224,6 +248,10 @@ async fn send(
             detail: message.clone(),
             prove_seconds: Some(seconds),
         },
-    )?;
+    );
+    // The lender's decision stands whatever happens to the history file.
+    if let Err(e) = recorded {
+        tracing::warn!("the decision could not be written to the history: {e}");
+    }
     Ok(DecisionView { decision, message })
 }

@@ -89,6 +89,18 @@ impl WalletApp {
 
 /// Starts the wallet app on 127.0.0.1 (the only address it ever binds).
 pub async fn start(cfg: AppConfig, prove: ProveFn) -> Result<WalletApp, AppError> {
+    for (i, l) in cfg.lenders.iter().enumerate() {
+        if cfg.lenders[..i]
+            .iter()
+            .any(|o| o.url == l.url || o.name == l.name)
+        {
+            return Err(AppError::BadInput(format!(
+                "the lender {:?} repeats another lender's name or URL (one verifier id may \
+                 serve at several URLs, each under its own name)",
+                l.name
+            )));
+        }
+    }
     std::fs::create_dir_all(&cfg.dir)
         .map_err(|e| AppError::Internal(format!("{}: {e}", cfg.dir.display())))?;
     let mut raw = [0u8; 32];

@@ -163,7 +163,11 @@ pub(crate) fn view(st: &AppState) -> Result<StateView, AppError> {
     let s = st.session()?;
     let dir = &st.cfg.dir;
     let exists = keystore_path(dir).exists();
-    let pending = wallet::pending_application(dir)?;
+    // An unreadable application file is as good as none: the borrower can apply again.
+    let pending = wallet::pending_application(dir).unwrap_or_else(|e| {
+        tracing::warn!("pending KYC application unreadable: {e}");
+        None
+    });
     let approved = match &s.wallet {
         Some(w) => w.attestation().is_some(),
         None => attestation_path(dir).exists(),
@@ -364,7 +368,9 @@ async fn kyc_refresh(
         }));
     }
     let dir = &st.cfg.dir;
-    let p = wallet::pending_application(dir)?
+    let p = wallet::pending_application(dir)
+        .ok()
+        .flatten()
         .ok_or_else(|| AppError::NotReady("apply for KYC first".into()))?;
     if p.issuer != st.cfg.issuer {
         return Err(AppError::NotReady(format!(
@@ -373,10 +379,18 @@ async fn kyc_refresh(
         )));
     }
     let issuer = IssuerClient::new(st.http.clone(), st.cfg.issuer.clone());
-    let app = issuer
-        .application(&p.application_id)
-        .await
-        .map_err(WalletError::from)?;
+    let app = match issuer.application(&p.application_id).await {
+        Ok(app) => app,
+        Err(e) if e.status() == Some(404) => {
+            // The issuer no longer knows it: forget it, so the borrower can apply again.
+            wallet::clear_pending_application(dir)?;
+            return Ok(Json(KycStatus {
+                status: "unknown".into(),
+                message: "the issuer no longer knows this application: apply again".into(),
+            }));
+        }
+        Err(e) => return Err(WalletError::from(e).into()),
+    };
     let message = match (app.status.as_str(), app.attestation) {
         ("approved", Some(a)) => {
             w.save_attestation(dir, a.clone())?;

@@ -196,6 +196,28 @@ fn grouped128(n: u128) -> String {
         .unwrap_or_else(|_| n.to_string())
 }
 
+/// Whether `err` (the native check's refusal) is about the borrower's own records — a
+/// condition of the policy they do not meet — rather than gathered data that does not fit
+/// together (a path, a root, the registry), which a retry may cure.
+pub fn is_about_the_borrower(err: &CircuitError) -> bool {
+    matches!(
+        err,
+        CircuitError::Statement {
+            rule: Rule::FraudList
+                | Rule::ActiveLoans
+                | Rule::Outstanding
+                | Rule::Arrears
+                | Rule::BureauScore
+                | Rule::Kyc
+                | Rule::KycHolder
+                | Rule::KycExpiry
+                | Rule::KycAge
+                | Rule::RootFreshness,
+            ..
+        }
+    )
+}
+
 /// Why no proof can exist for `w`, in the borrower's words with their own figures, when
 /// `err` is the native check's refusal ([`EligibilityWitness::check`]).
 pub fn why_not(err: &CircuitError, w: &EligibilityWitness) -> String {

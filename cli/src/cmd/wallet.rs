@@ -136,6 +136,10 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
     eprintln!("loading the proving key for {} …", id.name());
     let prover = std::sync::Arc::new(load_prover(&id, &params, &cache)?);
     let measured = std::sync::Arc::new(std::sync::OnceLock::new());
+    // One proof at a time on this machine: a borrower's proof waits for the timing proof
+    // (started at once, normally done long before a request is opened) instead of sharing
+    // the cores with it.
+    let one_at_a_time = std::sync::Arc::new(std::sync::Mutex::new(()));
     if zkcredit_wallet::history::load(&a.dir)
         .ok()
         .and_then(|h| zkcredit_wallet::history::last_prove_seconds(&h))
@@ -143,15 +147,26 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
     {
         // No proof made by this wallet yet: time one proof of a synthetic eligible
         // applicant on this machine, in the background, for the page's first estimate.
-        let (prover, measured) = (prover.clone(), measured.clone());
+        let (prover, measured, gate) = (prover.clone(), measured.clone(), one_at_a_time.clone());
+        let (started_tx, started) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let _one = gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = started_tx.send(());
             if let Some(s) = time_one_proof(&prover, p) {
                 let _ = measured.set(s);
             }
         });
+        // The timing proof holds the gate before the page can ask for a proof.
+        let _ = started.recv();
     }
-    let prove: zkcredit_wallet_app::ProveFn =
-        std::sync::Arc::new(move |w| wallet::prove(&prover, p, w));
+    let prove: zkcredit_wallet_app::ProveFn = std::sync::Arc::new(move |w| {
+        let _one = one_at_a_time
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        wallet::prove(&prover, p, w)
+    });
     let cfg = zkcredit_wallet_app::AppConfig {
         dir: a.dir.clone(),
         issuer: a.issuer,

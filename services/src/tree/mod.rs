@@ -330,9 +330,13 @@ impl TreeService {
     }
 
     /// Holds scheduled publications for `seconds` from now (an import in parts; explicit
-    /// publications are not held, and a successful publication ends the hold), recorded in
-    /// the store so a restart keeps the hold.
+    /// publications are not held, and a successful explicit publication ends the hold),
+    /// recorded in the store so a restart keeps the hold. Waits for a publication in
+    /// progress to end.
     pub async fn hold_scheduled(&self, seconds: u64) -> Result<(), ApiError> {
+        // Under the publication lock: a scheduled publication is either over before the
+        // hold (its journal read done) or sees the hold when it checks under the lock.
+        let _no_publication = self.publish_lock.lock().await;
         let until = zkcredit_api::unix_now().saturating_add(seconds);
         self.held_until
             .fetch_max(until, std::sync::atomic::Ordering::SeqCst);

@@ -108,6 +108,11 @@ impl TreeService {
     /// Sends the current root, signed with the provider's key, to the registry.
     async fn notify_registry(&self) -> String {
         let Some(link) = &self.cfg.registry else {
+            // Nothing to acknowledge: without this, a provider with no registry looked
+            // unacknowledged forever and the scheduler republished it at every tick.
+            if let Err(e) = self.db.clear_registry_pending().await {
+                tracing::warn!(error = %e, "cannot clear the registry flag");
+            }
             return "not_configured".into();
         };
         let (root, at) = {

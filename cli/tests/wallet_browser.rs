@@ -10,7 +10,6 @@
 mod common;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,50 +58,32 @@ impl Drop for Killed {
 
 /// Spawns `zkcredit wallet serve` trusting `lenders` (`NAME=ID=URL`) and returns it with the
 /// link it printed (waited for when the returned guard drops).
-#[allow(clippy::zombie_processes)]
 fn wallet_serve(cwd: &Path, dir: &str, a: &Alliance, lenders: &[String]) -> (Killed, String) {
-    let lender_args: Vec<&str> = lenders
-        .iter()
-        .flat_map(|l| ["--lender", l.as_str()])
-        .collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
-        .args([
-            "wallet",
-            "serve",
-            "--dir",
-            dir,
-            "--issuer",
-            &a.issuer.url(),
-            "--registry",
-            &a.registry.url(),
-            "--params",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../params"),
-            "--cache",
-            "cache",
-            "--circuit",
-            "eligibility_s16_d32",
-        ])
-        .args(&lender_args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("wallet serve exited early: {lines:?}");
-        }
-        if line.starts_with("http://127.0.0.1:") {
-            std::thread::spawn(move || for _ in out.lines() {});
-            return (Killed(child), line.trim().to_string());
-        }
-        lines.push(line);
+    let (issuer, registry) = (a.issuer.url(), a.registry.url());
+    let mut args = vec![
+        "wallet",
+        "serve",
+        "--dir",
+        dir,
+        "--issuer",
+        &issuer,
+        "--registry",
+        &registry,
+        "--params",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../params"),
+        "--cache",
+        "cache",
+        "--circuit",
+        "eligibility_s16_d32",
+    ];
+    for l in lenders {
+        args.extend(["--lender", l.as_str()]);
     }
+    let (child, link, _) = common::spawn_until(cwd, &args, &[], |line| {
+        line.starts_with("http://127.0.0.1:")
+            .then(|| line.trim().to_string())
+    });
+    (Killed(child), link)
 }
 
 fn free_port() -> u16 {
@@ -290,6 +271,27 @@ async fn create_and_kyc(
     a.publish_all().await.unwrap();
 }
 
+/// The lender opens a request (its token, its policy); the borrower pastes its link.
+async fn lenders_request(c: &Client, a: &Alliance) {
+    let req = a
+        .verifier_client(&reqwest::Client::new())
+        .create_request(
+            &a.lender_token,
+            &NewRequest {
+                policy: live_policy(),
+                ttl_seconds: 600,
+            },
+        )
+        .await
+        .unwrap();
+    open_request(
+        c,
+        &format!("{}/v1/requests/{}", a.verifier.url(), req.nonce),
+    )
+    .await;
+    wait(c, &visible("request-card"), "the request card").await;
+}
+
 async fn open_request(c: &Client, url: &str) {
     type_into(c, "request-url", url).await;
     click(c, "open-request").await;
@@ -319,7 +321,6 @@ async fn wallet_page_in_chromium_end_to_end() {
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let lender = a.verifier_client(&http);
     let new_request = || NewRequest {
         policy: live_policy(),
         ttl_seconds: 600,
@@ -409,16 +410,7 @@ async fn wallet_page_in_chromium_end_to_end() {
     shot(&c, "wallet-5-unknown-verifier").await;
 
     // The lender's own request: who asks, the policy in words, what it learns.
-    let req = lender
-        .create_request(&a.lender_token, &new_request())
-        .await
-        .unwrap();
-    open_request(
-        &c,
-        &format!("{}/v1/requests/{}", a.verifier.url(), req.nonce),
-    )
-    .await;
-    wait(&c, &visible("request-card"), "the request card").await;
+    lenders_request(&c, &a).await;
     assert_eq!(text_of(&c, "lender-name").await, "Demo Lender");
     assert_eq!(text_of(&c, "lender-id").await, verifier_hex);
     let policy = text_of(&c, "policy").await;
@@ -475,16 +467,7 @@ async fn wallet_page_in_chromium_end_to_end() {
         false,
     )
     .await;
-    let req = lender
-        .create_request(&a.lender_token, &new_request())
-        .await
-        .unwrap();
-    open_request(
-        &c,
-        &format!("{}/v1/requests/{}", a.verifier.url(), req.nonce),
-    )
-    .await;
-    wait(&c, &visible("request-card"), "the request card").await;
+    lenders_request(&c, &a).await;
     click(&c, "prove").await;
     wait(&c, &visible("no-proof"), "the refusal").await;
     let why = text_of(&c, "no-proof-reason").await;

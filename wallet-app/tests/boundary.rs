@@ -36,6 +36,11 @@ fn origin(app: &WalletApp) -> String {
     app.url()
 }
 
+/// Sends `r` and answers its status, error code and Content-Security-Policy.
+async fn ask(r: reqwest::RequestBuilder) -> (u16, String, String) {
+    code(r.send().await.unwrap()).await
+}
+
 async fn code(r: reqwest::Response) -> (u16, String, String) {
     let status = r.status().as_u16();
     let csp = r
@@ -75,7 +80,7 @@ async fn refuses_every_request_without_the_token_or_from_elsewhere() {
         format!("{}x/api/state", link.trim_end_matches('/')),
         format!("{}/api/state", &link[..link.len() - 10]),
     ] {
-        let (s, c, csp) = code(http.get(&url).send().await.unwrap()).await;
+        let (s, c, csp) = ask(http.get(&url)).await;
         assert_eq!((s, c.as_str()), (403, "missing_token"), "{url}");
         assert_eq!(csp, CSP, "{url}");
     }
@@ -91,45 +96,23 @@ async fn refuses_every_request_without_the_token_or_from_elsewhere() {
 
     let post = |path: &str| http.post(format!("{link}api/{path}"));
     // CSRF: no Origin, a foreign Origin, a cross-site fetch, a form post.
-    let (s, c, _) = code(
-        post("create")
-            .json(&serde_json::json!({"password": "x"}))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (s, c, _) = ask(post("create").json(&serde_json::json!({"password": "x"}))).await;
+    assert_eq!((s, c.as_str()), (403, "bad_origin"));
+    let (s, c, _) = ask(post("create")
+        .header("origin", "http://evil.example")
+        .json(&serde_json::json!({"password": "correct horse battery"})))
     .await;
     assert_eq!((s, c.as_str()), (403, "bad_origin"));
-    let (s, c, _) = code(
-        post("create")
-            .header("origin", "http://evil.example")
-            .json(&serde_json::json!({"password": "correct horse battery"}))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (s, c, _) = ask(post("create")
+        .header("origin", origin(&app))
+        .header("sec-fetch-site", "cross-site")
+        .json(&serde_json::json!({"password": "correct horse battery"})))
     .await;
     assert_eq!((s, c.as_str()), (403, "bad_origin"));
-    let (s, c, _) = code(
-        post("create")
-            .header("origin", origin(&app))
-            .header("sec-fetch-site", "cross-site")
-            .json(&serde_json::json!({"password": "correct horse battery"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!((s, c.as_str()), (403, "bad_origin"));
-    let (s, c, _) = code(
-        post("create")
-            .header("origin", origin(&app))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("password=correct+horse+battery")
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (s, c, _) = ask(post("create")
+        .header("origin", origin(&app))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("password=correct+horse+battery"))
     .await;
     assert_eq!((s, c.as_str()), (415, "not_json"));
     let r = http
@@ -150,34 +133,17 @@ async fn refuses_every_request_without_the_token_or_from_elsewhere() {
             .json(&body)
     };
     let big = "x".repeat(20_000);
-    let (s, c, _) = code(
-        ok("create", serde_json::json!({ "password": big }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, c, _) = ask(ok("create", serde_json::json!({ "password": big }))).await;
     assert_eq!((s, c.as_str()), (413, "bad_request_body"));
-    let (s, c, _) = code(
-        ok(
-            "create",
-            serde_json::json!({"password": "correct horse battery", "secret": 1}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, c, _) = ask(ok(
+        "create",
+        serde_json::json!({"password": "correct horse battery", "secret": 1}),
+    ))
     .await;
     assert_eq!((s, c.as_str()), (422, "bad_request_body"));
-    let (s, c, _) = code(ok("state", serde_json::json!({})).send().await.unwrap()).await;
+    let (s, c, _) = ask(ok("state", serde_json::json!({}))).await;
     assert_eq!((s, c.as_str()), (405, "bad_request_body"));
-    let (s, c, _) = code(
-        http.get(format!("{link}nothing-here"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, c, _) = ask(http.get(format!("{link}nothing-here"))).await;
     assert_eq!((s, c.as_str()), (404, "not_found"));
     // `/TOKEN` (no slash) leads to the page, token kept.
     let r = reqwest::Client::builder()
@@ -189,30 +155,16 @@ async fn refuses_every_request_without_the_token_or_from_elsewhere() {
         .await
         .unwrap();
     assert_eq!(r.headers()["location"], link.trim_start_matches(&base));
-    let (s, c, _) = code(
-        ok("create", serde_json::json!({"password": "short"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, c, _) = ask(ok("create", serde_json::json!({"password": "short"}))).await;
     assert_eq!((s, c.as_str()), (400, "weak_password"));
     // Before a wallet exists: unlock and every later step say what to do first.
-    let (_, c, _) = code(
-        ok("unlock", serde_json::json!({"password": "whatever it is"}))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (_, c, _) = ask(ok(
+        "unlock",
+        serde_json::json!({"password": "whatever it is"}),
+    ))
     .await;
     assert_eq!(c, "no_wallet");
-    let (_, c, _) = code(
-        ok("kyc/apply", serde_json::json!({"id": "X-1"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, c, _) = ask(ok("kyc/apply", serde_json::json!({"id": "X-1"}))).await;
     assert_eq!(c, "locked");
 
     // The real page's way: created, then a wrong password is refused, the right one opens.
@@ -228,27 +180,17 @@ async fn refuses_every_request_without_the_token_or_from_elsewhere() {
     assert_eq!(state["wallet"], "unlocked");
     let secret_free = serde_json::to_string(&state).unwrap();
     assert!(!secret_free.contains("secret"), "{secret_free}");
-    let (_, c, _) = code(
-        ok(
-            "create",
-            serde_json::json!({"password": "correct horse battery"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (_, c, _) = ask(ok(
+        "create",
+        serde_json::json!({"password": "correct horse battery"}),
+    ))
     .await;
     assert_eq!(c, "wallet_exists");
     ok("lock", serde_json::json!({})).send().await.unwrap();
-    let (s, c, _) = code(
-        ok(
-            "unlock",
-            serde_json::json!({"password": "correct horse battere"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, c, _) = ask(ok(
+        "unlock",
+        serde_json::json!({"password": "correct horse battere"}),
+    ))
     .await;
     assert_eq!((s, c.as_str()), (401, "wrong_password"));
     let r = ok(
@@ -267,29 +209,18 @@ async fn refuses_every_request_without_the_token_or_from_elsewhere() {
         "http://x/v1/requests/zz",
         "javascript:alert(1)",
     ] {
-        let (s, c, _) = code(
-            ok("request/open", serde_json::json!({ "url": url }))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (s, c, _) = ask(ok("request/open", serde_json::json!({ "url": url }))).await;
         assert_eq!((s, c.as_str()), (400, "bad_input"), "{url}");
     }
-    let (_, c, _) = code(
-        ok(
-            "request/open",
-            serde_json::json!({"url": "http://127.0.0.1:9/v1/requests/ab"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (_, c, _) = ask(ok(
+        "request/open",
+        serde_json::json!({"url": "http://127.0.0.1:9/v1/requests/ab"}),
+    ))
     .await;
     assert_eq!(c, "not_ready");
-    let (_, c, _) = code(ok("prove", serde_json::json!({})).send().await.unwrap()).await;
+    let (_, c, _) = ask(ok("prove", serde_json::json!({}))).await;
     assert_eq!(c, "not_ready");
-    let (_, c, _) = code(ok("submit", serde_json::json!({})).send().await.unwrap()).await;
+    let (_, c, _) = ask(ok("submit", serde_json::json!({}))).await;
     assert_eq!(c, "not_ready");
     app.stop().await.unwrap();
 }

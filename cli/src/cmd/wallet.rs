@@ -55,16 +55,8 @@ pub enum WalletCmd {
         /// Output file.
         #[arg(long, default_value = "proof.json")]
         out: PathBuf,
-        /// Where verifying keys live (default: `ZKCREDIT_PARAMS`, else `./params`, else
-        /// next to the installed binary).
-        #[arg(long, env = "ZKCREDIT_PARAMS")]
-        params: Option<PathBuf>,
-        /// Where proving keys are cached (default: `<params>/cache`).
-        #[arg(long)]
-        cache: Option<PathBuf>,
-        /// Circuit.
-        #[arg(long, default_value = "eligibility_s16_d32")]
-        circuit: String,
+        #[command(flatten)]
+        keys: ProverArgs,
     },
     /// The wallet as a web page: serves it on 127.0.0.1 only and prints its link (with a
     /// random key made at each start; the page is refused without it). The page does every
@@ -106,6 +98,13 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    #[command(flatten)]
+    keys: ProverArgs,
+}
+
+/// The eligibility circuit a wallet proves and where its keys are.
+#[derive(Args, Debug)]
+pub struct ProverArgs {
     /// Where verifying keys live (default: `ZKCREDIT_PARAMS`, else `./params`, else next
     /// to the installed binary).
     #[arg(long, env = "ZKCREDIT_PARAMS")]
@@ -118,6 +117,26 @@ pub struct ServeArgs {
     circuit: String,
 }
 
+impl ProverArgs {
+    /// The circuit's id and shape (an eligibility circuit, else a usage error).
+    fn circuit(&self) -> Result<(CircuitId, EligibilityParams), CliError> {
+        let id = CircuitId::parse(&self.circuit)?;
+        match id {
+            CircuitId::Eligibility(p) => Ok((id, p)),
+            _ => Err(CliError::Usage(
+                "wallet proofs use an eligibility circuit".into(),
+            )),
+        }
+    }
+
+    /// Loads (or derives, for the development key) the circuit's prover.
+    fn load(&self, id: &CircuitId) -> Result<zkcredit_prover::fast::Prover, CliError> {
+        let params = super::resolve_params(self.params.clone(), &id.name())?;
+        let cache = self.cache.clone().unwrap_or_else(|| params.join("cache"));
+        load_prover(id, &params, &cache)
+    }
+}
+
 /// Runs the local wallet app until Ctrl-C or SIGTERM.
 fn serve(a: ServeArgs) -> Result<(), CliError> {
     let lenders = a
@@ -125,16 +144,9 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
         .iter()
         .map(|l| zkcredit_wallet_app::KnownLender::parse(l).map_err(CliError::Usage))
         .collect::<Result<Vec<_>, _>>()?;
-    let id = CircuitId::parse(&a.circuit)?;
-    let CircuitId::Eligibility(p) = id else {
-        return Err(CliError::Usage(
-            "wallet proofs use an eligibility circuit".into(),
-        ));
-    };
-    let params = super::resolve_params(a.params, &id.name())?;
-    let cache = a.cache.unwrap_or_else(|| params.join("cache"));
+    let (id, p) = a.keys.circuit()?;
     eprintln!("loading the proving key for {} …", id.name());
-    let prover = std::sync::Arc::new(load_prover(&id, &params, &cache)?);
+    let prover = std::sync::Arc::new(a.keys.load(&id)?);
     let measured = std::sync::Arc::new(std::sync::OnceLock::new());
     // One proof at a time on this machine: a borrower's proof waits for the timing proof
     // (started at once, normally done long before a request is opened) instead of sharing
@@ -325,17 +337,10 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             registry,
             verifier_id,
             out,
-            params,
-            cache,
-            circuit,
+            keys,
         } => {
             let wal = Wallet::open(&w.dir, &w.password()?)?;
-            let id = CircuitId::parse(&circuit)?;
-            let CircuitId::Eligibility(p) = id else {
-                return Err(CliError::Usage(
-                    "wallet proofs use an eligibility circuit".into(),
-                ));
-            };
+            let (id, p) = keys.circuit()?;
             let bar = indicatif::ProgressBar::new(p.slots as u64 + 2);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -373,9 +378,7 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             }))?;
             bar.set_position(p.slots as u64 + 1);
             bar.set_message("loading the proving key");
-            let params = super::resolve_params(params, &id.name())?;
-            let cache = cache.unwrap_or_else(|| params.join("cache"));
-            let prover = load_prover(&id, &params, &cache)?;
+            let prover = keys.load(&id)?;
             bar.set_message("proving (Groth16, BN254)");
             let t = Instant::now();
             let sub = wallet::prove(&prover, p, &witness)?;

@@ -47,8 +47,24 @@ pub fn serve(cwd: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
 }
 
 /// [`serve`] with extra environment variables.
-#[allow(clippy::zombie_processes)]
 pub fn serve_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
+    spawn_until(cwd, args, env, |line| {
+        line.split("listening on ")
+            .nth(1)
+            .map(|u| u.trim().to_string())
+    })
+}
+
+/// Spawns `zkcredit <args>` and reads its stdout until `pick` finds what it waits for in a
+/// line; returns the child, that, and the lines before. The rest of stdout is drained in
+/// the background. The caller owns the child and kills and waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn spawn_until(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    pick: impl Fn(&str) -> Option<String>,
+) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkcredit"))
         .args(args)
         .current_dir(cwd)
@@ -66,11 +82,10 @@ pub fn serve_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, Str
             let _ = child.wait();
             panic!("exited early: {lines:?}");
         }
-        if let Some(url) = line.split("listening on ").nth(1) {
-            let url = url.trim().to_string();
+        if let Some(found) = pick(&line) {
             // Keep draining stdout so the child never blocks on a full pipe.
             std::thread::spawn(move || for _ in out.lines() {});
-            return (child, url, lines);
+            return (child, found, lines);
         }
         lines.push(line);
     }

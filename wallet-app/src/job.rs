@@ -156,6 +156,7 @@ pub(crate) async fn run(job: Arc<Mutex<Job>>, w: Wallet, opened: Opened, st: App
             Outcome::NoProof { words, technical }
         }
         Err(Stop::Failed(e)) => Outcome::Failed(e.to_string()),
+        Err(Stop::Retry(why)) => Outcome::Failed(why),
     };
     set(&job, |j| {
         j.stage = match &outcome {
@@ -170,6 +171,8 @@ pub(crate) async fn run(job: Arc<Mutex<Job>>, w: Wallet, opened: Opened, st: App
 /// Why a job stopped short of a proof.
 enum Stop {
     NoProof { words: String, technical: String },
+    /// Gathered data that does not fit together: worth a retry, nothing recorded.
+    Retry(String),
     Failed(WalletError),
 }
 
@@ -206,9 +209,10 @@ async fn steps(
     // mid-publication, a registry out of step): try again, nothing is recorded.
     if let Err(e) = witness.check(&st.cfg.params) {
         if !explain::is_about_the_borrower(&e) {
-            return Err(Stop::Failed(WalletError::CannotProve(explain::why_not(
-                &e, &witness,
-            ))));
+            return Err(Stop::Retry(format!(
+                "{} (nothing was proved or sent)",
+                explain::why_not(&e, &witness)
+            )));
         }
         return Err(Stop::NoProof {
             words: explain::why_not(&e, &witness),

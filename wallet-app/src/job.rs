@@ -170,7 +170,10 @@ pub(crate) async fn run(job: Arc<Mutex<Job>>, w: Wallet, opened: Opened, st: App
 
 /// Why a job stopped short of a proof.
 enum Stop {
-    NoProof { words: String, technical: String },
+    NoProof {
+        words: String,
+        technical: String,
+    },
     /// Gathered data that does not fit together: worth a retry, nothing recorded.
     Retry(String),
     Failed(WalletError),

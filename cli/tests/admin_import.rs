@@ -71,12 +71,7 @@ async fn finding_04_unauthenticated_oversized_import_is_refused_before_the_body_
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     std::fs::write(p.join("admin.token"), ADMIN).unwrap();
-    let issuer_key: String = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
-        .verifying_key()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let issuer_key = common::issuer_key_hex(7);
     let (mut child, url, _) = common::serve(
         p,
         &common::strs(&common::provider_args(
@@ -151,12 +146,7 @@ async fn a_large_csv_is_validated_first_then_sent_in_parts_and_resumable() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     std::fs::write(p.join("admin.token"), ADMIN).unwrap();
-    let issuer_key: String = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
-        .verifying_key()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let issuer_key = common::issuer_key_hex(7);
     let (mut child, url, _) = common::serve(
         p,
         &common::strs(&common::provider_args(

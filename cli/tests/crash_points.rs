@@ -72,15 +72,7 @@ async fn a_provider_aborted_at_six_points_restarts_whole() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     std::fs::write(p.join("admin.token"), ADMIN).unwrap();
-    let mut big = String::from("subject_key,v0,v1,v2\n");
-    for i in 0..ROWS {
-        big.push_str(&format!(
-            "{},{},{},0\n",
-            1_000_000 + i * 7919,
-            1 + i % 5,
-            1_700_000_000 + i
-        ));
-    }
+    let big = common::fraud_csv(ROWS);
     std::fs::write(p.join("big.csv"), &big).unwrap();
     let mut small = String::from("subject_key,v0,v1,v2\n");
     for i in 0..100u64 {

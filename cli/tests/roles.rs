@@ -119,15 +119,7 @@ async fn roles_as_processes_wallet_cli_and_provider_crash() {
     // parallel rebuild) and is killed with SIGKILL part-way, at several points.
     let fraud_args =
         common::provider_args("fraud_list", "fraud", "1001", "32", &issuer_key, &iss, &[]);
-    let mut big = String::from("subject_key,v0,v1,v2\n");
-    for i in 0..60_000u64 {
-        big.push_str(&format!(
-            "{},{},{},0\n",
-            1_000_000 + i * 7919,
-            1 + i % 5,
-            1_700_000_000 + i
-        ));
-    }
+    let big = common::fraud_csv(60_000);
     std::fs::write(p.join("big.csv"), &big).unwrap();
     let (mut fraud, mut fr_url, _) = serve(p, &common::strs(&fraud_args));
     let fraud_list = |url: &str| ProviderClient::new(http.clone(), url);

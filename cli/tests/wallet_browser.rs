@@ -146,13 +146,7 @@ async fn wait(c: &Client, cond: &str, what: &str) {
             return;
         }
         if Instant::now() > deadline {
-            let body = c
-                .find(Locator::Css("body"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let body = page_text(c).await;
             panic!("timed out waiting for {what} ({cond}); the page shows:\n{body}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -161,6 +155,16 @@ async fn wait(c: &Client, cond: &str, what: &str) {
 
 fn visible(id: &str) -> String {
     format!("!document.getElementById('{id}').hidden")
+}
+
+/// Everything the page shows.
+async fn page_text(c: &Client) -> String {
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn text_of(c: &Client, id: &str) -> String {
@@ -343,13 +347,7 @@ async fn wallet_page_in_chromium_end_to_end() {
         .0
         .to_string();
     c.goto(&format!("{base}/")).await.unwrap();
-    let body = c
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = page_text(&c).await;
     assert!(body.contains("missing_token"), "{body}");
     shot(&c, "wallet-0-no-token").await;
     let r = http.get(format!("{base}/api/state")).send().await.unwrap();

@@ -242,3 +242,27 @@ pub fn provider_args(
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
+
+/// A fraud list's CSV of `rows` rows: keys `1,000,000 + 7,919·i` in increasing order,
+/// reasons 1..=5, listing times from 1,700,000,000.
+pub fn fraud_csv(rows: u64) -> String {
+    let mut csv = String::from("subject_key,v0,v1,v2\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "{},{},{},0\n",
+            1_000_000 + i * 7919,
+            1 + i % 5,
+            1_700_000_000 + i
+        ));
+    }
+    csv
+}
+
+/// The hex public key of the test issuer whose signing key is `[seed; 32]`.
+pub fn issuer_key_hex(seed: u8) -> String {
+    hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+            .verifying_key()
+            .as_bytes(),
+    )
+}

@@ -304,6 +304,14 @@ fn policy() -> Policy {
         max_score_age: 86_400,
         max_root_age: 3_600,
         min_kyc_age: 0,
+        // A model present, so its terms are checked against the schema too.
+        model: zkcredit_circuits::model::ModelTerms {
+            id: zkcredit_circuits::model::model_id("Defi Score Basic", "1"),
+            scale_bits: 40,
+            intercept: -(2 << 40),
+            coefficients: [1 << 38, 1 << 20, 1 << 35, -(1 << 32), -1100],
+            max_logit: -(3 << 40),
+        },
     }
 }
 

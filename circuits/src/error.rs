@@ -39,6 +39,10 @@ pub enum CircuitError {
     /// A witness does not have the shape the circuit was built for.
     #[error("witness shape: {0}")]
     Shape(String),
+    /// A default-probability model file or model terms outside the circuit's bounds
+    /// (spec §6.9).
+    #[error("model: {0}")]
+    Model(String),
     /// The native statement check failed (the proof would not verify): `rule` is the
     /// constraint block that failed, `detail` the human text, starting with its `§`
     /// reference (e.g. `§6.3 subject is on the fraud list in slot 2`); the message names the

@@ -10,6 +10,7 @@
 //! | [`cmp`] | §3.6 | [`cmp::fits_in_bits`] | [`cmp::constraints`] |
 //! | [`imt`] | §4 | [`imt::IndexedMerkleTree`] | [`imt::constraints::lookup`] |
 //! | [`registry`] | §5 | [`registry::Registry`] | [`registry::constraints::registry_root_var`] |
+//! | [`model`] | §6.9 | [`model::ModelTerms::admits`] | [`model::constraints::enforce_admits`] |
 //! | [`eligibility`] | §6 | [`eligibility::EligibilityWitness::check`] | [`eligibility::EligibilityCircuit`] |
 //! | [`statements`] | §6.7 | [`statements::FraudOnlyCircuit::check`] | [`statements::FraudOnlyCircuit`], … |
 //!
@@ -32,6 +33,7 @@ pub mod eligibility;
 pub mod error;
 pub mod field;
 pub mod imt;
+pub mod model;
 pub mod poseidon;
 pub mod registry;
 pub mod statements;

@@ -8,7 +8,8 @@
 //! | registry slot leaf | `H(role, provider_id, provider_root, published_at)` | 4 |
 //! | IMT leaf | `H(key, next_key, commitment)` | 3 |
 //! | IMT value commitment | `H(v0, v1, v2, salt)` | 4 |
-//! | policy hash | `H(max_active_loans, max_outstanding, max_arrears_days, min_score, max_score_age, max_root_age, min_kyc_age)` | 7 |
+//! | policy hash | `H(max_active_loans, max_outstanding, max_arrears_days, min_score, max_score_age, max_root_age, min_kyc_age, model_hash, max_logit)` | 9 |
+//! | model hash | `H(TAG_MODEL, id, scale_bits, b0, b1..b5)` (`model::TAG_MODEL`) | 9 |
 //! | subject key | `H(TAG_SUBJECT, pepper, chunk0, chunk1)` truncated to 248 bits | 4 |
 //! | subject commitment (single-statement circuits) | `H(TAG_SUBJECT_COMMIT, subject_key, blinding)` | 3 |
 //!
@@ -38,7 +39,7 @@ pub const ARITY_IMT_LEAF: usize = 3;
 /// Arity of an IMT value commitment `H(v0, v1, v2, salt)`.
 pub const ARITY_VALUE_COMMITMENT: usize = 4;
 /// Arity of the policy hash.
-pub const ARITY_POLICY: usize = 7;
+pub const ARITY_POLICY: usize = 9;
 /// Arity of the subject-key derivation.
 pub const ARITY_SUBJECT: usize = 4;
 /// Bytes of the normalised identifier per field chunk.

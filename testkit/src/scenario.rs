@@ -97,6 +97,7 @@ pub fn example_policy() -> Policy {
         max_score_age: 90 * 86_400,
         max_root_age: 86_400,
         min_kyc_age: EXAMPLE_MIN_KYC_AGE,
+        model: zkcredit_circuits::model::ModelTerms::NONE,
     }
 }
 

@@ -7,6 +7,7 @@
 use zkcredit_circuits::eligibility::{EligibilityWitness, Policy, Rule};
 use zkcredit_circuits::field::fr_to_u64;
 use zkcredit_circuits::imt::LeafRecord;
+use zkcredit_circuits::model::Factors;
 use zkcredit_circuits::registry::Role;
 use zkcredit_circuits::CircuitError;
 
@@ -94,6 +95,13 @@ pub fn policy_conditions(p: &Policy) -> Vec<String> {
         v.push(format!(
             "your KYC verification is at least {} old",
             duration(p.min_kyc_age)
+        ));
+    }
+    if !p.model.is_none() {
+        v.push(format!(
+            "the lender's published default-probability model, applied to your records \
+             across all lenders and bureaus, puts your probability of default at most {}",
+            percent(p.model.max_probability())
         ));
     }
     v.push(format!(
@@ -190,6 +198,28 @@ pub fn figures(w: &EligibilityWitness) -> Figures {
     f
 }
 
+/// `0.05` → `"5.0%"`, `0.0012` → `"0.12%"`.
+fn percent(p: f64) -> String {
+    let pct = p * 100.0;
+    if pct >= 1.0 {
+        format!("{pct:.1}%")
+    } else {
+        format!("{pct:.2}%")
+    }
+}
+
+/// The model's factors (spec §6.9) from the borrower's figures.
+fn model_factors(f: &Figures, now: u64) -> Factors {
+    Factors([
+        f.loans,
+        f.outstanding,
+        f.worst_arrears as u128,
+        f.freshest_score.map_or(0, |(s, _)| s as u128),
+        f.kyc
+            .map_or(0, |(issued, _)| now.saturating_sub(issued) as u128),
+    ])
+}
+
 fn grouped128(n: u128) -> String {
     u64::try_from(n)
         .map(grouped)
@@ -208,6 +238,7 @@ pub fn is_about_the_borrower(err: &CircuitError) -> bool {
                 | Rule::Outstanding
                 | Rule::Arrears
                 | Rule::BureauScore
+                | Rule::DefaultModel
                 | Rule::Kyc
                 | Rule::KycHolder
                 | Rule::KycExpiry
@@ -286,6 +317,25 @@ pub fn why_not(err: &CircuitError, w: &EligibilityWitness) -> String {
                 duration(p.min_kyc_age)
             ),
         },
+        Rule::DefaultModel => {
+            let x = model_factors(&f, now);
+            let yours = p
+                .model
+                .probability(&x)
+                .map(percent)
+                .unwrap_or_else(|| "above its limit".into());
+            format!(
+                "this lender's default-probability model puts yours at {yours}, from your {} \
+                 active loans, {} owed in total, worst arrears of {} days, latest credit \
+                 score of {} and KYC verified {} ago; this lender accepts at most {}",
+                grouped128(x.0[0]),
+                grouped128(x.0[1]),
+                grouped128(x.0[2]),
+                grouped128(x.0[3]),
+                about(x.0[4] as u64),
+                percent(p.model.max_probability())
+            )
+        }
         Rule::RootFreshness => format!(
             "a lender's, bureau's or list's published data is older than this lender allows \
              ({}); try again after it publishes ({detail})",
@@ -316,6 +366,7 @@ mod tests {
             max_score_age: 90 * DAY,
             max_root_age: DAY,
             min_kyc_age: 0,
+            model: Default::default(),
         };
         let words = policy_in_words(&p);
         for needle in [
@@ -349,6 +400,7 @@ mod tests {
             max_score_age: u64::MAX,
             max_root_age: u64::MAX,
             min_kyc_age: u64::MAX,
+            model: Default::default(),
         };
         let words = policy_in_words(&p);
         assert!(

@@ -5,6 +5,7 @@ use super::{
     holder_commitment, nullifier, EligibilityParams, EligibilityWitness, PublicInputs, Rule,
 };
 use crate::imt::check_key;
+use crate::model::FactorAccumulator;
 use crate::registry::{merkle_root, Role};
 use crate::{CircuitError, Fr};
 
@@ -43,6 +44,10 @@ impl EligibilityWitness {
                 .ok_or_else(|| Rule::ValueRanges.violated("§6 now is not a u64"))?,
             None => self.now,
         };
+        // §6.9 bounds of the model's terms (range checks of the circuit's §6 block).
+        p.model
+            .validate()
+            .map_err(|e| Rule::ValueRanges.violated(format!("§6.9 {e}")))?;
         check_key(&self.subject_key)
             .map_err(|_| Rule::SubjectKey.violated("§6 subject key outside [1, 2^248)"))?;
         if let Some(pi) = public {
@@ -57,6 +62,7 @@ impl EligibilityWitness {
         }
         let x = self.subject_key;
         let (mut loans, mut outstanding, mut bureau_ok) = (0u128, 0u128, false);
+        let mut factors = FactorAccumulator::default();
         for (i, sw) in self.slots.iter().enumerate() {
             let s = &sw.slot;
             // §5 / §6.1 slot roles.
@@ -108,6 +114,7 @@ impl EligibilityWitness {
                         return Err(Rule::KycAge
                             .violated("§6.2 KYC record issued less than min_kyc_age before now"));
                     }
+                    factors.kyc(now, u(1)?);
                 }
                 Role::FraudList => {
                     u(0)?;
@@ -123,6 +130,7 @@ impl EligibilityWitness {
                     // §6.4 lenders.
                     loans += u(0)? as u128;
                     outstanding += u(1)? as u128;
+                    factors.lender(u(0)?, u(1)?, u(2)?);
                     if u(2)? > p.max_arrears_days {
                         return Err(Rule::Arrears
                             .violated(format!("§6.4 arrears at lender slot {i} over the limit")));
@@ -134,6 +142,9 @@ impl EligibilityWitness {
                     let fresh = (u(1)? as u128) + (p.max_score_age as u128) >= now as u128;
                     if present && u(0)? >= p.min_score && fresh {
                         bureau_ok = true;
+                    }
+                    if present {
+                        factors.bureau(u(0)?, u(1)?);
                     }
                 }
                 Role::Empty => {}
@@ -160,6 +171,12 @@ impl EligibilityWitness {
         if !bureau_ok {
             return Err(Rule::BureauScore
                 .violated("§6.5 no registered bureau has a fresh score at or above the minimum"));
+        }
+        // §6.9 the default-probability model admits the factors.
+        if !p.model.admits(&factors.factors()) {
+            return Err(Rule::DefaultModel.violated(
+                "§6.9 the policy's default-probability model puts the borrower above p_max",
+            ));
         }
         Ok(match public {
             Some(pi) => *pi,

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::cmp::constraints::{enforce_bits, enforce_le, enforce_le_if, enforce_lt, is_ge, is_le};
 use crate::imt::constraints::{lookup, LookupWitnessVar};
+use crate::model::constraints::{enforce_admits, FactorsVar, ModelTermsVar};
 use crate::poseidon::constraints::hash_var;
 use crate::registry::constraints::{registry_root_var, slot_leaf_var};
 use crate::registry::{Role, Slot};
@@ -62,6 +63,7 @@ pub fn in_namespace<T>(
         Outstanding,
         Arrears,
         BureauScore,
+        DefaultModel,
     );
     let _entered = span.enter();
     f()
@@ -130,11 +132,14 @@ pub struct PolicyVar {
     pub max_root_age: FpVar<Fr>,
     /// [`Policy::min_kyc_age`].
     pub min_kyc_age: FpVar<Fr>,
+    /// [`Policy::model`] (spec §6.9).
+    pub model: ModelTermsVar,
 }
 
 impl PolicyVar {
-    /// Allocates the seven values as witnesses, in hashing order (`policy = None` in setup
-    /// mode). No constraints: the caller range-checks [`Self::values`].
+    /// Allocates the seven limits and the model's terms as witnesses, in hashing order
+    /// (`policy = None` in setup mode). No constraints: the caller range-checks
+    /// [`Self::values`] and the model's bounds.
     pub fn new_witness(
         cs: ConstraintSystemRef<Fr>,
         policy: Option<&Policy>,
@@ -155,7 +160,17 @@ impl PolicyVar {
             max_score_age: wit(|p| p.max_score_age)?,
             max_root_age: wit(|p| p.max_root_age)?,
             min_kyc_age: wit(|p| p.min_kyc_age)?,
+            model: ModelTermsVar::new_witness(cs.clone(), policy.map(|p| &p.model))?,
         })
+    }
+
+    /// The policy hash's inputs (as [`Policy::hash_inputs`]): the seven limits,
+    /// `model_hash` and the threshold. Hashes the model (§6.9).
+    pub fn hash_inputs(&self) -> Result<Vec<FpVar<Fr>>, SynthesisError> {
+        let mut v = self.values().to_vec();
+        v.push(self.model.hash()?);
+        v.push(self.model.max_logit.clone());
+        Ok(v)
     }
 
     /// The seven values in hashing order (as [`Policy::values`]).
@@ -341,7 +356,8 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
             for v in &policy.values() {
                 enforce_bits(v, VALUE_BITS)?;
             }
-            Ok(())
+            // §6.9 the model's coefficients and threshold are in [−2^52, 2^52).
+            policy.model.enforce_bounds()
         })?;
         // §6 range checks: the subject key is in [1, 2^248).
         in_namespace(Rule::SubjectKey, || {
@@ -351,7 +367,7 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
 
         // §6.6 policy_hash = H(policy values).
         in_namespace(Rule::PolicyHash, || {
-            hash_var(&policy.values())?.enforce_equal(&pi.policy_hash)
+            hash_var(&policy.hash_inputs()?)?.enforce_equal(&pi.policy_hash)
         })?;
         // §6.6 nullifier = H(TAG_NULLIFIER, holder_secret, scope).
         in_namespace(Rule::Nullifier, || {
@@ -371,6 +387,7 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
         let mut loans_sum = FpVar::zero();
         let mut outstanding_sum = FpVar::zero();
         let mut bureau_ok_count = FpVar::zero();
+        let mut factors = FactorsVar::new();
 
         for i in 0..params.slots {
             let sw = w.map(|w| &w.slots[i]);
@@ -416,6 +433,8 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
                 in_namespace(Rule::KycAge, || {
                     enforce_le(&(v1 + &policy.min_kyc_age), now, VALUE_BITS + 1)
                 })?;
+                // §6.9 factor: the KYC record's age (a u64 by the check above).
+                factors.kyc(now, v1);
                 continue;
             }
             // §6 range checks: every record field that is compared or summed is a u64.
@@ -451,6 +470,11 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
                 bureau_ok_count += FpVar::from(ok);
                 Ok(())
             })?;
+            // §6.9 factors: the worst arrears over lenders, the freshest bureau score.
+            in_namespace(Rule::DefaultModel, || {
+                factors.lender(&slot.is_lender, v2)?;
+                factors.bureau(&(&slot.is_bureau & &r.present), v0, v1)
+            })?;
         }
 
         // §6.1 the slot leaves hash to the public registry root.
@@ -468,6 +492,20 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
         // §6.5 at least one bureau qualifies.
         in_namespace(Rule::BureauScore, || {
             bureau_ok_count.enforce_not_equal(&FpVar::zero())
+        })?;
+        // §6.9 the default-probability model: b0 + Σ bi·xi ≤ max_logit. The lender sums are
+        // below 2^72 (range-checked terms, at most 255 of them), the other factors u64.
+        in_namespace(Rule::DefaultModel, || {
+            enforce_admits(
+                &policy.model,
+                &[
+                    loans_sum.clone(),
+                    outstanding_sum.clone(),
+                    factors.worst_arrears.clone(),
+                    factors.bureau_score.clone(),
+                    factors.kyc_age.clone(),
+                ],
+            )
         })
     }
 }

@@ -21,9 +21,10 @@ pub use constraints::EligibilityCircuit;
 pub use rule::Rule;
 
 use crate::imt::{LookupWitness, DEFAULT_DEPTH};
+use crate::model::{fr_from_i64, ModelTerms};
 use crate::poseidon::hash_n;
 use crate::registry::{merkle_root, Slot, DEFAULT_SLOTS};
-use crate::tags::{TAG_NULLIFIER, VALUE_BITS};
+use crate::tags::{ARITY_POLICY, TAG_NULLIFIER, VALUE_BITS};
 use crate::{CircuitError, Fr};
 use ark_ff::{PrimeField, Zero};
 use serde::{Deserialize, Serialize};
@@ -76,10 +77,14 @@ pub struct Policy {
     /// (`issued_at + min_kyc_age ≤ now`), so an identity freshly rebound to a new holder
     /// secret cannot apply again with a fresh nullifier within this period (spec §6.2, §8).
     pub min_kyc_age: u64,
+    /// The default-probability model and the lender's threshold (spec §6.9); absent in
+    /// JSON = [`ModelTerms::NONE`], which admits everyone.
+    #[serde(default, skip_serializing_if = "ModelTerms::is_none")]
+    pub model: ModelTerms,
 }
 
 impl Policy {
-    /// The seven values in hashing order.
+    /// The seven limits in hashing order (the first inputs of the policy hash).
     pub fn values(&self) -> [u64; 7] {
         [
             self.max_active_loans,
@@ -92,9 +97,22 @@ impl Policy {
         ]
     }
 
-    /// `policy_hash = H(max_active_loans, …, max_root_age, min_kyc_age)` (spec §6.6).
+    /// The policy hash's inputs: the seven limits, `model_hash` and the signed threshold
+    /// (spec §6.6).
+    pub fn hash_inputs(&self) -> [Fr; ARITY_POLICY] {
+        let mut v = [Fr::zero(); ARITY_POLICY];
+        for (i, x) in self.values().iter().enumerate() {
+            v[i] = Fr::from(*x);
+        }
+        v[7] = self.model.hash();
+        v[8] = fr_from_i64(self.model.max_logit);
+        v
+    }
+
+    /// `policy_hash = H(max_active_loans, …, min_kyc_age, model_hash, max_logit)`
+    /// (spec §6.6).
     pub fn hash(&self) -> Fr {
-        hash_n(self.values().map(Fr::from))
+        hash_n(self.hash_inputs())
     }
 }
 

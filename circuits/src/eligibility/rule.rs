@@ -17,8 +17,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Rule {
-    /// §6 range checks: `now`, the seven policy values and every slot's `published_at` are
-    /// u64 (64-bit).
+    /// §6 range checks: `now`, the seven policy limits and every slot's `published_at` are
+    /// u64 (64-bit); the model's coefficients and threshold are in `[−2^52, 2^52)` (§6.9).
     ValueRanges,
     /// §6 range checks: the subject key is in `[1, 2^248)` (248-bit and non-zero).
     SubjectKey,
@@ -64,11 +64,14 @@ pub enum Rule {
     /// §6.5 some registered bureau has the subject with `score ≥ min_score` and
     /// `now ≤ issued_at + max_score_age`.
     BureauScore,
+    /// §6.9 the policy's default-probability model admits the borrower:
+    /// `b0 + Σ bi·xi ≤ max_logit` on the factors computed from the records.
+    DefaultModel,
 }
 
 impl Rule {
     /// Every rule, in the order of the enum.
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 20] = [
         Rule::ValueRanges,
         Rule::SubjectKey,
         Rule::PolicyHash,
@@ -88,6 +91,7 @@ impl Rule {
         Rule::Outstanding,
         Rule::Arrears,
         Rule::BureauScore,
+        Rule::DefaultModel,
     ];
 
     /// The section of `docs/SPEC.md` the rule implements, e.g. `"6.4"`.
@@ -101,6 +105,7 @@ impl Rule {
             Rule::FraudList => "6.3",
             Rule::ActiveLoans | Rule::Outstanding | Rule::Arrears => "6.4",
             Rule::BureauScore => "6.5",
+            Rule::DefaultModel => "6.9",
         }
     }
 
@@ -128,6 +133,7 @@ impl Rule {
             Rule::Outstanding => "outstanding",
             Rule::Arrears => "arrears",
             Rule::BureauScore => "bureau_score",
+            Rule::DefaultModel => "default_model",
         }
     }
 
@@ -153,6 +159,7 @@ impl Rule {
             Rule::Outstanding => "outstanding amount across lenders at most max_outstanding",
             Rule::Arrears => "arrears at every lender at most max_arrears_days",
             Rule::BureauScore => "some bureau has a fresh score at or above min_score",
+            Rule::DefaultModel => "the policy's default-probability model admits the borrower",
         }
     }
 
@@ -199,6 +206,7 @@ mod tests {
             Rule::Outstanding => 16,
             Rule::Arrears => 17,
             Rule::BureauScore => 18,
+            Rule::DefaultModel => 19,
         }
     }
 

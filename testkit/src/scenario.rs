@@ -7,6 +7,7 @@ use ark_ff::{UniformRand, Zero};
 use ark_std::rand::{Rng, RngCore};
 use zkcredit_circuits::eligibility::{EligibilityParams, EligibilityWitness, Policy, SlotWitness};
 use zkcredit_circuits::imt::{IndexedMerkleTree, LookupWitness};
+use zkcredit_circuits::model::{file::ScoringModel, ModelTerms};
 use zkcredit_circuits::registry::{Registry, Role, Slot};
 use zkcredit_circuits::{CircuitError, Fr};
 
@@ -97,7 +98,26 @@ pub fn example_policy() -> Policy {
         max_score_age: 90 * 86_400,
         max_root_age: 86_400,
         min_kyc_age: EXAMPLE_MIN_KYC_AGE,
-        model: zkcredit_circuits::model::ModelTerms::NONE,
+        model: ModelTerms::NONE,
+    }
+}
+
+/// The published example model, "Defi Score Basic" v1 (`params/models/defi-score-basic.json`,
+/// spec §6.9).
+pub const EXAMPLE_MODEL_JSON: &str = include_str!("../../params/models/defi-score-basic.json");
+
+/// [`EXAMPLE_MODEL_JSON`], loaded.
+pub fn example_model() -> ScoringModel {
+    ScoringModel::from_json(EXAMPLE_MODEL_JSON).expect("the example model is valid")
+}
+
+/// [`example_policy`] plus the example model with "default probability at most `p_max`".
+pub fn model_policy(p_max: f64) -> Policy {
+    Policy {
+        model: example_model()
+            .terms(p_max)
+            .expect("p_max in (0, 1) is a valid threshold for the example model"),
+        ..example_policy()
     }
 }
 

@@ -5,7 +5,7 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
-use cmd::{bench, ceremony, demo, prove, serve, setup, verify, wallet, CliError};
+use cmd::{bench, ceremony, demo, model, prove, serve, setup, verify, wallet, CliError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -74,6 +74,11 @@ enum Cmd {
     },
     /// Measure constraints, setup, witness, prove and verify times per circuit and size.
     Bench(bench::BenchArgs),
+    /// Published default-probability models (SPEC §6.9): `zkcredit model check FILE`.
+    Model {
+        #[command(subcommand)]
+        cmd: model::ModelCmd,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -92,6 +97,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Wallet { cmd } => wallet::wallet(cmd),
         Cmd::Verifier { cmd } => serve::verifier(cmd),
         Cmd::Bench(a) => bench::bench(a),
+        Cmd::Model { cmd } => model::model(cmd),
     }
 }
 

@@ -128,6 +128,9 @@ fn demo_runs_the_whole_story_and_a_person_clicks_through_hals_wallet() {
         // The wallet says why in the borrower's words, with their own figures (issue 17).
         "you owe 550,000 in total across all lenders; this lender accepts at most 500,000",
         "your credit score is 610; this lender asks for at least 650",
+        // Ivy is within every limit; the published model refuses her (issue 15).
+        "this lender's default-probability model puts yours at 13.0%",
+        "this lender accepts at most 5.0%",
         "[operator] approved Hal's KYC",
         "already_accepted",
         "Ana borrow(2 ETH): ACCEPTED",

@@ -3,7 +3,7 @@
 //! shared between the services but HTTP: the registry learns providers through its admin
 //! API, providers publish through theirs, the wallet finds providers through the registry.
 
-use crate::scenario::{live_policy, Layout};
+use crate::scenario::{live_model_policy, live_policy, Layout};
 use rand::RngCore;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -107,7 +107,7 @@ impl VerifierSetup {
                     root_window: 3600,
                     max_skew: 300,
                     max_ttl: 3600,
-                    policies: vec![live_policy()],
+                    policies: vec![live_policy(), live_model_policy()],
                     lender_token_sha256: lender_token_digest(lender_token),
                     product: "demo-credit".into(),
                     period_seconds: DEFAULT_PERIOD_SECONDS,

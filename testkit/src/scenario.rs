@@ -131,6 +131,20 @@ pub fn live_policy() -> Policy {
     }
 }
 
+/// The example model's `p_max` in [`live_model_policy`]: a 5 % default probability.
+pub const LIVE_MODEL_P_MAX: f64 = 0.05;
+
+/// [`live_policy`] plus the example model at [`LIVE_MODEL_P_MAX`] (spec §6.9): the demo's
+/// policy, offered by the launcher's verifier beside [`live_policy`].
+pub fn live_model_policy() -> Policy {
+    Policy {
+        model: example_model()
+            .terms(LIVE_MODEL_P_MAX)
+            .expect("a valid threshold for the example model"),
+        ..live_policy()
+    }
+}
+
 /// A borrower's identity material.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Borrower {

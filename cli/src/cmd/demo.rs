@@ -27,7 +27,7 @@ use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
 use zkcredit_testkit::alliance::Alliance;
-use zkcredit_testkit::scenario::{live_policy, Layout};
+use zkcredit_testkit::scenario::{live_model_policy, Layout};
 use zkcredit_wallet::wallet;
 use zkcredit_wallet::{Decision, Wallet, WalletError};
 
@@ -108,12 +108,29 @@ fn applicants(now: u64) -> Vec<Applicant> {
             records: vec![(Role::Bureau, 0, [720, now - 100 * DAY, 7])],
             expect: Expect::NoProof("§6.5"),
         },
+        Applicant {
+            name: "Ivy   within every limit; model says 13%",
+            id: "DEMO-0008",
+            records: vec![
+                (Role::Lender, 1, [2, 500_000, 30]),
+                (Role::Bureau, 0, [650, now - DAY, 7]),
+            ],
+            expect: Expect::NoProof("§6.9"),
+        },
     ]
 }
 
 fn policy_line(p: &Policy) -> String {
+    let model = if p.model.is_none() {
+        String::new()
+    } else {
+        format!(
+            ", default probability ≤ {:.0}% under the published model \"Defi Score Basic\" v1 (params/models/defi-score-basic.json)",
+            p.model.max_probability() * 100.0
+        )
+    };
     format!(
-        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h, KYC at least {} days old{}",
+        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h, KYC at least {} days old{}{model}",
         p.max_active_loans,
         p.max_outstanding,
         p.max_arrears_days,
@@ -379,7 +396,7 @@ async fn story(
         secs(t)
     );
 
-    let policy = live_policy();
+    let policy = live_model_policy();
     println!("[policy]  {}", policy_line(&policy));
     // Only the lender opens requests, in the scope its configuration fixes.
     let own = open_request(&verifier, "a-borrower-guessing-a-token", policy).await;
@@ -496,7 +513,7 @@ async fn story(
             "a decision differed from the expected one (marked above)".into(),
         ));
     }
-    println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 6 applicants refused by their own wallets, each for its rule; replay, forged nullifier, a borrower-opened request, a narrowed registry and front-running refused)");
+    println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 7 applicants refused by their own wallets, each for its rule (one by the default-probability model); replay, forged nullifier, a borrower-opened request, a narrowed registry and front-running refused)");
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod bench_identical;
 pub mod ceremony;
 pub mod demo;
 pub mod import;
+pub mod model;
 pub mod prove;
 pub mod serve;
 pub mod setup;

@@ -30,6 +30,9 @@ pub struct CheckArgs {
     /// kyc_age_seconds (non-negative integers).
     #[arg(long, value_name = "X1,X2,X3,X4,X5")]
     factors: Option<String>,
+    /// Print only the policy's `model` object as JSON (for scripts; needs --max-default).
+    #[arg(long, requires = "max_default", conflicts_with = "factors")]
+    json: bool,
 }
 
 /// Runs `zkcredit model`.
@@ -73,6 +76,13 @@ fn check(a: CheckArgs) -> Result<(), CliError> {
     let p_max = a.max_default.unwrap_or(0.5);
     let terms = m.terms(p_max).map_err(|e| CliError::Usage(e.to_string()))?;
     let betas = m.betas().map_err(|e| CliError::input(&a.file, e))?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string(&terms).map_err(|e| CliError::Runtime(e.to_string()))?
+        );
+        return Ok(());
+    }
     println!("model OK: {} (version {})", m.name, m.version);
     println!("  id          = {}", fr_to_dec(&terms.id));
     println!("  model_hash  = {}", fr_to_dec(&terms.hash()));

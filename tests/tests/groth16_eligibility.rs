@@ -155,3 +155,61 @@ fn snarkjs_accepts_our_proof_and_rejects_a_changed_signal() {
     let (ok, text) = snarkjs_verify(dir.path());
     assert!(!ok, "snarkjs accepted a changed public signal:\n{text}");
 }
+
+/// SPEC §6.9 with real proofs: under the example model a borrower exactly at the threshold
+/// proves and verifies; one unit below it the wallet's check refuses, and a proof forced
+/// past that check (the cached-matrices prover does not re-check constraints) never
+/// verifies.
+#[test]
+fn the_model_threshold_holds_in_real_proofs() {
+    use zkcredit_circuits::eligibility::{EligibilityCircuit, Policy, Rule};
+    use zkcredit_circuits::model::Factors;
+    use zkcredit_circuits::CircuitError;
+    use zkcredit_testkit::scenario::{model_policy, EXAMPLE_MIN_KYC_AGE};
+    let mut rng = StdRng::seed_from_u64(7);
+    let params = EligibilityParams::default();
+    let (world, b, w) = eligible_applicant(params, Layout::default(), &mut rng, 20, NOW).unwrap();
+    let mut terms = model_policy(0.05).model;
+    // 1 loan of 120,000, 5 days late, score 700, KYC'd 60 days before NOW.
+    let x = Factors([1, 120_000, 5, 700, 2 * EXAMPLE_MIN_KYC_AGE as u128]);
+    let z = i64::try_from(terms.linear(&x).unwrap()).unwrap();
+    let v = Verifier::new(&default_prover().pk().vk);
+    for (t, admitted) in [(z, true), (z - 1, false)] {
+        terms.max_logit = t;
+        let policy = Policy {
+            model: terms,
+            ..w.policy
+        };
+        let w = world.witness(&b, policy, NOW, w.scope, w.context).unwrap();
+        match zkcredit_prover::prove_eligibility(default_prover(), params, w.clone()) {
+            Ok((proof, public)) => {
+                assert!(admitted, "proved a refused borrower");
+                v.verify(&proof, &public).unwrap();
+            }
+            Err(e) => {
+                assert!(!admitted, "{e}");
+                assert!(
+                    matches!(
+                        &e,
+                        zkcredit_prover::ProverError::Statement(CircuitError::Statement {
+                            rule: Rule::DefaultModel,
+                            ..
+                        })
+                    ),
+                    "{e:?}"
+                );
+                let public = w.public_inputs();
+                let forced = default_prover()
+                    .prove(
+                        EligibilityCircuit::with_public(params, w, public),
+                        &mut rand::rngs::OsRng,
+                    )
+                    .unwrap();
+                assert!(matches!(
+                    v.verify(&forced, &public),
+                    Err(VerifyError::InvalidProof)
+                ));
+            }
+        }
+    }
+}

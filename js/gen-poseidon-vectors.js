@@ -24,7 +24,7 @@ function randField() {
   const poseidon = await buildPoseidon();
   const F = poseidon.F;
   const vectors = [];
-  for (let arity = 1; arity <= 6; arity++) {
+  for (let arity = 1; arity <= 12; arity++) {  // every arity the project supports (MAX_ARITY)
     const cases = [
       Array.from({ length: arity }, (_, i) => BigInt(i + 1)),
       Array.from({ length: arity }, () => 0n),

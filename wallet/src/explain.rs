@@ -415,6 +415,23 @@ mod tests {
         let words = policy_in_words(&p);
         assert!(words.contains("no payment in arrears"), "{words}");
         assert!(words.contains("within the last 90 minutes"), "{words}");
+        assert!(!words.contains("default-probability model"));
+        // A policy with the published model states the lender's p_max (SPEC §6.9).
+        let model = zkcredit_circuits::model::file::ScoringModel::from_json(include_str!(
+            "../../params/models/defi-score-basic.json"
+        ))
+        .unwrap();
+        let p = Policy {
+            model: model.terms(0.05).unwrap(),
+            ..p
+        };
+        let words = policy_in_words(&p);
+        assert!(
+            words.contains("puts your probability of default at most 5.0%"),
+            "{words}"
+        );
+        assert_eq!(percent(0.0012), "0.12%");
+        assert_eq!(percent(0.1301), "13.0%");
         assert_eq!(duration(36 * 3600), "36 hours");
         assert_eq!(duration(45), "45 seconds");
         assert_eq!(about(100 * DAY + 5), "100 days");

@@ -46,7 +46,7 @@ impl EligibilityWitness {
         };
         // §6.9 bounds of the model's terms (range checks of the circuit's §6 block).
         p.model
-            .validate()
+            .check_bounds()
             .map_err(|e| Rule::ValueRanges.violated(format!("§6.9 {e}")))?;
         check_key(&self.subject_key)
             .map_err(|_| Rule::SubjectKey.violated("§6 subject key outside [1, 2^248)"))?;

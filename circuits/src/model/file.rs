@@ -27,8 +27,36 @@ pub struct ScoringModel {
     pub scale_bits: u8,
     /// `β0`.
     pub intercept: f64,
-    /// `βi` by factor name ([`Factor::name`]); factors not listed have coefficient 0.
+    /// `βi` by factor name ([`Factor::name`]); factors not listed have coefficient 0. A
+    /// name given twice is refused.
+    #[serde(deserialize_with = "unique_keys")]
     pub coefficients: BTreeMap<String, f64>,
+}
+
+/// A JSON object as a map, refusing a key given twice (serde's maps keep the last silently).
+fn unique_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = BTreeMap<String, f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of coefficients by factor name")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = m.next_entry::<String, f64>()? {
+                if out.insert(k.clone(), v).is_some() {
+                    return Err(serde::de::Error::custom(format!(
+                        "coefficient `{k}` given twice"
+                    )));
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visitor)
 }
 
 fn model_error(msg: impl Into<String>) -> CircuitError {
@@ -77,7 +105,8 @@ impl ScoringModel {
                 "{what} = {beta} is not a finite number"
             )));
         }
-        // Exact: multiplying by a power of two only changes the exponent.
+        // Exact: multiplying by a power of two only changes the exponent. Ties round away
+        // from zero (`f64::round`, SPEC §6.9).
         let scaled = (beta * 2f64.powi(self.scale_bits as i32)).round();
         if scaled < -(COEFF_BOUND as f64) || scaled >= COEFF_BOUND as f64 {
             return Err(model_error(format!(
@@ -106,6 +135,13 @@ impl ScoringModel {
         if self.name.trim().is_empty() || self.name.len() > 200 || self.version.len() > 64 {
             return Err(model_error(
                 "name must be 1..=200 bytes and version at most 64",
+            ));
+        }
+        // The id digests `name ‖ 0x00 ‖ version`: a NUL inside either would make two
+        // (name, version) pairs share an id.
+        if self.name.contains('\0') || self.version.contains('\0') {
+            return Err(model_error(
+                "name and version may not contain NUL characters",
             ));
         }
         let betas = self.betas()?;

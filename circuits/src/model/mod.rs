@@ -250,8 +250,8 @@ impl ModelTerms {
         *self == Self::NONE
     }
 
-    /// Checks the bounds (spec §6.9): every coefficient, the intercept and the threshold
-    /// in `[−2^52, 2^52)`, `scale_bits ≤ 48`.
+    /// Checks the terms as they are read (spec §6.9): [`Self::check_bounds`] and
+    /// `scale_bits ≤ 48`.
     pub fn validate(&self) -> Result<(), CircuitError> {
         if self.scale_bits > MAX_SCALE_BITS {
             return Err(CircuitError::Model(format!(
@@ -259,6 +259,13 @@ impl ModelTerms {
                 self.scale_bits
             )));
         }
+        self.check_bounds()
+    }
+
+    /// The bounds the circuit enforces (spec §6.9), and only those — the native twin's
+    /// check: every coefficient, the intercept and the threshold in `[−2^52, 2^52)`.
+    /// (`scale_bits` only labels the model inside its hash; it is checked on reading.)
+    pub fn check_bounds(&self) -> Result<(), CircuitError> {
         let named = std::iter::once(("intercept", self.intercept))
             .chain(std::iter::once(("max_logit", self.max_logit)))
             .chain(

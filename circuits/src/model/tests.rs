@@ -210,6 +210,20 @@ fn out_of_bound_terms_fail_the_gadget() {
         v.enforce_bounds().unwrap();
         assert!(!cs.is_satisfied().unwrap(), "threshold {bad}");
     }
+    // scale_bits only labels the model inside its hash: refused when terms are read, and
+    // neither the twin's bound check nor the gadget looks at it (they agree).
+    for (scale_bits, ok) in [(48u8, true), (49, false), (200, false)] {
+        let t = ModelTerms {
+            scale_bits,
+            ..ModelTerms::NONE
+        };
+        assert_eq!(t.validate().is_ok(), ok, "{scale_bits}");
+        assert!(t.check_bounds().is_ok());
+        assert!(gadget_admits(&t, &Factors::default()));
+        let mut json = serde_json::to_value(t).unwrap();
+        json["scale_bits"] = scale_bits.into();
+        assert_eq!(serde_json::from_value::<ModelTerms>(json).is_ok(), ok);
+    }
 }
 
 /// The most negative z the bounds allow against the most positive t still gives a
@@ -294,6 +308,15 @@ fn adversarial_model_files_are_refused_on_load() {
     assert!(e.contains("unknown field"), "{e}");
     let e = with(&|v| v["name"] = "".into());
     assert!(e.contains("name must be"), "{e}");
+    let e = with(&|v| v["name"] = "a\u{0}b".into());
+    assert!(e.contains("NUL"), "{e}");
+    let dup = EXAMPLE.replace(
+        "\"active_loans\": 0.35,",
+        "\"active_loans\": 0.35, \"active_loans\": 0.1,",
+    );
+    assert_ne!(dup, EXAMPLE);
+    let e = ScoringModel::from_json(&dup).unwrap_err().to_string();
+    assert!(e.contains("given twice"), "{e}");
     let m = example();
     for p in [0.0, 1.0, -0.1, f64::NAN] {
         assert!(m.terms(p).is_err(), "{p}");

@@ -10,7 +10,7 @@
 //! | file | content |
 //! |---|---|
 //! | `mod.rs` | bounds, [`Factor`], [`Factors`], [`ModelTerms`] (what the policy carries) and its native evaluation |
-//! | [`file`] | [`file::ScoringModel`]: the published model file (JSON), its validation and quantisation |
+//! | [`mod@file`] | [`file::ScoringModel`]: the published model file (JSON), its validation and quantisation |
 //! | [`constraints`] | the gadget: the terms as witnesses, their hash, the factor accumulators, the bound |
 //!
 //! **Bounds** (spec §6.9). Coefficients and the threshold are integers in

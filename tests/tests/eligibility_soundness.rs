@@ -396,17 +396,7 @@ fn score_too_old_fails_and_boundary_passes() {
 
 #[test]
 fn no_bureau_record_fails_and_any_qualifying_bureau_suffices() {
-    trace_constraints();
-    let mut rng = StdRng::seed_from_u64(21);
-    let layout = Layout {
-        fraud_lists: 1,
-        lenders: 2,
-        bureaus: 2,
-    };
-    let mut world = World::new(P, layout, NOW).unwrap();
-    world.populate(&mut rng, 8, NOW).unwrap();
-    let b = Borrower::random(&mut rng);
-    world.register(&b, NOW - KYC_AGE, NOW + DAY).unwrap();
+    let (mut world, b) = two_bureau_world(21, NOW - KYC_AGE);
     republish(&mut world);
     assert_fails_in(&witness(&world, &b), Rule::BureauScore, "§6.5");
     world

@@ -125,17 +125,7 @@ fn within_every_limit_but_refused_by_the_model() {
 
 #[test]
 fn the_freshest_bureau_score_counts_not_the_best() {
-    trace_constraints();
-    let mut rng = StdRng::seed_from_u64(34);
-    let layout = Layout {
-        fraud_lists: 1,
-        lenders: 2,
-        bureaus: 2,
-    };
-    let mut world = World::new(P, layout, NOW).unwrap();
-    world.populate(&mut rng, 8, NOW).unwrap();
-    let b = Borrower::random(&mut rng);
-    world.register(&b, NOW - 2 * KYC_AGE, NOW + DAY).unwrap();
+    let (mut world, b) = two_bureau_world(34, NOW - 2 * KYC_AGE);
     // Admitted iff the factor score is at least 700 (negative coefficient).
     let terms = single(3, -1, -700);
     let policy = Policy {

@@ -155,3 +155,20 @@ pub fn assert_fails_in(w: &EligibilityWitness, rule: Rule, detail: &str) {
 pub fn republish(world: &mut World) {
     world.publish(NOW - 60).unwrap();
 }
+
+/// A world with two bureaus (1 fraud list, 2 lenders) and a borrower KYC'd at `kyc_issued`,
+/// with no records anywhere else.
+pub fn two_bureau_world(seed: u64, kyc_issued: u64) -> (World, Borrower) {
+    trace_constraints();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let layout = Layout {
+        fraud_lists: 1,
+        lenders: 2,
+        bureaus: 2,
+    };
+    let mut world = World::new(P, layout, NOW).unwrap();
+    world.populate(&mut rng, 8, NOW).unwrap();
+    let b = Borrower::random(&mut rng);
+    world.register(&b, kyc_issued, NOW + DAY).unwrap();
+    (world, b)
+}

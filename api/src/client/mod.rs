@@ -84,6 +84,61 @@ impl ClientError {
     }
 }
 
+/// Largest answer a client reads (bytes). Every service answer is far smaller (a lookup
+/// witness is a few KiB, the largest listing a few MiB); a larger or endless body from a
+/// broken or hostile endpoint is cut off with [`ClientError::Http`], never buffered.
+pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
+
+/// How long a client waits to connect to a service.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long one call may take, answer included (a bulk-import part is the slowest call).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The HTTP client every command-line role and the wallet use: no redirects (a proof or a
+/// token is never re-sent to another address the service names), connect and call
+/// timeouts. Answers are capped at [`MAX_RESPONSE_BYTES`] by the decoding functions.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+        .build()
+        // Only a TLS backend or system configuration failure makes `build` fail; this
+        // build has no TLS backend, and the default client has the same requirements.
+        .unwrap_or_default()
+}
+
+/// Reads an answer's body as text, at most `limit` bytes (refused up front when the
+/// declared length is larger, cut off as soon as the stream passes it).
+pub async fn read_body(
+    url: &str,
+    mut r: reqwest::Response,
+    limit: usize,
+) -> Result<String, ClientError> {
+    let too_large = || ClientError::Http {
+        url: url.into(),
+        message: format!("the answer is larger than {limit} bytes"),
+    };
+    if r.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(|e| ClientError::Http {
+        url: url.into(),
+        message: e.to_string(),
+    })? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| ClientError::Http {
+        url: url.into(),
+        message: "the answer is not UTF-8 text".into(),
+    })
+}
+
 /// A service's base URL and an HTTP client (cheap to clone), with an optional bearer token.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -189,7 +244,7 @@ impl Endpoint {
         };
         let r = rb.send().await.map_err(http_error)?;
         let status = r.status().as_u16();
-        let text = r.text().await.map_err(http_error)?;
+        let text = read_body(&url, r, MAX_RESPONSE_BYTES).await?;
         if (200..300).contains(&status) {
             return Ok(text);
         }
@@ -227,10 +282,7 @@ pub async fn decode_response<T: DeserializeOwned>(
     r: reqwest::Response,
 ) -> Result<T, ClientError> {
     let status = r.status().as_u16();
-    let text = r.text().await.map_err(|e| ClientError::Http {
-        url: url.into(),
-        message: e.to_string(),
-    })?;
+    let text = read_body(url, r, MAX_RESPONSE_BYTES).await?;
     decode_text(url, status, &text)
 }
 

@@ -39,7 +39,7 @@ impl From<RoleArg> for Role {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::new()
+    zkcredit_api::client::http_client()
 }
 
 /// A service's URL and the operator's admin token.

@@ -297,7 +297,7 @@ async fn story(
     dir: &Path,
     stay: bool,
 ) -> Result<(), CliError> {
-    let http = reqwest::Client::new();
+    let http = zkcredit_api::client::http_client();
     let now = unix_now();
     let mut rng = StdRng::seed_from_u64(now);
     let t = Instant::now();

@@ -29,7 +29,7 @@ pub fn run(
     from_line: usize,
 ) -> Result<(), CliError> {
     let admin = token_file(&admin_token_file)?;
-    let client = ProviderClient::new(reqwest::Client::new(), url);
+    let client = ProviderClient::new(zkcredit_api::client::http_client(), url);
     let rt = runtime()?;
     let t = Instant::now();
     match file.extension().and_then(|e| e.to_str()) {

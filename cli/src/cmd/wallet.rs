@@ -273,7 +273,7 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             wait,
         } => {
             let mut wal = Wallet::open(&w.dir, &w.password()?)?;
-            let client = IssuerClient::new(reqwest::Client::new(), issuer.clone());
+            let client = IssuerClient::new(zkcredit_api::client::http_client(), issuer.clone());
             runtime()?.block_on(async {
                 let mut app = match (id, wallet::pending_application(&w.dir)?) {
                     (Some(id), _) => {
@@ -350,7 +350,7 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             );
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             let rt = runtime()?;
-            let http = reqwest::Client::new();
+            let http = zkcredit_api::client::http_client();
             let (req, verifier) =
                 if request.starts_with("http://") || request.starts_with("https://") {
                     bar.set_message("fetching the proof request");
@@ -409,7 +409,7 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
                 CliError::Usage("the proof file names no verifier: pass --verifier URL".into())
             })?;
             let d = runtime()?.block_on(wallet::apply(
-                &VerifierClient::new(reqwest::Client::new(), url.clone()),
+                &VerifierClient::new(zkcredit_api::client::http_client(), url.clone()),
                 &file.submission(),
             ))?;
             if let Some(dir) = dir {

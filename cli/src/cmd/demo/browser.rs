@@ -27,7 +27,7 @@ pub(super) async fn hal(
     stay: bool,
     proof_seconds: f64,
 ) -> Result<(), CliError> {
-    let http = reqwest::Client::new();
+    let http = zkcredit_api::client::http_client();
     let hal_dir = dir.join("hal-wallet");
     let prove: ProveFn = Arc::new(move |w| wallet::prove(prover, p, w));
     let app = zkcredit_wallet_app::start(

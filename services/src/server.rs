@@ -165,6 +165,26 @@ impl Default for Limits {
     }
 }
 
+/// The 503 `overloaded` answer, given before any route (or a route's own header layers) runs,
+/// so it carries the strictest headers itself: a JSON error that no browser renders, frames,
+/// sniffs or caches.
+fn overloaded() -> axum::response::Response {
+    use axum::http::header::{
+        HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS,
+        X_FRAME_OPTIONS,
+    };
+    let mut r = zkcredit_api::ApiError::of(zkcredit_api::ErrorCode::Overloaded).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 /// The request-level bounds: body read timeout and the in-flight limit (503 `overloaded`).
 fn bounded(router: Router, limits: Limits) -> Router {
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
@@ -179,8 +199,7 @@ fn bounded(router: Router, limits: Limits) -> Router {
                             drop(permit);
                             r
                         }
-                        Err(_) => zkcredit_api::ApiError::of(zkcredit_api::ErrorCode::Overloaded)
-                            .into_response(),
+                        Err(_) => overloaded(),
                     }
                 }
             },

@@ -460,14 +460,33 @@ async fn finding_10_requests_beyond_the_concurrency_limit_get_503() {
     let ep = Endpoint::new(e.http.clone(), running.url());
     let mut overloaded = false;
     for _ in 0..200 {
-        match ep.get::<serde_json::Value>("/healthz").await {
-            Err(err) if err.code() == Some(ErrorCode::Overloaded) => {
-                assert_eq!(err.status(), Some(503));
-                overloaded = true;
-                break;
+        let r = e.http.get(ep.url("/healthz")).send().await.unwrap();
+        if r.status().as_u16() == 503 {
+            // Answered before any route runs, with the strictest headers of its own.
+            let h = r.headers().clone();
+            for (name, value) in [
+                (
+                    "content-security-policy",
+                    "default-src 'none'; frame-ancestors 'none'",
+                ),
+                ("x-content-type-options", "nosniff"),
+                ("x-frame-options", "DENY"),
+                ("cache-control", "no-store"),
+            ] {
+                assert_eq!(
+                    h.get(name).and_then(|v| v.to_str().ok()),
+                    Some(value),
+                    "{name}"
+                );
             }
-            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            let err = zkcredit_api::client::decode_response::<serde_json::Value>("u", r)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::Overloaded));
+            overloaded = true;
+            break;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(overloaded, "a request beyond the limit was served");
     // The slot frees when the slow request goes away.

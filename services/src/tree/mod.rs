@@ -375,13 +375,20 @@ impl TreeService {
 /// `ZKCREDIT_TEST_CRASH_AT` names this point, the process aborts here — no destructor, no
 /// rollback, no flush, as a power cut or SIGKILL would leave it. Points: `stage:middle`,
 /// `rebuild:middle`, `rebuild:swapped`, `overlay:written`, `publish:before-commit`,
-/// `publish:after-commit`. Unset in any real deployment.
+/// `publish:after-commit`. Compiled in only with the `crash-points` feature (test builds);
+/// otherwise it does nothing and the variable is never read.
+#[cfg(feature = "crash-points")]
 pub(crate) fn crash_point(name: &str) {
     if std::env::var("ZKCREDIT_TEST_CRASH_AT").is_ok_and(|v| v == name) {
         eprintln!("crash point {name} reached: aborting (ZKCREDIT_TEST_CRASH_AT)");
         std::process::abort();
     }
 }
+
+/// Without the `crash-points` feature: nothing (see the feature's version).
+#[cfg(not(feature = "crash-points"))]
+#[inline(always)]
+pub(crate) fn crash_point(_name: &str) {}
 
 /// The service identity recorded in a store (`role:provider id:depth`).
 fn identity(cfg: &TreeConfig) -> String {

@@ -100,6 +100,12 @@ impl Store {
             .await
     }
 
+    /// Whether another caller holds the connection right now (a hint for choosing among
+    /// several connections; it may change at once).
+    pub fn is_busy(&self) -> bool {
+        self.conn.try_lock().is_err()
+    }
+
     /// Runs `f` with the connection on the calling thread (start-up, before serving).
     pub fn with_sync<T>(
         &self,

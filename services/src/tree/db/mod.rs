@@ -129,9 +129,10 @@ pub(super) struct Opened {
 /// Where a tree keeps its state.
 #[derive(Clone, Debug)]
 pub(super) enum TreeDb {
-    /// The embedded file of one process: `store` writes, `reader` answers witnesses (its
-    /// own connection, so a publication's write transaction never holds them up).
-    Sqlite { store: Store, reader: Store },
+    /// The embedded file of one process: `store` writes, `readers` answer witnesses (their
+    /// own connections, so a publication's write transaction never holds them up, and
+    /// concurrent witness requests do not queue behind one connection).
+    Sqlite { store: Store, readers: Arc<Readers> },
     /// A PostgreSQL schema; `writer` is this process's token (module docs); `journal` the
     /// connections a publication uses.
     Postgres {
@@ -234,9 +235,9 @@ impl TreeDb {
             Ok(out)
         })?;
         let signing_key = load_or_create_signing_key(&store, "meta")?;
-        let reader = Store::open(path, "").map_err(db)?;
+        let readers = Arc::new(Readers::open(path, Readers::default_count())?);
         Ok((
-            Self::Sqlite { store, reader },
+            Self::Sqlite { store, readers },
             Opened {
                 root: checked.root,
                 published_at: checked.published_at,
@@ -450,7 +451,7 @@ impl TreeDb {
         f: impl FnOnce(&mut dyn Sql) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         match self {
-            Self::Sqlite { reader, .. } => crate::store::sqlite_tx(reader, false, f).await,
+            Self::Sqlite { readers, .. } => crate::store::sqlite_tx(readers.pick(), false, f).await,
             Self::Postgres { store, .. } => {
                 let (rt, st) = (tokio::runtime::Handle::current(), store.clone());
                 tokio::task::spawn_blocking(move || {

@@ -41,3 +41,92 @@ pub(super) fn sqlite_stage(
     }
     tx.commit().map_err(db)
 }
+
+/// The read-only connections of a SQLite tree (WAL: each reads its own committed snapshot
+/// while the writer works).
+#[derive(Debug)]
+pub(in crate::tree) struct Readers {
+    conns: Vec<Store>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Readers {
+    /// One per core, at least 2 and at most 8.
+    pub(in crate::tree) fn default_count() -> usize {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8)
+    }
+
+    /// Opens `n` (≥ 1) connections to the file at `path`.
+    pub(in crate::tree) fn open(path: &std::path::Path, n: usize) -> Result<Self, ApiError> {
+        let conns = (0..n.max(1))
+            .map(|_| Store::open(path, "").map_err(db))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            conns,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// A connection for the next read: the first idle one, else the next in turn.
+    pub(in crate::tree) fn pick(&self) -> &Store {
+        if let Some(idle) = self.conns.iter().find(|c| !c.is_busy()) {
+            return idle;
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.conns[i % self.conns.len()]
+    }
+
+    /// The connections (tests).
+    #[cfg(test)]
+    pub(in crate::tree) fn conns(&self) -> &[Store] {
+        &self.conns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read is never queued behind a busy reader while another is idle (issue 13: the
+    /// witnesses of a SQLite tree used to share one connection).
+    #[test]
+    fn a_read_goes_to_an_idle_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        Store::open(&path, "CREATE TABLE t (x INTEGER);").unwrap();
+        let readers = Readers::open(&path, 2).unwrap();
+        let held = readers.conns()[0].clone();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            held.with_sync(|_| {
+                locked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok(())
+            })
+            .unwrap();
+        });
+        locked_rx.recv().unwrap();
+        assert!(readers.conns()[0].is_busy());
+        for _ in 0..4 {
+            let picked = readers.pick();
+            assert!(
+                std::ptr::eq(picked, &readers.conns()[1]),
+                "picked the busy one"
+            );
+            picked
+                .with_sync(|c| {
+                    c.query_row("SELECT COUNT(*) FROM t", [], |_| Ok(()))
+                        .map_err(db)
+                })
+                .unwrap();
+        }
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        assert_eq!(Readers::open(&path, 0).unwrap().conns().len(), 1);
+        assert!((2..=8).contains(&Readers::default_count()));
+    }
+}

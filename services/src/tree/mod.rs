@@ -32,6 +32,7 @@ mod pages;
 mod publish;
 mod revocation;
 mod routes;
+mod seqs;
 mod source;
 mod store;
 

@@ -16,12 +16,13 @@
 //!   which recomputes every node from the leaf table.
 
 use super::pages::{JournalPages, KeyPages, PAGE};
+use super::seqs::SeqSet;
 use super::source::{
     group_bytes, int, leaf_row, meta, read_counts, set_meta, tree_error, write_counts, SqlSource,
 };
 use super::store::{fr_blob, rec_blob, rec_bytes, Net};
 use super::REBUILD_THRESHOLD;
-use crate::store::{Sql, P};
+use crate::store::{Cell, Sql, P};
 use std::cell::RefCell;
 use zkcredit_api::{unix_now, ApiError};
 use zkcredit_circuits::field::{fr_to_be_bytes, fr_to_dec};
@@ -402,6 +403,18 @@ pub(super) fn prepare(s: &mut dyn Sql, depth: usize, rebuild: bool) -> Result<()
     Ok(())
 }
 
+/// The journal's `(MIN(seq), MAX(seq))` as this transaction sees it (`None` when empty).
+fn journal_span(s: &mut dyn Sql) -> Result<Option<(i64, i64)>, ApiError> {
+    let Some(row) = s.row("SELECT MIN(seq), MAX(seq) FROM changes", &[])? else {
+        return Ok(None);
+    };
+    let [lo, hi] = crate::store::cells::<2>(row)?;
+    Ok(match (lo, hi) {
+        (Cell::Null, _) | (_, Cell::Null) => None,
+        (lo, hi) => Some((lo.int("min seq")?, hi.int("max seq")?)),
+    })
+}
+
 /// What one publication did.
 #[derive(Debug)]
 pub(in crate::tree) struct Outcome {
@@ -429,12 +442,16 @@ pub(in crate::tree) fn publish_tx(
     // applied row by row.
     let entries = s.count("SELECT COUNT(DISTINCT key) FROM changes", &[])?;
     let stream = entries > REBUILD_THRESHOLD as u64 && entries * 4 > read_counts(s)?.len;
-    let mut seqs = Vec::new();
+    let mut seqs = if s.is_postgres() {
+        SeqSet::keeping(journal_span(s)?)
+    } else {
+        SeqSet::max_only()
+    };
     let mut net = Net::new();
     if !stream {
         for r in s.rows("SELECT seq, key, rec FROM changes ORDER BY seq", &[])? {
             let [seq, key, rec] = crate::store::cells::<3>(r)?;
-            seqs.push(seq.int("seq")?);
+            seqs.insert(seq.int("seq")?);
             let rec = rec.opt_bytes("rec")?;
             net.insert(
                 fr_blob(&key.bytes("key")?)?,
@@ -454,10 +471,9 @@ pub(in crate::tree) fn publish_tx(
     let now = unix_now().max(previous.saturating_add(1));
     let t = std::time::Instant::now();
     let (applied, changes) = if stream {
-        let mut journal = JournalPages::new(s.is_postgres());
+        let mut journal = JournalPages::new(seqs);
         let applied = rebuild(s, depth, &mut journal)?;
         seqs = journal.seqs;
-        seqs.extend(journal.max_seq.filter(|_| !s.is_postgres()));
         (applied, journal.keys)
     } else {
         (apply(s, depth, &net)?, net.len())
@@ -467,18 +483,24 @@ pub(in crate::tree) fn publish_tx(
     set_meta(s, "published_at", &now.to_string())?;
     set_meta(s, "registry_pending", "1")?;
     if s.is_postgres() {
-        // Concurrent stages may commit entries out of `seq` order: remove exactly these.
-        for chunk in seqs.chunks(1_000) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let params: Vec<P<'_>> = chunk.iter().map(|x| P::I(*x)).collect();
+        // Concurrent stages may commit entries out of `seq` order: remove exactly these,
+        // by runs of consecutive entries.
+        for chunk in seqs.runs().chunks(500) {
+            let terms: Vec<String> = (0..chunk.len())
+                .map(|i| format!("seq BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let params: Vec<P<'_>> = chunk
+                .iter()
+                .flat_map(|(a, b)| [P::I(*a), P::I(*b)])
+                .collect();
             s.exec(
-                &format!("DELETE FROM changes WHERE seq IN ({})", list.join(",")),
+                &format!("DELETE FROM changes WHERE {}", terms.join(" OR ")),
                 &params,
             )?;
         }
-    } else if let Some(max) = seqs.iter().max() {
+    } else if let Some(max) = seqs.max() {
         // Writes are serialised by the file's lock: every entry up to the last one read.
-        s.exec("DELETE FROM changes WHERE seq <= $1", &[P::I(*max)])?;
+        s.exec("DELETE FROM changes WHERE seq <= $1", &[P::I(max)])?;
     }
     super::crash_point("publish:before-commit");
     Ok(Outcome {

@@ -1,6 +1,7 @@
 //! Streaming reads for a rebuild (spec §4.4): the old leaves and the journal, each in key
 //! order and a page at a time, so a rebuild holds one page of each, whatever the tree's size.
 
+use super::seqs::SeqSet;
 use super::source::leaf_row;
 use super::store::{fr_blob, rec_blob};
 use crate::store::{Sql, P};
@@ -53,38 +54,32 @@ impl KeyPages {
 pub(super) type NetChange = (Fr, Option<[Fr; 3]>);
 
 /// The journal's net effect in key order (the last entry of each key), read a page at a
-/// time, keeping the `seq` of every entry read.
+/// time, noting the `seq` of every entry read.
 pub(super) struct JournalPages {
     after: (Vec<u8>, i64),
     page: std::collections::VecDeque<(i64, Fr, Option<[Fr; 3]>)>,
     done: bool,
     peeked: Option<NetChange>,
-    /// Every `seq` read (PostgreSQL, which removes exactly those), else only the largest.
-    pub(super) seqs: Vec<i64>,
-    keep_seqs: bool,
-    pub(super) max_seq: Option<i64>,
+    /// The `seq`s read (every one on PostgreSQL, which removes exactly those; else only the
+    /// largest).
+    pub(super) seqs: SeqSet,
     pub(super) keys: usize,
 }
 
 impl JournalPages {
-    pub(super) fn new(keep_seqs: bool) -> Self {
+    pub(super) fn new(seqs: SeqSet) -> Self {
         Self {
-            keep_seqs,
-            max_seq: None,
+            seqs,
             after: (Vec::new(), 0),
             page: Default::default(),
             done: false,
             peeked: None,
-            seqs: Vec::new(),
             keys: 0,
         }
     }
 
     fn read(&mut self, seq: i64) {
-        if self.keep_seqs {
-            self.seqs.push(seq);
-        }
-        self.max_seq = self.max_seq.max(Some(seq));
+        self.seqs.insert(seq);
     }
 
     fn refill(&mut self, s: &mut dyn Sql) -> Result<(), ApiError> {

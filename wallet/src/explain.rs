@@ -128,15 +128,23 @@ pub fn lender_learns(product: &str) -> Vec<String> {
     ]
 }
 
-/// What a lender does not learn from a proof.
-pub fn lender_does_not_learn() -> Vec<String> {
-    vec![
+/// What a lender with policy `p` does not learn from a proof.
+pub fn lender_does_not_learn(p: &Policy) -> Vec<String> {
+    let mut v: Vec<String> = vec![
         "your name or any identifier".into(),
         "which lenders you borrow from, or how much".into(),
         "how many loans you have or how late any payment is".into(),
         "your credit score or which bureau gave it".into(),
-        "anything about anyone else in the lenders', bureaus' or lists' data".into(),
-    ]
+    ];
+    if !p.model.is_none() {
+        v.push(
+            "your probability of default under its model, or any of the figures it is \
+             computed from (only that it is at most the limit)"
+                .into(),
+        );
+    }
+    v.push("anything about anyone else in the lenders', bureaus' or lists' data".into());
+    v
 }
 
 /// The borrower's own figures, read from the gathered witness (their records in every slot).
@@ -430,6 +438,9 @@ mod tests {
             words.contains("puts your probability of default at most 5.0%"),
             "{words}"
         );
+        assert!(lender_does_not_learn(&p)
+            .iter()
+            .any(|l| l.contains("probability of default")));
         assert_eq!(percent(0.0012), "0.12%");
         assert_eq!(percent(0.1301), "13.0%");
         assert_eq!(duration(36 * 3600), "36 hours");

@@ -30,6 +30,18 @@ where
     format!("http://{addr}")
 }
 
+/// A `GET` of `url` fails with "the answer is larger than …".
+async fn assert_refused_as_too_large(url: &str) {
+    let e = Endpoint::new(http_client(), url)
+        .get::<serde_json::Value>("/x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ClientError::Http { message, .. } if message.contains("larger than")),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn a_declared_length_over_the_cap_is_refused_before_reading() {
     let url = serve(|mut s| async move {
@@ -42,14 +54,7 @@ async fn a_declared_length_over_the_cap_is_refused_before_reading() {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     })
     .await;
-    let e = Endpoint::new(http_client(), url)
-        .get::<serde_json::Value>("/x")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, ClientError::Http { message, .. } if message.contains("larger than")),
-        "{e}"
-    );
+    assert_refused_as_too_large(&url).await;
 }
 
 #[tokio::test]
@@ -70,14 +75,7 @@ async fn an_endless_chunked_answer_is_cut_off_at_the_cap() {
         panic!("the client read far beyond its cap");
     })
     .await;
-    let e = Endpoint::new(http_client(), url)
-        .get::<serde_json::Value>("/x")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, ClientError::Http { message, .. } if message.contains("larger than")),
-        "{e}"
-    );
+    assert_refused_as_too_large(&url).await;
 }
 
 #[tokio::test]

@@ -291,3 +291,79 @@ fn wallet_serve_checks_its_lenders() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--lender"), "{}", text(&o));
 }
+
+/// `zkcredit model check` (SPEC §6.9): the example file's policy object parses back as the
+/// terms the library derives; bad files and arguments exit 2 with the reason.
+#[test]
+fn model_check_prints_the_policy_object_and_refuses_bad_input() {
+    use zkcredit_circuits::model::{file::ScoringModel, ModelTerms};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = root.join("params/models/defi-score-basic.json");
+    let ex = example.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = zk(
+        &["model", "check", ex, "--max-default", "0.05", "--json"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let printed: ModelTerms = serde_json::from_slice(&o.stdout).unwrap();
+    let m = ScoringModel::from_json(&std::fs::read_to_string(&example).unwrap()).unwrap();
+    assert_eq!(printed, m.terms(0.05).unwrap());
+    let o = zk(
+        &[
+            "model",
+            "check",
+            ex,
+            "--max-default",
+            "0.05",
+            "--factors",
+            "2,500000,30,650,5184000",
+        ],
+        dir.path(),
+    );
+    assert!(
+        o.status.success() && text(&o).contains("refused"),
+        "{}",
+        text(&o)
+    );
+    let bad = dir.path().join("bad.json");
+    let cases: [(&[&str], &str, &str); 5] = [
+        (
+            &[],
+            r#"{"name":"x","version":"1","scale_bits":40,"intercept":0,"coefficients":{"income":1}}"#,
+            "unknown factor `income`",
+        ),
+        (
+            &[],
+            r#"{"name":"x","version":"1","scale_bits":40,"intercept":1e30,"coefficients":{}}"#,
+            "outside the circuit's bound",
+        ),
+        (
+            &["--max-default", "1.5"],
+            r#"{"name":"x","version":"1","scale_bits":40,"intercept":0,"coefficients":{}}"#,
+            "must be in (0, 1)",
+        ),
+        (
+            &["--factors", "1,2"],
+            r#"{"name":"x","version":"1","scale_bits":40,"intercept":0,"coefficients":{}}"#,
+            "needs 5 comma-separated values",
+        ),
+        (
+            &["--json"],
+            r#"{"name":"x","version":"1","scale_bits":40,"intercept":0,"coefficients":{}}"#,
+            "--max-default",
+        ),
+    ];
+    for (args, body, reason) in cases {
+        std::fs::write(&bad, body).unwrap();
+        let mut all = vec!["model", "check", bad.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = zk(&all, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(reason),
+            "{args:?}: expected {reason:?} in {}",
+            text(&o)
+        );
+    }
+}

@@ -52,6 +52,23 @@ fn the_block_is_found_and_is_the_whole_alliance() {
     assert!(walkthrough(&format!("{MARKER}\n```sh\nunterminated\n")).is_err());
 }
 
+/// The model the walkthrough writes inline is the published example the README names
+/// (`params/models/defi-score-basic.json`): the two copies cannot drift apart.
+#[test]
+fn the_walkthrough_model_is_the_published_example() {
+    use zkcredit_circuits::model::file::ScoringModel;
+    let block = walkthrough(include_str!("../../README.md")).unwrap();
+    let inline = block
+        .split_once("cat > defi-score-basic.json <<'JSON'\n")
+        .and_then(|(_, rest)| rest.split_once("\nJSON\n"))
+        .expect("the walkthrough writes defi-score-basic.json")
+        .0;
+    assert_eq!(
+        ScoringModel::from_json(inline).unwrap(),
+        ScoringModel::from_json(include_str!("../../params/models/defi-score-basic.json")).unwrap()
+    );
+}
+
 #[test]
 fn the_readme_alliance_walkthrough_runs_verbatim() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))

@@ -138,10 +138,8 @@ pub const LIVE_MODEL_P_MAX: f64 = 0.05;
 /// policy, offered by the launcher's verifier beside [`live_policy`].
 pub fn live_model_policy() -> Policy {
     Policy {
-        model: example_model()
-            .terms(LIVE_MODEL_P_MAX)
-            .expect("a valid threshold for the example model"),
-        ..live_policy()
+        min_kyc_age: live_policy().min_kyc_age,
+        ..model_policy(LIVE_MODEL_P_MAX)
     }
 }
 

@@ -5,7 +5,7 @@ use super::{
     holder_commitment, nullifier, EligibilityParams, EligibilityWitness, PublicInputs, Rule,
 };
 use crate::imt::check_key;
-use crate::model::FactorAccumulator;
+use crate::model::{Factor, FactorAccumulator};
 use crate::registry::{merkle_root, Role};
 use crate::{CircuitError, Fr};
 
@@ -61,7 +61,7 @@ impl EligibilityWitness {
             }
         }
         let x = self.subject_key;
-        let (mut loans, mut outstanding, mut bureau_ok) = (0u128, 0u128, false);
+        let mut bureau_ok = false;
         let mut factors = FactorAccumulator::default();
         for (i, sw) in self.slots.iter().enumerate() {
             let s = &sw.slot;
@@ -127,9 +127,7 @@ impl EligibilityWitness {
                     }
                 }
                 Role::Lender => {
-                    // §6.4 lenders.
-                    loans += u(0)? as u128;
-                    outstanding += u(1)? as u128;
+                    // §6.4 lenders: the sums and the §6.9 worst arrears, in one accumulator.
                     factors.lender(u(0)?, u(1)?, u(2)?);
                     if u(2)? > p.max_arrears_days {
                         return Err(Rule::Arrears
@@ -159,6 +157,8 @@ impl EligibilityWitness {
             }
         }
         // §6.4 sums over lenders.
+        let x = factors.factors();
+        let (loans, outstanding) = (x.get(Factor::ActiveLoans), x.get(Factor::Outstanding));
         if loans >= p.max_active_loans as u128 {
             return Err(Rule::ActiveLoans.violated("§6.4 too many active loans across lenders"));
         }
@@ -173,7 +173,7 @@ impl EligibilityWitness {
                 .violated("§6.5 no registered bureau has a fresh score at or above the minimum"));
         }
         // §6.9 the default-probability model admits the factors.
-        if !p.model.admits(&factors.factors()) {
+        if !p.model.admits(&x) {
             return Err(Rule::DefaultModel.violated(
                 "§6.9 the policy's default-probability model puts the borrower above p_max",
             ));

@@ -56,7 +56,7 @@ if (single) {
 }
 
 let stale = [];
-const wanted = ["Groth16Verifier", "ProviderRegistry", "LendingPool", "PoseidonHasher"];
+const wanted = ["Groth16Verifier", "ProviderRegistry", "LendingPool", "OriginationRegistry", "PoseidonHasher"];
 for (const [file, contracts] of Object.entries(output.contracts)) {
   for (const [name, c] of Object.entries(contracts)) {
     if (!wanted.includes(name)) continue;

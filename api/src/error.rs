@@ -155,6 +155,9 @@ error_codes! {
     InvalidProof = (422, "invalid_proof", "the Groth16 check failed"),
     /// The person already applied in this scope.
     NullifierReused = (409, "nullifier_reused", "this person already applied in this scope"),
+    /// The proof's origination tag is recorded: the borrower reached the policy's limit of
+    /// new loans this epoch (spec §6.10), at this lender or another sharing the record.
+    OriginationLimitReached = (409, "origination_limit_reached", "this origination tag is used: the borrower's limit of new loans for this epoch is reached"),
     /// The request was already answered.
     RequestAlreadyUsed = (409, "request_already_used", "this request was already answered"),
     /// This very submission (this request, this nullifier) was already accepted: the answer

@@ -179,6 +179,14 @@ pub struct NullifierStatus {
     pub recorded: bool,
 }
 
+/// `GET /v1/requests/{nonce}/originations/{tag}` (spec §6.10).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct OriginationStatus {
+    /// The origination tag is recorded (by this lender or another sharing the record): a
+    /// proof with it would be refused `origination_limit_reached`.
+    pub used: bool,
+}
+
 /// The verifier's routes.
 pub const ROUTES: &[Route] = &[
     crate::openapi::READYZ,
@@ -230,6 +238,20 @@ pub const ROUTES: &[Route] = &[
         accepted: false,
     },
     Route {
+        method: "get",
+        path: "/v1/requests/{nonce}/originations/{tag}",
+        summary: "Whether an origination tag is already recorded (spec 6.10): a wallet asks for its tags j = 0, 1, … of the epoch and proves with the first unused one",
+        auth: Auth::None,
+        errors: &[E::BadField, E::NotFound, E::DatabaseUnavailable],
+        params: &[
+            Param::path::<String>("nonce", "Request nonce (64 hex characters)"),
+            Param::path::<String>("tag", "The origination tag (decimal, non-zero)"),
+        ],
+        request: None,
+        response: Body::json::<OriginationStatus>(),
+        accepted: false,
+    },
+    Route {
         method: "post",
         path: "/v1/verify",
         summary: "Verify {proof, public_signals} (snarkjs layouts) and record the nullifier",
@@ -237,7 +259,7 @@ pub const ROUTES: &[Route] = &[
         errors: &[
             E::BadField, E::BadPoint, E::BadPublicSignals, E::Malformed, E::MalformedJson, E::InvalidBody,
             E::UnknownRequest, E::RequestExpired, E::PolicyMismatch, E::ScopeMismatch, E::NowOutOfSkew,
-            E::UnknownRegistryRoot, E::InvalidProof, E::NullifierReused, E::RequestAlreadyUsed, E::AlreadyAccepted,
+            E::UnknownRegistryRoot, E::InvalidProof, E::NullifierReused, E::OriginationLimitReached, E::RequestAlreadyUsed, E::AlreadyAccepted,
             E::RegistryUnavailable, E::RegistryUntrusted, E::RegistrySlotsMismatch,
             E::ProviderRootUnsigned, E::DatabaseUnavailable,
         ],

@@ -304,6 +304,8 @@ fn policy() -> Policy {
         max_score_age: 86_400,
         max_root_age: 3_600,
         min_kyc_age: 0,
+        // A new-loan limit present, so the field is checked against the schema too.
+        max_new_loans: 2,
         // A model present, so its terms are checked against the schema too.
         model: zkcredit_circuits::model::ModelTerms {
             id: zkcredit_circuits::model::model_id("Defi Score Basic", "1"),

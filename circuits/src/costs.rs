@@ -11,7 +11,7 @@ pub const FRAUD_ONLY_D32: usize = 6_505;
 /// Fraud-only statement at depth 20 (the ceremony test's circuit, docs/CEREMONY.md).
 pub const FRAUD_ONLY_D20: usize = 4_657;
 /// The eligibility circuit at the default 16 slots × depth 32.
-pub const ELIGIBILITY_S16_D32: usize = 117_595;
+pub const ELIGIBILITY_S16_D32: usize = 118_242;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,8 @@
 //! | registry slot leaf | `H(role, provider_id, provider_root, published_at)` | 4 |
 //! | IMT leaf | `H(key, next_key, commitment)` | 3 |
 //! | IMT value commitment | `H(v0, v1, v2, salt)` | 4 |
-//! | policy hash | `H(max_active_loans, max_outstanding, max_arrears_days, min_score, max_score_age, max_root_age, min_kyc_age, model_hash, max_logit)` | 9 |
+//! | policy hash | `H(max_active_loans, max_outstanding, max_arrears_days, min_score, max_score_age, max_root_age, min_kyc_age, max_new_loans, model_hash, max_logit)` | 10 |
+//! | origination tag | `H(TAG_ORIGINATION, holder_secret, epoch, j)` | 4 |
 //! | model hash | `H(TAG_MODEL, id, scale_bits, b0, b1..b5)` (`model::TAG_MODEL`) | 9 |
 //! | subject key | `H(TAG_SUBJECT, pepper, chunk0, chunk1)` truncated to 248 bits | 4 |
 //! | subject commitment (single-statement circuits) | `H(TAG_SUBJECT_COMMIT, subject_key, blinding)` | 3 |
@@ -23,6 +24,8 @@
 pub const TAG_SUBJECT: u64 = 0x7a6b_632f_7375_626a;
 /// Tag of the nullifier (ASCII "zkc/null").
 pub const TAG_NULLIFIER: u64 = 0x7a6b_632f_6e75_6c6c;
+/// Tag of the origination tag (ASCII "zkc/orig", spec §6.10).
+pub const TAG_ORIGINATION: u64 = 0x7a6b_632f_6f72_6967;
 /// Tag of the subject commitment used by the single-statement circuits (ASCII "zkc/scom").
 pub const TAG_SUBJECT_COMMIT: u64 = 0x7a6b_632f_7363_6f6d;
 
@@ -39,7 +42,18 @@ pub const ARITY_IMT_LEAF: usize = 3;
 /// Arity of an IMT value commitment `H(v0, v1, v2, salt)`.
 pub const ARITY_VALUE_COMMITMENT: usize = 4;
 /// Arity of the policy hash.
-pub const ARITY_POLICY: usize = 9;
+pub const ARITY_POLICY: usize = 10;
+/// Arity of the origination tag `H(TAG_ORIGINATION, holder_secret, epoch, j)`.
+pub const ARITY_ORIGINATION: usize = 4;
+
+/// Length of an origination epoch in seconds, one constant for the whole alliance
+/// (spec §6.10): 30 days. Epoch `e` is `[e·EPOCH_SECONDS, (e+1)·EPOCH_SECONDS)` in Unix
+/// seconds. Lenders with different lengths would derive different tags for one loan, so
+/// it is not a policy value.
+pub const EPOCH_SECONDS: u64 = 30 * 24 * 60 * 60;
+/// Bits of `now mod EPOCH_SECONDS` (`EPOCH_SECONDS < 2^EPOCH_REM_BITS`).
+pub const EPOCH_REM_BITS: usize = 22;
+const _: () = assert!(EPOCH_SECONDS < 1 << EPOCH_REM_BITS);
 /// Arity of the subject-key derivation.
 pub const ARITY_SUBJECT: usize = 4;
 /// Bytes of the normalised identifier per field chunk.

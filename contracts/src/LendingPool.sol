@@ -2,9 +2,17 @@
 pragma solidity ^0.8.28;
 
 import {Groth16Verifier} from "./Groth16Verifier.sol";
+import {OriginationRegistry} from "./OriginationRegistry.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
 import {
-    CONTEXT_MASK, PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH, PI_REGISTRY_ROOT, PI_SCOPE
+    CONTEXT_MASK,
+    PI_CONTEXT,
+    PI_NOW,
+    PI_NULLIFIER,
+    PI_ORIGINATION_TAG,
+    PI_POLICY_HASH,
+    PI_REGISTRY_ROOT,
+    PI_SCOPE
 } from "./ZkCreditConstants.sol";
 
 /// @title Example smart-contract lending pool that lends only against a zkcredit proof (spec §7)
@@ -14,8 +22,12 @@ import {
 ///         within MAX_SKEW of block.timestamp; its context equals
 ///         keccak256(abi.encode(chainid, this, msg.sender, amount)) with the top 3 bits
 ///         cleared (so a proof copied from the mempool is useless to anyone else); the
-///         nullifier is unused (one loan per person per scope, which also stops replays); the Groth16 proof verifies. Then it records the nullifier and
-///         adds `amount` to the period's total and pays `amount` wei to msg.sender.
+///         nullifier is unused (one loan per person per scope, which also stops replays); the
+///         origination tag is 0 when the pool has no OriginationRegistry and non-zero when it
+///         has one (spec §6.10); the Groth16 proof verifies. Then it records the nullifier,
+///         records the tag in the alliance's OriginationRegistry (which reverts TagUsed if any
+///         pool recorded it: the borrower's new-loan limit of this epoch is reached), adds
+///         `amount` to the period's total and pays `amount` wei to msg.sender.
 ///         The per-loan cap and the per-period limit (set at deployment) bound what one eligible
 ///         borrower, or a burst of them, can take from the pool.
 /// @dev Policy hash and scope are fixed at deployment, so their input terms are folded into a
@@ -25,6 +37,9 @@ import {
 contract LendingPool is Groth16Verifier {
     /// @notice The provider registry whose roots are accepted.
     ProviderRegistry public immutable registry;
+    /// @notice The alliance's origination-tag registry, or address(0) when this pool's
+    ///         policy sets no new-loan limit (`max_new_loans = 0`, so every tag is 0).
+    OriginationRegistry public immutable originations;
     /// @notice This pool's policy hash.
     uint256 public immutable policyHash;
     /// @notice This pool's nullifier scope.
@@ -60,12 +75,14 @@ contract LendingPool is Groth16Verifier {
     error LoanAboveCap(uint256 amount, uint256 maxLoan);
     error PeriodLimitExceeded(uint256 amount, uint256 remaining);
     error BadLimits();
+    error OriginationTagMismatch(uint256 got);
 
     /// @notice A loan was granted.
     event Borrowed(address indexed borrower, uint256 amount, uint256 indexed nullifier, uint256 registryRoot);
 
     constructor(
         ProviderRegistry registry_,
+        OriginationRegistry originations_,
         uint256 policyHash_,
         uint256 scope_,
         uint256 maxSkew_,
@@ -79,6 +96,7 @@ contract LendingPool is Groth16Verifier {
         }
         if (scope_ >= R) revert PublicInputNotInField(PI_SCOPE);
         registry = registry_;
+        originations = originations_;
         policyHash = policyHash_;
         scope = scope_;
         maxSkew = maxSkew_;
@@ -117,13 +135,17 @@ contract LendingPool is Groth16Verifier {
         uint256 ctx = expectedContext(msg.sender, amount);
         if (input[PI_CONTEXT] != ctx) revert ContextMismatch(ctx, input[PI_CONTEXT]);
         if (nullifierUsed[input[PI_NULLIFIER]]) revert NullifierAlreadyUsed(input[PI_NULLIFIER]);
+        uint256 tag = input[PI_ORIGINATION_TAG];
+        if ((tag == 0) != (address(originations) == address(0))) revert OriginationTagMismatch(tag);
         _checkProof(proof);
         (uint256 x, uint256 y) = _accumulate(_baseX, _baseY, IC_REGISTRY_ROOT_X, IC_REGISTRY_ROOT_Y, input[PI_REGISTRY_ROOT]);
         (x, y) = _accumulate(x, y, IC_NOW_X, IC_NOW_Y, t);
         (x, y) = _accumulate(x, y, IC_NULLIFIER_X, IC_NULLIFIER_Y, input[PI_NULLIFIER]);
         (x, y) = _accumulate(x, y, IC_CONTEXT_X, IC_CONTEXT_Y, ctx);
+        if (tag != 0) (x, y) = _accumulate(x, y, IC_ORIGINATION_TAG_X, IC_ORIGINATION_TAG_Y, tag);
         if (!_pairingCheck(proof, x, y)) revert InvalidProof();
         nullifierUsed[input[PI_NULLIFIER]] = true;
+        if (tag != 0) originations.record(tag);
         currentPeriod = period;
         lentInPeriod = uint192(lent + amount);
         if (amount > address(this).balance) revert InsufficientLiquidity(amount, address(this).balance);

@@ -10,7 +10,7 @@ pragma solidity ^0.8.28;
 uint256 constant FR_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
 /// @dev Number of public inputs of the eligibility circuit (eligibility::NUM_PUBLIC_INPUTS).
-uint256 constant NUM_PUBLIC_INPUTS = 6;
+uint256 constant NUM_PUBLIC_INPUTS = 7;
 /// @dev Index of `registry_root` in the public inputs (eligibility::PI_REGISTRY_ROOT).
 uint256 constant PI_REGISTRY_ROOT = 0;
 /// @dev Index of `policy_hash` in the public inputs (eligibility::PI_POLICY_HASH).
@@ -23,6 +23,8 @@ uint256 constant PI_SCOPE = 3;
 uint256 constant PI_NULLIFIER = 4;
 /// @dev Index of `context` in the public inputs (eligibility::PI_CONTEXT).
 uint256 constant PI_CONTEXT = 5;
+/// @dev Index of `origination_tag` in the public inputs (eligibility::PI_ORIGINATION_TAG).
+uint256 constant PI_ORIGINATION_TAG = 6;
 
 /// @dev The request context keeps the low 253 bits of a 32-byte digest (top 3 cleared:
 ///      eligibility::context_from_digest).

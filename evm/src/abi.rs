@@ -29,6 +29,11 @@ sol!(
 );
 sol!(
     #[derive(Debug, PartialEq, Eq)]
+    OriginationRegistry,
+    "../contracts/out/OriginationRegistry.json"
+);
+sol!(
+    #[derive(Debug, PartialEq, Eq)]
     PoseidonHasher,
     "../contracts/out/PoseidonHasher.json"
 );

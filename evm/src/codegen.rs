@@ -10,8 +10,8 @@ use ark_ff::{BigInteger, PrimeField};
 use ark_groth16::VerifyingKey;
 use std::fmt::Write;
 use zkcredit_circuits::eligibility::{
-    context_from_digest, NUM_PUBLIC_INPUTS, PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH,
-    PI_REGISTRY_ROOT, PI_SCOPE, PUBLIC_INPUT_NAMES,
+    context_from_digest, NUM_PUBLIC_INPUTS, PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_ORIGINATION_TAG,
+    PI_POLICY_HASH, PI_REGISTRY_ROOT, PI_SCOPE, PUBLIC_INPUT_NAMES,
 };
 use zkcredit_circuits::poseidon;
 use zkcredit_circuits::registry::{Role, DEFAULT_SLOTS};
@@ -336,6 +336,7 @@ const PUBLIC_INPUT_INDICES: [usize; NUM_PUBLIC_INPUTS] = [
     PI_SCOPE,
     PI_NULLIFIER,
     PI_CONTEXT,
+    PI_ORIGINATION_TAG,
 ];
 
 /// Every role, from `Role::from_u8` (the one list of valid discriminants), in order.

@@ -1,9 +1,10 @@
-//! A deployed zkcredit stack (registry mirroring a Rust [`Registry`], lending pool,
-//! standalone verifier) on an in-memory [`Chain`]: what the demo and the tests drive.
+//! A deployed zkcredit stack (registry mirroring a Rust [`Registry`], the alliance's
+//! origination-tag registry, lending pools, standalone verifier) on an in-memory [`Chain`]:
+//! what the demo and the tests drive.
 
 use crate::abi::{
     fr_word, input_words, onchain_context, proof_words, Groth16Verifier, LendingPool,
-    ProviderRegistry,
+    OriginationRegistry, ProviderRegistry,
 };
 use crate::vm::{Chain, Outcome, CHAIN_ID};
 use crate::EvmError;
@@ -50,6 +51,10 @@ pub struct PoolConfig {
     pub period_limit: U256,
     /// Length of a lending period in seconds (`LendingPool.periodLength`, non-zero).
     pub period_seconds: u64,
+    /// The pool's policy limits new loans (`max_new_loans > 0`, spec §6.10): the pool is
+    /// built with the alliance's `OriginationRegistry` and allowed to record tags there;
+    /// otherwise with address(0), and every proof's tag must be 0.
+    pub limits_new_loans: bool,
     /// Deploy even though the compiled verifier's key is a development key, which anyone
     /// can forge proofs for (SPEC §10): demos and tests only.
     pub insecure_dev_keys: bool,
@@ -81,6 +86,8 @@ pub struct DeployGas {
     pub registry: u64,
     /// LendingPool deployment.
     pub pool: u64,
+    /// OriginationRegistry deployment.
+    pub originations: u64,
     /// Standalone Groth16Verifier deployment.
     pub verifier: u64,
 }
@@ -92,8 +99,10 @@ pub struct Deployment {
     pub chain: Chain,
     /// ProviderRegistry.
     pub registry: Address,
-    /// LendingPool.
+    /// LendingPool (the first pool).
     pub pool: Address,
+    /// OriginationRegistry, shared by every pool of the alliance.
+    pub originations: Address,
     /// Standalone Groth16Verifier.
     pub verifier: Address,
     /// Deployment gas.
@@ -155,6 +164,46 @@ pub fn publish_root(
     )
 }
 
+/// Deploys a funded `LendingPool` on `registry`; with `cfg.limits_new_loans` it is built
+/// with `originations` and the admin allows it to record tags there.
+fn deploy_pool(
+    chain: &mut Chain,
+    registry: Address,
+    originations: Address,
+    cfg: &PoolConfig,
+) -> Result<(Address, u64), EvmError> {
+    let args = LendingPool::constructorCall {
+        registry_: registry,
+        originations_: if cfg.limits_new_loans {
+            originations
+        } else {
+            Address::ZERO
+        },
+        policyHash_: fr_word(&cfg.policy_hash),
+        scope_: fr_word(&cfg.scope),
+        maxSkew_: U256::from(cfg.max_skew),
+        maxLoan_: cfg.max_loan,
+        periodLimit_: cfg.period_limit,
+        periodLength_: U256::from(cfg.period_seconds),
+    }
+    .abi_encode();
+    let (pool, gas) = chain.deploy(
+        "LendingPool",
+        admin(),
+        &LendingPool::BYTECODE,
+        &args,
+        cfg.liquidity,
+    )?;
+    if cfg.limits_new_loans {
+        let call = OriginationRegistry::addPoolCall { pool };
+        ok(
+            chain.call(admin(), originations, call.abi_encode(), U256::ZERO)?,
+            "addPool",
+        )?;
+    }
+    Ok((pool, gas))
+}
+
 impl Deployment {
     /// A fresh chain at `timestamp` with the registry mirroring `registry`, a funded pool and
     /// a standalone verifier. Deterministic: the same inputs give the same addresses.
@@ -181,23 +230,14 @@ impl Deployment {
             U256::ZERO,
         )?;
         mirror_registry(&mut chain, reg, registry)?;
-        let args = LendingPool::constructorCall {
-            registry_: reg,
-            policyHash_: fr_word(&cfg.policy_hash),
-            scope_: fr_word(&cfg.scope),
-            maxSkew_: U256::from(cfg.max_skew),
-            maxLoan_: cfg.max_loan,
-            periodLimit_: cfg.period_limit,
-            periodLength_: U256::from(cfg.period_seconds),
-        }
-        .abi_encode();
-        let (pool, g_pool) = chain.deploy(
-            "LendingPool",
+        let (originations, g_orig) = chain.deploy(
+            "OriginationRegistry",
             admin(),
-            &LendingPool::BYTECODE,
-            &args,
-            cfg.liquidity,
+            &OriginationRegistry::BYTECODE,
+            &OriginationRegistry::constructorCall { admin_: admin() }.abi_encode(),
+            U256::ZERO,
         )?;
+        let (pool, g_pool) = deploy_pool(&mut chain, reg, originations, &cfg)?;
         let (verifier, g_ver) = chain.deploy(
             "Groth16Verifier",
             admin(),
@@ -209,23 +249,29 @@ impl Deployment {
             chain,
             registry: reg,
             pool,
+            originations,
             verifier,
             gas: DeployGas {
                 registry: g_reg,
                 pool: g_pool,
+                originations: g_orig,
                 verifier: g_ver,
             },
         })
     }
 
-    /// The context a proof must bind for `borrower` to borrow `amount` from this pool.
-    pub fn context(&self, borrower: Address, amount: U256) -> Fr {
-        onchain_context(CHAIN_ID, self.pool, borrower, amount)
+    /// Deploys another lender's pool on the same registries (its own policy and scope in
+    /// `cfg`); returns its address.
+    pub fn add_pool(&mut self, cfg: &PoolConfig) -> Result<Address, EvmError> {
+        self.chain
+            .fund(admin(), cfg.liquidity + (U256::from(1u64) << 100));
+        deploy_pool(&mut self.chain, self.registry, self.originations, cfg).map(|(a, _)| a)
     }
 
-    /// `borrow(amount, proof, public)` sent by `from`.
-    pub fn borrow(
+    /// `borrow(amount, proof, public)` sent by `from` to the pool at `pool`.
+    pub fn borrow_at(
         &mut self,
+        pool: Address,
         from: Address,
         amount: U256,
         proof: &Proof<Bn254>,
@@ -237,7 +283,40 @@ impl Deployment {
             input: input_words(public),
         }
         .abi_encode();
-        self.chain.call(from, self.pool, data, U256::ZERO)
+        self.chain.call(from, pool, data, U256::ZERO)
+    }
+
+    /// The context a proof must bind for `borrower` to borrow `amount` from `pool`.
+    pub fn context_at(&self, pool: Address, borrower: Address, amount: U256) -> Fr {
+        onchain_context(CHAIN_ID, pool, borrower, amount)
+    }
+
+    /// Whether `tag` is recorded in the alliance's `OriginationRegistry` (what a wallet
+    /// asks before choosing its origination index, spec §6.10).
+    pub fn origination_tag_used(&mut self, tag: &Fr) -> Result<bool, EvmError> {
+        let o = self.chain.view(
+            admin(),
+            self.originations,
+            OriginationRegistry::usedCall { tag: fr_word(tag) }.abi_encode(),
+        )?;
+        OriginationRegistry::usedCall::abi_decode_returns(&o.output)
+            .map_err(|e| EvmError::Evm(e.to_string()))
+    }
+
+    /// The context a proof must bind for `borrower` to borrow `amount` from this pool.
+    pub fn context(&self, borrower: Address, amount: U256) -> Fr {
+        onchain_context(CHAIN_ID, self.pool, borrower, amount)
+    }
+
+    /// `borrow(amount, proof, public)` sent by `from` to the first pool.
+    pub fn borrow(
+        &mut self,
+        from: Address,
+        amount: U256,
+        proof: &Proof<Bn254>,
+        public: &PublicInputs,
+    ) -> Result<Outcome, EvmError> {
+        self.borrow_at(self.pool, from, amount, proof, public)
     }
 
     /// The registry's current root.

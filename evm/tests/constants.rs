@@ -20,6 +20,7 @@ fn deploy() -> Deployment {
         period_limit: U256::from(1u64),
         period_seconds: 86_400,
         // The committed verifier is generated from the development key (demo and tests).
+        limits_new_loans: false,
         insecure_dev_keys: true,
     };
     Deployment::new(1_790_000_000, &Registry::new(DEFAULT_SLOTS).unwrap(), cfg).unwrap()

@@ -83,6 +83,7 @@ fn constants_sol_carries_the_rust_constants() {
         ("PI_SCOPE".into(), u(PI_SCOPE as u64)),
         ("PI_NULLIFIER".into(), u(PI_NULLIFIER as u64)),
         ("PI_CONTEXT".into(), u(PI_CONTEXT as u64)),
+        ("PI_ORIGINATION_TAG".into(), u(PI_ORIGINATION_TAG as u64)),
         (
             "CONTEXT_MASK".into(),
             (U256::from(1) << 253) - U256::from(1),

@@ -7,7 +7,7 @@
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::Field;
 use ark_groth16::Proof;
-use zkcredit_circuits::eligibility::{EligibilityParams, PublicInputs};
+use zkcredit_circuits::eligibility::{EligibilityParams, PublicInputs, NUM_PUBLIC_INPUTS};
 use zkcredit_circuits::Fr;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::setup::{insecure_dev_trapdoor, is_insecure_dev_vk};
@@ -24,8 +24,10 @@ fn finding_3_development_key_forgery_is_accepted_and_the_key_is_recognised() {
     // The trapdoor really is this key's.
     assert_eq!((t.g1 * t.alpha).into_affine(), vk.alpha_g1);
     assert_eq!((t.g2 * t.delta).into_affine(), vk.delta_g2);
-    // Six arbitrary public inputs: nobody ever proved anything about them.
-    let inputs: Vec<Fr> = (1..=6u64).map(|i| Fr::from(i * 1_234_567 + 89)).collect();
+    // Arbitrary public inputs: nobody ever proved anything about them.
+    let inputs: Vec<Fr> = (1..=NUM_PUBLIC_INPUTS as u64)
+        .map(|i| Fr::from(i * 1_234_567 + 89))
+        .collect();
     let mut vk_x = vk.gamma_abc_g1[0].into_group();
     for (x, ic) in inputs.iter().zip(&vk.gamma_abc_g1[1..]) {
         vk_x += *ic * x;
@@ -59,7 +61,9 @@ fn regression_a_key_sharing_part_of_the_development_trapdoor_is_recognised() {
     let other = id.setup_os_rng().unwrap().vk;
     vk.delta_g2 = other.delta_g2;
     let t = insecure_dev_trapdoor(&name);
-    let inputs: Vec<Fr> = (1..=6u64).map(|i| Fr::from(i * 7 + 3)).collect();
+    let inputs: Vec<Fr> = (1..=NUM_PUBLIC_INPUTS as u64)
+        .map(|i| Fr::from(i * 7 + 3))
+        .collect();
     let mut vk_x = vk.gamma_abc_g1[0].into_group();
     for (x, ic) in inputs.iter().zip(&vk.gamma_abc_g1[1..]) {
         vk_x += *ic * x;

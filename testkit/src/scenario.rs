@@ -98,6 +98,7 @@ pub fn example_policy() -> Policy {
         max_score_age: 90 * 86_400,
         max_root_age: 86_400,
         min_kyc_age: EXAMPLE_MIN_KYC_AGE,
+        max_new_loans: 0,
         model: ModelTerms::NONE,
     }
 }
@@ -348,6 +349,7 @@ impl World {
             now,
             scope,
             context,
+            origination_index: 0,
             slots,
         })
     }

@@ -1,6 +1,6 @@
 //! Real Groth16 proofs of the default eligibility circuit (16 slots × depth 32):
 //! the committed verifying key is the development key, an honest proof verifies (in Rust
-//! and in snarkjs), and each of the six public inputs changed alone makes it fail.
+//! and in snarkjs), and each of the seven public inputs changed alone makes it fail.
 
 use ark_ff::One;
 use ark_std::rand::{rngs::StdRng, SeedableRng};
@@ -82,11 +82,11 @@ fn each_public_input_changed_alone_fails_verification() {
     // Wrong count is its own error, never a silent zero-padding.
     let xs = public.to_vec();
     assert!(matches!(
-        v.verify_raw(proof, &xs[..5]),
+        v.verify_raw(proof, &xs[..NUM_PUBLIC_INPUTS - 1]),
         Err(VerifyError::PublicInputCount {
-            expected: 6,
-            got: 5
-        })
+            expected: NUM_PUBLIC_INPUTS,
+            got
+        }) if got == NUM_PUBLIC_INPUTS - 1
     ));
 }
 
@@ -193,6 +193,63 @@ fn the_model_threshold_holds_in_real_proofs() {
                         &e,
                         zkcredit_prover::ProverError::Statement(CircuitError::Statement {
                             rule: Rule::DefaultModel,
+                            ..
+                        })
+                    ),
+                    "{e:?}"
+                );
+                let public = w.public_inputs();
+                let forced = default_prover()
+                    .prove(
+                        EligibilityCircuit::with_public(params, w, public),
+                        &mut rand::rngs::OsRng,
+                    )
+                    .unwrap();
+                assert!(matches!(
+                    v.verify(&forced, &public),
+                    Err(VerifyError::InvalidProof)
+                ));
+            }
+        }
+    }
+}
+
+/// §6.10 in real proofs: under a new-loan limit the proof exposes the borrower's tag of the
+/// index it chose and verifies; an index at the limit cannot be proved, and a proof forced
+/// from that witness does not verify.
+#[test]
+fn the_new_loan_limit_holds_in_real_proofs() {
+    use zkcredit_circuits::eligibility::{
+        epoch_of, origination_tag, EligibilityCircuit, Policy, Rule,
+    };
+    use zkcredit_circuits::CircuitError;
+    let mut rng = StdRng::seed_from_u64(8);
+    let params = EligibilityParams::default();
+    let (world, b, w) = eligible_applicant(params, Layout::default(), &mut rng, 20, NOW).unwrap();
+    let policy = Policy {
+        max_new_loans: 2,
+        ..w.policy
+    };
+    let v = Verifier::new(&default_prover().pk().vk);
+    for j in [1u64, 2] {
+        let mut w = world.witness(&b, policy, NOW, w.scope, w.context).unwrap();
+        w.origination_index = j;
+        match zkcredit_prover::prove_eligibility(default_prover(), params, w.clone()) {
+            Ok((proof, public)) => {
+                assert_eq!(j, 1, "proved an index at the limit");
+                assert_eq!(
+                    public.origination_tag,
+                    origination_tag(&b.holder_secret, epoch_of(NOW), 1)
+                );
+                v.verify(&proof, &public).unwrap();
+            }
+            Err(e) => {
+                assert_eq!(j, 2, "{e}");
+                assert!(
+                    matches!(
+                        &e,
+                        zkcredit_prover::ProverError::Statement(CircuitError::Statement {
+                            rule: Rule::Origination,
                             ..
                         })
                     ),

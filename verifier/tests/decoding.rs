@@ -6,6 +6,7 @@ use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField, UniformRand};
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use proptest::prelude::*;
+use zkcredit_circuits::eligibility::NUM_PUBLIC_INPUTS;
 use zkcredit_verifier::keys::{proof_from_bytes, proof_to_bytes, vk_from_bytes};
 use zkcredit_verifier::snarkjs::*;
 use zkcredit_verifier::VerifyError;
@@ -123,7 +124,7 @@ fn vk_json_ic_count_must_match_n_public() {
     ))
     .unwrap();
     let vk = parse_vk(&text).unwrap();
-    assert_eq!(vk.gamma_abc_g1.len(), 7);
+    assert_eq!(vk.gamma_abc_g1.len(), NUM_PUBLIC_INPUTS + 1);
     let mut j: VerifyingKeyJson = serde_json::from_str(&text).unwrap();
     j.n_public = 5;
     assert!(matches!(j.to_vk(), Err(VerifyError::Malformed(m)) if m.contains("IC")));

@@ -374,6 +374,7 @@ mod tests {
             max_score_age: 90 * DAY,
             max_root_age: DAY,
             min_kyc_age: 0,
+            max_new_loans: 0,
             model: Default::default(),
         };
         let words = policy_in_words(&p);
@@ -408,6 +409,7 @@ mod tests {
             max_score_age: u64::MAX,
             max_root_age: u64::MAX,
             min_kyc_age: u64::MAX,
+            max_new_loans: u64::MAX,
             model: Default::default(),
         };
         let words = policy_in_words(&p);

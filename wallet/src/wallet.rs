@@ -379,6 +379,8 @@ impl Wallet {
                 .map_err(|e| WalletError::Io(format!("request scope: {e}")))?,
             context: fr_from_dec(&request.context)
                 .map_err(|e| WalletError::Io(format!("request context: {e}")))?,
+            // The first tag; `pick_origination_index` moves on past used ones (§6.10).
+            origination_index: 0,
             slots,
         })
     }
@@ -395,7 +397,7 @@ pub struct ProofFile {
     pub verifier: Option<String>,
     /// The proof (snarkjs layout).
     pub proof: zkcredit_verifier::snarkjs::ProofJson,
-    /// The six public signals (decimal).
+    /// The seven public signals (decimal).
     pub public_signals: Vec<String>,
 }
 

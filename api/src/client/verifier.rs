@@ -50,6 +50,21 @@ impl VerifierClient {
             .await
     }
 
+    /// `GET /v1/requests/{nonce}/originations/{tag}`: whether the origination `tag` is
+    /// already recorded (spec §6.10), asked while the request `nonce` is open.
+    pub async fn origination_status(
+        &self,
+        nonce: &str,
+        tag: &zkcredit_circuits::Fr,
+    ) -> Result<crate::verifier::OriginationStatus, ClientError> {
+        self.0
+            .get(&format!(
+                "/v1/requests/{nonce}/originations/{}",
+                zkcredit_circuits::field::fr_to_dec(tag)
+            ))
+            .await
+    }
+
     /// The URL a wallet fetches a request from.
     pub fn request_url(&self, nonce: &str) -> String {
         self.0.url(&format!("/v1/requests/{nonce}"))

@@ -2,12 +2,14 @@
 //! in the circuit's order and names the first that fails as a [`Rule`].
 
 use super::{
-    holder_commitment, nullifier, EligibilityParams, EligibilityWitness, PublicInputs, Rule,
+    epoch_of, holder_commitment, nullifier, origination_tag, EligibilityParams, EligibilityWitness,
+    PublicInputs, Rule,
 };
 use crate::imt::check_key;
 use crate::model::{Factor, FactorAccumulator};
 use crate::registry::{merkle_root, Role};
 use crate::{CircuitError, Fr};
+use ark_ff::Zero;
 
 impl EligibilityWitness {
     /// Native twin of the circuit: evaluates every constraint block of spec §6 and
@@ -58,6 +60,27 @@ impl EligibilityWitness {
             if pi.nullifier != nullifier(&self.holder_secret, &pi.scope) {
                 return Err(Rule::Nullifier
                     .violated("§6.6 nullifier is not H(TAG_NULLIFIER, holder_secret, scope)"));
+            }
+        }
+        // §6.10 the origination tag: j < max_new_loans, and the public tag is the j-th
+        // tag of now's epoch (0 without a limit).
+        let limited = p.max_new_loans != 0;
+        if limited && self.origination_index >= p.max_new_loans {
+            return Err(Rule::Origination.violated(format!(
+                "§6.10 origination index {} is not below max_new_loans = {}",
+                self.origination_index, p.max_new_loans
+            )));
+        }
+        if let Some(pi) = public {
+            let expected = if limited {
+                origination_tag(&self.holder_secret, epoch_of(now), self.origination_index)
+            } else {
+                Fr::zero()
+            };
+            if pi.origination_tag != expected {
+                return Err(Rule::Origination.violated(
+                    "§6.10 origination_tag is not the borrower's tag of this epoch and index",
+                ));
             }
         }
         let x = self.subject_key;

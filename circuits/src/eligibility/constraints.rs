@@ -12,15 +12,20 @@
 
 use super::{
     EligibilityParams, EligibilityWitness, Policy, PublicInputs, Rule, NUM_PUBLIC_INPUTS,
-    PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_POLICY_HASH, PI_REGISTRY_ROOT, PI_SCOPE, SUM_BITS,
+    PI_CONTEXT, PI_NOW, PI_NULLIFIER, PI_ORIGINATION_TAG, PI_POLICY_HASH, PI_REGISTRY_ROOT,
+    PI_SCOPE, SUM_BITS,
 };
-use crate::cmp::constraints::{enforce_bits, enforce_le, enforce_le_if, enforce_lt, is_ge, is_le};
+use crate::cmp::constraints::{
+    enforce_bits, enforce_le, enforce_le_if, enforce_lt, enforce_lt_if, is_ge, is_le,
+};
 use crate::imt::constraints::{lookup, LookupWitnessVar};
 use crate::model::constraints::{enforce_admits, FactorsVar, ModelTermsVar};
 use crate::poseidon::constraints::hash_var;
 use crate::registry::constraints::{registry_root_var, slot_leaf_var};
 use crate::registry::{Role, Slot};
-use crate::tags::{KEY_BITS, TAG_NULLIFIER, VALUE_BITS};
+use crate::tags::{
+    EPOCH_REM_BITS, EPOCH_SECONDS, KEY_BITS, TAG_NULLIFIER, TAG_ORIGINATION, VALUE_BITS,
+};
 use crate::{CircuitError, Fr};
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_r1cs_std::prelude::*;
@@ -49,6 +54,7 @@ pub fn in_namespace<T>(
         PolicyHash,
         Nullifier,
         Context,
+        Origination,
         SlotRoles,
         RegistryRoot,
         RootFreshness,
@@ -69,7 +75,7 @@ pub fn in_namespace<T>(
     f()
 }
 
-/// The six public inputs (spec §6), allocated as instance variables in index order
+/// The seven public inputs (spec §6), allocated as instance variables in index order
 /// (`PI_*`), from [`PublicInputs::to_vec`].
 #[derive(Clone)]
 pub struct PublicInputsVar {
@@ -85,6 +91,8 @@ pub struct PublicInputsVar {
     pub nullifier: FpVar<Fr>,
     /// `context` (index [`PI_CONTEXT`]).
     pub context: FpVar<Fr>,
+    /// `origination_tag` (index [`PI_ORIGINATION_TAG`]).
+    pub origination_tag: FpVar<Fr>,
 }
 
 impl PublicInputsVar {
@@ -111,6 +119,7 @@ impl PublicInputsVar {
             scope: v[PI_SCOPE].clone(),
             nullifier: v[PI_NULLIFIER].clone(),
             context: v[PI_CONTEXT].clone(),
+            origination_tag: v[PI_ORIGINATION_TAG].clone(),
         })
     }
 }
@@ -132,12 +141,14 @@ pub struct PolicyVar {
     pub max_root_age: FpVar<Fr>,
     /// [`Policy::min_kyc_age`].
     pub min_kyc_age: FpVar<Fr>,
+    /// [`Policy::max_new_loans`] (spec §6.10).
+    pub max_new_loans: FpVar<Fr>,
     /// [`Policy::model`] (spec §6.9).
     pub model: ModelTermsVar,
 }
 
 impl PolicyVar {
-    /// Allocates the seven limits and the model's terms as witnesses, in hashing order
+    /// Allocates the eight limits and the model's terms as witnesses, in hashing order
     /// (`policy = None` in setup mode). No constraints: the caller range-checks
     /// [`Self::values`] and the model's bounds.
     pub fn new_witness(
@@ -160,11 +171,12 @@ impl PolicyVar {
             max_score_age: wit(|p| p.max_score_age)?,
             max_root_age: wit(|p| p.max_root_age)?,
             min_kyc_age: wit(|p| p.min_kyc_age)?,
+            max_new_loans: wit(|p| p.max_new_loans)?,
             model: ModelTermsVar::new_witness(cs.clone(), policy.map(|p| &p.model))?,
         })
     }
 
-    /// The policy hash's inputs (as [`Policy::hash_inputs`]): the seven limits,
+    /// The policy hash's inputs (as [`Policy::hash_inputs`]): the eight limits,
     /// `model_hash` and the threshold. Hashes the model (§6.9).
     pub fn hash_inputs(&self) -> Result<Vec<FpVar<Fr>>, SynthesisError> {
         let mut v = self.values().to_vec();
@@ -173,8 +185,8 @@ impl PolicyVar {
         Ok(v)
     }
 
-    /// The seven values in hashing order (as [`Policy::values`]).
-    pub fn values(&self) -> [FpVar<Fr>; 7] {
+    /// The eight values in hashing order (as [`Policy::values`]).
+    pub fn values(&self) -> [FpVar<Fr>; 8] {
         [
             self.max_active_loans.clone(),
             self.max_outstanding.clone(),
@@ -183,6 +195,7 @@ impl PolicyVar {
             self.max_score_age.clone(),
             self.max_root_age.clone(),
             self.min_kyc_age.clone(),
+            self.max_new_loans.clone(),
         ]
     }
 }
@@ -380,6 +393,38 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
         })?;
         // §6.6 context bound (squared into one constraint).
         in_namespace(Rule::Context, || pi.context.square().map(|_| ()))?;
+        // §6.10 origination_tag = [max_new_loans ≠ 0] · H(TAG_ORIGINATION, holder_secret,
+        // epoch, j), epoch = floor(now / EPOCH_SECONDS), j < max_new_loans.
+        in_namespace(Rule::Origination, || {
+            // From the public `now` the circuit sees (a non-u64 `now` already failed §6).
+            let now_u = self
+                .public
+                .as_ref()
+                .map(|p| crate::field::fr_to_u64(&p.now).unwrap_or(0));
+            let epoch = wit(now_u.map(|t| Fr::from(t / EPOCH_SECONDS)))?;
+            let rem = wit(now_u.map(|t| Fr::from(t % EPOCH_SECONDS)))?;
+            // now = epoch·E + rem with epoch < 2^64 and rem < E: the integer division
+            // (no wrap: epoch·E + rem < 2^86 < r).
+            enforce_bits(&epoch, VALUE_BITS)?;
+            enforce_bits(&rem, EPOCH_REM_BITS)?;
+            enforce_lt(
+                &rem,
+                &FpVar::constant(Fr::from(EPOCH_SECONDS)),
+                EPOCH_REM_BITS,
+            )?;
+            (&epoch * Fr::from(EPOCH_SECONDS) + &rem).enforce_equal(now)?;
+            let j = wit(w.map(|w| Fr::from(w.origination_index)))?;
+            enforce_bits(&j, VALUE_BITS)?;
+            let limited = !policy.max_new_loans.is_zero()?;
+            enforce_lt_if(&limited, &j, &policy.max_new_loans, VALUE_BITS)?;
+            let tag = hash_var(&[
+                FpVar::constant(Fr::from(TAG_ORIGINATION)),
+                secret.clone(),
+                epoch,
+                j,
+            ])?;
+            tag.mul_equals(&FpVar::from(limited), &pi.origination_tag)
+        })?;
 
         // §6.2 the holder commitment H(holder_secret), compared with the KYC record's v0.
         let commitment = in_namespace(Rule::KycHolder, || hash_var(&[secret]))?;

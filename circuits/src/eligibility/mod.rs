@@ -1,7 +1,7 @@
 //! The eligibility statement (spec §6): one proof per loan application.
 //!
 //! Public inputs, exactly these, in this order: `registry_root, policy_hash, now, scope,
-//! nullifier, context` ([`PublicInputs::to_vec`] is the one function that builds the
+//! nullifier, context, origination_tag` ([`PublicInputs::to_vec`] is the one function that builds the
 //! vector, used by every verifier and encoder). [`EligibilityWitness::check`] is the
 //! native twin of [`EligibilityCircuit`]: it evaluates every constraint block natively
 //! and names the first that fails as a [`Rule`].
@@ -24,13 +24,13 @@ use crate::imt::{LookupWitness, DEFAULT_DEPTH};
 use crate::model::{fr_from_i64, ModelTerms};
 use crate::poseidon::hash_n;
 use crate::registry::{merkle_root, Slot, DEFAULT_SLOTS};
-use crate::tags::{ARITY_POLICY, TAG_NULLIFIER, VALUE_BITS};
+use crate::tags::{ARITY_POLICY, EPOCH_SECONDS, TAG_NULLIFIER, TAG_ORIGINATION, VALUE_BITS};
 use crate::{CircuitError, Fr};
 use ark_ff::{PrimeField, Zero};
 use serde::{Deserialize, Serialize};
 
 /// Number of public inputs.
-pub const NUM_PUBLIC_INPUTS: usize = 6;
+pub const NUM_PUBLIC_INPUTS: usize = 7;
 /// Index of `registry_root` in the public-input vector.
 pub const PI_REGISTRY_ROOT: usize = 0;
 /// Index of `policy_hash`.
@@ -43,6 +43,8 @@ pub const PI_SCOPE: usize = 3;
 pub const PI_NULLIFIER: usize = 4;
 /// Index of `context`.
 pub const PI_CONTEXT: usize = 5;
+/// Index of `origination_tag` (spec §6.10).
+pub const PI_ORIGINATION_TAG: usize = 6;
 /// Public-input names, in order.
 pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] = [
     "registry_root",
@@ -51,6 +53,7 @@ pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] = [
     "scope",
     "nullifier",
     "context",
+    "origination_tag",
 ];
 
 /// Bits of sums over lender slots: 64-bit values summed over at most 256 slots.
@@ -77,6 +80,11 @@ pub struct Policy {
     /// (`issued_at + min_kyc_age ≤ now`), so an identity freshly rebound to a new holder
     /// secret cannot apply again with a fresh nullifier within this period (spec §6.2, §8).
     pub min_kyc_age: u64,
+    /// At most this many new loans per origination epoch across every lender that checks
+    /// the limit (spec §6.10): the proof exposes one of the borrower's `max_new_loans`
+    /// origination tags of the epoch. 0 (absent in JSON) = no limit, and the tag is 0.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub max_new_loans: u64,
     /// The default-probability model and the lender's threshold (spec §6.9); absent in
     /// JSON = [`ModelTerms::NONE`], which admits everyone.
     #[serde(default, skip_serializing_if = "ModelTerms::is_none")]
@@ -84,8 +92,8 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The seven limits in hashing order (the first inputs of the policy hash).
-    pub fn values(&self) -> [u64; 7] {
+    /// The eight limits in hashing order (the first inputs of the policy hash).
+    pub fn values(&self) -> [u64; 8] {
         [
             self.max_active_loans,
             self.max_outstanding,
@@ -94,26 +102,32 @@ impl Policy {
             self.max_score_age,
             self.max_root_age,
             self.min_kyc_age,
+            self.max_new_loans,
         ]
     }
 
-    /// The policy hash's inputs: the seven limits, `model_hash` and the signed threshold
+    /// The policy hash's inputs: the eight limits, `model_hash` and the signed threshold
     /// (spec §6.6).
     pub fn hash_inputs(&self) -> [Fr; ARITY_POLICY] {
         let mut v = [Fr::zero(); ARITY_POLICY];
         for (i, x) in self.values().iter().enumerate() {
             v[i] = Fr::from(*x);
         }
-        v[7] = self.model.hash();
-        v[8] = fr_from_i64(self.model.max_logit);
+        v[8] = self.model.hash();
+        v[9] = fr_from_i64(self.model.max_logit);
         v
     }
 
-    /// `policy_hash = H(max_active_loans, …, min_kyc_age, model_hash, max_logit)`
+    /// `policy_hash = H(max_active_loans, …, min_kyc_age, max_new_loans, model_hash,
+    /// max_logit)`
     /// (spec §6.6).
     pub fn hash(&self) -> Fr {
         hash_n(self.hash_inputs())
     }
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Circuit shape: number of registry slots and provider-tree depth.
@@ -169,7 +183,7 @@ pub struct SlotWitness {
     pub lookup: LookupWitness,
 }
 
-/// The six public inputs (spec §6), in order.
+/// The seven public inputs (spec §6), in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublicInputs {
@@ -191,6 +205,10 @@ pub struct PublicInputs {
     /// Request binding (keccak of the request, top 3 bits cleared).
     #[serde(with = "crate::field::serde_fr")]
     pub context: Fr,
+    /// `H(TAG_ORIGINATION, holder_secret, epoch, j)` with `j < max_new_loans`, or 0 when
+    /// the policy sets no new-loan limit (spec §6.10).
+    #[serde(with = "crate::field::serde_fr")]
+    pub origination_tag: Fr,
 }
 
 impl PublicInputs {
@@ -203,6 +221,7 @@ impl PublicInputs {
         v[PI_SCOPE] = self.scope;
         v[PI_NULLIFIER] = self.nullifier;
         v[PI_CONTEXT] = self.context;
+        v[PI_ORIGINATION_TAG] = self.origination_tag;
         v
     }
 
@@ -221,6 +240,7 @@ impl PublicInputs {
             scope: v[PI_SCOPE],
             nullifier: v[PI_NULLIFIER],
             context: v[PI_CONTEXT],
+            origination_tag: v[PI_ORIGINATION_TAG],
         })
     }
 }
@@ -233,6 +253,28 @@ pub fn holder_commitment(holder_secret: &Fr) -> Fr {
 /// `nullifier = H(TAG_NULLIFIER, holder_secret, scope)` (spec §3.5).
 pub fn nullifier(holder_secret: &Fr, scope: &Fr) -> Fr {
     hash_n([Fr::from(TAG_NULLIFIER), *holder_secret, *scope])
+}
+
+/// The origination epoch of `now`: `floor(now / EPOCH_SECONDS)` (spec §6.10).
+pub fn epoch_of(now: u64) -> u64 {
+    now / EPOCH_SECONDS
+}
+
+/// The first second of epoch `epoch + 1` (when a borrower's tags of `epoch` are renewed),
+/// saturating.
+pub fn next_epoch_start(epoch: u64) -> u64 {
+    epoch.saturating_add(1).saturating_mul(EPOCH_SECONDS)
+}
+
+/// `origination_tag = H(TAG_ORIGINATION, holder_secret, epoch, j)` (spec §6.10): the
+/// borrower's `j`-th tag of `epoch`.
+pub fn origination_tag(holder_secret: &Fr, epoch: u64, j: u64) -> Fr {
+    hash_n([
+        Fr::from(TAG_ORIGINATION),
+        *holder_secret,
+        Fr::from(epoch),
+        Fr::from(j),
+    ])
 }
 
 /// A 32-byte digest as a field element with the top 3 bits cleared (spec §6 `context`).
@@ -275,6 +317,10 @@ pub struct EligibilityWitness {
     /// Request context.
     #[serde(with = "crate::field::serde_fr")]
     pub context: Fr,
+    /// Which of the epoch's origination tags this proof exposes, `j < max_new_loans`
+    /// (spec §6.10; ignored when the policy sets no limit). The wallet picks an unused one.
+    #[serde(default)]
+    pub origination_index: u64,
     /// Every registry slot, in order, with its lookup witness.
     pub slots: Vec<SlotWitness>,
 }
@@ -302,7 +348,21 @@ impl EligibilityWitness {
             scope: self.scope,
             nullifier: nullifier(&self.holder_secret, &self.scope),
             context: self.context,
+            origination_tag: self.origination_tag(),
         }
+    }
+
+    /// The origination tag this witness exposes: 0 when the policy sets no new-loan limit,
+    /// else [`origination_tag`] of `now`'s epoch and [`Self::origination_index`].
+    pub fn origination_tag(&self) -> Fr {
+        if self.policy.max_new_loans == 0 {
+            return Fr::zero();
+        }
+        origination_tag(
+            &self.holder_secret,
+            epoch_of(self.now),
+            self.origination_index,
+        )
     }
 
     /// Checks the witness has the shape of `params`.

@@ -29,6 +29,10 @@ pub enum Rule {
     /// §6.6 `context` is squared into one constraint (bound by Groth16's input commitment
     /// in any case; cannot fail).
     Context,
+    /// §6.10 `origination_tag = H(TAG_ORIGINATION, holder_secret, epoch, j)` with
+    /// `epoch = floor(now / EPOCH_SECONDS)` and `j < max_new_loans`, or 0 when the policy
+    /// sets no limit.
+    Origination,
     /// §5 / §6.1 slot roles: slot 0 is the constant KYC role; every other slot witnesses
     /// four Booleans (empty, fraud, lender, bureau), exactly one set, and
     /// `role = 2·fraud + 3·lender + 4·bureau`, so no slot but slot 0 is KYC.
@@ -71,12 +75,13 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the order of the enum.
-    pub const ALL: [Rule; 20] = [
+    pub const ALL: [Rule; 21] = [
         Rule::ValueRanges,
         Rule::SubjectKey,
         Rule::PolicyHash,
         Rule::Nullifier,
         Rule::Context,
+        Rule::Origination,
         Rule::SlotRoles,
         Rule::RegistryRoot,
         Rule::RootFreshness,
@@ -106,6 +111,7 @@ impl Rule {
             Rule::ActiveLoans | Rule::Outstanding | Rule::Arrears => "6.4",
             Rule::BureauScore => "6.5",
             Rule::DefaultModel => "6.9",
+            Rule::Origination => "6.10",
         }
     }
 
@@ -119,6 +125,7 @@ impl Rule {
             Rule::PolicyHash => "policy_hash",
             Rule::Nullifier => "nullifier",
             Rule::Context => "context",
+            Rule::Origination => "origination",
             Rule::SlotRoles => "slot_roles",
             Rule::RegistryRoot => "registry_root",
             Rule::RootFreshness => "root_freshness",
@@ -145,6 +152,9 @@ impl Rule {
             Rule::PolicyHash => "policy_hash is the hash of the policy",
             Rule::Nullifier => "nullifier = H(TAG_NULLIFIER, holder_secret, scope)",
             Rule::Context => "the request context is bound to the proof",
+            Rule::Origination => {
+                "the origination tag is one of the borrower's max_new_loans tags of this epoch"
+            }
             Rule::SlotRoles => "slot 0 is the KYC issuer and no other slot is",
             Rule::RegistryRoot => "the registry slots hash to registry_root",
             Rule::RootFreshness => "every provider root is at most max_root_age old",
@@ -192,21 +202,22 @@ mod tests {
             Rule::PolicyHash => 2,
             Rule::Nullifier => 3,
             Rule::Context => 4,
-            Rule::SlotRoles => 5,
-            Rule::RegistryRoot => 6,
-            Rule::RootFreshness => 7,
-            Rule::Lookup => 8,
-            Rule::Kyc => 9,
-            Rule::KycHolder => 10,
-            Rule::RecordFields => 11,
-            Rule::KycExpiry => 12,
-            Rule::KycAge => 13,
-            Rule::FraudList => 14,
-            Rule::ActiveLoans => 15,
-            Rule::Outstanding => 16,
-            Rule::Arrears => 17,
-            Rule::BureauScore => 18,
-            Rule::DefaultModel => 19,
+            Rule::Origination => 5,
+            Rule::SlotRoles => 6,
+            Rule::RegistryRoot => 7,
+            Rule::RootFreshness => 8,
+            Rule::Lookup => 9,
+            Rule::Kyc => 10,
+            Rule::KycHolder => 11,
+            Rule::RecordFields => 12,
+            Rule::KycExpiry => 13,
+            Rule::KycAge => 14,
+            Rule::FraudList => 15,
+            Rule::ActiveLoans => 16,
+            Rule::Outstanding => 17,
+            Rule::Arrears => 18,
+            Rule::BureauScore => 19,
+            Rule::DefaultModel => 20,
         }
     }
 

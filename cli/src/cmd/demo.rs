@@ -541,6 +541,7 @@ async fn onchain(
         period_limit: wei(20),
         period_seconds: 86_400,
         // The committed verifier is generated from the development key (demo and tests).
+        limits_new_loans: false,
         insecure_dev_keys: true,
     };
     let t = Instant::now();

@@ -98,6 +98,7 @@ pub fn pool_config(policy_hash: Fr) -> PoolConfig {
         period_limit: U256::from(PERIOD_LIMIT),
         period_seconds: PERIOD,
         // The committed verifier is generated from the development key (demo and tests).
+        limits_new_loans: false,
         insecure_dev_keys: true,
     }
 }

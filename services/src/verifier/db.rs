@@ -8,18 +8,28 @@
 //! NOTHING` inserts nothing once the winner commits) and the request row's lock (the
 //! loser's `UPDATE … WHERE used_at IS NULL` finds it used). Nothing is cached in the
 //! process, so replicas on one PostgreSQL never disagree.
+//!
+//! **Origination tags** (spec §6.10). A proof under a policy with a new-loan limit carries a
+//! non-zero tag; [`VerifierDb::record`] inserts it in the same transaction as the
+//! nullifier, and a tag already present refuses the proof (`origination_limit_reached`).
+//! On SQLite the tags are this verifier's own (the limit holds across its products and
+//! scopes); on PostgreSQL they live in the one schema [`ORIGINATION_PG_SCHEMA`] that every
+//! lender's verifier on the alliance's shared database uses, beside each verifier's own
+//! schema, so the limit holds across lenders. The table keeps the tag, its epoch and when it
+//! was recorded, not which lender recorded it.
 
 use crate::store::{bounded, db, pg, DatabaseUrl, Migration, PgStore, Store, DEFAULT_POOL_SIZE};
 use rusqlite::OptionalExtension;
 use zkcredit_api::verifier::signal_field;
 use zkcredit_api::{ApiError, ErrorCode};
-use zkcredit_circuits::eligibility::PI_NULLIFIER;
+use zkcredit_circuits::eligibility::{PI_NULLIFIER, PI_ORIGINATION_TAG};
 
 /// The verifier's migrations, in both dialects.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "requests, nullifiers and the verifier id",
-    sqlite: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "requests, nullifiers and the verifier id",
+        sqlite: "
 CREATE TABLE IF NOT EXISTS requests (
     nonce TEXT PRIMARY KEY,
     context TEXT NOT NULL UNIQUE,
@@ -41,7 +51,7 @@ CREATE TABLE IF NOT EXISTS nullifiers (
     PRIMARY KEY (scope, nullifier)
 );
 ",
-    postgres: "
+        postgres: "
 CREATE TABLE requests (
     nonce TEXT PRIMARY KEY,
     context TEXT NOT NULL UNIQUE,
@@ -67,7 +77,61 @@ CREATE TABLE verifier_meta (
     v TEXT NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "origination tags (spec 6.10)",
+        sqlite: "
+CREATE TABLE IF NOT EXISTS origination_tags (
+    tag TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL
+);
+",
+        // The alliance-wide table, created once by whichever verifier migrates first; the lock
+        // serialises verifiers of different schemas (their migration locks differ).
+        postgres: "
+SELECT pg_advisory_xact_lock(hashtext('zkcredit-originations'));
+CREATE SCHEMA IF NOT EXISTS zkcredit_originations;
+CREATE TABLE IF NOT EXISTS zkcredit_originations.origination_tags (
+    tag TEXT PRIMARY KEY,
+    epoch BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL
+);
+",
+    },
+];
+
+/// The PostgreSQL schema of the alliance's origination tags, shared by every lender's
+/// verifier on one database (spec §6.10; module docs).
+pub const ORIGINATION_PG_SCHEMA: &str = "zkcredit_originations";
+
+/// A tag to record with a nullifier: the tag (decimal) and its epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagRecord {
+    /// The origination tag (decimal, non-zero).
+    pub tag: String,
+    /// `floor(now / EPOCH_SECONDS)` of the proof.
+    pub epoch: i64,
+}
+
+/// `origination_limit_reached`.
+pub(super) fn tag_used() -> ApiError {
+    ApiError::new(
+        ErrorCode::OriginationLimitReached,
+        "this origination tag is recorded: the borrower's limit of new loans for this epoch is reached",
+    )
+    .field(signal_field(PI_ORIGINATION_TAG))
+}
+
+/// The origination-tag table of each backend.
+fn tags_table(pg: bool) -> String {
+    if pg {
+        format!("{ORIGINATION_PG_SCHEMA}.origination_tags")
+    } else {
+        "origination_tags".into()
+    }
+}
 
 /// The PostgreSQL schema a verifier uses unless told otherwise (`--database-schema`):
 /// replicas of one verifier share it; another verifier on the same database needs its own.
@@ -465,16 +529,62 @@ impl VerifierDb {
         }
     }
 
+    /// Whether the origination `tag` (decimal) is recorded, asked while the request `nonce`
+    /// is open at `now` (`not_found` otherwise).
+    pub async fn tag_recorded(
+        &self,
+        nonce: String,
+        tag: String,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        const OPEN: &str = "SELECT 1 FROM requests WHERE nonce = $1 AND expiry > $2";
+        let missing = || ApiError::new(ErrorCode::NotFound, "no such open request");
+        match self {
+            Self::Sqlite(s) => {
+                s.with(move |conn| {
+                    conn.query_row(
+                        &OPEN.replace('$', "?"),
+                        rusqlite::params![nonce, now],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(db)?
+                    .ok_or_else(missing)?;
+                    let q = format!("SELECT 1 FROM {} WHERE tag = ?1", tags_table(false));
+                    conn.query_row(&q, [tag], |_| Ok(()))
+                        .optional()
+                        .map(|r| r.is_some())
+                        .map_err(db)
+                })
+                .await
+            }
+            Self::Postgres(p) => {
+                bounded(async move {
+                    let c = p.client().await?;
+                    c.query_opt(OPEN, &[&nonce, &now])
+                        .await
+                        .map_err(pg)?
+                        .ok_or_else(missing)?;
+                    let q = format!("SELECT 1 FROM {} WHERE tag = $1", tags_table(true));
+                    Ok(c.query_opt(&q, &[&tag]).await.map_err(pg)?.is_some())
+                })
+                .await
+            }
+        }
+    }
+
     /// Records `nullifier` in `scope` and consumes the request `nonce`, in one transaction
     /// (module docs): `already_accepted` if this nullifier is recorded for this very
     /// request (a retry), `nullifier_reused` if for another one, `request_already_used` if
-    /// the request was answered by another proof; then nothing is written.
+    /// the request was answered by another proof; with a `tag`, `origination_limit_reached`
+    /// if it is recorded (module docs); then nothing is written.
     pub async fn record(
         &self,
         scope: String,
         nullifier: String,
         nonce: String,
         now: i64,
+        tag: Option<TagRecord>,
     ) -> Result<(), ApiError> {
         const INSERT: &str = "INSERT INTO nullifiers (scope, nullifier, request_nonce, recorded_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
         const USE: &str = "UPDATE requests SET used_at = $1 WHERE nonce = $2 AND used_at IS NULL";
@@ -522,6 +632,19 @@ impl VerifierDb {
                             .map_err(db)?;
                         return Err(reused(holder, &nonce));
                     }
+                    if let Some(t) = &tag {
+                        let q = format!(
+                            "INSERT INTO {} (tag, epoch, recorded_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                            tags_table(false)
+                        );
+                        if tx
+                            .execute(&q, rusqlite::params![t.tag, t.epoch, now])
+                            .map_err(db)?
+                            == 0
+                        {
+                            return Err(tag_used());
+                        }
+                    }
                     let n = tx
                         .execute(&USE.replace('$', "?"), rusqlite::params![now, nonce])
                         .map_err(db)?;
@@ -551,6 +674,22 @@ impl VerifierDb {
                             .transpose()
                             .map_err(pg)?;
                         return Err(reused(holder, &nonce));
+                    }
+                    if let Some(t) = &tag {
+                        // The primary key decides between lenders too: a concurrent insert
+                        // of the same tag waits for the winner's commit, then inserts nothing.
+                        let q = format!(
+                            "INSERT INTO {} (tag, epoch, recorded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            tags_table(true)
+                        );
+                        if tx
+                            .execute(&q, &[&t.tag, &t.epoch, &now])
+                            .await
+                            .map_err(pg)?
+                            == 0
+                        {
+                            return Err(tag_used());
+                        }
                     }
                     let update = tx.prepare_cached(USE).await.map_err(pg)?;
                     if tx.execute(&update, &[&now, &nonce]).await.map_err(pg)? == 0 {

@@ -11,12 +11,16 @@
 //!
 //! Every check has its own error code: `unknown_request`, `request_expired`,
 //! `policy_mismatch`, `scope_mismatch`, `now_out_of_skew`, `unknown_registry_root`,
-//! `invalid_proof`, `nullifier_reused` (409); malformed input is a 4xx naming the field. The
+//! `invalid_proof`, `nullifier_reused`, `origination_limit_reached` (409); malformed input is a 4xx naming the field. The
 //! nullifier is recorded in the same transaction that consumes the request ([`db`]): on
 //! SQLite with `synchronous=FULL`, on PostgreSQL shared by every replica; after a kill -9 it
 //! is still there, and two concurrent submissions of one nullifier never both succeed, on
 //! one replica or several (the primary key decides). A replica whose database is down
 //! answers `503 database_unavailable` and `GET /readyz` says so.
+//!
+//! A proof under a policy with a new-loan limit (spec §6.10) carries a non-zero origination
+//! tag, recorded in the nullifier's transaction ([`db`]);
+//! `GET /v1/requests/{nonce}/originations/{tag}` tells a wallet whether a tag is used.
 
 mod config;
 pub mod db;
@@ -25,6 +29,7 @@ mod roots;
 
 use crate::http::Json;
 use crate::server::{with_common_health, Metrics};
+use ark_ff::Zero;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
@@ -41,7 +46,7 @@ pub use zkcredit_api::verifier::{
     Accepted, BatchResult, BatchSubmission, NewRequest, ProofRequest, Submission, MAX_BATCH,
 };
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
-use zkcredit_circuits::eligibility::PublicInputs;
+use zkcredit_circuits::eligibility::{epoch_of, PublicInputs};
 use zkcredit_circuits::eligibility::{PI_CONTEXT, PI_NOW, PI_POLICY_HASH, PI_SCOPE};
 use zkcredit_circuits::field::{fr_to_dec, fr_to_u64};
 use zkcredit_verifier::snarkjs::public_from_json;
@@ -135,6 +140,10 @@ impl VerifierService {
                 "/v1/requests/{nonce}/nullifiers/{nullifier}",
                 get(requests::nullifier_status),
             )
+            .route(
+                "/v1/requests/{nonce}/originations/{tag}",
+                get(requests::origination_status),
+            )
             .route("/v1/verifier", get(requests::info))
             .route("/v1/verify", post(verify_one))
             .route("/v1/verify/batch", post(verify_batch))
@@ -201,6 +210,20 @@ impl VerifierService {
             .field(signal_field(PI_NOW)));
         }
         self.check_root_cached(&public.registry_root, roots).await?;
+        // §6.10 a used origination tag is refused before the pairing (the record decides
+        // again, atomically, in `record`).
+        if !public.origination_tag.is_zero()
+            && self
+                .store
+                .tag_recorded(
+                    nonce.clone(),
+                    fr_to_dec(&public.origination_tag),
+                    now as i64,
+                )
+                .await?
+        {
+            return Err(db::tag_used());
+        }
         Ok(Checked {
             proof,
             public,
@@ -221,7 +244,11 @@ impl VerifierService {
             nullifier: nullifier.clone(),
             request_nonce: nonce.clone(),
         };
-        self.store.record(scope, nullifier, nonce, now).await?;
+        let tag = (!c.public.origination_tag.is_zero()).then(|| db::TagRecord {
+            tag: fr_to_dec(&c.public.origination_tag),
+            epoch: fr_to_u64(&c.public.now).map_or(0, epoch_of) as i64,
+        });
+        self.store.record(scope, nullifier, nonce, now, tag).await?;
         Ok(out)
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use rand::RngCore;
 use zkcredit_api::verifier::{
-    request_scope, NewRequest, NullifierStatus, ProofRequest, VerifierInfo,
+    request_scope, NewRequest, NullifierStatus, OriginationStatus, ProofRequest, VerifierInfo,
 };
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::eligibility::{offchain_context, Policy};
@@ -156,6 +156,24 @@ pub(super) async fn nullifier_status(
     let now = unix_now() as i64;
     let recorded = svc.store.nullifier_recorded(nonce, n, now).await?;
     Ok(Json(NullifierStatus { recorded }))
+}
+
+/// `GET /v1/requests/{nonce}/originations/{tag}` (spec §6.10): whether the tag is recorded.
+/// Asked while the request is open, as the nullifier status is: the verifier learns the
+/// tags a wallet asks about, the same values a proof would show it.
+pub(super) async fn origination_status(
+    State(svc): State<VerifierService>,
+    Path((nonce, tag)): Path<(String, String)>,
+) -> Result<Json<OriginationStatus>, ApiError> {
+    check_nonce(&nonce)?;
+    let t = zkcredit_circuits::field::fr_from_dec(&tag)
+        .map_err(|e| ApiError::new(ErrorCode::BadField, e.to_string()).field("tag"))?;
+    if ark_ff::Zero::is_zero(&t) {
+        return Err(ApiError::new(ErrorCode::BadField, "the tag 0 means no limit").field("tag"));
+    }
+    let now = unix_now() as i64;
+    let used = svc.store.tag_recorded(nonce, fr_to_dec(&t), now).await?;
+    Ok(Json(OriginationStatus { used }))
 }
 
 pub(super) async fn info(State(svc): State<VerifierService>) -> Json<VerifierInfo> {

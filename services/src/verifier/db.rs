@@ -116,7 +116,7 @@ pub struct TagRecord {
 }
 
 /// `origination_limit_reached`.
-pub(super) fn tag_used() -> ApiError {
+fn tag_used() -> ApiError {
     ApiError::new(
         ErrorCode::OriginationLimitReached,
         "this origination tag is recorded: the borrower's limit of new loans for this epoch is reached",

@@ -210,20 +210,8 @@ impl VerifierService {
             .field(signal_field(PI_NOW)));
         }
         self.check_root_cached(&public.registry_root, roots).await?;
-        // §6.10 a used origination tag is refused before the pairing (the record decides
-        // again, atomically, in `record`).
-        if !public.origination_tag.is_zero()
-            && self
-                .store
-                .tag_recorded(
-                    nonce.clone(),
-                    fr_to_dec(&public.origination_tag),
-                    now as i64,
-                )
-                .await?
-        {
-            return Err(db::tag_used());
-        }
+        // §6.10 a used origination tag is refused by `record`, after the nullifier: a retry
+        // of an accepted submission is `already_accepted`, never `origination_limit_reached`.
         Ok(Checked {
             proof,
             public,

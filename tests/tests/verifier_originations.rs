@@ -20,6 +20,7 @@ use zkcredit_services::server::Running;
 use zkcredit_services::verifier::VerifierConfig;
 use zkcredit_testkit::scenario::{example_policy, Borrower};
 use zkcredit_verifier::snarkjs::{public_to_json, ProofJson};
+use zkcredit_wallet::WalletError;
 
 on_both_backends!(
     k_lenders_accept_then_every_other_lender_refuses_until_the_next_epoch,
@@ -85,7 +86,10 @@ async fn request(l: &Lender) -> ProofRequest {
 fn submission(e: &Env, who: &Borrower, req: &ProofRequest, now: u64, j: u64) -> Submission {
     let scope = fr_from_dec(&req.scope).unwrap();
     let context = fr_from_dec(&req.context).unwrap();
-    let mut w = e.world.witness(who, limited(), now, scope, context).unwrap();
+    let mut w = e
+        .world
+        .witness(who, limited(), now, scope, context)
+        .unwrap();
     w.origination_index = j;
     let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
     Submission {
@@ -94,9 +98,31 @@ fn submission(e: &Env, who: &Borrower, req: &ProofRequest, now: u64, j: u64) -> 
     }
 }
 
+/// The index the wallet picks for `who` answering `req` at `now`, asking lender `l`.
+async fn wallet_choice(
+    e: &Env,
+    who: &Borrower,
+    l: &Lender,
+    req: &ProofRequest,
+    now: u64,
+) -> Result<u64, WalletError> {
+    let scope = fr_from_dec(&req.scope).unwrap();
+    let context = fr_from_dec(&req.context).unwrap();
+    let mut w = e
+        .world
+        .witness(who, limited(), now, scope, context)
+        .unwrap();
+    zkcredit_wallet::origination::choose_at_verifier(&l.client, req, &mut w).await?;
+    Ok(w.origination_index)
+}
+
 async fn used(l: &Lender, req: &ProofRequest, who: &Borrower, now: u64, j: u64) -> bool {
     let tag = origination_tag(&who.holder_secret, epoch_of(now), j);
-    l.client.origination_status(&req.nonce, &tag).await.unwrap().used
+    l.client
+        .origination_status(&req.nonce, &tag)
+        .await
+        .unwrap()
+        .used
 }
 
 async fn k_lenders_accept_then_every_other_lender_refuses_until_the_next_epoch(backend: Backend) {
@@ -113,6 +139,8 @@ async fn k_lenders_accept_then_every_other_lender_refuses_until_the_next_epoch(b
     for (j, l) in lenders.iter().take(K as usize).enumerate() {
         let req = request(l).await;
         assert!(!used(l, &req, &b, now, j as u64).await);
+        // The wallet asks in order and picks index j (the ones before are used).
+        assert_eq!(wallet_choice(&e, &b, l, &req, now).await.unwrap(), j as u64);
         let sub = submission(&e, &b, &req, now, j as u64);
         l.client.verify(&sub).await.unwrap();
         assert!(used(l, &req, &b, now, j as u64).await);
@@ -125,10 +153,20 @@ async fn k_lenders_accept_then_every_other_lender_refuses_until_the_next_epoch(b
     // the wallet sees before proving, and a proof with either is refused.
     for l in &lenders[K as usize..] {
         let req = request(l).await;
+        match wallet_choice(&e, &b, l, &req, now).await {
+            Err(WalletError::NewLoanLimitReached {
+                limit: K, asked: K, ..
+            }) => {}
+            other => panic!("the wallet must say the limit is reached: {other:?}"),
+        }
         for j in 0..K {
             assert!(used(l, &req, &b, now, j).await, "index {j}");
             let sub = submission(&e, &b, &req, now, j);
-            refused(l.client.verify(&sub).await, 409, ErrorCode::OriginationLimitReached);
+            refused(
+                l.client.verify(&sub).await,
+                409,
+                ErrorCode::OriginationLimitReached,
+            );
         }
     }
     // Another person is not affected.

@@ -229,6 +229,15 @@ async fn steps(
     });
     let verifier = VerifierClient::new(st.http.clone(), opened.base.clone());
     wallet::check_not_applied(w, &verifier, &opened.req).await?;
+    // §6.10 under a new-loan limit, the first of this period's tags no lender recorded.
+    let mut witness = witness;
+    if witness.policy.max_new_loans > 0 {
+        set(job, |j| {
+            j.stage = "asking the lender which of your new-loan tags this period are used".into();
+        });
+        zkcredit_wallet::origination::choose_at_verifier(&verifier, &opened.req, &mut witness)
+            .await?;
+    }
     set(job, |j| {
         j.stage = "proving on this computer (Groth16 over BN254)".into();
         j.proving_since = Some(Instant::now());

@@ -154,7 +154,7 @@ fn request_view(o: &Opened) -> RequestView {
         product: o.req.product.clone(),
         expires_in_seconds: o.req.expiry.saturating_sub(unix_now()),
         conditions: explain::policy_conditions(&o.req.policy),
-        learns: explain::lender_learns(&o.req.product),
+        learns: explain::lender_learns(&o.req.policy, &o.req.product),
         does_not_learn: explain::lender_does_not_learn(&o.req.policy),
     }
 }

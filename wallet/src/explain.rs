@@ -104,6 +104,12 @@ pub fn policy_conditions(p: &Policy) -> Vec<String> {
             percent(p.model.max_probability())
         ));
     }
+    if p.max_new_loans > 0 {
+        v.push(format!(
+            "this loan is one of {}",
+            crate::origination::limit_in_words(p.max_new_loans)
+        ));
+    }
     v.push(format!(
         "every lender's, bureau's and list's data was published within {}",
         the_last(p.max_root_age)
@@ -117,15 +123,24 @@ pub fn policy_in_words(p: &Policy) -> String {
     policy_conditions(p).join("; ")
 }
 
-/// What a lender learns from an accepted proof for `product`.
-pub fn lender_learns(product: &str) -> Vec<String> {
-    vec![
+/// What a lender with policy `p` learns from an accepted proof for `product`.
+pub fn lender_learns(p: &Policy, product: &str) -> Vec<String> {
+    let mut v = vec![
         "whether you meet every condition above: yes or no".into(),
         format!(
             "a pseudonym for you that is the same each time you apply to this lender for \
              {product} in this period, and unrelated to the one any other lender sees"
         ),
-    ]
+    ];
+    if p.max_new_loans > 0 {
+        v.push(
+            "a one-time tag for this new loan, kept where every lender that checks the limit \
+             sees it is used; it is unrelated to your pseudonym, to your other loans' tags and \
+             to your tags of other periods"
+                .into(),
+        );
+    }
+    v
 }
 
 /// What a lender with policy `p` does not learn from a proof.
@@ -399,7 +414,16 @@ mod tests {
             "{words}"
         );
         assert!(words.contains("within the last 3 days"), "{words}");
-        assert!(lender_learns("car-loan")[1].contains("car-loan"));
+        assert!(lender_learns(&p, "car-loan")[1].contains("car-loan"));
+        let limited = Policy {
+            max_new_loans: 2,
+            ..p
+        };
+        assert!(policy_in_words(&limited).contains("this loan is one of at most 2 new loans"));
+        assert_eq!(
+            lender_learns(&p, "x").len() + 1,
+            lender_learns(&limited, "x").len()
+        );
         // Extreme policy values (a lender's "no limit") are words, never an overflow.
         let p = Policy {
             max_active_loans: u64::MAX,

@@ -62,6 +62,17 @@ pub enum WalletError {
         /// The lender's product.
         product: String,
     },
+    /// Every origination tag of this epoch the policy allows is recorded (spec §6.10):
+    /// the borrower took the most new loans this lender accepts in the epoch.
+    #[error("you have already taken {asked} new loans this period at lenders that check the limit, and this lender accepts {} — no proof was made; the next period starts {}", crate::origination::limit_in_words(*limit), crate::origination::utc(*next_epoch))]
+    NewLoanLimitReached {
+        /// The policy's `max_new_loans`.
+        limit: u64,
+        /// How many tags were asked about, all used.
+        asked: u64,
+        /// When the next epoch starts (Unix seconds).
+        next_epoch: u64,
+    },
 }
 
 /// A wallet: the holder secret and, once registered, the issuer's attestation.

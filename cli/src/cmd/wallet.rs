@@ -372,10 +372,22 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             ));
             bar.inc(1);
             let registry = RegistryClient::new(http.clone(), registry);
-            let witness = rt.block_on(wal.gather(&registry, &req, unix_now(), |slot, url| {
-                bar.set_message(format!("witness for slot {slot} from {url}"));
-                bar.inc(1);
-            }))?;
+            let mut witness =
+                rt.block_on(wal.gather(&registry, &req, unix_now(), |slot, url| {
+                    bar.set_message(format!("witness for slot {slot} from {url}"));
+                    bar.inc(1);
+                }))?;
+            // §6.10 under a new-loan limit, the first origination tag no lender recorded
+            // (asked of the lender's verifier; from a request file, index 0).
+            if let (Some(base), true) = (&verifier, witness.policy.max_new_loans > 0) {
+                bar.set_message("asking the verifier which of your new-loan tags are used");
+                let v = VerifierClient::new(http.clone(), base.clone());
+                rt.block_on(zkcredit_wallet::origination::choose_at_verifier(
+                    &v,
+                    &req,
+                    &mut witness,
+                ))?;
+            }
             bar.set_position(p.slots as u64 + 1);
             bar.set_message("loading the proving key");
             let prover = keys.load(&id)?;

@@ -137,8 +137,8 @@ error_codes! {
     PolicyNotOffered = (400, "policy_not_offered", "this lender does not offer this policy"),
     /// A batch of 0 or more than 256 items.
     BadBatchSize = (400, "bad_batch_size", "a batch holds 1..=256 items"),
-    /// Not exactly six decimal public signals.
-    BadPublicSignals = (400, "bad_public_signals", "public_signals must be the six public inputs of spec §6"),
+    /// Not exactly seven decimal public signals.
+    BadPublicSignals = (400, "bad_public_signals", "public_signals must be the seven public inputs of spec §6"),
     /// The proof's context matches no request of this verifier.
     UnknownRequest = (422, "unknown_request", "the proof's context matches no request of this verifier"),
     /// The request has expired.

@@ -131,7 +131,7 @@ pub struct ProofRequest {
 pub struct Submission {
     /// `proof.json`.
     pub proof: ProofJson,
-    /// `public.json`: the six public signals.
+    /// `public.json`: the seven public signals.
     pub public_signals: Vec<String>,
 }
 

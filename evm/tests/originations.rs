@@ -62,6 +62,7 @@ fn k_loans_at_k_pools_then_refused_everywhere_until_the_next_epoch() {
     let (world, b) = world();
     let mut world = world.clone();
     let mut d = Deployment::new(T0, &world.registry, cfg(SCOPE, true)).unwrap();
+    println!("GAS deploy OriginationRegistry: {}", d.gas.originations);
     let scopes = [SCOPE, SCOPE + 1, SCOPE + 2, SCOPE + 3];
     let pools = [
         d.pool,

@@ -350,6 +350,7 @@ mod tests {
             r["409"]["x-error-codes"],
             json!([
                 "nullifier_reused",
+                "origination_limit_reached",
                 "request_already_used",
                 "already_accepted"
             ])

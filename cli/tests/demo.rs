@@ -134,6 +134,10 @@ fn demo_runs_the_whole_story_and_a_person_clicks_through_hals_wallet() {
         "[operator] approved Hal's KYC",
         "already_accepted",
         "Ana borrow(2 ETH): ACCEPTED",
+        // The new-loan limit across pools (issue 15, SPEC §6.10): the wallet says so, and
+        // the second pool reverts a proof with the used tag.
+        "Ana at a second lender's pool: you have already taken 1 new loan this period",
+        "REVERTED (OriginationRegistry: TagUsed",
         "demo finished",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");

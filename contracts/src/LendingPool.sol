@@ -6,6 +6,7 @@ import {OriginationRegistry} from "./OriginationRegistry.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
 import {
     CONTEXT_MASK,
+    EPOCH_SECONDS,
     PI_CONTEXT,
     PI_NOW,
     PI_NULLIFIER,
@@ -24,7 +25,7 @@ import {
 ///         cleared (so a proof copied from the mempool is useless to anyone else); the
 ///         nullifier is unused (one loan per person per scope, which also stops replays); the
 ///         origination tag is 0 when the pool has no OriginationRegistry and non-zero when it
-///         has one (spec §6.10); the Groth16 proof verifies. Then it records the nullifier,
+///         has one, and then of the current epoch (spec §6.10); the Groth16 proof verifies. Then it records the nullifier,
 ///         records the tag in the alliance's OriginationRegistry (which reverts TagUsed if any
 ///         pool recorded it: the borrower's new-loan limit of this epoch is reached), adds
 ///         `amount` to the period's total and pays `amount` wei to msg.sender.
@@ -76,6 +77,7 @@ contract LendingPool is Groth16Verifier {
     error PeriodLimitExceeded(uint256 amount, uint256 remaining);
     error BadLimits();
     error OriginationTagMismatch(uint256 got);
+    error EpochMismatch(uint256 proofEpoch, uint256 currentEpoch);
 
     /// @notice A loan was granted.
     event Borrowed(address indexed borrower, uint256 amount, uint256 indexed nullifier, uint256 registryRoot);
@@ -137,6 +139,11 @@ contract LendingPool is Groth16Verifier {
         if (nullifierUsed[input[PI_NULLIFIER]]) revert NullifierAlreadyUsed(input[PI_NULLIFIER]);
         uint256 tag = input[PI_ORIGINATION_TAG];
         if ((tag == 0) != (address(originations) == address(0))) revert OriginationTagMismatch(tag);
+        // A tag is of the proof's epoch: only the current epoch's tags count (else a skew
+        // window across an epoch boundary would open the next epoch's k loans early).
+        if (tag != 0 && t / EPOCH_SECONDS != block.timestamp / EPOCH_SECONDS) {
+            revert EpochMismatch(t / EPOCH_SECONDS, block.timestamp / EPOCH_SECONDS);
+        }
         _checkProof(proof);
         (uint256 x, uint256 y) = _accumulate(_baseX, _baseY, IC_REGISTRY_ROOT_X, IC_REGISTRY_ROOT_Y, input[PI_REGISTRY_ROOT]);
         (x, y) = _accumulate(x, y, IC_NOW_X, IC_NOW_Y, t);

@@ -30,6 +30,9 @@ uint256 constant PI_ORIGINATION_TAG = 6;
 ///      eligibility::context_from_digest).
 uint256 constant CONTEXT_MASK = 0x1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
 
+/// @dev Length of an origination epoch in seconds, alliance-wide (tags::EPOCH_SECONDS, SPEC §6.10).
+uint256 constant EPOCH_SECONDS = 2592000;
+
 /// @dev Number of provider-registry slots (registry::DEFAULT_SLOTS).
 uint256 constant REGISTRY_SLOTS = 16;
 /// @dev Depth of the registry tree: REGISTRY_SLOTS == 2 ** REGISTRY_DEPTH.

@@ -15,6 +15,7 @@ use zkcredit_circuits::eligibility::{
 };
 use zkcredit_circuits::poseidon;
 use zkcredit_circuits::registry::{Role, DEFAULT_SLOTS};
+use zkcredit_circuits::tags::EPOCH_SECONDS;
 
 fn dec<F: PrimeField>(x: &F) -> String {
     x.into_bigint().to_string()
@@ -416,6 +417,8 @@ pub fn constants_sol() -> String {
         hex::encode(mask.to_bytes_be())
     )
     .unwrap();
+    w.push_str("/// @dev Length of an origination epoch in seconds, alliance-wide (tags::EPOCH_SECONDS, SPEC §6.10).\n");
+    writeln!(w, "uint256 constant EPOCH_SECONDS = {EPOCH_SECONDS};\n").unwrap();
     w.push_str("/// @dev Number of provider-registry slots (registry::DEFAULT_SLOTS).\n");
     writeln!(w, "uint256 constant REGISTRY_SLOTS = {DEFAULT_SLOTS};").unwrap();
     w.push_str("/// @dev Depth of the registry tree: REGISTRY_SLOTS == 2 ** REGISTRY_DEPTH.\n");

@@ -88,6 +88,10 @@ fn constants_sol_carries_the_rust_constants() {
             "CONTEXT_MASK".into(),
             (U256::from(1) << 253) - U256::from(1),
         ),
+        (
+            "EPOCH_SECONDS".into(),
+            u(zkcredit_circuits::tags::EPOCH_SECONDS),
+        ),
         ("REGISTRY_SLOTS".into(), u(DEFAULT_SLOTS as u64)),
         ("REGISTRY_DEPTH".into(), u(DEFAULT_SLOTS.ilog2() as u64)),
         ("ROLE_EMPTY".into(), u(Role::Empty as u64)),

@@ -140,6 +140,18 @@ fn k_loans_at_k_pools_then_refused_everywhere_until_the_next_epoch() {
             );
         }
     }
+    // A proof dated in the last second of the old epoch, within the skew of the new block
+    // time: its tag is of the old epoch, and the pool refuses it before anything else.
+    let p = prove(&world, b, pools[3], scopes[3], next_epoch_start(e) - 1, 0);
+    match pool_error(&borrow_at(&mut d, pools[3], &p)) {
+        LendingPool::LendingPoolErrors::EpochMismatch(m) => {
+            assert_eq!(
+                (m.proofEpoch, m.currentEpoch),
+                (U256::from(e), U256::from(e + 1))
+            )
+        }
+        other => panic!("expected EpochMismatch, got {other:?}"),
+    }
     let p = prove(&world, b, pools[2], scopes[2], t1, 0);
     assert_eq!(
         p.1.origination_tag,

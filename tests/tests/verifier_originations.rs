@@ -3,8 +3,8 @@
 //! shared origination schema; SQLite: one file) record each proof's origination tag with
 //! its nullifier. With `max_new_loans = k` a borrower is accepted by k lenders in an epoch,
 //! the (k+1)-th lender refuses `origination_limit_reached` (and says so when the wallet asks
-//! first), a replayed tag is refused, two lenders racing for one tag accept it once, and
-//! the next epoch allows again.
+//! first), a replayed tag is refused, two lenders racing for one tag accept it once, and a
+//! tag of another epoch than the verifier's clock is refused.
 
 #[macro_use]
 mod verifier_env;
@@ -191,18 +191,21 @@ async fn k_lenders_accept_then_every_other_lender_refuses_until_the_next_epoch(b
             ErrorCode::BadField,
         );
     }
-    // The next epoch renews the borrower's tags: a lender whose clock window reaches it
-    // (the stand-in for waiting) accepts index 0 again, while the old tag stays used.
+    // The next epoch's tags are fresh — but only in the next epoch: even a lender whose
+    // clock window reaches into it refuses a proof dated there ("prove again"), so a skew
+    // window never opens the next epoch's loans early (the chain test lends in the next
+    // epoch once the chain's clock is there).
     let later = lender(&e, 4, 40 * DAY).await;
     let t1 = next_epoch_start(epoch_of(now)) + 60;
     let req = request(&later).await;
     assert!(used(&later, &req, &b, now, 0).await);
     assert!(!used(&later, &req, &b, t1, 0).await);
-    later
-        .client
-        .verify(&submission(&e, &b, &req, t1, 0))
-        .await
-        .unwrap();
+    let err = refused(
+        later.client.verify(&submission(&e, &b, &req, t1, 0)).await,
+        422,
+        ErrorCode::NowOutOfSkew,
+    );
+    assert!(err.to_string().contains("prove again"), "{err}");
     // Scopes differ per lender (so the nullifier never blocked the refusals above).
     assert_ne!(
         request_scope(&[0x40; 32], "credit-0", 0),

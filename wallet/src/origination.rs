@@ -4,9 +4,11 @@
 //! proves with the first unused one; when all k are used it says so, and when the next epoch
 //! starts.
 //!
-//! What the party asked learns: the tags asked about (values the proof would show it for
-//! the chosen one), hence how many of the borrower's new loans of this epoch are recorded,
-//! not where or with whom. Asking stops at the first unused tag.
+//! What the party asked learns: the tags asked about — the one the proof will show, and the
+//! used ones before it — hence how many of the borrower's new loans of this epoch are
+//! recorded. A party that lies "used" collects more of the borrower's tags of the epoch (at
+//! most `MAX_QUESTIONS`), which it could record to lock the borrower out or watch for
+//! (SPEC §6.10, open). Asking stops at the first unused tag.
 
 use crate::wallet::WalletError;
 use std::future::Future;
@@ -62,13 +64,18 @@ pub async fn choose_at_verifier(
     .await
 }
 
+/// `"1 new loan"`, `"2 new loans"`.
+pub fn new_loans(n: u64) -> String {
+    format!("{n} new loan{}", if n == 1 { "" } else { "s" })
+}
+
 /// The policy's limit in words, e.g. "at most 2 new loans per 30-day period across every
 /// lender that checks this limit (this one included)".
 pub fn limit_in_words(k: u64) -> String {
     format!(
-        "at most {k} new loan{} per {}-day period across every lender that checks this limit \
+        "at most {} per {}-day period across every lender that checks this limit \
          (this one included)",
-        if k == 1 { "" } else { "s" },
+        new_loans(k),
         EPOCH_SECONDS / 86_400
     )
 }

@@ -64,7 +64,7 @@ pub enum WalletError {
     },
     /// Every origination tag of this epoch the policy allows is recorded (spec §6.10):
     /// the borrower took the most new loans this lender accepts in the epoch.
-    #[error("you have already taken {asked} new loans this period at lenders that check the limit, and this lender accepts {} — no proof was made; the next period starts {}", crate::origination::limit_in_words(*limit), crate::origination::utc(*next_epoch))]
+    #[error("you have already taken {} this period at lenders that check the limit, and this lender accepts {} — no proof was made; the next period starts {}", crate::origination::new_loans(*asked), crate::origination::limit_in_words(*limit), crate::origination::utc(*next_epoch))]
     NewLoanLimitReached {
         /// The policy's `max_new_loans`.
         limit: u64,

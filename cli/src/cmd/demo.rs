@@ -129,8 +129,16 @@ fn policy_line(p: &Policy) -> String {
             p.model.max_probability() * 100.0
         )
     };
+    let new_loans = if p.max_new_loans == 0 {
+        String::new()
+    } else {
+        format!(
+            ", {} (SPEC §6.10)",
+            zkcredit_wallet::origination::limit_in_words(p.max_new_loans)
+        )
+    };
     format!(
-        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h, KYC at least {} days old{}{model}",
+        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h, KYC at least {} days old{}{model}{new_loans}",
         p.max_active_loans,
         p.max_outstanding,
         p.max_arrears_days,
@@ -513,7 +521,7 @@ async fn story(
             "a decision differed from the expected one (marked above)".into(),
         ));
     }
-    println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 7 applicants refused by their own wallets, each for its rule (one by the default-probability model); replay, forged nullifier, a borrower-opened request, a narrowed registry and front-running refused)");
+    println!("demo finished: every decision as expected (1 accepted off chain + 1 loan on chain; 7 applicants refused by their own wallets, each for its rule (one by the default-probability model); replay, forged nullifier, a borrower-opened request, a narrowed registry, front-running and a second new loan in the period at another pool refused)");
     Ok(())
 }
 
@@ -531,6 +539,12 @@ async fn onchain(
             * alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18u64))
     };
     let now = unix_now();
+    // On chain the lenders check the alliance's new-loan limit (SPEC §6.10): one new loan per
+    // 30-day period across every pool built with the OriginationRegistry.
+    let policy = Policy {
+        max_new_loans: 1,
+        ..policy
+    };
     let cfg = PoolConfig {
         policy_hash: policy.hash(),
         scope: Fr::from(0xc4a1u64),
@@ -540,18 +554,20 @@ async fn onchain(
         max_loan: wei(5),
         period_limit: wei(20),
         period_seconds: 86_400,
+        limits_new_loans: true,
         // The committed verifier is generated from the development key (demo and tests).
-        limits_new_loans: false,
         insecure_dev_keys: true,
     };
     let t = Instant::now();
     let mut d = Deployment::new(now, registry, cfg)?;
     println!(
-        "[chain]   revm: ProviderRegistry ({} gas) and LendingPool ({} gas) deployed; the 7 slots mirrored from the registry service ({})",
+        "[chain]   revm: ProviderRegistry ({} gas), OriginationRegistry ({} gas) and LendingPool ({} gas) deployed; the 7 slots mirrored from the registry service ({})",
         d.gas.registry,
+        d.gas.originations,
         d.gas.pool,
         secs(t)
     );
+    println!("[policy]  on chain: {}", policy_line(&policy));
     let me = account(0xb0);
     let amount = wei(2);
     let ctx = d.context(me, amount);
@@ -566,7 +582,15 @@ async fn onchain(
         product: String::new(),
         period: 0,
     };
-    let w = ana.gather(registry_client, &req, now, |_, _| {}).await?;
+    let mut w = ana.gather(registry_client, &req, now, |_, _| {}).await?;
+    // The wallet asks the chain which of its tags of this period are used (none yet).
+    zkcredit_wallet::origination::choose(&mut w, |tag| {
+        let used = d
+            .origination_tag_used(&tag)
+            .map_err(|e| WalletError::Io(e.to_string()));
+        async move { used }
+    })
+    .await?;
     let t = Instant::now();
     let witness = w.clone();
     let (proof, public) =
@@ -605,6 +629,49 @@ async fn onchain(
             "ACCEPTED (BUG)"
         } else {
             "REVERTED (nullifier already used)"
+        }
+    );
+    // A second lender's pool on the same registries, minutes later: Ana's one new loan of
+    // this period is taken. Her wallet says so before proving; a proof with her used tag
+    // (what a wallet ignoring the answer would send) is reverted by the registry.
+    let second = d.add_pool(&PoolConfig {
+        scope: Fr::from(0xc4a2u64),
+        ..cfg
+    })?;
+    let req2 = ProofRequest {
+        context: fr_to_dec(&d.context_at(second, me, amount)),
+        scope: fr_to_dec(&Fr::from(0xc4a2u64)),
+        ..req
+    };
+    let mut w2 = ana.gather(registry_client, &req2, now, |_, _| {}).await?;
+    let asked = zkcredit_wallet::origination::choose(&mut w2, |tag| {
+        let used = d
+            .origination_tag_used(&tag)
+            .map_err(|e| WalletError::Io(e.to_string()));
+        async move { used }
+    })
+    .await;
+    let said = matches!(&asked, Err(WalletError::NewLoanLimitReached { .. }));
+    ok &= said;
+    println!(
+        "[wallet]  Ana at a second lender's pool: {}",
+        match &asked {
+            Err(e @ WalletError::NewLoanLimitReached { .. }) => e.to_string(),
+            _ => "a tag was still free (BUG)".into(),
+        }
+    );
+    let (proof2, public2) =
+        tokio::task::spawn_blocking(move || zkcredit_prover::prove_eligibility(prover, p, w2))
+            .await
+            .map_err(CliError::runtime)??;
+    let o = d.borrow_at(second, me, amount, &proof2, &public2)?;
+    ok &= !o.success && public2.origination_tag == public.origination_tag;
+    println!(
+        "[chain]   the second pool given a proof with her used tag: {}",
+        if o.success {
+            "ACCEPTED (BUG)"
+        } else {
+            "REVERTED (OriginationRegistry: TagUsed — one new loan per 30-day period across lenders)"
         }
     );
     Ok(ok)

@@ -15,8 +15,8 @@
 //! On SQLite the tags are this verifier's own (the limit holds across its products and
 //! scopes); on PostgreSQL they live in the one schema [`ORIGINATION_PG_SCHEMA`] that every
 //! lender's verifier on the alliance's shared database uses, beside each verifier's own
-//! schema, so the limit holds across lenders. The table keeps the tag, its epoch and when it
-//! was recorded, not which lender recorded it.
+//! schema, so the limit holds across lenders. The table keeps the tag and its epoch only:
+//! not which lender recorded it, nor when.
 
 mod record;
 
@@ -85,20 +85,27 @@ CREATE TABLE verifier_meta (
         sqlite: "
 CREATE TABLE IF NOT EXISTS origination_tags (
     tag TEXT PRIMARY KEY,
-    epoch INTEGER NOT NULL,
-    recorded_at INTEGER NOT NULL
+    epoch INTEGER NOT NULL
 );
 ",
-        // The alliance-wide table, created once by whichever verifier migrates first; the lock
-        // serialises verifiers of different schemas (their migration locks differ).
+        // The alliance-wide table, created by whichever verifier migrates first when it
+        // does not exist yet; the lock serialises verifiers of different schemas (their
+        // migration locks differ). When it exists (e.g. created once by the alliance's
+        // database owner, who grants each lender's role USAGE and SELECT, INSERT only: SPEC
+        // §6.10) no DDL runs, so a lender's role needs no CREATE right on the database.
         postgres: "
 SELECT pg_advisory_xact_lock(hashtext('zkcredit-originations'));
-CREATE SCHEMA IF NOT EXISTS zkcredit_originations;
-CREATE TABLE IF NOT EXISTS zkcredit_originations.origination_tags (
-    tag TEXT PRIMARY KEY,
-    epoch BIGINT NOT NULL,
-    recorded_at BIGINT NOT NULL
-);
+DO $$
+BEGIN
+    IF to_regclass('zkcredit_originations.origination_tags') IS NULL THEN
+        CREATE SCHEMA IF NOT EXISTS zkcredit_originations;
+        CREATE TABLE zkcredit_originations.origination_tags (
+            tag TEXT PRIMARY KEY,
+            epoch BIGINT NOT NULL
+        );
+    END IF;
+END
+$$;
 ",
     },
 ];

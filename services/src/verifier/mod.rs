@@ -210,8 +210,21 @@ impl VerifierService {
             .field(signal_field(PI_NOW)));
         }
         self.check_root_cached(&public.registry_root, roots).await?;
-        // §6.10 a used origination tag is refused by `record`, after the nullifier: a retry
-        // of an accepted submission is `already_accepted`, never `origination_limit_reached`.
+        // §6.10 a tag counts in the current epoch only (a skew window across an epoch
+        // boundary must not open the next epoch's tags early). A used tag is refused by
+        // `record`, after the nullifier: a retry of an accepted submission is
+        // `already_accepted`, never `origination_limit_reached`.
+        if !public.origination_tag.is_zero() && epoch_of(t) != epoch_of(now) {
+            return Err(ApiError::new(
+                ErrorCode::NowOutOfSkew,
+                format!(
+                    "the proof is dated in origination epoch {}, the current epoch is {}: prove again",
+                    epoch_of(t),
+                    epoch_of(now)
+                ),
+            )
+            .field(signal_field(PI_NOW)));
+        }
         Ok(Checked {
             proof,
             public,

@@ -159,8 +159,9 @@ pub(super) async fn nullifier_status(
 }
 
 /// `GET /v1/requests/{nonce}/originations/{tag}` (spec §6.10): whether the tag is recorded.
-/// Asked while the request is open, as the nullifier status is: the verifier learns the
-/// tags a wallet asks about, the same values a proof would show it.
+/// Asked while the request is open, as the nullifier status is. The verifier learns the
+/// tags a wallet asks about: the one the proof will show, and the borrower's used tags of
+/// the epoch before it (so how many new loans of this epoch are recorded; SPEC §6.10).
 pub(super) async fn origination_status(
     State(svc): State<VerifierService>,
     Path((nonce, tag)): Path<(String, String)>,

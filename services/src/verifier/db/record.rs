@@ -191,11 +191,11 @@ impl VerifierDb {
                     }
                     if let Some(t) = &tag {
                         let q = format!(
-                            "INSERT INTO {} (tag, epoch, recorded_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                            "INSERT INTO {} (tag, epoch) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                             tags_table(false)
                         );
                         if tx
-                            .execute(&q, rusqlite::params![t.tag, t.epoch, now])
+                            .execute(&q, rusqlite::params![t.tag, t.epoch])
                             .map_err(db)?
                             == 0
                         {
@@ -236,15 +236,10 @@ impl VerifierDb {
                         // The primary key decides between lenders too: a concurrent insert
                         // of the same tag waits for the winner's commit, then inserts nothing.
                         let q = format!(
-                            "INSERT INTO {} (tag, epoch, recorded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            "INSERT INTO {} (tag, epoch) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                             tags_table(true)
                         );
-                        if tx
-                            .execute(&q, &[&t.tag, &t.epoch, &now])
-                            .await
-                            .map_err(pg)?
-                            == 0
-                        {
+                        if tx.execute(&q, &[&t.tag, &t.epoch]).await.map_err(pg)? == 0 {
                             return Err(tag_used());
                         }
                     }

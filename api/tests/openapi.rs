@@ -518,7 +518,7 @@ fn verifier_and_issuer_values_match_their_schemas() {
             protocol: "groth16".into(),
             curve: "bn128".into(),
         },
-        public_signals: vec!["0".into(); 6],
+        public_signals: vec!["0".into(); zkcredit_circuits::eligibility::NUM_PUBLIC_INPUTS],
     };
     request(&doc, request_schema(&doc, "post", "/v1/verify"), &sub);
     let refused = verifier::BatchResult {

@@ -501,7 +501,13 @@ fn snarkjs_proves_our_exact_eligibility_statement() {
         info.contains(&format!("# of Constraints: {}", r1cs.num_constraints)),
         "{info}"
     );
-    assert!(info.contains("# of Public Inputs: 6"), "{info}");
+    assert!(
+        info.contains(&format!(
+            "# of Public Inputs: {}",
+            zkcredit_circuits::eligibility::NUM_PUBLIC_INPUTS
+        )),
+        "{info}"
+    );
     ok(
         common::zk(
             &[
@@ -552,7 +558,10 @@ fn snarkjs_proves_our_exact_eligibility_statement() {
         &std::fs::read_to_string(d.join("pub.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(public.len(), 6);
+    assert_eq!(
+        public.len(),
+        zkcredit_circuits::eligibility::NUM_PUBLIC_INPUTS
+    );
     let v = zkcredit_verifier::Verifier::new(&pk.vk);
     v.verify_raw(&proof, &public)
         .expect("snarkjs's proof of our statement verifies in zkcredit");

@@ -46,6 +46,21 @@ fn borrow_at(d: &mut Deployment, pool: Address, p: &(Proof, PublicInputs)) -> Ou
         .unwrap()
 }
 
+/// `borrow` at the first pool with `p`'s proof and the given (tampered) input words.
+fn borrow_with_input(
+    d: &mut Deployment,
+    p: &(Proof, PublicInputs),
+    input: [U256; NUM_PUBLIC_INPUTS],
+) -> Outcome {
+    let data = LendingPool::borrowCall {
+        amount: U256::from(AMOUNT),
+        proof: proof_words(&p.0),
+        input,
+    }
+    .abi_encode();
+    d.chain.call(borrower(), d.pool, data, U256::ZERO).unwrap()
+}
+
 fn tag_used_error(o: &Outcome) -> U256 {
     assert!(!o.success, "expected a revert");
     match OriginationRegistry::OriginationRegistryErrors::abi_decode(&o.output) {
@@ -179,13 +194,7 @@ fn a_pool_and_a_proof_must_agree_on_the_limit_and_only_pools_record() {
     let p = prove(world, b, d.pool, SCOPE, T0, 0);
     let mut input = input_words(&p.1);
     input[zkcredit_circuits::eligibility::PI_ORIGINATION_TAG] = U256::ZERO;
-    let data = LendingPool::borrowCall {
-        amount: U256::from(AMOUNT),
-        proof: proof_words(&p.0),
-        input,
-    }
-    .abi_encode();
-    let o = d.chain.call(borrower(), d.pool, data, U256::ZERO).unwrap();
+    let o = borrow_with_input(&mut d, &p, input);
     assert!(matches!(
         pool_error(&o),
         LendingPool::LendingPoolErrors::OriginationTagMismatch(_)
@@ -209,13 +218,7 @@ fn a_pool_and_a_proof_must_agree_on_the_limit_and_only_pools_record() {
     // A tampered tag makes the pairing fail.
     let mut input = input_words(&p.1);
     input[zkcredit_circuits::eligibility::PI_ORIGINATION_TAG] += U256::from(1);
-    let data = LendingPool::borrowCall {
-        amount: U256::from(AMOUNT),
-        proof: proof_words(&p.0),
-        input,
-    }
-    .abi_encode();
-    let o = d.chain.call(borrower(), d.pool, data, U256::ZERO).unwrap();
+    let o = borrow_with_input(&mut d, &p, input);
     assert!(matches!(
         pool_error(&o),
         LendingPool::LendingPoolErrors::InvalidProof(_)

@@ -162,9 +162,8 @@ fn snarkjs_accepts_our_proof_and_rejects_a_changed_signal() {
 /// verifies.
 #[test]
 fn the_model_threshold_holds_in_real_proofs() {
-    use zkcredit_circuits::eligibility::{EligibilityCircuit, Policy, Rule};
+    use zkcredit_circuits::eligibility::{Policy, Rule};
     use zkcredit_circuits::model::Factors;
-    use zkcredit_circuits::CircuitError;
     use zkcredit_testkit::scenario::{model_policy, EXAMPLE_MIN_KYC_AGE};
     let mut rng = StdRng::seed_from_u64(7);
     let params = EligibilityParams::default();
@@ -188,27 +187,7 @@ fn the_model_threshold_holds_in_real_proofs() {
             }
             Err(e) => {
                 assert!(!admitted, "{e}");
-                assert!(
-                    matches!(
-                        &e,
-                        zkcredit_prover::ProverError::Statement(CircuitError::Statement {
-                            rule: Rule::DefaultModel,
-                            ..
-                        })
-                    ),
-                    "{e:?}"
-                );
-                let public = w.public_inputs();
-                let forced = default_prover()
-                    .prove(
-                        EligibilityCircuit::with_public(params, w, public),
-                        &mut rand::rngs::OsRng,
-                    )
-                    .unwrap();
-                assert!(matches!(
-                    v.verify(&forced, &public),
-                    Err(VerifyError::InvalidProof)
-                ));
+                refused_and_unforgeable(e, Rule::DefaultModel, params, w, &v);
             }
         }
     }
@@ -219,10 +198,7 @@ fn the_model_threshold_holds_in_real_proofs() {
 /// from that witness does not verify.
 #[test]
 fn the_new_loan_limit_holds_in_real_proofs() {
-    use zkcredit_circuits::eligibility::{
-        epoch_of, origination_tag, EligibilityCircuit, Policy, Rule,
-    };
-    use zkcredit_circuits::CircuitError;
+    use zkcredit_circuits::eligibility::{epoch_of, origination_tag, Policy, Rule};
     let mut rng = StdRng::seed_from_u64(8);
     let params = EligibilityParams::default();
     let (world, b, w) = eligible_applicant(params, Layout::default(), &mut rng, 20, NOW).unwrap();
@@ -245,28 +221,39 @@ fn the_new_loan_limit_holds_in_real_proofs() {
             }
             Err(e) => {
                 assert_eq!(j, 2, "{e}");
-                assert!(
-                    matches!(
-                        &e,
-                        zkcredit_prover::ProverError::Statement(CircuitError::Statement {
-                            rule: Rule::Origination,
-                            ..
-                        })
-                    ),
-                    "{e:?}"
-                );
-                let public = w.public_inputs();
-                let forced = default_prover()
-                    .prove(
-                        EligibilityCircuit::with_public(params, w, public),
-                        &mut rand::rngs::OsRng,
-                    )
-                    .unwrap();
-                assert!(matches!(
-                    v.verify(&forced, &public),
-                    Err(VerifyError::InvalidProof)
-                ));
+                refused_and_unforgeable(e, Rule::Origination, params, w, &v);
             }
         }
     }
+}
+
+/// The prover refused `w` naming `rule`, and a proof forced from `w` (the constraint system
+/// unsatisfied) does not verify.
+fn refused_and_unforgeable(
+    e: zkcredit_prover::ProverError,
+    rule: zkcredit_circuits::eligibility::Rule,
+    params: EligibilityParams,
+    w: zkcredit_circuits::eligibility::EligibilityWitness,
+    v: &Verifier,
+) {
+    use zkcredit_circuits::eligibility::EligibilityCircuit;
+    use zkcredit_circuits::CircuitError;
+    assert!(
+        matches!(
+            &e,
+            zkcredit_prover::ProverError::Statement(CircuitError::Statement { rule: r, .. }) if *r == rule
+        ),
+        "{e:?}"
+    );
+    let public = w.public_inputs();
+    let forced = default_prover()
+        .prove(
+            EligibilityCircuit::with_public(params, w, public),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+    assert!(matches!(
+        v.verify(&forced, &public),
+        Err(VerifyError::InvalidProof)
+    ));
 }

@@ -14,7 +14,9 @@ use zkcredit_api::client::VerifierClient;
 use zkcredit_api::unix_now;
 use zkcredit_api::verifier::{request_scope, ProofRequest, Submission};
 use zkcredit_api::ErrorCode;
-use zkcredit_circuits::eligibility::{epoch_of, next_epoch_start, origination_tag, Policy};
+use zkcredit_circuits::eligibility::{
+    epoch_of, next_epoch_start, origination_tag, EligibilityWitness, Policy,
+};
 use zkcredit_circuits::field::fr_from_dec;
 use zkcredit_services::server::Running;
 use zkcredit_services::verifier::VerifierConfig;
@@ -82,14 +84,18 @@ async fn request(l: &Lender) -> ProofRequest {
         .unwrap()
 }
 
-/// `who`'s proof answering `req` at `now` with origination index `j`.
-fn submission(e: &Env, who: &Borrower, req: &ProofRequest, now: u64, j: u64) -> Submission {
+/// `who`'s witness answering `req` at `now` (origination index 0).
+fn witness(e: &Env, who: &Borrower, req: &ProofRequest, now: u64) -> EligibilityWitness {
     let scope = fr_from_dec(&req.scope).unwrap();
     let context = fr_from_dec(&req.context).unwrap();
-    let mut w = e
-        .world
+    e.world
         .witness(who, limited(), now, scope, context)
-        .unwrap();
+        .unwrap()
+}
+
+/// `who`'s proof answering `req` at `now` with origination index `j`.
+fn submission(e: &Env, who: &Borrower, req: &ProofRequest, now: u64, j: u64) -> Submission {
+    let mut w = witness(e, who, req, now);
     w.origination_index = j;
     let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
     Submission {
@@ -106,12 +112,7 @@ async fn wallet_choice(
     req: &ProofRequest,
     now: u64,
 ) -> Result<u64, WalletError> {
-    let scope = fr_from_dec(&req.scope).unwrap();
-    let context = fr_from_dec(&req.context).unwrap();
-    let mut w = e
-        .world
-        .witness(who, limited(), now, scope, context)
-        .unwrap();
+    let mut w = witness(e, who, req, now);
     zkcredit_wallet::origination::choose_at_verifier(&l.client, req, &mut w).await?;
     Ok(w.origination_index)
 }

@@ -117,7 +117,7 @@ async fn three_replicas_on_one_postgres_accept_each_proof_exactly_once() {
             "SELECT string_agg(version::text, ',') FROM zkcredit_verifier.schema_migrations"
         )
         .unwrap(),
-        "1"
+        "1,2"
     );
     // One verifier: every replica has the id kept in the database.
     let mut ids = BTreeSet::new();

@@ -525,6 +525,21 @@ async fn story(
     Ok(())
 }
 
+/// The wallet picks its origination index asking the chain's `OriginationRegistry`
+/// (SPEC §6.10).
+async fn choose_on_chain(
+    d: &mut zkcredit_evm::pool::Deployment,
+    w: &mut EligibilityWitness,
+) -> Result<(), WalletError> {
+    zkcredit_wallet::origination::choose(w, |tag| {
+        let used = d
+            .origination_tag_used(&tag)
+            .map_err(|e| WalletError::Io(e.to_string()));
+        async move { used }
+    })
+    .await
+}
+
 async fn onchain(
     prover: &'static Prover,
     p: EligibilityParams,
@@ -584,13 +599,7 @@ async fn onchain(
     };
     let mut w = ana.gather(registry_client, &req, now, |_, _| {}).await?;
     // The wallet asks the chain which of its tags of this period are used (none yet).
-    zkcredit_wallet::origination::choose(&mut w, |tag| {
-        let used = d
-            .origination_tag_used(&tag)
-            .map_err(|e| WalletError::Io(e.to_string()));
-        async move { used }
-    })
-    .await?;
+    choose_on_chain(&mut d, &mut w).await?;
     let t = Instant::now();
     let witness = w.clone();
     let (proof, public) =
@@ -644,13 +653,7 @@ async fn onchain(
         ..req
     };
     let mut w2 = ana.gather(registry_client, &req2, now, |_, _| {}).await?;
-    let asked = zkcredit_wallet::origination::choose(&mut w2, |tag| {
-        let used = d
-            .origination_tag_used(&tag)
-            .map_err(|e| WalletError::Io(e.to_string()));
-        async move { used }
-    })
-    .await;
+    let asked = choose_on_chain(&mut d, &mut w2).await;
     let said = matches!(&asked, Err(WalletError::NewLoanLimitReached { .. }));
     ok &= said;
     println!(

@@ -37,6 +37,42 @@ fn tags_table(pg: bool) -> String {
     }
 }
 
+/// The scope of the request `nonce` if it is open at `now` (`not_found` otherwise): what
+/// both questions a wallet asks before proving check first.
+const OPEN_SCOPE: &str = "SELECT scope FROM requests WHERE nonce = $1 AND expiry > $2";
+
+fn no_open_request() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such open request")
+}
+
+fn open_scope_sqlite(
+    conn: &rusqlite::Connection,
+    nonce: &str,
+    now: i64,
+) -> Result<String, ApiError> {
+    conn.query_row(
+        &OPEN_SCOPE.replace('$', "?"),
+        rusqlite::params![nonce, now],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(db)?
+    .ok_or_else(no_open_request)
+}
+
+async fn open_scope_pg(
+    c: &deadpool_postgres::Object,
+    nonce: &str,
+    now: i64,
+) -> Result<String, ApiError> {
+    c.query_opt(OPEN_SCOPE, &[&nonce, &now])
+        .await
+        .map_err(pg)?
+        .ok_or_else(no_open_request)?
+        .try_get(0)
+        .map_err(pg)
+}
+
 impl VerifierDb {
     /// Whether `nullifier` is recorded in the scope of the request `nonce`, if that request
     /// is open at `now` (`not_found` otherwise).
@@ -46,21 +82,11 @@ impl VerifierDb {
         nullifier: String,
         now: i64,
     ) -> Result<bool, ApiError> {
-        const SCOPE: &str = "SELECT scope FROM requests WHERE nonce = $1 AND expiry > $2";
         const SEEN: &str = "SELECT 1 FROM nullifiers WHERE scope = $1 AND nullifier = $2";
-        let missing = || ApiError::new(ErrorCode::NotFound, "no such open request");
         match self {
             Self::Sqlite(s) => {
                 s.with(move |conn| {
-                    let scope: Option<String> = conn
-                        .query_row(
-                            &SCOPE.replace('$', "?"),
-                            rusqlite::params![nonce, now],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(db)?;
-                    let scope = scope.ok_or_else(missing)?;
+                    let scope = open_scope_sqlite(conn, &nonce, now)?;
                     conn.query_row(&SEEN.replace('$', "?"), [scope, nullifier], |_| Ok(()))
                         .optional()
                         .map(|r| r.is_some())
@@ -71,13 +97,7 @@ impl VerifierDb {
             Self::Postgres(p) => {
                 bounded(async move {
                     let c = p.client().await?;
-                    let scope: String = c
-                        .query_opt(SCOPE, &[&nonce, &now])
-                        .await
-                        .map_err(pg)?
-                        .ok_or_else(missing)?
-                        .try_get(0)
-                        .map_err(pg)?;
+                    let scope = open_scope_pg(&c, &nonce, now).await?;
                     let seen = c.query_opt(SEEN, &[&scope, &nullifier]).await.map_err(pg)?;
                     Ok(seen.is_some())
                 })
@@ -94,19 +114,10 @@ impl VerifierDb {
         tag: String,
         now: i64,
     ) -> Result<bool, ApiError> {
-        const OPEN: &str = "SELECT 1 FROM requests WHERE nonce = $1 AND expiry > $2";
-        let missing = || ApiError::new(ErrorCode::NotFound, "no such open request");
         match self {
             Self::Sqlite(s) => {
                 s.with(move |conn| {
-                    conn.query_row(
-                        &OPEN.replace('$', "?"),
-                        rusqlite::params![nonce, now],
-                        |_| Ok(()),
-                    )
-                    .optional()
-                    .map_err(db)?
-                    .ok_or_else(missing)?;
+                    open_scope_sqlite(conn, &nonce, now)?;
                     let q = format!("SELECT 1 FROM {} WHERE tag = ?1", tags_table(false));
                     conn.query_row(&q, [tag], |_| Ok(()))
                         .optional()
@@ -118,10 +129,7 @@ impl VerifierDb {
             Self::Postgres(p) => {
                 bounded(async move {
                     let c = p.client().await?;
-                    c.query_opt(OPEN, &[&nonce, &now])
-                        .await
-                        .map_err(pg)?
-                        .ok_or_else(missing)?;
+                    open_scope_pg(&c, &nonce, now).await?;
                     let q = format!("SELECT 1 FROM {} WHERE tag = $1", tags_table(true));
                     Ok(c.query_opt(&q, &[&tag]).await.map_err(pg)?.is_some())
                 })

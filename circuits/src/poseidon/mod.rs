@@ -14,6 +14,8 @@
 pub mod constraints;
 mod optimized;
 
+pub use optimized::Optimized;
+
 use crate::{CircuitError, Fr};
 use ark_ff::Field;
 use std::sync::OnceLock;
@@ -85,14 +87,19 @@ fn hash_width<const T: usize>(o: &optimized::Optimized, inputs: &[Fr]) -> Fr {
     s[0]
 }
 
+/// The optimised constants of `arity` (1..=12); `None` only if a width's matrices were
+/// singular, which circomlib's never are (then [`hash`] falls back to the textbook form).
+pub fn optimized(arity: usize) -> Result<Option<&'static Optimized>, CircuitError> {
+    let p = params(arity)?;
+    Ok(OPTIMIZED[arity - 1]
+        .get_or_init(|| optimized::Optimized::derive(p))
+        .as_ref())
+}
+
 /// `H(inputs…)`: circomlib Poseidon of `inputs.len()` inputs (1..=12).
 pub fn hash(inputs: &[Fr]) -> Result<Fr, CircuitError> {
     let n = inputs.len();
-    let p = params(n)?;
-    let Some(o) = OPTIMIZED[n - 1]
-        .get_or_init(|| optimized::Optimized::derive(p))
-        .as_ref()
-    else {
+    let Some(o) = optimized(n)? else {
         return hash_reference(inputs);
     };
     Ok(match n {

@@ -21,8 +21,9 @@ use super::Params;
 use crate::Fr;
 use ark_ff::{Field, One, Zero};
 
-/// One width's constants in the optimised form.
-pub(super) struct Optimized {
+/// One width's constants in the optimised form (read by the halo2 circuit's Poseidon, which
+/// runs the same optimised permutation as rows).
+pub struct Optimized {
     half: usize,
     partial: usize,
     /// Added to the state before the first round (`t`).
@@ -91,6 +92,40 @@ fn mat_mul(a: &Matrix, b: &Matrix) -> Matrix {
 }
 
 impl Optimized {
+    /// Full rounds in each half.
+    pub fn half(&self) -> usize {
+        self.half
+    }
+    /// Partial rounds.
+    pub fn partial(&self) -> usize {
+        self.partial
+    }
+    /// Added to the state before the first round (`t` constants).
+    pub fn first(&self) -> &[Fr] {
+        &self.first
+    }
+    /// Per full round in order (both halves), the `t` constants added after its S-boxes.
+    pub fn full(&self) -> &[Fr] {
+        &self.full
+    }
+    /// Per partial round, the scalar added to `s[0]` after its S-box.
+    pub fn partial_constants(&self) -> &[Fr] {
+        &self.partial_c
+    }
+    /// The MDS matrix `M`, row-major.
+    pub fn mds(&self) -> &[Fr] {
+        &self.m
+    }
+    /// `P = A'₀·M`, row-major: the mixing of the first half's last full round.
+    pub fn pre_sparse(&self) -> &[Fr] {
+        &self.p
+    }
+    /// Per partial round `2t − 1` values: the first row of its sparse matrix, then its first
+    /// column below the diagonal.
+    pub fn sparse(&self) -> &[Fr] {
+        &self.sparse
+    }
+
     /// Derives the optimised constants of `p` (`None` if a matrix is singular, which an
     /// MDS matrix and its square submatrices never are).
     pub(super) fn derive(p: &Params) -> Option<Self> {

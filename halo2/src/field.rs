@@ -30,7 +30,10 @@ mod tests {
         for _ in 0..100 {
             let (a, b) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
             assert_eq!(to_ark(&to_halo2(&a)), a);
-            assert_eq!(to_halo2(&(a * b + a)), to_halo2(&a) * to_halo2(&b) + to_halo2(&a));
+            assert_eq!(
+                to_halo2(&(a * b + a)),
+                to_halo2(&a) * to_halo2(&b) + to_halo2(&a)
+            );
         }
         assert_eq!(to_halo2(&-Fr::from(1u64)), -HFr::one());
     }

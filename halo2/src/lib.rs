@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod eligibility;
 pub mod error;
 pub mod field;
 pub mod gadgets;

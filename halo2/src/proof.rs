@@ -7,7 +7,7 @@
 //! (`BaseCircuitParams`, break points), kept in [`Keys`] for the prover.
 
 use crate::gadgets::{Cell, Rows};
-use crate::{Halo2Error, HFr};
+use crate::{HFr, Halo2Error};
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{BaseCircuitParams, CircuitBuilderStage};
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;

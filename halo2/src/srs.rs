@@ -10,7 +10,7 @@
 //! with any inconsistent power fails except with probability ≈ 1/r. Nothing here knows or
 //! makes a secret: production keys come only from a file.
 
-use crate::{Halo2Error, HFr};
+use crate::{HFr, Halo2Error};
 use ark_bn254::{Bn254, Fq, Fq2, G1Affine as AG1, G2Affine as AG2};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
@@ -75,16 +75,24 @@ fn sections(b: &[u8]) -> Result<Sections<'_>, Halo2Error> {
     let header = header.ok_or_else(|| bad("header", "no section 1"))?;
     let n8 = u32_at(header, 0).ok_or_else(|| bad("header", "truncated"))?;
     if n8 != 32 {
-        return Err(bad("header", format!("field of {n8} bytes, BN254's has 32")));
+        return Err(bad(
+            "header",
+            format!("field of {n8} bytes, BN254's has 32"),
+        ));
     }
-    let q = header.get(4..36).ok_or_else(|| bad("header", "truncated"))?;
+    let q = header
+        .get(4..36)
+        .ok_or_else(|| bad("header", "truncated"))?;
     let bn254_q = Fq::MODULUS.to_bytes_le();
     if q != bn254_q.as_slice() {
         return Err(bad("header", "the base field is not BN254's"));
     }
     let power = u32_at(header, 36).ok_or_else(|| bad("header", "truncated"))?;
     if power > 28 {
-        return Err(bad("header", format!("power {power} is above BN254's 2^28 domain")));
+        return Err(bad(
+            "header",
+            format!("power {power} is above BN254's 2^28 domain"),
+        ));
     }
     Ok(Sections {
         power,
@@ -92,7 +100,6 @@ fn sections(b: &[u8]) -> Result<Sections<'_>, Halo2Error> {
         tau_g2: g2.ok_or_else(|| bad("tauG2", "no section 3"))?,
     })
 }
-
 
 /// An element of Fq from 32 little-endian Montgomery-form bytes.
 fn fq_mont(b: &[u8]) -> Result<Fq, Halo2Error> {
@@ -234,8 +241,8 @@ pub fn params(p: &Powers) -> Result<ParamsKZG<Bn256>, Halo2Error> {
     }
     g2.write(&mut seed, SerdeFormat::RawBytes).map_err(io)?;
     s_g2.write(&mut seed, SerdeFormat::RawBytes).map_err(io)?;
-    let one = ParamsKZG::<Bn256>::read_custom(&mut seed.as_slice(), SerdeFormat::RawBytes)
-        .map_err(io)?;
+    let one =
+        ParamsKZG::<Bn256>::read_custom(&mut seed.as_slice(), SerdeFormat::RawBytes).map_err(io)?;
     Ok(one.from_parts(k, g, None, g2, s_g2))
 }
 

@@ -6,7 +6,7 @@ use crate::gadgets::imt::{lookup, LookupCells};
 use crate::gadgets::poseidon::hash;
 use crate::gadgets::{Cell, Rows};
 use crate::proof::Statement;
-use crate::{Halo2Error, HFr};
+use crate::{HFr, Halo2Error};
 use zkcredit_circuits::eligibility::Rule;
 use zkcredit_circuits::imt::LookupWitness;
 use zkcredit_circuits::statements::Subject;

@@ -8,7 +8,7 @@
 use super::poseidon::hash;
 use super::{Cell, Rows};
 use crate::field::to_halo2;
-use crate::{Halo2Error, HFr};
+use crate::{HFr, Halo2Error};
 use halo2_base::QuantumCell::Constant;
 use zkcredit_circuits::imt::{path_len, LookupWitness};
 use zkcredit_circuits::tags::KEY_BITS;
@@ -27,7 +27,11 @@ pub struct LookupCells {
 
 impl LookupCells {
     /// Assigns `w` for a tree of `depth` (a path of another length is refused).
-    pub fn assign(rows: &mut Rows<'_>, w: &LookupWitness, depth: usize) -> Result<Self, Halo2Error> {
+    pub fn assign(
+        rows: &mut Rows<'_>,
+        w: &LookupWitness,
+        depth: usize,
+    ) -> Result<Self, Halo2Error> {
         if w.siblings.len() != path_len(depth) {
             return Err(Halo2Error::Shape(format!(
                 "path of {} siblings, circuit depth is {depth}",
@@ -49,7 +53,11 @@ impl LookupCells {
             rows.witness(to_halo2(&values[2])),
             rows.witness(to_halo2(&salt)),
         ];
-        let siblings = w.siblings.iter().map(|s| rows.witness(to_halo2(s))).collect();
+        let siblings = w
+            .siblings
+            .iter()
+            .map(|s| rows.witness(to_halo2(s)))
+            .collect();
         Ok(Self {
             index_bits,
             leaf,

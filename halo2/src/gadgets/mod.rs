@@ -16,8 +16,8 @@ pub mod poseidon;
 pub(crate) mod testing;
 
 use crate::HFr;
-use halo2_base::halo2_proofs::halo2curves::ff::Field as _;
 use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::halo2_proofs::halo2curves::ff::Field as _;
 use halo2_base::{AssignedValue, Context, QuantumCell};
 use zkcredit_circuits::eligibility::Rule;
 
@@ -122,6 +122,16 @@ impl<'a> Rows<'a> {
     /// `a ∧ b` for Boolean cells.
     pub fn and(&mut self, a: Cell, b: Cell) -> Cell {
         self.range.gate().and(self.ctx, a, b)
+    }
+
+    /// `a ∨ b` for Boolean cells.
+    pub fn or(&mut self, a: Cell, b: Cell) -> Cell {
+        self.range.gate().or(self.ctx, a, b)
+    }
+
+    /// `sel ? a : b` for a Boolean `sel`.
+    pub fn select(&mut self, a: Cell, b: Cell, sel: Cell) -> Cell {
+        self.range.gate().select(self.ctx, a, b, sel)
     }
 
     /// `¬a` for a Boolean cell.

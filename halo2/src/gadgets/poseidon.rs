@@ -9,7 +9,7 @@
 
 use super::{Cell, Rows};
 use crate::field::to_halo2;
-use crate::{Halo2Error, HFr};
+use crate::{HFr, Halo2Error};
 use halo2_base::QuantumCell::{self, Constant, Existing};
 use zkcredit_circuits::poseidon::{optimized, Optimized};
 use zkcredit_circuits::Fr;
@@ -25,7 +25,9 @@ fn mix(rows: &mut Rows<'_>, a: &[Fr], y: &[Cell], c: Option<&[Fr]>) -> Vec<Cell>
     let t = y.len();
     a.chunks_exact(t)
         .map(|row| {
-            let k: Fr = c.map_or(Fr::from(0u64), |c| row.iter().zip(c).map(|(m, c)| *m * c).sum());
+            let k: Fr = c.map_or(Fr::from(0u64), |c| {
+                row.iter().zip(c).map(|(m, c)| *m * c).sum()
+            });
             let mut xs: Vec<QuantumCell<HFr>> = y.iter().map(|c| Existing(*c)).collect();
             let mut ms: Vec<QuantumCell<HFr>> = row.iter().map(|m| Constant(to_halo2(m))).collect();
             xs.push(Constant(HFr::from(1u64)));

@@ -1,6 +1,7 @@
-//! Shared by the soundness suites (`eligibility_soundness.rs`, `model_soundness.rs`): the
-//! world, the witness, and the assertions that the native twin and the circuit agree and
-//! name the same failing [`Rule`].
+//! Shared by the soundness suites (`eligibility_soundness.rs`, `model_soundness.rs`,
+//! `origination_soundness.rs`): the world, the witness, and the assertions that the native
+//! twin and **both** circuits — the Groth16 R1CS and the halo2 circuit (SPEC §11, under
+//! halo2's `MockProver`) — agree and name the same failing [`Rule`].
 #![allow(dead_code, unused_imports)]
 
 pub use ark_relations::gr1cs::{
@@ -20,6 +21,16 @@ pub const P: EligibilityParams = EligibilityParams {
     depth: 16,
 };
 pub const NOW: u64 = 1_790_000_000;
+/// Rows (2^K) and lookup bits of the halo2 circuit at [`P`].
+pub const HALO2_K: u32 = 15;
+pub const HALO2_LOOKUP_BITS: usize = 14;
+
+/// The halo2 circuit's verdict under `MockProver`: whether every constraint holds, and the
+/// rule of the first `enforce_*` the witness breaks.
+pub fn halo2_verdict(w: &EligibilityWitness, public: PublicInputs) -> (bool, Option<Rule>) {
+    let e = zkcredit_halo2::eligibility::Eligibility::with_public(P, w.clone(), public);
+    zkcredit_halo2::proof::mock(HALO2_K, HALO2_LOOKUP_BITS, &e).unwrap()
+}
 pub const DAY: u64 = 86_400;
 /// The example policy's `min_kyc_age`.
 pub const KYC_AGE: u64 = zkcredit_testkit::scenario::EXAMPLE_MIN_KYC_AGE;
@@ -65,6 +76,16 @@ pub fn satisfied_with(w: &EligibilityWitness, public: PublicInputs) -> bool {
         circuit,
         native.is_ok(),
         "circuit and native twin disagree: {native:?}"
+    );
+    let (halo2, violated) = halo2_verdict(w, public);
+    assert_eq!(
+        halo2, circuit,
+        "the halo2 and Groth16 circuits disagree (halo2 names {violated:?}): {native:?}"
+    );
+    assert_eq!(
+        violated.is_none(),
+        halo2,
+        "halo2: the rows and the rule check disagree"
     );
     circuit
 }
@@ -130,6 +151,11 @@ pub fn assert_fails_in_with(
         }
         other => panic!("native twin: expected a {rule:?} failure, got {other:?}"),
     }
+    assert_eq!(
+        halo2_verdict(w, public),
+        (false, Some(rule)),
+        "halo2: MockProver must refuse the witness and name {rule:?}"
+    );
     let trace = first_unsatisfied(w, public)
         .unwrap_or_else(|| panic!("circuit accepted a witness violating {rule:?}"));
     assert_eq!(

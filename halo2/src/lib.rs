@@ -29,5 +29,11 @@ pub mod srs;
 pub mod statements;
 
 pub use error::Halo2Error;
+/// The halo2 types a caller needs beside this crate's (KZG parameters, keys).
+pub mod halo2_proofs_reexport {
+    pub use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+    pub use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey};
+    pub use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
+}
 /// The scalar field of the halo2 circuits (BN254's `Fr`, halo2curves' type).
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr as HFr;

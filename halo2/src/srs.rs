@@ -303,3 +303,87 @@ pub fn insecure_test_ptau(power: u32, tau: ark_bn254::Fr) -> Vec<u8> {
 
 /// The scalar `τ` is never needed again; `HFr` is re-exported for callers' instances.
 pub type Scalar = HFr;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tau() -> ark_bn254::Fr {
+        ark_bn254::Fr::from(0x5eed_u64)
+    }
+
+    /// Replaces G1 power `i` of a file written by [`insecure_test_ptau`] with `p`.
+    fn with_g1(mut file: Vec<u8>, i: usize, p: AG1) -> Vec<u8> {
+        let at = 80 + i * 64;
+        let mut b = Vec::new();
+        for c in [p.x, p.y] {
+            for l in c.0 .0 {
+                b.extend_from_slice(&l.to_le_bytes());
+            }
+        }
+        file[at..at + 64].copy_from_slice(&b);
+        file
+    }
+
+    #[test]
+    fn consistent_powers_are_read_and_convert() {
+        let file = insecure_test_ptau(6, tau());
+        let p = read_powers(&file, 5).unwrap();
+        assert_eq!(p.g1.len(), 32);
+        assert_eq!(p.file_power, 6);
+        assert_eq!(
+            p.g1[3],
+            (AG1::generator() * tau() * tau() * tau()).into_affine()
+        );
+        let kzg = params(&p).unwrap();
+        use halo2_base::halo2_proofs::poly::commitment::Params;
+        assert_eq!(kzg.k(), 5);
+    }
+
+    #[test]
+    fn a_power_of_another_secret_is_refused() {
+        let file = insecure_test_ptau(5, tau());
+        for i in [1usize, 7, 31] {
+            let p = read_powers(&file, 5).unwrap().g1[i];
+            let doubled = (p + p).into_affine();
+            assert!(
+                matches!(
+                    read_powers(&with_g1(file.clone(), i, doubled), 5),
+                    Err(Halo2Error::SrsInconsistent(_))
+                ),
+                "power {i}"
+            );
+        }
+        // Beyond the powers the circuit uses, a damaged power does not matter.
+        let p = read_powers(&file, 5).unwrap().g1[1];
+        assert!(read_powers(&with_g1(file.clone(), 40, p), 5).is_ok());
+        // The first power must be the generator.
+        let two = (AG1::generator() + AG1::generator()).into_affine();
+        assert!(matches!(
+            read_powers(&with_g1(file, 0, two), 5),
+            Err(Halo2Error::SrsInconsistent(_))
+        ));
+    }
+
+    #[test]
+    fn another_field_or_a_damaged_table_is_refused() {
+        let mut file = insecure_test_ptau(3, tau());
+        file[12 + 12 + 4] ^= 1; // the modulus
+        assert!(matches!(
+            read_powers(&file, 3),
+            Err(Halo2Error::Srs { what: "header", .. })
+        ));
+        let file = insecure_test_ptau(3, tau());
+        // section 2's size made to run past the end
+        let mut long = file.clone();
+        long[72..80].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(read_powers(&long, 3), Err(Halo2Error::Srs { .. })));
+        // an off-curve G1 power
+        let mut off = file;
+        off[80 + 2 * 64] ^= 1;
+        assert!(matches!(
+            read_powers(&off, 3),
+            Err(Halo2Error::Srs { what: "tauG1", .. })
+        ));
+    }
+}

@@ -24,6 +24,7 @@ pub mod eligibility;
 pub mod error;
 pub mod field;
 pub mod gadgets;
+pub mod keys;
 pub mod proof;
 pub mod srs;
 pub mod statements;

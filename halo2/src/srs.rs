@@ -10,7 +10,7 @@
 //! with any inconsistent power fails except with probability ≈ 1/r. Nothing here knows or
 //! makes a secret: production keys come only from a file.
 
-use crate::{HFr, Halo2Error};
+use crate::Halo2Error;
 use ark_bn254::{Bn254, Fq, Fq2, G1Affine as AG1, G2Affine as AG2};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
@@ -258,32 +258,49 @@ pub fn load(path: &Path, k: u32) -> Result<ParamsKZG<Bn256>, Halo2Error> {
     params(&read_powers(&bytes, k)?)
 }
 
-/// Writes a `.ptau` file (sections 1–3 only) for a **known** `τ`: tests only, so that a
-/// test can make a small SRS without running a ceremony. Never used by production code.
+/// The published seed of the **insecure** development powers of tau: anyone can compute
+/// its `τ` and forge proofs for keys made from it (development, tests and benchmarks only;
+/// the CLI refuses it without `--insecure-dev-keys`).
+pub const DEV_SEED: &str = "zkcredit insecure development powers of tau v1";
+
+/// The `τ` of [`DEV_SEED`].
+pub fn dev_tau() -> ark_bn254::Fr {
+    use sha2::{Digest, Sha256};
+    ark_bn254::Fr::from_le_bytes_mod_order(&Sha256::digest(DEV_SEED.as_bytes()))
+}
+
+/// Writes a `.ptau` file (sections 1–3, snarkjs's layout) for a **known** `τ`: the
+/// insecure development file ([`dev_tau`]) and tests. Never a production SRS.
 #[doc(hidden)]
 pub fn insecure_test_ptau(power: u32, tau: ark_bn254::Fr) -> Vec<u8> {
+    use ark_ec::scalar_mul::BatchMulPreprocessing;
     let n = 1usize << power;
     let mont = |x: &Fq, out: &mut Vec<u8>| {
         for l in x.0 .0 {
             out.extend_from_slice(&l.to_le_bytes());
         }
     };
-    let mut g1 = Vec::new();
+    let mut powers = Vec::with_capacity(2 * n - 1);
     let mut t = ark_bn254::Fr::from(1u64);
     for _ in 0..(2 * n - 1) {
-        let p = (AG1::generator() * t).into_affine();
-        mont(&p.x, &mut g1);
-        mont(&p.y, &mut g1);
+        powers.push(t);
         t *= tau;
     }
-    let mut g2 = Vec::new();
-    let mut t = ark_bn254::Fr::from(1u64);
-    for _ in 0..n {
-        let p = (AG2::generator() * t).into_affine();
+    let g1_table = BatchMulPreprocessing::new(
+        ark_bn254::G1Projective::from(AG1::generator()),
+        powers.len(),
+    );
+    let mut g1 = Vec::with_capacity(powers.len() * 64);
+    for p in g1_table.batch_mul(&powers) {
+        mont(&p.x, &mut g1);
+        mont(&p.y, &mut g1);
+    }
+    let g2_table = BatchMulPreprocessing::new(ark_bn254::G2Projective::from(AG2::generator()), n);
+    let mut g2 = Vec::with_capacity(n * 128);
+    for p in g2_table.batch_mul(&powers[..n]) {
         for c in [p.x.c0, p.x.c1, p.y.c0, p.y.c1] {
             mont(&c, &mut g2);
         }
-        t *= tau;
     }
     let mut header = Vec::new();
     header.extend_from_slice(&32u32.to_le_bytes());
@@ -301,8 +318,75 @@ pub fn insecure_test_ptau(power: u32, tau: ark_bn254::Fr) -> Vec<u8> {
     out
 }
 
-/// The scalar `τ` is never needed again; `HFr` is re-exported for callers' instances.
-pub type Scalar = HFr;
+/// The parameters a verifier needs (`G1`, `G2`, `τ·G2` and the size): verification reads
+/// nothing else of the SRS (SHPLONK does not commit to instances).
+pub fn verifier_params(
+    k: u32,
+    g: G1Affine,
+    g2: G2Affine,
+    s_g2: G2Affine,
+) -> Result<ParamsKZG<Bn256>, Halo2Error> {
+    let one = one_point_params(g, g2, s_g2)?;
+    Ok(one.from_parts(k, vec![g], Some(vec![g]), g2, s_g2))
+}
+
+fn one_point_params(
+    g: G1Affine,
+    g2: G2Affine,
+    s_g2: G2Affine,
+) -> Result<ParamsKZG<Bn256>, Halo2Error> {
+    use halo2_base::halo2_proofs::SerdeCurveAffine;
+    let io = |e: std::io::Error| Halo2Error::Io {
+        what: "KZG parameters".into(),
+        source: e,
+    };
+    let mut seed = Vec::new();
+    seed.extend_from_slice(&0u32.to_le_bytes());
+    for pt in [g, g] {
+        pt.write(&mut seed, SerdeFormat::RawBytes).map_err(io)?;
+    }
+    g2.write(&mut seed, SerdeFormat::RawBytes).map_err(io)?;
+    s_g2.write(&mut seed, SerdeFormat::RawBytes).map_err(io)?;
+    ParamsKZG::<Bn256>::read_custom(&mut seed.as_slice(), SerdeFormat::RawBytes).map_err(io)
+}
+
+/// [`load`] through a cache: the converted parameters (with the Lagrange-basis points, whose
+/// computation from the file is an FFT over curve points, about a minute at `2^17`) are kept
+/// in `cache` under the sha256 of the file and `k`, and read back on later calls.
+pub fn load_cached(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256>, Halo2Error> {
+    use sha2::{Digest, Sha256};
+    let io = |what: String| {
+        move |e: std::io::Error| Halo2Error::Io {
+            what: what.clone(),
+            source: e,
+        }
+    };
+    let bytes = std::fs::read(path).map_err(io(format!("powers of tau {}", path.display())))?;
+    let digest = hex::encode(&Sha256::digest(&bytes)[..8]);
+    let file = cache.join(format!("srs-{digest}-k{k}.bin"));
+    if let Ok(f) = std::fs::File::open(&file) {
+        let mut r = std::io::BufReader::new(f);
+        if let Ok(p) = ParamsKZG::<Bn256>::read_custom(&mut r, SerdeFormat::RawBytes) {
+            use halo2_base::halo2_proofs::poly::commitment::Params;
+            if p.k() == k {
+                return Ok(p);
+            }
+        }
+    }
+    let params = params(&read_powers(&bytes, k)?)?;
+    std::fs::create_dir_all(cache).map_err(io(format!("cache {}", cache.display())))?;
+    let tmp = file.with_extension("tmp");
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(&tmp).map_err(io(format!("{}", tmp.display())))?,
+    );
+    params
+        .write_custom(&mut w, SerdeFormat::RawBytes)
+        .and_then(|_| std::io::Write::flush(&mut w))
+        .map_err(io(format!("{}", tmp.display())))?;
+    drop(w);
+    std::fs::rename(&tmp, &file).map_err(io(format!("{}", file.display())))?;
+    Ok(params)
+}
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ use zkcredit_circuits::imt::IndexedMerkleTree;
 use zkcredit_circuits::statements::{subject_commitment, FraudOnlyCircuit, Subject};
 use zkcredit_circuits::{CircuitError, Fr};
 use zkcredit_halo2::field::to_halo2;
+use zkcredit_halo2::keys::{read_pk, write_pk, VkFile};
 use zkcredit_halo2::proof::{keygen, mock, prove, prove_forced, verify};
 use zkcredit_halo2::srs;
 use zkcredit_halo2::statements::FraudOnly;
@@ -140,4 +141,48 @@ fn a_real_proof_verifies_and_a_false_one_does_not() {
     ));
     let (forced, public) = prove_forced(&params, &keys, &listed).unwrap();
     assert!(verify(&params, keys.vk(), &forced, &public).is_err());
+}
+
+#[test]
+fn key_files_round_trip_and_verify_without_the_srs() {
+    let ptau = srs::insecure_test_ptau(K, Fr::from(5u64));
+    let params = srs::params(&srs::read_powers(&ptau, K).unwrap()).unwrap();
+    let t = tree();
+    let honest = statement(&t, Fr::from(5_000_001u64));
+    let keys = keygen(&params, LOOKUP_BITS, &honest).unwrap();
+    // The verifying-key file: self-contained, one SRS point in G1.
+    let file = VkFile::new("fraud_only_d32", &keys, &params).unwrap();
+    let text = file.to_json();
+    let back = VkFile::from_json(&text).unwrap();
+    assert_eq!(back.to_json(), text);
+    assert_eq!(back.digest(), file.digest());
+    // The proving-key cache.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fraud.pk");
+    write_pk(&path, &keys).unwrap();
+    let cached = read_pk(&path).unwrap();
+    let (proof, public) = prove(&params, &cached, &honest).unwrap();
+    verify(&back.params, &back.vk, &proof, &public).unwrap();
+    let mut p = public.clone();
+    p[1] += zkcredit_halo2::HFr::from(1u64);
+    assert!(verify(&back.params, &back.vk, &proof, &p).is_err());
+    // Keys are deterministic: the same SRS and circuit give the same verifying key.
+    let again = keygen(&params, LOOKUP_BITS, &statement(&t, Fr::from(1u64))).unwrap();
+    assert_eq!(
+        VkFile::new("fraud_only_d32", &again, &params)
+            .unwrap()
+            .digest(),
+        file.digest()
+    );
+    // Another SRS gives another key, which refuses the proof.
+    let other =
+        srs::params(&srs::read_powers(&srs::insecure_test_ptau(K, Fr::from(6u64)), K).unwrap())
+            .unwrap();
+    let other_keys = keygen(&other, LOOKUP_BITS, &honest).unwrap();
+    let other_file = VkFile::new("fraud_only_d32", &other_keys, &other).unwrap();
+    assert_ne!(other_file.digest(), file.digest());
+    assert!(verify(&other_file.params, &other_file.vk, &proof, &public).is_err());
+    // Damaged files are refused with a message.
+    assert!(VkFile::from_json(&text.replace("halo2-kzg", "groth16")).is_err());
+    assert!(VkFile::from_json("{}").is_err());
 }

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod proof;
 pub mod srs;
 pub mod statements;
+pub mod system;
 
 pub use error::Halo2Error;
 /// The halo2 types a caller needs beside this crate's (KZG parameters, keys).

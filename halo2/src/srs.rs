@@ -352,8 +352,13 @@ fn one_point_params(
 
 /// [`load`] through a cache: the converted parameters (with the Lagrange-basis points, whose
 /// computation from the file is an FFT over curve points, about a minute at `2^17`) are kept
-/// in `cache` under the sha256 of the file and `k`, and read back on later calls.
-pub fn load_cached(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256>, Halo2Error> {
+/// in `cache` under the sha256 of the file and `k`, and read back on later calls. Returns
+/// the parameters and the file's short digest (16 hex digits).
+pub fn load_cached(
+    path: &Path,
+    k: u32,
+    cache: &Path,
+) -> Result<(ParamsKZG<Bn256>, String), Halo2Error> {
     use sha2::{Digest, Sha256};
     let io = |what: String| {
         move |e: std::io::Error| Halo2Error::Io {
@@ -369,7 +374,7 @@ pub fn load_cached(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256>
         if let Ok(p) = ParamsKZG::<Bn256>::read_custom(&mut r, SerdeFormat::RawBytes) {
             use halo2_base::halo2_proofs::poly::commitment::Params;
             if p.k() == k {
-                return Ok(p);
+                return Ok((p, digest));
             }
         }
     }
@@ -385,7 +390,7 @@ pub fn load_cached(path: &Path, k: u32, cache: &Path) -> Result<ParamsKZG<Bn256>
         .map_err(io(format!("{}", tmp.display())))?;
     drop(w);
     std::fs::rename(&tmp, &file).map_err(io(format!("{}", file.display())))?;
-    Ok(params)
+    Ok((params, digest))
 }
 
 #[cfg(test)]

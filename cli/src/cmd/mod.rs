@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_identical;
 pub mod ceremony;
 pub mod demo;
+pub mod halo2;
 pub mod import;
 pub mod model;
 pub mod prove;
@@ -65,6 +66,9 @@ pub enum CliError {
     /// The lender refused (exit 1).
     #[error("REFUSED: {0}")]
     Refused(String),
+    /// A halo2 proof does not verify (exit 1).
+    #[error("proof is INVALID: {0}")]
+    InvalidHalo2(zkcredit_halo2::Halo2Error),
 }
 
 /// The exit codes of every command (README "Exit codes").
@@ -87,7 +91,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         use zkcredit_wallet::WalletError as W;
         match self {
-            CliError::Invalid(_) | CliError::Refused(_) => EXIT_REFUSED,
+            CliError::Invalid(_) | CliError::Refused(_) | CliError::InvalidHalo2(_) => EXIT_REFUSED,
             CliError::Client(e) | CliError::Wallet(W::Client(e)) if unavailable(e) => {
                 EXIT_UNAVAILABLE
             }

@@ -63,6 +63,12 @@ pub struct ProveArgs {
     /// Where proving keys are cached (default: `<params>/cache`).
     #[arg(long)]
     cache: Option<PathBuf>,
+    /// The proof system (SPEC §11).
+    #[arg(long, value_enum, default_value = "groth16")]
+    system: super::halo2::ProofSystem,
+    /// halo2: the phase-1 powers-of-tau file; without it, the INSECURE development one.
+    #[arg(long)]
+    ptau: Option<PathBuf>,
 }
 
 impl ProveArgs {
@@ -122,6 +128,22 @@ pub fn gen_witness(a: GenWitnessArgs) -> Result<(), CliError> {
 
 /// Runs `zkcredit prove`.
 pub fn prove(a: ProveArgs) -> Result<(), CliError> {
+    if a.system == super::halo2::ProofSystem::Halo2 {
+        let Some(witness) = &a.witness else {
+            return Err(CliError::Usage(
+                "--system halo2 proves one --witness FILE (no --batch yet)".into(),
+            ));
+        };
+        let cache = match &a.cache {
+            Some(c) => c.clone(),
+            None => a
+                .params
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("params"))
+                .join("cache"),
+        };
+        return super::halo2::prove(witness, a.ptau.as_deref(), &cache, &a.out);
+    }
     match (&a.witness, &a.batch) {
         (Some(witness), None) => {
             let (id, p, w) = WitnessFile::read(witness)?;

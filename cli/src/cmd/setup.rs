@@ -27,6 +27,13 @@ pub struct SetupArgs {
     /// Only check that the development verifying key equals the committed one.
     #[arg(long)]
     check: bool,
+    /// The proof system (`halo2`: keys from a powers-of-tau file, no ceremony; SPEC §11).
+    #[arg(long, value_enum, default_value = "groth16")]
+    system: super::halo2::ProofSystem,
+    /// halo2: the phase-1 powers-of-tau file (`.ptau`); without it, the INSECURE
+    /// development powers of tau.
+    #[arg(long)]
+    ptau: Option<PathBuf>,
 }
 
 /// `zkcredit gen-contracts`.
@@ -50,6 +57,9 @@ pub struct GenContractsArgs {
 
 /// Runs `zkcredit setup`.
 pub fn setup(a: SetupArgs) -> Result<(), CliError> {
+    if a.system == super::halo2::ProofSystem::Halo2 {
+        return super::halo2::setup(&a.circuit, a.ptau.as_deref(), &a.params, &a.cache, a.check);
+    }
     let id = CircuitId::parse(&a.circuit)?;
     let name = id.name();
     let files = VkFiles::new(&a.params, &name);

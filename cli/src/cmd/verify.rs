@@ -28,10 +28,16 @@ pub struct VerifyArgs {
     /// Accept an INSECURE development verifying key (anyone can forge proofs for it).
     #[arg(long)]
     insecure_dev_keys: bool,
+    /// The proof system (`halo2`: `--vk` is a `<circuit>.halo2.vk.json`; SPEC §11).
+    #[arg(long, value_enum, default_value = "groth16")]
+    system: super::halo2::ProofSystem,
 }
 
 /// Runs `zkcredit verify`: exit 0 valid, 1 invalid, 2 bad input.
 pub fn verify(a: VerifyArgs) -> Result<(), CliError> {
+    if a.system == super::halo2::ProofSystem::Halo2 {
+        return super::halo2::verify(&a.proof, &a.public, &a.vk, a.insecure_dev_keys);
+    }
     let vk = parse_vk(&read_text(&a.vk)?)?;
     if super::check_vk(&a.circuit, &vk, a.insecure_dev_keys, "verify")? {
         eprintln!("warning: INSECURE development verifying key (--insecure-dev-keys): anyone can forge proofs it accepts");

@@ -151,8 +151,11 @@ error_codes! {
     NowOutOfSkew = (422, "now_out_of_skew", "the proof's time is outside the accepted skew"),
     /// The registry root is neither current nor recent.
     UnknownRegistryRoot = (422, "unknown_registry_root", "the registry root is neither current nor recent"),
-    /// The Groth16 check failed.
-    InvalidProof = (422, "invalid_proof", "the Groth16 check failed"),
+    /// The proof does not verify (the Groth16 pairing check or the halo2 KZG check failed).
+    InvalidProof = (422, "invalid_proof", "the proof does not verify"),
+    /// The submission's proof system is not one this verifier is configured for, or its
+    /// proof is not in that system's layout (spec §11).
+    ProofSystemNotAccepted = (400, "proof_system_not_accepted", "this verifier does not accept proofs of this system, or the proof is not in its layout"),
     /// The person already applied in this scope.
     NullifierReused = (409, "nullifier_reused", "this person already applied in this scope"),
     /// The proof's origination tag is recorded: the borrower reached the policy's limit of

@@ -125,14 +125,109 @@ pub struct ProofRequest {
     pub period: u64,
 }
 
-/// A proof submission (snarkjs layouts).
+/// The proof system of a submission (spec §11).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub enum ProofSystem {
+    /// Groth16 over BN254 (the default when absent).
+    #[default]
+    #[serde(rename = "groth16")]
+    Groth16,
+    /// halo2 with KZG over BN254 (SHPLONK, Blake2b transcript).
+    #[serde(rename = "halo2-kzg")]
+    Halo2Kzg,
+}
+
+impl ProofSystem {
+    /// Groth16 (serialised by omission).
+    pub fn is_groth16(&self) -> bool {
+        *self == ProofSystem::Groth16
+    }
+
+    /// The name in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProofSystem::Groth16 => "groth16",
+            ProofSystem::Halo2Kzg => "halo2-kzg",
+        }
+    }
+}
+
+/// A halo2 proof: `{"system": "halo2-kzg", "proof": "<hex>"}` (what `zkcredit prove
+/// --system halo2` writes).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Halo2ProofJson {
+    /// `halo2-kzg`.
+    pub system: String,
+    /// The proof bytes, hex (at most 64 KiB of bytes).
+    pub proof: String,
+}
+
+/// The proof of a submission, in its system's layout.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SubmittedProof {
+    /// snarkjs's `proof.json`.
+    Groth16(ProofJson),
+    /// [`Halo2ProofJson`].
+    Halo2(Halo2ProofJson),
+}
+
+impl SubmittedProof {
+    /// The Groth16 proof, if this is one.
+    pub fn groth16(&self) -> Option<&ProofJson> {
+        match self {
+            SubmittedProof::Groth16(p) => Some(p),
+            SubmittedProof::Halo2(_) => None,
+        }
+    }
+
+    /// The Groth16 proof, mutably (tests that tamper with it).
+    pub fn groth16_mut(&mut self) -> Option<&mut ProofJson> {
+        match self {
+            SubmittedProof::Groth16(p) => Some(p),
+            SubmittedProof::Halo2(_) => None,
+        }
+    }
+}
+
+impl From<ProofJson> for SubmittedProof {
+    fn from(p: ProofJson) -> Self {
+        SubmittedProof::Groth16(p)
+    }
+}
+
+/// A proof submission.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
-    /// `proof.json`.
-    pub proof: ProofJson,
+    /// The proof system; absent means `groth16` (spec §11).
+    #[serde(default, skip_serializing_if = "ProofSystem::is_groth16")]
+    pub proof_system: ProofSystem,
+    /// `proof.json` (snarkjs's layout for Groth16, [`Halo2ProofJson`] for halo2).
+    pub proof: SubmittedProof,
     /// `public.json`: the seven public signals.
     pub public_signals: Vec<String>,
+}
+
+impl Submission {
+    /// A Groth16 submission.
+    pub fn groth16(proof: ProofJson, public_signals: Vec<String>) -> Self {
+        Self {
+            proof_system: ProofSystem::Groth16,
+            proof: proof.into(),
+            public_signals,
+        }
+    }
+
+    /// A halo2 submission.
+    pub fn halo2(proof: Halo2ProofJson, public_signals: Vec<String>) -> Self {
+        Self {
+            proof_system: ProofSystem::Halo2Kzg,
+            proof: SubmittedProof::Halo2(proof),
+            public_signals,
+        }
+    }
 }
 
 /// `POST /v1/verify` success.
@@ -254,10 +349,11 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/verify",
-        summary: "Verify {proof, public_signals} (snarkjs layouts) and record the nullifier",
+        summary: "Verify {proof_system?, proof, public_signals} (Groth16 in snarkjs layouts, or halo2-kzg when the verifier is configured for it) and record the nullifier",
         auth: Auth::None,
         errors: &[
             E::BadField, E::BadPoint, E::BadPublicSignals, E::Malformed, E::MalformedJson, E::InvalidBody,
+            E::ProofSystemNotAccepted,
             E::UnknownRequest, E::RequestExpired, E::PolicyMismatch, E::ScopeMismatch, E::NowOutOfSkew,
             E::UnknownRegistryRoot, E::InvalidProof, E::NullifierReused, E::OriginationLimitReached, E::RequestAlreadyUsed, E::AlreadyAccepted,
             E::RegistryUnavailable, E::RegistryUntrusted, E::RegistrySlotsMismatch,
@@ -271,7 +367,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/verify/batch",
-        summary: "Verify up to 256 submissions with one random linear combination; one result per item (each refusal carries its code)",
+        summary: "Verify up to 256 submissions (Groth16 ones with one random linear combination, halo2 ones one by one); one result per item (each refusal carries its code)",
         auth: Auth::None,
         errors: &[E::BadBatchSize, E::MalformedJson, E::InvalidBody, E::DatabaseUnavailable],
         params: &[],

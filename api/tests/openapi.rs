@@ -510,23 +510,23 @@ fn verifier_and_issuer_values_match_their_schemas() {
         &req,
         &keys,
     );
-    let sub = verifier::Submission {
-        proof: zkcredit_verifier::snarkjs::ProofJson {
+    let sub = verifier::Submission::groth16(
+        zkcredit_verifier::snarkjs::ProofJson {
             pi_a: vec!["1".into(), "2".into(), "1".into()],
             pi_b: vec![vec!["1".into(), "0".into()]; 3],
             pi_c: vec!["1".into(), "2".into(), "1".into()],
             protocol: "groth16".into(),
             curve: "bn128".into(),
         },
-        public_signals: vec!["0".into(); zkcredit_circuits::eligibility::NUM_PUBLIC_INPUTS],
-    };
+        vec!["0".into(); zkcredit_circuits::eligibility::NUM_PUBLIC_INPUTS],
+    );
     request(&doc, request_schema(&doc, "post", "/v1/verify"), &sub);
     let refused = verifier::BatchResult {
         index: 0,
         accepted: false,
         nullifier: None,
         code: Some("invalid_proof".into()),
-        message: Some("the Groth16 check failed".into()),
+        message: Some("the proof does not verify".into()),
     };
     let s = response_schema(&doc, "post", "/v1/verify/batch");
     let v = serde_json::to_value(vec![refused]).unwrap();

@@ -100,10 +100,10 @@ async fn services_as_processes_survive_kill_9() {
         .unwrap();
     let prover = CircuitId::Eligibility(P).insecure_dev_prover().unwrap();
     let (proof, public) = zkcredit_prover::prove_eligibility(&prover, P, w).unwrap();
-    let sub = Submission {
-        proof: ProofJson::from_proof(&proof),
-        public_signals: public_to_json(&public.to_vec()),
-    };
+    let sub = Submission::groth16(
+        ProofJson::from_proof(&proof),
+        public_to_json(&public.to_vec()),
+    );
     lender.verify(&sub).await.unwrap();
 
     // kill -9 the verifier right after it answered, restart on the same data directory.

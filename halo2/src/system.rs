@@ -157,6 +157,15 @@ impl Halo2Prover {
         self.params.k()
     }
 
+    /// Advice columns (all phases) and lookup-enabled advice columns of the layout.
+    pub fn columns(&self) -> (usize, usize) {
+        let c = &self.keys.config;
+        (
+            c.num_advice_per_phase.iter().sum(),
+            c.num_lookup_advice_per_phase.iter().sum(),
+        )
+    }
+
     /// Proves `w`; the prover refuses a witness that breaks a rule.
     pub fn prove(&self, w: EligibilityWitness) -> Result<(Halo2Proof, PublicInputs), Halo2Error> {
         let e = Eligibility::new(self.circuit, w)?;

@@ -60,7 +60,9 @@ proptest! {
         let _ = serde_json::from_slice::<WitnessResponse>(&bytes);
         let _ = serde_json::from_slice::<ApplicationView>(&bytes);
         if let Ok(f) = serde_json::from_slice::<ProofFile>(&bytes) {
-            let _ = f.submission().proof.to_proof();
+            if let Some(p) = f.submission().proof.groth16() {
+                let _ = p.to_proof();
+            }
         }
     }
 

@@ -224,10 +224,10 @@ impl Fleet {
             .map_err(|e| fail("witness", e))?;
         let (proof, public) = zkcredit_prover::prove_eligibility(&self.prover, self.params, w)
             .map_err(|e| fail("prove", e))?;
-        Ok(Submission {
-            proof: ProofJson::from_proof(&proof),
-            public_signals: public_to_json(&public.to_vec()),
-        })
+        Ok(Submission::groth16(
+            ProofJson::from_proof(&proof),
+            public_to_json(&public.to_vec()),
+        ))
     }
 }
 

@@ -122,7 +122,8 @@ async fn every_check_has_its_own_error_code(backend: Backend) {
     refused(r, 422, ErrorCode::NowOutOfSkew);
     // invalid_proof: a valid proof's A and C swapped.
     let mut sub = e.submission(&req, example_policy(), now);
-    std::mem::swap(&mut sub.proof.pi_a, &mut sub.proof.pi_c);
+    let p = sub.proof.groth16_mut().unwrap();
+    std::mem::swap(&mut p.pi_a, &mut p.pi_c);
     refused(e.verify(&sub).await, 422, ErrorCode::InvalidProof);
     // request_expired.
     let short = e.request(example_policy(), 1).await;
@@ -211,7 +212,7 @@ async fn malformed_input_is_a_4xx_naming_the_problem_and_changes_nothing(backend
     let err = refused(e.verify(&big).await, 400, ErrorCode::BadField);
     assert_eq!(err.field(), Some("public[2]"), "{err}");
     let mut off = good.clone();
-    off.proof.pi_a[1] = "5".into();
+    off.proof.groth16_mut().unwrap().pi_a[1] = "5".into();
     let err = refused(e.verify(&off).await, 400, ErrorCode::BadPoint);
     assert_eq!(err.field(), Some("pi_a"), "{err}");
     let mut short = good.clone();

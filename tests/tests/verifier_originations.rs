@@ -98,10 +98,10 @@ fn submission(e: &Env, who: &Borrower, req: &ProofRequest, now: u64, j: u64) -> 
     let mut w = witness(e, who, req, now);
     w.origination_index = j;
     let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
-    Submission {
-        proof: ProofJson::from_proof(&proof),
-        public_signals: public_to_json(&public.to_vec()),
-    }
+    Submission::groth16(
+        ProofJson::from_proof(&proof),
+        public_to_json(&public.to_vec()),
+    )
 }
 
 /// The index the wallet picks for `who` answering `req` at `now`, asking lender `l`.

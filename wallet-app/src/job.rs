@@ -247,10 +247,13 @@ async fn steps(
     let sub = tokio::task::spawn_blocking(move || prove(&witness))
         .await
         .map_err(|e| WalletError::Prove(e.to_string()))??;
+    let Some(proof) = sub.proof.groth16().cloned() else {
+        return Err(WalletError::Prove("the wallet proves with Groth16".into()).into());
+    };
     let file = ProofFile {
         request: opened.req.clone(),
         verifier: Some(opened.base.clone()),
-        proof: sub.proof,
+        proof,
         public_signals: sub.public_signals,
     };
     Ok((file, t.elapsed().as_secs_f64()))

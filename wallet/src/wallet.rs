@@ -415,10 +415,7 @@ pub struct ProofFile {
 impl ProofFile {
     /// What is sent to the verifier.
     pub fn submission(&self) -> Submission {
-        Submission {
-            proof: self.proof.clone(),
-            public_signals: self.public_signals.clone(),
-        }
+        Submission::groth16(self.proof.clone(), self.public_signals.clone())
     }
 }
 
@@ -447,10 +444,10 @@ pub fn prove(
     check(params, witness)?;
     let (proof, public) = zkcredit_prover::prove_eligibility(prover, params, witness.clone())
         .map_err(|e| WalletError::Prove(e.to_string()))?;
-    Ok(Submission {
-        proof: zkcredit_verifier::snarkjs::ProofJson::from_proof(&proof),
-        public_signals: zkcredit_verifier::snarkjs::public_to_json(&public.to_vec()),
-    })
+    Ok(Submission::groth16(
+        zkcredit_verifier::snarkjs::ProofJson::from_proof(&proof),
+        zkcredit_verifier::snarkjs::public_to_json(&public.to_vec()),
+    ))
 }
 
 /// A lender's decision on a submission.

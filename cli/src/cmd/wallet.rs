@@ -399,10 +399,15 @@ pub fn wallet(cmd: WalletCmd) -> Result<(), CliError> {
             // stdout on its own lines, on a terminal or not.
             bar.finish_and_clear();
             println!("proved in {}", secs(t));
+            let proof = sub
+                .proof
+                .groth16()
+                .cloned()
+                .ok_or_else(|| CliError::Runtime("the wallet proves with Groth16".into()))?;
             let file = ProofFile {
                 request: req,
                 verifier,
-                proof: sub.proof,
+                proof,
                 public_signals: sub.public_signals,
             };
             let json = serde_json::to_vec_pretty(&file).map_err(|e| CliError::input(&out, e))?;

@@ -18,6 +18,11 @@
 //! one replica or several (the primary key decides). A replica whose database is down
 //! answers `503 database_unavailable` and `GET /readyz` says so.
 //!
+//! With a halo2 verifying key ([`VerifierService::with_halo2`], `--halo2-vk`), a submission
+//! `{"proof_system": "halo2-kzg", …}` is checked the same way (spec §11): the same
+//! prechecks, then the KZG check, with the same error codes; in a batch its halo2 items are
+//! verified one by one. Without one such a submission is refused `proof_system_not_accepted`.
+//!
 //! A proof under a policy with a new-loan limit (spec §6.10) carries a non-zero origination
 //! tag, recorded in the nullifier's transaction ([`db`]);
 //! `GET /v1/requests/{nonce}/originations/{tag}` tells a wallet whether a tag is used.
@@ -45,10 +50,13 @@ use zkcredit_api::verifier::signal_field;
 pub use zkcredit_api::verifier::{
     Accepted, BatchResult, BatchSubmission, NewRequest, ProofRequest, Submission, MAX_BATCH,
 };
+use zkcredit_api::verifier::{ProofSystem, SubmittedProof};
 use zkcredit_api::{unix_now, ApiError, ErrorCode};
 use zkcredit_circuits::eligibility::{epoch_of, PublicInputs};
 use zkcredit_circuits::eligibility::{PI_CONTEXT, PI_NOW, PI_POLICY_HASH, PI_SCOPE};
 use zkcredit_circuits::field::{fr_to_dec, fr_to_u64};
+use zkcredit_halo2::keys::VkFile;
+use zkcredit_halo2::system::{is_dev, verify_eligibility, Halo2Proof, MAX_PROOF_BYTES};
 use zkcredit_verifier::snarkjs::public_from_json;
 use zkcredit_verifier::Verifier;
 
@@ -61,6 +69,8 @@ pub struct VerifierService {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
     vk_digest: String,
+    /// The halo2 verifying key, when this verifier also accepts halo2 proofs (spec §11).
+    halo2: Option<Arc<VkFile>>,
 }
 
 impl std::fmt::Debug for VerifierService {
@@ -71,8 +81,15 @@ impl std::fmt::Debug for VerifierService {
     }
 }
 
+/// A decoded proof of a submission.
+#[derive(Clone)]
+enum CheckedProof {
+    Groth16(ark_groth16::Proof<ark_bn254::Bn254>),
+    Halo2(Halo2Proof),
+}
+
 struct Checked {
-    proof: ark_groth16::Proof<ark_bn254::Bn254>,
+    proof: CheckedProof,
     public: PublicInputs,
     nonce: String,
 }
@@ -114,7 +131,85 @@ impl VerifierService {
             http,
             metrics: Arc::default(),
             vk_digest,
+            halo2: None,
         })
+    }
+
+    /// Also accepts halo2 proofs (spec §11) against `vk`; a key made from the development
+    /// powers of tau is refused unless the configuration allows development keys. Logs the
+    /// key's digest.
+    pub fn with_halo2(mut self, vk: VkFile) -> Result<Self, ApiError> {
+        let digest = vk.digest();
+        if is_dev(&vk) {
+            if !self.cfg.insecure_dev_keys {
+                return Err(ApiError::new(
+                    ErrorCode::Malformed,
+                    "the halo2 verifying key is made from the INSECURE development powers of tau: anyone can forge proofs it accepts (allow development keys to use it)",
+                ));
+            }
+            tracing::warn!(halo2_vk_digest = %digest, "INSECURE DEVELOPMENT halo2 KEY: anyone can forge proofs this verifier accepts");
+        }
+        tracing::info!(halo2_vk_digest = %digest, circuit = %vk.circuit, "halo2 verifying key");
+        self.halo2 = Some(Arc::new(vk));
+        Ok(self)
+    }
+
+    /// The proof of `sub` in its system, if this verifier accepts that system.
+    fn decode_proof(&self, sub: &Submission) -> Result<CheckedProof, ApiError> {
+        let not_accepted = |why: String| {
+            ApiError::new(ErrorCode::ProofSystemNotAccepted, why).field("proof_system")
+        };
+        match (sub.proof_system, &sub.proof) {
+            (ProofSystem::Groth16, SubmittedProof::Groth16(p)) => {
+                Ok(CheckedProof::Groth16(p.to_proof()?))
+            }
+            (ProofSystem::Halo2Kzg, SubmittedProof::Halo2(h)) => {
+                if self.halo2.is_none() {
+                    return Err(not_accepted(
+                        "this verifier is not configured for halo2-kzg proofs".into(),
+                    ));
+                }
+                let proof = Halo2Proof {
+                    system: h.system.clone(),
+                    proof: h.proof.clone(),
+                };
+                match proof.bytes() {
+                    Ok(b) if b.len() <= MAX_PROOF_BYTES => Ok(CheckedProof::Halo2(proof)),
+                    Ok(b) => Err(ApiError::new(
+                        ErrorCode::Malformed,
+                        format!(
+                            "a halo2 proof of {} bytes (at most {MAX_PROOF_BYTES})",
+                            b.len()
+                        ),
+                    )
+                    .field("proof")),
+                    Err(e) => {
+                        Err(ApiError::new(ErrorCode::Malformed, e.to_string()).field("proof"))
+                    }
+                }
+            }
+            (system, _) => Err(not_accepted(format!(
+                "the proof is not in the {} layout",
+                system.as_str()
+            ))),
+        }
+    }
+
+    /// The proof system's check of one checked submission (blocking: call off the runtime).
+    fn check_one(
+        verifier: &Verifier,
+        halo2: Option<&VkFile>,
+        proof: &CheckedProof,
+        public: &PublicInputs,
+    ) -> Result<(), ApiError> {
+        match proof {
+            CheckedProof::Groth16(p) => Ok(verifier.verify(p, public)?),
+            CheckedProof::Halo2(p) => {
+                let vk = halo2.ok_or_else(|| ApiError::of(ErrorCode::ProofSystemNotAccepted))?;
+                verify_eligibility(vk, p, &public.to_vec())
+                    .map_err(|_| ApiError::of(ErrorCode::InvalidProof))
+            }
+        }
     }
 
     /// The digest of the verifying key accepted.
@@ -159,7 +254,7 @@ impl VerifierService {
         sub: &Submission,
         roots: &mut roots::RootCache,
     ) -> Result<Checked, ApiError> {
-        let proof = sub.proof.to_proof()?;
+        let proof = self.decode_proof(sub)?;
         let signals = public_from_json(&sub.public_signals)?;
         let public = PublicInputs::from_slice(&signals).map_err(|e| {
             ApiError::new(ErrorCode::BadPublicSignals, e.to_string()).field("public_signals")
@@ -265,11 +360,13 @@ async fn verify_one(
 ) -> Result<Json<Accepted>, ApiError> {
     let result = async {
         let c = svc.precheck(&sub, &mut Default::default()).await?;
-        let v = svc.verifier.clone();
+        let (v, halo2) = (svc.verifier.clone(), svc.halo2.clone());
         let (proof, public) = (c.proof.clone(), c.public);
-        tokio::task::spawn_blocking(move || v.verify(&proof, &public))
-            .await
-            .map_err(ApiError::internal)??;
+        tokio::task::spawn_blocking(move || {
+            VerifierService::check_one(&v, halo2.as_deref(), &proof, &public)
+        })
+        .await
+        .map_err(ApiError::internal)??;
         svc.record(&c).await
     }
     .await;
@@ -314,18 +411,35 @@ async fn verify_batch(
             }
         }
     }
-    let items: Vec<_> = checked
-        .iter()
-        .map(|(_, c)| (c.proof.clone(), c.public.to_vec()))
-        .collect();
-    let v = svc.verifier.clone();
-    let outcome = tokio::task::spawn_blocking(move || v.verify_batch(&items))
-        .await
-        .map_err(ApiError::internal)?;
-    let invalid: std::collections::BTreeSet<usize> = match outcome {
-        Ok(()) => Default::default(),
-        Err(e) => e.invalid.into_iter().collect(),
-    };
+    // Groth16 items: one random linear combination; halo2 items: one by one (spec §11).
+    let mut groth16 = Vec::new();
+    let mut halo2 = Vec::new();
+    for (k, (_, c)) in checked.iter().enumerate() {
+        match &c.proof {
+            CheckedProof::Groth16(p) => groth16.push((k, p.clone(), c.public.to_vec())),
+            CheckedProof::Halo2(p) => halo2.push((k, p.clone(), c.public)),
+        }
+    }
+    let (v, vk) = (svc.verifier.clone(), svc.halo2.clone());
+    let invalid = tokio::task::spawn_blocking(move || {
+        let mut invalid = std::collections::BTreeSet::new();
+        let items: Vec<_> = groth16
+            .iter()
+            .map(|(_, p, x)| (p.clone(), x.clone()))
+            .collect();
+        if let Err(e) = v.verify_batch(&items) {
+            invalid.extend(e.invalid.into_iter().map(|j| groth16[j].0));
+        }
+        for (k, p, public) in &halo2 {
+            let proof = CheckedProof::Halo2(p.clone());
+            if VerifierService::check_one(&v, vk.as_deref(), &proof, public).is_err() {
+                invalid.insert(*k);
+            }
+        }
+        invalid
+    })
+    .await
+    .map_err(ApiError::internal)?;
     for (k, (i, c)) in checked.iter().enumerate() {
         if invalid.contains(&k) {
             results[*i].code = Some(ErrorCode::InvalidProof.as_str().into());

@@ -294,10 +294,10 @@ impl Env {
             .witness(who, policy, now, scope, context)
             .unwrap();
         let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
-        Submission {
-            proof: ProofJson::from_proof(&proof),
-            public_signals: public_to_json(&public.to_vec()),
-        }
+        Submission::groth16(
+            ProofJson::from_proof(&proof),
+            public_to_json(&public.to_vec()),
+        )
     }
 
     pub async fn verify(&self, sub: &Submission) -> Result<Accepted, ClientError> {

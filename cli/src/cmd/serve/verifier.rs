@@ -63,6 +63,10 @@ pub enum VerifierCmd {
         /// logged at start and hourly, reported by /healthz.
         #[arg(long)]
         insecure_dev_keys: bool,
+        /// Also accept halo2 proofs (`proof_system: "halo2-kzg"`, SPEC §11) against this
+        /// verifying-key file (`zkcredit setup --system halo2`).
+        #[arg(long)]
+        halo2_vk: Option<std::path::PathBuf>,
     },
     /// Open a proof request as the lender; prints the URL the borrower's wallet proves
     /// against.
@@ -97,6 +101,7 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
         product,
         period_seconds,
         insecure_dev_keys,
+        halo2_vk,
     } = cmd
     else {
         return Err(CliError::Usage("not a serve command".into()));
@@ -106,6 +111,29 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
     let params = crate::cmd::resolve_params(params, &id.name())?;
     let vk = VkFiles::new(&params, &id.name()).read()?;
     let dev = crate::cmd::check_vk(&id.name(), &vk, insecure_dev_keys, "verifier serve")?;
+    let halo2 = match &halo2_vk {
+        Some(path) => {
+            let file =
+                zkcredit_halo2::keys::VkFile::read(path).map_err(|e| CliError::input(path, e))?;
+            if file.circuit != id.name() {
+                return Err(CliError::Usage(format!(
+                    "{} is a key for {}, this verifier checks {}",
+                    path.display(),
+                    file.circuit,
+                    id.name()
+                )));
+            }
+            if zkcredit_halo2::system::is_dev(&file) && !insecure_dev_keys {
+                return Err(CliError::Usage(format!(
+                    "{} is made from the INSECURE development powers of tau (anyone can forge proofs it accepts): pass --insecure-dev-keys to accept it anyway",
+                    path.display()
+                )));
+            }
+            Some(file)
+        }
+        None => None,
+    };
+    let dev = dev || halo2.as_ref().is_some_and(zkcredit_halo2::system::is_dev);
     let policies = zkcredit_services::verifier::parse_policies(&read_text(&policy_file)?)
         .map_err(|e| CliError::input(&policy_file, e))?;
     let expected = zkcredit_services::verifier::parse_expected_slots(&read_text(&expected_slots)?)
@@ -172,8 +200,12 @@ pub fn verifier(cmd: VerifierCmd) -> Result<(), CliError> {
         insecure_dev_keys: dev,
         max_open_requests: zkcredit_services::verifier::DEFAULT_MAX_OPEN_REQUESTS,
     };
-    let svc = zkcredit_services::verifier::VerifierService::with_db(db, &vk, cfg)?;
+    let mut svc = zkcredit_services::verifier::VerifierService::with_db(db, &vk, cfg)?;
     println!("verifier vk sha256 {}", svc.vk_digest());
+    if let Some(file) = halo2 {
+        println!("verifier halo2 vk sha256 {}", file.digest());
+        svc = svc.with_halo2(file)?;
+    }
     println!("verifier store {url:?}");
     if dev {
         println!("WARNING: --insecure-dev-keys: this verifier accepts proofs anyone can forge");

@@ -102,6 +102,17 @@ fn setup_prove_verify_with_halo2() {
         "{t}"
     );
 
+    // Regression (review): six or eight public inputs are bad input, not a valid proof.
+    let public = std::fs::read_to_string(d.join("public.json")).unwrap();
+    let v: Vec<String> = serde_json::from_str(&public).unwrap();
+    for n in [6, 8] {
+        let mut w = v.clone();
+        w.resize(n, "0".into());
+        std::fs::write(d.join("public.json"), serde_json::to_string(&w).unwrap()).unwrap();
+        let o = verify(&["--insecure-dev-keys"]);
+        assert_eq!(o.status.code(), Some(2), "{n} inputs: {}", text(&o));
+    }
+    std::fs::write(d.join("public.json"), &public).unwrap();
     // A changed public input: exit 1.
     let public = std::fs::read_to_string(d.join("public.json")).unwrap();
     let mut v: Vec<String> = serde_json::from_str(&public).unwrap();

@@ -6,8 +6,9 @@
 //!   circuit's keygen. Its sha256 is the key's digest, logged and pinned like a Groth16
 //!   key's. Unlike a Groth16 key it is **derivable**: anyone with the public powers-of-tau
 //!   file and this code can regenerate it and compare ([`keygen`](crate::proof::keygen)).
-//! - The **proving-key cache** (`<cache>/halo2/<circuit>.k<k>.<srs>.pk`): the layout, the
-//!   break points and the proving key, written after key generation.
+//! - The **proving-key cache** (`<cache>/halo2/<circuit>.<srs digest>.pk`): the layout, the
+//!   break points and the proving key, written after key generation; used only while its
+//!   verifying key is the one derived afresh from the code and the SRS.
 
 use crate::proof::Keys;
 use crate::Halo2Error;
@@ -15,6 +16,7 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::BaseCircuitParams;
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine, G2Affine};
+use halo2_base::halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
 use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey};
 use halo2_base::halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
@@ -71,6 +73,28 @@ fn point_from_hex<P: SerdeCurveAffine>(s: &str, what: &str) -> Result<P, Halo2Er
         .map_err(|_| bad(format!("{what} is not a curve point")))
 }
 
+/// Bounds on a layout read from a file, checked before halo2 configures a circuit from it
+/// (which asserts, and allocates per column).
+fn check_config(c: &BaseCircuitParams, k: u32) -> Result<(), Halo2Error> {
+    let phases_ok = |v: &[usize], max: usize| v.len() <= 3 && v.iter().all(|&n| n <= max);
+    let lookup_ok = match c.lookup_bits {
+        Some(b) => {
+            (1..k as usize).contains(&b) && c.num_lookup_advice_per_phase.iter().any(|&n| n > 0)
+        }
+        None => c.num_lookup_advice_per_phase.iter().all(|&n| n == 0),
+    };
+    if !phases_ok(&c.num_advice_per_phase, 256)
+        || c.num_advice_per_phase.first().is_none_or(|&n| n == 0)
+        || !phases_ok(&c.num_lookup_advice_per_phase, 64)
+        || c.num_fixed > 64
+        || c.num_instance_columns != 1
+        || !lookup_ok
+    {
+        return Err(bad("the layout is out of bounds"));
+    }
+    Ok(())
+}
+
 impl VkFile {
     /// The file of `keys` made with `params` for `circuit`.
     pub fn new(circuit: &str, keys: &Keys, params: &ParamsKZG<Bn256>) -> Result<Self, Halo2Error> {
@@ -115,6 +139,16 @@ impl VkFile {
         let g: G1Affine = point_from_hex(&j.g1, "g1")?;
         let g2: G2Affine = point_from_hex(&j.g2, "g2")?;
         let s_g2: G2Affine = point_from_hex(&j.s_g2, "s_g2")?;
+        // The verifier uses g1 for the claimed evaluations and pairs with g2: anything but
+        // the generators (the first powers of every .ptau) would unbind the evaluations or
+        // hide a known τ behind a rescaled τ·G2.
+        if g != G1Affine::generator() || g2 != G2Affine::generator() {
+            return Err(bad("g1 and g2 must be the generators"));
+        }
+        if s_g2 == g2 || bool::from(s_g2.is_identity()) {
+            return Err(bad("τ·G2 is G2 or the identity: τ would be known"));
+        }
+        check_config(&j.config, j.k)?;
         let vk_bytes = hex::decode(&j.vk).map_err(|_| bad("vk is not hex"))?;
         let vk = VerifyingKey::<G1Affine>::read::<_, BaseCircuitBuilder<Fr>>(
             &mut vk_bytes.as_slice(),
@@ -122,6 +156,9 @@ impl VkFile {
             j.config.clone(),
         )
         .map_err(|e| bad(format!("vk: {e}")))?;
+        if vk.get_domain().k() != j.k {
+            return Err(bad("the key's domain and the file's k differ"));
+        }
         Ok(Self {
             circuit: j.circuit,
             config: j.config,

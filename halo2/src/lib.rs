@@ -33,9 +33,11 @@ pub mod system;
 pub use error::Halo2Error;
 /// The halo2 types a caller needs beside this crate's (KZG parameters, keys).
 pub mod halo2_proofs_reexport {
-    pub use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+    pub use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine, G2Affine};
+    pub use halo2_base::halo2_proofs::halo2curves::group::{prime::PrimeCurveAffine, Curve};
     pub use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey};
     pub use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
+    pub use halo2_base::halo2_proofs::{SerdeCurveAffine, SerdeFormat};
 }
 /// The scalar field of the halo2 circuits (BN254's `Fr`, halo2curves' type).
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr as HFr;

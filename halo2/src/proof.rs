@@ -92,6 +92,19 @@ pub fn keygen(
     })
 }
 
+/// The verifying key of a statement at `2^k` rows, derived afresh (no proving key): what a
+/// cached proving key is compared with, so a changed circuit never keeps an old key.
+pub fn derive_vk(
+    params: &ParamsKZG<Bn256>,
+    lookup_bits: usize,
+    shape: &dyn Statement,
+) -> Result<VerifyingKey<G1Affine>, Halo2Error> {
+    let mut b = builder(CircuitBuilderStage::Keygen, params.k(), lookup_bits);
+    write(&mut b, shape)?;
+    b.calculate_params(Some(UNUSABLE_ROWS));
+    keygen_vk(params, &b).map_err(|e| Halo2Error::Plonk(format!("{e:?}")))
+}
+
 /// Runs the statement's rows under halo2's `MockProver` at `2^k` rows: whether every
 /// constraint holds, and the first rule the witness breaks (tests and diagnostics).
 pub fn mock(

@@ -7,8 +7,10 @@
 //! cofactor 1); the first powers are the generators; and every G1 power the circuit uses is
 //! the previous one times the same `τ` as in G2 — one pairing equation on a random linear
 //! combination of all of them, `e(Σ rᵢ·τ^{i+1}G1, G2) = e(Σ rᵢ·τ^i G1, τ·G2)`, which a file
-//! with any inconsistent power fails except with probability ≈ 1/r. Nothing here knows or
-//! makes a secret: production keys come only from a file.
+//! with any inconsistent power fails except with probability ≈ 1/r; `τ = 1` is refused.
+//! These checks say the file is *a* powers of tau, not that nobody knows its `τ`: that rests
+//! on where the file came from (a public ceremony's file, compared by its sha256). Nothing
+//! here knows or makes a secret: production keys come only from a file.
 
 use crate::Halo2Error;
 use ark_bn254::{Bn254, Fq, Fq2, G1Affine as AG1, G2Affine as AG2};
@@ -188,6 +190,12 @@ pub fn read_powers(bytes: &[u8], k: u32) -> Result<Powers, Halo2Error> {
     if g1[0] != AG1::generator() || g2[0] != AG2::generator() {
         return Err(Halo2Error::SrsInconsistent(
             "the first powers are not the generators".into(),
+        ));
+    }
+    // τ = 1 passes the power check with every power equal to the generator: refuse it.
+    if g2[1] == g2[0] {
+        return Err(Halo2Error::SrsInconsistent(
+            "τ·G2 = G2: τ = 1 is known".into(),
         ));
     }
     check_powers(&g1, &g2)?;
@@ -450,6 +458,16 @@ mod tests {
         let two = (AG1::generator() + AG1::generator()).into_affine();
         assert!(matches!(
             read_powers(&with_g1(file, 0, two), 5),
+            Err(Halo2Error::SrsInconsistent(_))
+        ));
+    }
+
+    #[test]
+    fn tau_one_is_refused() {
+        // Regression (review): every power equal to the generator passes the power check.
+        let file = insecure_test_ptau(3, ark_bn254::Fr::from(1u64));
+        assert!(matches!(
+            read_powers(&file, 3),
             Err(Halo2Error::SrsInconsistent(_))
         ));
     }

@@ -6,15 +6,16 @@
 use crate::eligibility::Eligibility;
 use crate::field::{to_ark, to_halo2};
 use crate::keys::{read_pk, write_pk, VkFile, SYSTEM};
-use crate::proof::{keygen, prove, verify, Keys};
+use crate::proof::{derive_vk, keygen, prove, verify, Keys};
 use crate::{srs, HFr, Halo2Error};
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G2Affine};
 use halo2_base::halo2_proofs::poly::commitment::Params;
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_base::halo2_proofs::SerdeFormat;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zkcredit_circuits::eligibility::{
-    EligibilityParams, EligibilityWitness, Policy, PublicInputs, SlotWitness,
+    EligibilityParams, EligibilityWitness, Policy, PublicInputs, SlotWitness, NUM_PUBLIC_INPUTS,
 };
 use zkcredit_circuits::imt::LookupWitness;
 use zkcredit_circuits::model::ModelTerms;
@@ -127,11 +128,21 @@ impl Halo2Prover {
         };
         let (params, srs_digest) = srs::load_cached(&ptau, k, cache)?;
         let pk_path = cache.join(format!("{}.{srs_digest}.pk", circuit.id()));
+        let shape = Eligibility::new(circuit, shape_witness(&circuit))?;
+        // The verifying key is always derived from this code and SRS; a cached proving key
+        // is used only if its verifying key is that one (a changed circuit — even one
+        // with the same shape, e.g. another constant — never keeps an old key).
+        let fresh = derive_vk(&params, lookup_bits, &shape)?;
         let (keys, source) = match read_pk(&pk_path) {
-            Ok(keys) if keys.config.k == k as usize => (keys, KeySource::Cached(pk_path)),
+            Ok(keys)
+                if keys.config.k == k as usize
+                    && keys.vk().to_bytes(SerdeFormat::RawBytes)
+                        == fresh.to_bytes(SerdeFormat::RawBytes) =>
+            {
+                (keys, KeySource::Cached(pk_path))
+            }
             _ => {
                 let t = std::time::Instant::now();
-                let shape = Eligibility::new(circuit, shape_witness(&circuit))?;
                 let keys = keygen(&params, lookup_bits, &shape)?;
                 write_pk(&pk_path, &keys)?;
                 (
@@ -214,6 +225,12 @@ pub fn verify_eligibility(
     proof: &Halo2Proof,
     public: &[Fr],
 ) -> Result<(), Halo2Error> {
+    if public.len() != NUM_PUBLIC_INPUTS {
+        return Err(Halo2Error::Shape(format!(
+            "{} public inputs, the statement has {NUM_PUBLIC_INPUTS}",
+            public.len()
+        )));
+    }
     let bytes = proof.bytes()?;
     if bytes.len() > MAX_PROOF_BYTES {
         return Err(Halo2Error::Shape(format!(

@@ -185,4 +185,56 @@ fn key_files_round_trip_and_verify_without_the_srs() {
     // Damaged files are refused with a message.
     assert!(VkFile::from_json(&text.replace("halo2-kzg", "groth16")).is_err());
     assert!(VkFile::from_json("{}").is_err());
+
+    // Regression (review): a file's G1/G2 must be the generators. Rescaling both G2 points
+    // by `a` keeps honest proofs verifying but hides the development τ from `is_dev`;
+    // τ·G2 = G2 (τ = 1) makes τ known; a G1 other than the generator unbinds evaluations.
+    use zkcredit_halo2::halo2_proofs_reexport::{
+        G1Affine, G2Affine, SerdeCurveAffine, SerdeFormat,
+    };
+    let hexp = |p: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = Vec::new();
+        p(&mut b);
+        hex::encode(b)
+    };
+    let a = zkcredit_halo2::HFr::from(3u64);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let s_g2: G2Affine = G2Affine::read(
+        &mut hex::decode(v["s_g2"].as_str().unwrap()).unwrap().as_slice(),
+        SerdeFormat::RawBytes,
+    )
+    .unwrap();
+    use zkcredit_halo2::halo2_proofs_reexport::Curve;
+    let g2a = (G2Affine::generator() * a).to_affine();
+    let s_g2a = (s_g2 * a).to_affine();
+    let mut rescaled = v.clone();
+    rescaled["g2"] = hexp(&|b| g2a.write(b, SerdeFormat::RawBytes).unwrap()).into();
+    rescaled["s_g2"] = hexp(&|b| s_g2a.write(b, SerdeFormat::RawBytes).unwrap()).into();
+    assert!(
+        VkFile::from_json(&rescaled.to_string()).is_err(),
+        "rescaled G2"
+    );
+    let mut tau_one = v.clone();
+    tau_one["s_g2"] = v["g2"].clone();
+    assert!(
+        VkFile::from_json(&tau_one.to_string()).is_err(),
+        "τ·G2 = G2"
+    );
+    let mut g1 = v.clone();
+    let two = (G1Affine::generator() + G1Affine::generator()).to_affine();
+    g1["g1"] = hexp(&|b| two.write(b, SerdeFormat::RawBytes).unwrap()).into();
+    assert!(
+        VkFile::from_json(&g1.to_string()).is_err(),
+        "G1 not the generator"
+    );
+    // A layout a hostile file could use to make halo2 assert or allocate: refused.
+    let mut wide = v.clone();
+    wide["config"]["num_advice_per_phase"] = serde_json::json!([100000]);
+    assert!(VkFile::from_json(&wide.to_string()).is_err(), "huge layout");
+    let mut lb = v;
+    lb["config"]["lookup_bits"] = serde_json::json!(40);
+    assert!(
+        VkFile::from_json(&lb.to_string()).is_err(),
+        "lookup bits beyond k"
+    );
 }

@@ -84,7 +84,7 @@ impl std::fmt::Debug for VerifierService {
 /// A decoded proof of a submission.
 #[derive(Clone)]
 enum CheckedProof {
-    Groth16(ark_groth16::Proof<ark_bn254::Bn254>),
+    Groth16(Box<ark_groth16::Proof<ark_bn254::Bn254>>),
     Halo2(Halo2Proof),
 }
 
@@ -161,7 +161,7 @@ impl VerifierService {
         };
         match (sub.proof_system, &sub.proof) {
             (ProofSystem::Groth16, SubmittedProof::Groth16(p)) => {
-                Ok(CheckedProof::Groth16(p.to_proof()?))
+                Ok(CheckedProof::Groth16(Box::new(p.to_proof()?)))
             }
             (ProofSystem::Halo2Kzg, SubmittedProof::Halo2(h)) => {
                 if self.halo2.is_none() {
@@ -173,6 +173,12 @@ impl VerifierService {
                     system: h.system.clone(),
                     proof: h.proof.clone(),
                 };
+                if h.system != zkcredit_halo2::keys::SYSTEM {
+                    return Err(not_accepted(format!(
+                        "a proof of system {:?} announced as halo2-kzg",
+                        h.system
+                    )));
+                }
                 match proof.bytes() {
                     Ok(b) if b.len() <= MAX_PROOF_BYTES => Ok(CheckedProof::Halo2(proof)),
                     Ok(b) => Err(ApiError::new(
@@ -416,7 +422,7 @@ async fn verify_batch(
     let mut halo2 = Vec::new();
     for (k, (_, c)) in checked.iter().enumerate() {
         match &c.proof {
-            CheckedProof::Groth16(p) => groth16.push((k, p.clone(), c.public.to_vec())),
+            CheckedProof::Groth16(p) => groth16.push((k, (**p).clone(), c.public.to_vec())),
             CheckedProof::Halo2(p) => halo2.push((k, p.clone(), c.public)),
         }
     }

@@ -127,9 +127,19 @@ pub fn prove(
     keys: &Keys,
     s: &dyn Statement,
 ) -> Result<(Vec<u8>, Vec<HFr>), Halo2Error> {
+    prove_checked(params, keys, s, true)
+}
+
+/// Writes `s` for the prover; refuses a broken rule first when `refuse_broken`.
+fn prove_checked(
+    params: &ParamsKZG<Bn256>,
+    keys: &Keys,
+    s: &dyn Statement,
+    refuse_broken: bool,
+) -> Result<(Vec<u8>, Vec<HFr>), Halo2Error> {
     let mut b = BaseCircuitBuilder::prover(keys.config.clone(), keys.break_points.clone());
     let (public, violated) = write(&mut b, s)?;
-    if let Some(rule) = violated {
+    if let (true, Some(rule)) = (refuse_broken, violated) {
         return Err(Halo2Error::Statement(rule));
     }
     let proof = prove_unchecked(params, keys, b, &public)?;
@@ -172,10 +182,7 @@ pub fn prove_forced(
     keys: &Keys,
     s: &dyn Statement,
 ) -> Result<(Vec<u8>, Vec<HFr>), Halo2Error> {
-    let mut b = BaseCircuitBuilder::prover(keys.config.clone(), keys.break_points.clone());
-    let (public, _) = write(&mut b, s)?;
-    let proof = prove_unchecked(params, keys, b, &public)?;
-    Ok((proof, public))
+    prove_checked(params, keys, s, false)
 }
 
 /// Verifies a proof against its public inputs.

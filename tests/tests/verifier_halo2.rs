@@ -17,7 +17,6 @@ use zkcredit_api::verifier::{
 };
 use zkcredit_api::ErrorCode;
 use zkcredit_circuits::eligibility::Policy;
-use zkcredit_circuits::field::fr_from_dec;
 use zkcredit_halo2::keys::VkFile;
 use zkcredit_halo2::system::{Halo2Prover, Powers};
 use zkcredit_services::server::spawn;
@@ -41,10 +40,7 @@ fn halo2_submission(
     policy: Policy,
     now: u64,
 ) -> Submission {
-    let scope = fr_from_dec(&req.scope).unwrap();
-    let context = fr_from_dec(&req.context).unwrap();
-    let w = e.world.witness(who, policy, now, scope, context).unwrap();
-    let (proof, public) = halo2().prove(w).unwrap();
+    let (proof, public) = halo2().prove(e.witness_for(who, req, policy, now)).unwrap();
     Submission::halo2(
         Halo2ProofJson {
             system: proof.system,

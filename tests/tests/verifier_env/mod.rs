@@ -279,6 +279,21 @@ impl Env {
         self.submission_of(&self.borrower, req, policy, now)
     }
 
+    /// `who`'s witness answering `req` with `policy` at `now`.
+    pub fn witness_for(
+        &self,
+        who: &Borrower,
+        req: &ProofRequest,
+        policy: Policy,
+        now: u64,
+    ) -> zkcredit_circuits::eligibility::EligibilityWitness {
+        let scope = fr_from_dec(&req.scope).unwrap();
+        let context = fr_from_dec(&req.context).unwrap();
+        self.world
+            .witness(who, policy, now, scope, context)
+            .unwrap()
+    }
+
     /// A submission by `who`.
     pub fn submission_of(
         &self,
@@ -287,12 +302,7 @@ impl Env {
         policy: Policy,
         now: u64,
     ) -> Submission {
-        let scope = fr_from_dec(&req.scope).unwrap();
-        let context = fr_from_dec(&req.context).unwrap();
-        let w = self
-            .world
-            .witness(who, policy, now, scope, context)
-            .unwrap();
+        let w = self.witness_for(who, req, policy, now);
         let (proof, public) = zkcredit_prover::prove_eligibility(prover(), P, w).unwrap();
         Submission::groth16(
             ProofJson::from_proof(&proof),

@@ -17,23 +17,7 @@ fn ok(o: std::process::Output, what: &str) -> String {
 fn setup_prove_verify_with_halo2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(
-        zk(
-            &[
-                "gen-witness",
-                "--slots",
-                "4",
-                "--depth",
-                "8",
-                "--borrowers",
-                "20",
-                "--out",
-                "w.json",
-            ],
-            d,
-        ),
-        "gen-witness",
-    );
+    common::gen_small_witness(d, "20", "1", "w.json");
     let setup = [
         "setup",
         "--system",

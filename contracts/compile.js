@@ -5,6 +5,9 @@
 //        node contracts/compile.js --file F.sol --contract Name
 //            (compile one self-contained file, e.g. a verifier generated from an imported
 //             ceremony key, and print its artifact JSON on stdout; nothing is written)
+//        ... --file F.sol --contract Name --no-yul-optimizer
+//            (the same without the Yul optimizer: the halo2 verifier is one assembly block
+//             that the Yul optimizer's inlining runs out of stack on)
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -31,7 +34,9 @@ const input = {
   language: "Solidity",
   sources,
   settings: {
-    optimizer: { enabled: true, runs: 200 },
+    optimizer: process.argv.includes("--no-yul-optimizer")
+      ? { enabled: true, runs: 200, details: { yul: false } }
+      : { enabled: true, runs: 200 },
     evmVersion: "cancun",
     metadata: { bytecodeHash: "none", appendCBOR: false },
     outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
@@ -56,7 +61,7 @@ if (single) {
 }
 
 let stale = [];
-const wanted = ["Groth16Verifier", "ProviderRegistry", "LendingPool", "OriginationRegistry", "PoseidonHasher"];
+const wanted = ["Groth16Verifier", "ProviderRegistry", "LendingPool", "Halo2LendingPool", "OriginationRegistry", "PoseidonHasher"];
 for (const [file, contracts] of Object.entries(output.contracts)) {
   for (const [name, c] of Object.entries(contracts)) {
     if (!wanted.includes(name)) continue;

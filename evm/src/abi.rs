@@ -29,6 +29,11 @@ sol!(
 );
 sol!(
     #[derive(Debug, PartialEq, Eq)]
+    Halo2LendingPool,
+    "../contracts/out/Halo2LendingPool.json"
+);
+sol!(
+    #[derive(Debug, PartialEq, Eq)]
     OriginationRegistry,
     "../contracts/out/OriginationRegistry.json"
 );

@@ -8,12 +8,14 @@
 //!   inputs (through `PublicInputs::to_vec`) and the on-chain request context, and the
 //!   contracts' bindings generated from the compiled artifacts in `contracts/out/`;
 //! - [`vm`]: an in-memory EVM (revm, BN254 precompiles on), used by the tests, the demo and
-//!   the gas benchmark; [`pool`]: a deployed zkcredit stack on it.
+//!   the gas benchmark; [`pool`]: a deployed zkcredit stack on it; [`halo2_pool`]: the
+//!   generated halo2 verifier and a pool lending against halo2 proofs (SPEC §11.5).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod abi;
 pub mod codegen;
+pub mod halo2_pool;
 pub mod pool;
 pub mod vm;
 

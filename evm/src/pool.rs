@@ -195,13 +195,19 @@ fn deploy_pool(
         cfg.liquidity,
     )?;
     if cfg.limits_new_loans {
-        let call = OriginationRegistry::addPoolCall { pool };
-        ok(
-            chain.call(admin(), originations, call.abi_encode(), U256::ZERO)?,
-            "addPool",
-        )?;
+        allow_pool(chain, originations, pool)?;
     }
     Ok((pool, gas))
+}
+
+/// The admin allows `pool` to record tags in the `OriginationRegistry` at `originations`.
+fn allow_pool(chain: &mut Chain, originations: Address, pool: Address) -> Result<(), EvmError> {
+    let call = OriginationRegistry::addPoolCall { pool };
+    ok(
+        chain.call(admin(), originations, call.abi_encode(), U256::ZERO)?,
+        "addPool",
+    )
+    .map(|_| ())
 }
 
 impl Deployment {
@@ -266,6 +272,11 @@ impl Deployment {
         self.chain
             .fund(admin(), cfg.liquidity + (U256::from(1u64) << 100));
         deploy_pool(&mut self.chain, self.registry, self.originations, cfg).map(|(a, _)| a)
+    }
+
+    /// The admin allows `pool` to record origination tags (a pool with the new-loan limit).
+    pub fn allow_pool(&mut self, pool: Address) -> Result<(), EvmError> {
+        allow_pool(&mut self.chain, self.originations, pool)
     }
 
     /// `borrow(amount, proof, public)` sent by `from` to the pool at `pool`.

@@ -22,6 +22,7 @@
 
 pub mod eligibility;
 pub mod error;
+pub mod evm;
 pub mod field;
 pub mod gadgets;
 pub mod keys;

@@ -1,5 +1,6 @@
 //! Keys, proofs and verification for the halo2 statements: PLONK with KZG over BN254,
-//! SHPLONK multi-opening, a Blake2b transcript (SPEC §11).
+//! SHPLONK multi-opening, the Keccak transcript of the EVM verifier (SPEC §11), so one
+//! proof is checked by the lender API and on chain.
 //!
 //! A [`Statement`] writes its rows into `halo2-base`'s builder; the shape of the rows does
 //! not depend on the witness (no gadget branches on a value), so the keys made from one
@@ -19,8 +20,10 @@ use halo2_base::halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_base::halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
 use halo2_base::halo2_proofs::poly::kzg::strategy::SingleStrategy;
-use halo2_base::halo2_proofs::transcript::{
-    Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
+use halo2_base::halo2_proofs::transcript::{TranscriptReadBuffer, TranscriptWriterBuffer};
+use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
+use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::{
+    ChallengeEvm, EvmTranscript,
 };
 use zkcredit_circuits::eligibility::Rule;
 
@@ -154,13 +157,13 @@ fn prove_unchecked(
     b: BaseCircuitBuilder<HFr>,
     public: &[HFr],
 ) -> Result<Vec<u8>, Halo2Error> {
-    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    let mut transcript = EvmTranscript::<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>::init(vec![]);
     create_proof::<
         KZGCommitmentScheme<Bn256>,
         ProverSHPLONK<'_, Bn256>,
-        Challenge255<_>,
+        ChallengeEvm<G1Affine>,
         _,
-        Blake2bWrite<Vec<u8>, G1Affine, _>,
+        EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>,
         _,
     >(
         params,
@@ -194,12 +197,12 @@ pub fn verify(
 ) -> Result<(), Halo2Error> {
     let verifier_params = params.verifier_params();
     let strategy = SingleStrategy::new(params);
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+    let mut transcript = EvmTranscript::<G1Affine, NativeLoader, &[u8], Vec<u8>>::init(proof);
     verify_proof::<
         KZGCommitmentScheme<Bn256>,
         VerifierSHPLONK<'_, Bn256>,
-        Challenge255<G1Affine>,
-        Blake2bRead<&[u8], G1Affine, Challenge255<G1Affine>>,
+        ChallengeEvm<G1Affine>,
+        EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>>,
         SingleStrategy<'_, Bn256>,
     >(verifier_params, vk, strategy, &[&[public]], &mut transcript)
     .map_err(|_| Halo2Error::InvalidProof)

@@ -56,8 +56,10 @@ if (single) {
   }
   const artifact = { contractName: name, compiler: `solc ${solc.version()}`, abi: c.abi,
     bytecode: "0x" + c.evm.bytecode.object, deployedBytecode: "0x" + c.evm.deployedBytecode.object };
-  process.stdout.write(JSON.stringify(artifact) + "\n");
-  process.exit(0);
+  // Exit once the artifact is flushed: to a pipe stdout is asynchronous, and exiting at
+  // once cut it at 64 KiB (a generated halo2 verifier's artifact is larger).
+  process.stdout.write(JSON.stringify(artifact) + "\n", () => process.exit(0));
+  return;
 }
 
 let stale = [];

@@ -132,7 +132,7 @@ pub enum ProofSystem {
     #[default]
     #[serde(rename = "groth16")]
     Groth16,
-    /// halo2 with KZG over BN254 (SHPLONK, Blake2b transcript).
+    /// halo2 with KZG over BN254 (SHPLONK, the Keccak transcript of its EVM verifier).
     #[serde(rename = "halo2-kzg")]
     Halo2Kzg,
 }

@@ -28,6 +28,7 @@ fn setup_prove_verify_with_halo2() {
         "keys",
         "--cache",
         "keys/cache",
+        "--insecure-dev-keys",
     ];
     let t = ok(zk(&setup, d), "setup");
     assert!(t.contains("INSECURE development powers of tau"), "{t}");
@@ -35,9 +36,32 @@ fn setup_prove_verify_with_halo2() {
         t.contains("keys/eligibility_s4_d8.halo2.vk.json (sha256 "),
         "{t}"
     );
+    let sol = d.join("keys/eligibility_s4_d8.halo2.verifier.sol");
+    let sol_text = std::fs::read_to_string(&sol).unwrap();
+    assert!(
+        sol_text.contains("contract Halo2Verifier") && sol_text.contains("// INSECURE"),
+        "{sol_text:.400}"
+    );
+    // Without --insecure-dev-keys no verifier is written for the development key.
+    let mut plain: Vec<&str> = setup[..setup.len() - 1].to_vec();
+    plain[6] = "keys2";
+    let t = ok(zk(&plain, d), "setup without --insecure-dev-keys");
+    assert!(t.contains("no EVM verifier written"), "{t}");
+    assert!(!d
+        .join("keys2/eligibility_s4_d8.halo2.verifier.sol")
+        .exists());
     let mut check = setup.to_vec();
     check.push("--check");
     ok(zk(&check, d), "setup --check");
+    // A changed verifier is found by --check.
+    std::fs::write(&sol, sol_text.replacen("0x", "0x0", 1)).unwrap();
+    let o = zk(&check, d);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("halo2.verifier.sol"),
+        "{o:?}"
+    );
+    std::fs::write(&sol, &sol_text).unwrap();
 
     let t = ok(
         zk(
@@ -125,4 +149,31 @@ fn setup_prove_verify_with_halo2() {
         d,
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// `zkcredit demo --system halo2`: the off-chain journey with halo2 proofs (the wallet
+/// proves with halo2, the lender's verifier accepts `halo2-kzg`), every decision as expected.
+/// The keys are cached in the repository's `params/cache/halo2`, shared with the on-chain
+/// halo2 test.
+#[test]
+fn the_demo_runs_off_chain_with_halo2() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cache = root.join("params/cache");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_zkcredit"))
+        .args(["demo", "--system", "halo2", "--cache"])
+        .arg(&cache)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let out = ok(o, "demo --system halo2");
+    assert!(out.contains("the wallets prove with halo2"), "{out}");
+    let ana = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("Ana   1 loan"))
+        .unwrap_or_else(|| panic!("no line for Ana: {out}"));
+    assert!(ana.contains("ACCEPTED"), "{ana}");
+    assert!(
+        out.contains("demo finished: every decision as expected"),
+        "{out}"
+    );
 }

@@ -9,7 +9,8 @@
 //!   contracts' bindings generated from the compiled artifacts in `contracts/out/`;
 //! - [`vm`]: an in-memory EVM (revm, BN254 precompiles on), used by the tests, the demo and
 //!   the gas benchmark; [`pool`]: a deployed zkcredit stack on it; [`halo2_pool`]: the
-//!   generated halo2 verifier and a pool lending against halo2 proofs (SPEC §11.5).
+//!   generated halo2 verifier and a pool lending against halo2 proofs (SPEC §11.5);
+//!   [`solc`]: compiling generated Solidity with the pinned solc-js, a verifier's gas.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -17,6 +18,7 @@ pub mod abi;
 pub mod codegen;
 pub mod halo2_pool;
 pub mod pool;
+pub mod solc;
 pub mod vm;
 
 /// Errors of the EVM harness.

@@ -7,9 +7,8 @@
 mod common;
 use common::*;
 use std::path::Path;
-use zkcredit_evm::halo2_pool::{
-    contracts_dir, halo2_borrow_calldata, halo2_verifier_code, Halo2Pool, Halo2VerifierCode,
-};
+use zkcredit_evm::halo2_pool::{halo2_borrow_calldata, Halo2Pool};
+use zkcredit_evm::solc::contracts_dir;
 use zkcredit_halo2::evm::calldata;
 use zkcredit_halo2::field::to_halo2;
 use zkcredit_halo2::system::{Halo2Prover, Powers};
@@ -17,19 +16,13 @@ use zkcredit_halo2::system::{Halo2Prover, Powers};
 /// EIP-170: the largest deployed code.
 const MAX_CODE: usize = 24_576;
 
-struct Setup {
-    prover: Halo2Prover,
-    code: Halo2VerifierCode,
-}
-
-fn setup() -> &'static Setup {
-    static S: OnceLock<Setup> = OnceLock::new();
+fn prover() -> &'static Halo2Prover {
+    static S: OnceLock<Halo2Prover> = OnceLock::new();
     S.get_or_init(|| {
         let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../params/cache/halo2");
-        let (prover, _) =
-            Halo2Prover::load(EligibilityParams::default(), &Powers::InsecureDev, &cache).unwrap();
-        let code = halo2_verifier_code(&prover.vk, &contracts_dir()).unwrap();
-        Setup { prover, code }
+        Halo2Prover::load(EligibilityParams::default(), &Powers::InsecureDev, &cache)
+            .unwrap()
+            .0
     })
 }
 
@@ -37,8 +30,8 @@ fn deploy_halo2() -> (Deployed, Halo2Pool) {
     let mut d = deploy();
     let h = d
         .add_halo2_pool(
-            &setup().prover.vk,
-            &setup().code,
+            &prover().vk,
+            &contracts_dir(),
             &pool_config(example_policy().hash()),
         )
         .unwrap();
@@ -55,7 +48,7 @@ fn honest() -> &'static (Vec<u8>, PublicInputs) {
         let w = world
             .witness(b, example_policy(), T0, Fr::from(SCOPE), ctx)
             .unwrap();
-        let (proof, public) = setup().prover.prove(w).unwrap();
+        let (proof, public) = prover().prove(w).unwrap();
         (proof.bytes().unwrap(), public)
     })
 }
@@ -68,15 +61,14 @@ fn halo2_error(o: &Outcome) -> Halo2LendingPool::Halo2LendingPoolErrors {
 
 #[test]
 fn the_generated_verifier_fits_eip170_and_checks_proofs() {
-    let s = setup();
+    let (mut d, h) = deploy_halo2();
     println!(
         "halo2 verifier: {} bytes deployed (EIP-170: {MAX_CODE}), 2^{} rows × {} advice",
-        s.code.deployed_len,
-        s.prover.k(),
-        s.prover.columns().0
+        h.verifier_bytes,
+        prover().k(),
+        prover().columns().0
     );
-    assert!(s.code.deployed_len <= MAX_CODE);
-    let (mut d, h) = deploy_halo2();
+    assert!(h.verifier_bytes <= MAX_CODE);
     println!("GAS deploy Halo2Verifier: {}", h.verifier_gas);
     println!("GAS deploy Halo2LendingPool: {}", h.pool_gas);
     let (proof, public) = honest();
@@ -171,7 +163,7 @@ fn a_development_halo2_key_is_refused_unless_allowed() {
     let mut cfg = pool_config(example_policy().hash());
     cfg.insecure_dev_keys = false;
     let e = d
-        .add_halo2_pool(&setup().prover.vk, &setup().code, &cfg)
+        .add_halo2_pool(&prover().vk, &contracts_dir(), &cfg)
         .unwrap_err();
     assert!(e.to_string().contains("development powers of tau"), "{e}");
 }

@@ -133,6 +133,15 @@ impl VkFile {
         if j.system != SYSTEM {
             return Err(bad(format!("system {:?}, expected {SYSTEM:?}", j.system)));
         }
+        // The name is printed and written into the generated verifier's comments.
+        let name_ok = !j.circuit.is_empty()
+            && j.circuit.len() <= 64
+            && j.circuit
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !name_ok {
+            return Err(bad("the circuit name must be 1..=64 of [A-Za-z0-9_]"));
+        }
         if j.config.k != j.k as usize || !(1..=28).contains(&j.k) {
             return Err(bad("the layout's k and the file's k differ"));
         }

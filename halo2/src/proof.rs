@@ -19,7 +19,8 @@ use halo2_base::halo2_proofs::plonk::{
 use halo2_base::halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_base::halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
-use halo2_base::halo2_proofs::poly::kzg::strategy::SingleStrategy;
+use halo2_base::halo2_proofs::poly::kzg::strategy::{AccumulatorStrategy, SingleStrategy};
+use halo2_base::halo2_proofs::poly::VerificationStrategy;
 use halo2_base::halo2_proofs::transcript::{TranscriptReadBuffer, TranscriptWriterBuffer};
 use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::{
@@ -197,13 +198,75 @@ pub fn verify(
 ) -> Result<(), Halo2Error> {
     let verifier_params = params.verifier_params();
     let strategy = SingleStrategy::new(params);
-    let mut transcript = EvmTranscript::<G1Affine, NativeLoader, &[u8], Vec<u8>>::init(proof);
+    let mut rest = proof;
+    let mut transcript = Transcript::init(&mut rest);
     verify_proof::<
         KZGCommitmentScheme<Bn256>,
         VerifierSHPLONK<'_, Bn256>,
         ChallengeEvm<G1Affine>,
-        EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>>,
+        Transcript<'_, '_>,
         SingleStrategy<'_, Bn256>,
     >(verifier_params, vk, strategy, &[&[public]], &mut transcript)
-    .map_err(|_| Halo2Error::InvalidProof)
+    .map_err(|_| Halo2Error::InvalidProof)?;
+    drop(transcript);
+    // Every byte is the proof's: trailing bytes would make one proof many.
+    if !rest.is_empty() {
+        return Err(Halo2Error::InvalidProof);
+    }
+    Ok(())
+}
+
+/// The verifier's transcript: it reads the proof from `rest`, which keeps what is unread.
+type Transcript<'a, 'b> = EvmTranscript<G1Affine, NativeLoader, &'a mut &'b [u8], Vec<u8>>;
+
+/// Verifies proofs of one key together (SPEC §11.4): each proof's checks run, and its KZG
+/// opening is scaled by a fresh random and added to one accumulator, settled by one final
+/// pairing check instead of one per proof. Returns the indices of the proofs that do not
+/// verify: a proof that fails its own checks is named at once; when only the final check
+/// fails, every proof in the accumulator is checked alone to name the bad ones.
+pub fn verify_batch(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    items: &[(&[u8], &[HFr])],
+) -> Vec<usize> {
+    type V<'a> = VerifierSHPLONK<'a, Bn256>;
+    let verifier_params = params.verifier_params();
+    let mut strategy = AccumulatorStrategy::new(verifier_params);
+    let mut invalid = Vec::new();
+    let mut accumulated = Vec::new();
+    for (i, (proof, public)) in items.iter().enumerate() {
+        let mut rest = *proof;
+        let mut transcript = Transcript::init(&mut rest);
+        // A failing proof consumes the strategy it was given, so it gets a copy.
+        let result = verify_proof::<
+            KZGCommitmentScheme<Bn256>,
+            V<'_>,
+            ChallengeEvm<G1Affine>,
+            Transcript<'_, '_>,
+            _,
+        >(
+            verifier_params,
+            vk,
+            strategy.clone(),
+            &[&[public]],
+            &mut transcript,
+        );
+        drop(transcript);
+        match result {
+            Ok(next) if rest.is_empty() => {
+                strategy = next;
+                accumulated.push(i);
+            }
+            _ => invalid.push(i),
+        }
+    }
+    if !accumulated.is_empty() && !VerificationStrategy::<_, V<'_>>::finalize(strategy) {
+        invalid.extend(
+            accumulated
+                .into_iter()
+                .filter(|&i| verify(params, vk, items[i].0, items[i].1).is_err()),
+        );
+        invalid.sort_unstable();
+    }
+    invalid
 }

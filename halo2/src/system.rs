@@ -6,7 +6,7 @@
 use crate::eligibility::Eligibility;
 use crate::field::{to_ark, to_halo2};
 use crate::keys::{read_pk, write_pk, VkFile, SYSTEM};
-use crate::proof::{derive_vk, keygen, prove, verify, Keys};
+use crate::proof::{derive_vk, keygen, prove, verify, verify_batch, Keys};
 use crate::{srs, HFr, Halo2Error};
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G2Affine};
 use halo2_base::halo2_proofs::poly::commitment::Params;
@@ -193,7 +193,7 @@ impl Halo2Prover {
 pub struct Halo2Proof {
     /// Always [`SYSTEM`].
     pub system: String,
-    /// The proof bytes (SHPLONK, Blake2b transcript), hex.
+    /// The proof bytes (SHPLONK, Keccak transcript of the EVM verifier), hex.
     pub proof: String,
 }
 
@@ -218,7 +218,7 @@ impl Halo2Proof {
     }
 }
 
-/// Proofs of at most this many bytes are read (a 16-slot proof is about 4 KB).
+/// Proofs of at most this many bytes are read (a 16-slot proof is 3,328 bytes).
 pub const MAX_PROOF_BYTES: usize = 64 * 1024;
 
 /// Verifies a proof of the eligibility statement against its public inputs.
@@ -242,6 +242,33 @@ pub fn verify_eligibility(
     }
     let public: Vec<HFr> = public.iter().map(to_halo2).collect();
     verify(&vk.params, &vk.vk, &bytes, &public)
+}
+
+/// Verifies eligibility proofs of one key together ([`verify_batch`]: one final pairing);
+/// returns the indices of those that do not verify, a wrong number of inputs or an
+/// unreadable or oversized proof included.
+pub fn verify_eligibility_batch(vk: &VkFile, items: &[(&Halo2Proof, &[Fr])]) -> Vec<usize> {
+    let mut invalid = Vec::new();
+    let mut readable = Vec::new();
+    for (i, (proof, public)) in items.iter().enumerate() {
+        match proof.bytes() {
+            Ok(b) if b.len() <= MAX_PROOF_BYTES && public.len() == NUM_PUBLIC_INPUTS => {
+                readable.push((i, b, public.iter().map(to_halo2).collect::<Vec<HFr>>()))
+            }
+            _ => invalid.push(i),
+        }
+    }
+    let refs: Vec<(&[u8], &[HFr])> = readable
+        .iter()
+        .map(|(_, b, p)| (b.as_slice(), p.as_slice()))
+        .collect();
+    invalid.extend(
+        verify_batch(&vk.params, &vk.vk, &refs)
+            .into_iter()
+            .map(|j| readable[j].0),
+    );
+    invalid.sort_unstable();
+    invalid
 }
 
 /// The public inputs as arkworks elements (for callers that print or compare them).

@@ -238,3 +238,48 @@ fn key_files_round_trip_and_verify_without_the_srs() {
         "lookup bits beyond k"
     );
 }
+
+/// KZG accumulation (SPEC §11.4): valid proofs pass together; in a mixed batch exactly the
+/// invalid ones are named — a proof forced from a false statement (caught only by the final
+/// pairing), a changed public input, and bytes that are no proof.
+#[test]
+fn a_batch_names_exactly_its_invalid_proofs() {
+    use zkcredit_halo2::proof::verify_batch;
+    let tau = Fr::rand(&mut StdRng::seed_from_u64(98));
+    let ptau = srs::insecure_test_ptau(K, tau);
+    let params = srs::params(&srs::read_powers(&ptau, K).unwrap()).unwrap();
+    let t = tree();
+    let a = statement(&t, Fr::from(5_000_001u64));
+    let keys = keygen(&params, LOOKUP_BITS, &a).unwrap();
+    let (pa, xa) = prove(&params, &keys, &a).unwrap();
+    let (pb, xb) = prove(&params, &keys, &statement(&t, Fr::from(7_000_001u64))).unwrap();
+    let listed = statement(&t, Fr::from(3 * 1_000_003u64));
+    let (forced, xf) = prove_forced(&params, &keys, &listed).unwrap();
+    let mut changed = xb.clone();
+    changed[0] += zkcredit_halo2::HFr::from(1u64);
+    let garbage = vec![7u8; 64];
+
+    assert!(verify_batch(&params, keys.vk(), &[]).is_empty());
+    assert!(verify_batch(
+        &params,
+        keys.vk(),
+        &[
+            (pa.as_slice(), xa.as_slice()),
+            (pb.as_slice(), xb.as_slice())
+        ]
+    )
+    .is_empty());
+    let mixed = [
+        (pa.as_slice(), xa.as_slice()),
+        (forced.as_slice(), xf.as_slice()),
+        (pb.as_slice(), xb.as_slice()),
+        (pb.as_slice(), changed.as_slice()),
+        (garbage.as_slice(), xa.as_slice()),
+    ];
+    assert_eq!(verify_batch(&params, keys.vk(), &mixed), vec![1, 3, 4]);
+    // The forced proof alone in a batch: only the final pairing can refuse it.
+    assert_eq!(
+        verify_batch(&params, keys.vk(), &[(forced.as_slice(), xf.as_slice())]),
+        vec![0]
+    );
+}

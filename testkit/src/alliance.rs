@@ -72,6 +72,8 @@ struct VerifierSetup {
     registry_key: String,
     expected_slots: Vec<ExpectedProvider>,
     vk: ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    /// Also accept halo2 proofs of this key (its file's JSON, SPEC §11.4).
+    halo2: Option<String>,
 }
 
 impl std::fmt::Debug for VerifierSetup {
@@ -90,37 +92,36 @@ impl VerifierSetup {
         name: &str,
         lender_token: &str,
     ) -> Result<Running, ApiError> {
-        spawn(
-            VerifierService::with_db(
-                db,
-                &self.vk,
-                VerifierConfig {
-                    verifier_id,
-                    name: name.into(),
-                    registry_url: self.registry_url.clone(),
-                    registry_key: zkcredit_api::auth::parse_public_key(
-                        "registry key",
-                        &self.registry_key,
-                    )
-                    .map_err(ApiError::internal)?,
-                    expected_slots: self.expected_slots.clone(),
-                    root_window: 3600,
-                    max_skew: 300,
-                    max_ttl: 3600,
-                    policies: vec![live_policy(), live_model_policy()],
-                    lender_token_sha256: lender_token_digest(lender_token),
-                    product: "demo-credit".into(),
-                    period_seconds: DEFAULT_PERIOD_SECONDS,
-                    // The alliance runs the development keys of the demo and the tests.
-                    insecure_dev_keys: true,
-                    max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
-                },
-            )?
-            .router(),
-            loopback(),
-        )
-        .await
-        .map_err(io)
+        let mut svc = VerifierService::with_db(
+            db,
+            &self.vk,
+            VerifierConfig {
+                verifier_id,
+                name: name.into(),
+                registry_url: self.registry_url.clone(),
+                registry_key: zkcredit_api::auth::parse_public_key(
+                    "registry key",
+                    &self.registry_key,
+                )
+                .map_err(ApiError::internal)?,
+                expected_slots: self.expected_slots.clone(),
+                root_window: 3600,
+                max_skew: 300,
+                max_ttl: 3600,
+                policies: vec![live_policy(), live_model_policy()],
+                lender_token_sha256: lender_token_digest(lender_token),
+                product: "demo-credit".into(),
+                period_seconds: DEFAULT_PERIOD_SECONDS,
+                // The alliance runs the development keys of the demo and the tests.
+                insecure_dev_keys: true,
+                max_open_requests: DEFAULT_MAX_OPEN_REQUESTS,
+            },
+        )?;
+        if let Some(json) = &self.halo2 {
+            let vk = zkcredit_halo2::keys::VkFile::from_json(json).map_err(ApiError::internal)?;
+            svc = svc.with_halo2(vk)?;
+        }
+        spawn(svc.router(), loopback()).await.map_err(io)
     }
 }
 
@@ -151,6 +152,18 @@ impl Alliance {
         Self::start_on(dir, None, params, layout, vk).await
     }
 
+    /// [`Self::start`] with a verifier that also accepts halo2 proofs of `halo2`
+    /// (`proof_system: "halo2-kzg"`, SPEC §11.4).
+    pub async fn start_with_halo2(
+        dir: &Path,
+        params: EligibilityParams,
+        layout: Layout,
+        vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+        halo2: &zkcredit_halo2::keys::VkFile,
+    ) -> Result<Self, ApiError> {
+        Self::start_full(dir, None, params, layout, vk, Some(halo2.to_json())).await
+    }
+
     /// [`Self::start`] with every service on the PostgreSQL database `postgres` when given,
     /// each in its own schema: `registry`, `issuer` (its KYC tree in `issuer_tree`),
     /// `provider_SLOT`, `verifier`.
@@ -160,6 +173,17 @@ impl Alliance {
         params: EligibilityParams,
         layout: Layout,
         vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    ) -> Result<Self, ApiError> {
+        Self::start_full(dir, postgres, params, layout, vk, None).await
+    }
+
+    async fn start_full(
+        dir: &Path,
+        postgres: Option<&str>,
+        params: EligibilityParams,
+        layout: Layout,
+        vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+        halo2: Option<String>,
     ) -> Result<Self, ApiError> {
         let admin = token();
         let http = reqwest::Client::new();
@@ -283,6 +307,7 @@ impl Alliance {
             registry_key: registry_key.clone(),
             expected_slots,
             vk: vk.clone(),
+            halo2,
         };
         let verifier = lender
             .spawn(verifier_db, verifier_id, "demo lender", &lender_token)

@@ -450,6 +450,34 @@ pub fn prove(
     ))
 }
 
+/// Proves `witness` with halo2 (SPEC §11), checked natively first as [`prove`] does: the
+/// submission carries `proof_system: "halo2-kzg"`, for a lender whose verifier has the
+/// halo2 key.
+pub fn prove_halo2(
+    prover: &zkcredit_halo2::system::Halo2Prover,
+    params: EligibilityParams,
+    witness: &EligibilityWitness,
+) -> Result<Submission, WalletError> {
+    if params != prover.circuit {
+        return Err(WalletError::Prove(format!(
+            "the halo2 prover is for {}, the request for {}",
+            prover.circuit.id(),
+            params.id()
+        )));
+    }
+    check(params, witness)?;
+    let (proof, public) = prover
+        .prove(witness.clone())
+        .map_err(|e| WalletError::Prove(e.to_string()))?;
+    Ok(Submission::halo2(
+        zkcredit_api::verifier::Halo2ProofJson {
+            system: proof.system,
+            proof: proof.proof,
+        },
+        zkcredit_verifier::snarkjs::public_to_json(&public.to_vec()),
+    ))
+}
+
 /// A lender's decision on a submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

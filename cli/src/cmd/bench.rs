@@ -28,6 +28,9 @@ pub struct Row {
     batch_per_s: [f64; 3],
     /// Peak resident memory while measuring this circuit (MiB).
     pub(crate) peak_rss_mib: Option<f64>,
+    /// Eligibility rows: execution gas of the generated verifier for a proof of this run,
+    /// and the verifier's deployed bytes (`None`: not measured, said on stderr).
+    pub(crate) verify_gas: Option<(u64, usize)>,
 }
 
 impl Row {
@@ -114,6 +117,12 @@ where
         (n * reps) as f64 / t.elapsed().as_secs_f64()
     });
     let prove_min_s = prove.iter().copied().fold(f64::INFINITY, f64::min);
+    let verify_gas = match id {
+        CircuitId::Eligibility(_) => super::bench_gas::groth16(&id.name(), &pk.vk, &proof, &public)
+            .map_err(|e| eprintln!("{name}: verifier gas not measured: {e}"))
+            .ok(),
+        _ => None,
+    };
     Row {
         circuit: name,
         constraints,
@@ -126,6 +135,7 @@ where
         runs,
         batch_per_s,
         peak_rss_mib: peak_rss_mib(),
+        verify_gas,
     }
 }
 

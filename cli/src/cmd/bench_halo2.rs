@@ -25,6 +25,9 @@ pub struct Halo2Row {
     proof_bytes: usize,
     peak_rss_mib: Option<f64>,
     runs: usize,
+    /// Execution gas of the generated EVM verifier for a proof of this run, and its
+    /// deployed bytes.
+    verify_gas: Option<(u64, usize)>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -57,6 +60,7 @@ fn row(slots: usize, runs: usize) -> Result<Halo2Row, String> {
     let mut times = Vec::new();
     let mut verify_ms = Vec::new();
     let mut proof_bytes = 0;
+    let mut last = None;
     for _ in 0..runs {
         let w = world
             .witness(&b, w0.policy, w0.now, w0.scope, w0.context)
@@ -70,7 +74,14 @@ fn row(slots: usize, runs: usize) -> Result<Halo2Row, String> {
             verify_eligibility(&prover.vk, &proof, &public.to_vec()).map_err(|e| e.to_string())?;
             verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        last = Some((proof, public));
     }
+    let peak = peak_rss_mib();
+    let verify_gas = last.and_then(|(proof, public)| {
+        super::bench_gas::halo2(&prover.vk, &proof, &public.to_vec())
+            .map_err(|e| eprintln!("halo2 {}: verifier gas not measured: {e}", params.id()))
+            .ok()
+    });
     Ok(Halo2Row {
         circuit: params.id(),
         k: prover.k(),
@@ -80,35 +91,41 @@ fn row(slots: usize, runs: usize) -> Result<Halo2Row, String> {
         prove_min_s: times.iter().copied().fold(f64::INFINITY, f64::min),
         verify_median_ms: median(verify_ms),
         proof_bytes,
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib: peak,
         runs,
+        verify_gas,
     })
 }
 
 /// The halo2 rows for `slots` and the side-by-side table against `groth16`'s rows.
 pub fn rows(slots: &[usize], runs: usize, groth16: &[Row]) -> (String, serde_json::Value) {
     let mut out = String::from(
-        "\nhalo2 (KZG over BN254, SHPLONK, halo2-axiom 0.5.3 + halo2-base 0.5.5; SPEC §11) beside Groth16, same statement and sizes, same run:\n\n| eligibility | system | size | keygen s | prove median s | prove min s | verify ms | proof B | peak MiB |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "\nhalo2 (KZG over BN254, SHPLONK, halo2-axiom 0.5.3 + halo2-base 0.5.5; SPEC §11) beside Groth16, same statement and sizes, same run:\n\n| eligibility | system | size | keygen s | prove median s | prove min s | verify ms | proof B | peak MiB | verify gas (execution) | EVM verifier B |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut json = Vec::new();
     let mib = |m: Option<f64>| m.map(|m| format!("{m:.0}")).unwrap_or_else(|| "n/a".into());
+    let gas = |g: Option<(u64, usize)>| match g {
+        Some((gas, bytes)) => format!("{gas} | {bytes}"),
+        None => "not measured | ".into(),
+    };
     for &s in slots {
         eprintln!("measuring halo2 eligibility_s{s}_d32 …");
         let name = format!("eligibility_s{s}_d32");
         if let Some(g) = groth16.iter().find(|r| r.circuit == name) {
             out.push_str(&format!(
-                "| {name} | Groth16 | {} constraints | | {:.3} | | {:.2} | {} | {} |\n",
+                "| {name} | Groth16 | {} constraints | | {:.3} | | {:.2} | {} | {} | {} |\n",
                 g.constraints(),
                 g.prove_median_s,
                 g.verify_median_ms,
                 g.proof_bytes,
-                mib(g.peak_rss_mib)
+                mib(g.peak_rss_mib),
+                gas(g.verify_gas)
             ));
         }
         match row(s, runs) {
             Ok(r) => {
                 out.push_str(&format!(
-                    "| {name} | halo2 | 2^{} rows × {} advice | {} | {:.3} | {:.3} | {:.2} | {} | {} |\n",
+                    "| {name} | halo2 | 2^{} rows × {} advice | {} | {:.3} | {:.3} | {:.2} | {} | {} | {} |\n",
                     r.k,
                     r.advice_columns,
                     if r.keygen_s > 0.0 { format!("{:.1}", r.keygen_s) } else { "cached".into() },
@@ -116,11 +133,14 @@ pub fn rows(slots: &[usize], runs: usize, groth16: &[Row]) -> (String, serde_jso
                     r.prove_min_s,
                     r.verify_median_ms,
                     r.proof_bytes,
-                    mib(r.peak_rss_mib)
+                    mib(r.peak_rss_mib),
+                    gas(r.verify_gas)
                 ));
                 json.push(serde_json::to_value(&r).unwrap_or_default());
             }
-            Err(e) => out.push_str(&format!("| {name} | halo2 | not run: {e} | | | | | | |\n")),
+            Err(e) => out.push_str(&format!(
+                "| {name} | halo2 | not run: {e} | | | | | | | | |\n"
+            )),
         }
     }
     (out, serde_json::Value::Array(json))

@@ -7,10 +7,13 @@
 //! and applies. Then the eligible applicant borrows from the `LendingPool` in revm.
 
 mod browser;
+mod people;
 mod refusals;
 
+use super::halo2::ProofSystem;
 use super::{load_prover, secs, CliError};
 use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
+use people::{applicants, policy_line, Expect};
 use refusals::narrowed_registry;
 use std::path::Path;
 use std::time::Instant;
@@ -24,6 +27,7 @@ use zkcredit_circuits::field::fr_to_dec;
 use zkcredit_circuits::registry::{Registry, Role};
 use zkcredit_circuits::subject::truncate_248;
 use zkcredit_circuits::Fr;
+use zkcredit_halo2::system::Halo2Prover;
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::Prover;
 use zkcredit_testkit::alliance::Alliance;
@@ -36,122 +40,6 @@ const SYNTHETIC: usize = 1_000;
 
 fn broken(e: impl std::fmt::Display) -> CliError {
     CliError::CheckFailed(e.to_string())
-}
-
-/// What happens to an applicant.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Expect {
-    Accepted,
-    /// The wallet finds no proof exists; the message names this spec rule.
-    NoProof(&'static str),
-}
-
-struct Applicant {
-    name: &'static str,
-    id: &'static str,
-    /// `(role, nth provider of that role, record)`.
-    records: Vec<(Role, usize, [u64; 3])>,
-    expect: Expect,
-}
-
-fn applicants(now: u64) -> Vec<Applicant> {
-    let good_score = (Role::Bureau, 0, [712, now - DAY, 7]);
-    vec![
-        Applicant {
-            name: "Ana   1 loan 120,000, 5 days late, score 712",
-            id: "DEMO-0001",
-            records: vec![(Role::Lender, 0, [1, 120_000, 5]), good_score],
-            expect: Expect::Accepted,
-        },
-        Applicant {
-            name: "Ben   on fraud list #2",
-            id: "DEMO-0002",
-            records: vec![(Role::FraudList, 1, [4, now - 10 * DAY, 0]), good_score],
-            expect: Expect::NoProof("§6.3"),
-        },
-        Applicant {
-            name: "Cat   1 loan at each of 3 lenders (max 2)",
-            id: "DEMO-0003",
-            records: vec![
-                (Role::Lender, 0, [1, 40_000, 0]),
-                (Role::Lender, 1, [1, 30_000, 0]),
-                (Role::Lender, 2, [1, 20_000, 0]),
-                good_score,
-            ],
-            expect: Expect::NoProof("§6.4"),
-        },
-        Applicant {
-            name: "Dan   owes 300,000 + 250,000 (max 500,000)",
-            id: "DEMO-0004",
-            records: vec![
-                (Role::Lender, 0, [1, 300_000, 0]),
-                (Role::Lender, 1, [1, 250_000, 0]),
-                good_score,
-            ],
-            expect: Expect::NoProof("§6.4"),
-        },
-        Applicant {
-            name: "Eve   45 days in arrears (max 30)",
-            id: "DEMO-0005",
-            records: vec![(Role::Lender, 2, [1, 20_000, 45]), good_score],
-            expect: Expect::NoProof("§6.4"),
-        },
-        Applicant {
-            name: "Fay   score 610 (min 650)",
-            id: "DEMO-0006",
-            records: vec![(Role::Bureau, 0, [610, now - DAY, 7])],
-            expect: Expect::NoProof("§6.5"),
-        },
-        Applicant {
-            name: "Gus   score 720 but 100 days old (max 90)",
-            id: "DEMO-0007",
-            records: vec![(Role::Bureau, 0, [720, now - 100 * DAY, 7])],
-            expect: Expect::NoProof("§6.5"),
-        },
-        Applicant {
-            name: "Ivy   within every limit; model says 13%",
-            id: "DEMO-0008",
-            records: vec![
-                (Role::Lender, 1, [2, 500_000, 30]),
-                (Role::Bureau, 0, [650, now - DAY, 7]),
-            ],
-            expect: Expect::NoProof("§6.9"),
-        },
-    ]
-}
-
-fn policy_line(p: &Policy) -> String {
-    let model = if p.model.is_none() {
-        String::new()
-    } else {
-        format!(
-            ", default probability ≤ {:.0}% under the published model \"Defi Score Basic\" v1 (params/models/defi-score-basic.json)",
-            p.model.max_probability() * 100.0
-        )
-    };
-    let new_loans = if p.max_new_loans == 0 {
-        String::new()
-    } else {
-        format!(
-            ", {} (SPEC §6.10)",
-            zkcredit_wallet::origination::limit_in_words(p.max_new_loans)
-        )
-    };
-    format!(
-        "fewer than {} active loans, outstanding ≤ {}, arrears ≤ {} days, score ≥ {} issued within {} days, roots published within {} h, KYC at least {} days old{}{model}{new_loans}",
-        p.max_active_loans,
-        p.max_outstanding,
-        p.max_arrears_days,
-        p.min_score,
-        p.max_score_age / DAY,
-        p.max_root_age / 3600,
-        p.min_kyc_age / DAY,
-        if p.min_kyc_age == 0 {
-            " (demo: its holders were KYC'd seconds ago; production sets a period)"
-        } else {
-            ""
-        }
-    )
 }
 
 /// Synthetic customers: random subject keys, KYC'd, on some providers' books.
@@ -220,14 +108,19 @@ fn registry_from_view(v: &RegistryView, slots: usize) -> Result<Registry, CliErr
     Ok(r)
 }
 
+/// The wallet proves with Groth16, or with halo2 when the demo runs `--system halo2`.
 async fn prove_blocking(
     prover: &'static Prover,
+    halo2: Option<&'static Halo2Prover>,
     p: EligibilityParams,
     w: EligibilityWitness,
 ) -> Result<Submission, WalletError> {
-    tokio::task::spawn_blocking(move || wallet::prove(prover, p, &w))
-        .await
-        .map_err(|e| WalletError::Prove(e.to_string()))?
+    tokio::task::spawn_blocking(move || match halo2 {
+        None => wallet::prove(prover, p, &w),
+        Some(h) => wallet::prove_halo2(h, p, &w),
+    })
+    .await
+    .map_err(|e| WalletError::Prove(e.to_string()))?
 }
 
 /// Opens a 10-minute proof request for `policy` with bearer `token` (the lender's, or a guess).
@@ -257,6 +150,11 @@ pub struct DemoArgs {
     /// the KYC operator, so a person can click through the wallet at the printed link.
     #[arg(long)]
     pub stay: bool,
+    /// The proof system of the off-chain journey (wallet proves, lender API verifies):
+    /// `halo2` proves with halo2-KZG (SPEC §11; development powers of tau, keys cached in
+    /// `<cache>/halo2`); the on-chain loan is always Groth16's.
+    #[arg(long, value_enum, default_value = "groth16")]
+    pub system: super::halo2::ProofSystem,
 }
 
 /// Runs the demo.
@@ -285,6 +183,20 @@ pub fn demo(a: DemoArgs) -> Result<(), CliError> {
     if super::check_vk(&id.name(), &prover.pk().vk, true, "demo")? {
         println!("[keys]    --insecure-dev-keys: the demo runs the forgeable development keys on purpose (its verifier reports insecure_dev_keys at /healthz); `verifier serve` and `gen-contracts` refuse them without this flag");
     }
+    let halo2: Option<&'static Halo2Prover> = match a.system {
+        ProofSystem::Groth16 => None,
+        ProofSystem::Halo2 => {
+            let t = Instant::now();
+            let h = super::halo2::load_prover(p, None, cache)?;
+            println!(
+                "[keys]    --system halo2: INSECURE development halo2 key ready ({}; 2^{} rows); vk sha256 {}; the wallets prove with halo2 and the lender's verifier accepts halo2-kzg",
+                secs(t),
+                h.k(),
+                h.vk.digest()
+            );
+            Some(Box::leak(Box::new(h)))
+        }
+    };
     let dir = tempfile::Builder::new()
         .prefix("zkcredit-demo-")
         .tempdir()
@@ -294,13 +206,14 @@ pub fn demo(a: DemoArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(CliError::runtime)?;
-    let result = rt.block_on(story(prover, p, dir.path(), a.stay));
+    let result = rt.block_on(story(prover, halo2, p, dir.path(), a.stay));
     drop(rt);
     result
 }
 
 async fn story(
     prover: &'static Prover,
+    halo2: Option<&'static Halo2Prover>,
     p: EligibilityParams,
     dir: &Path,
     stay: bool,
@@ -309,7 +222,12 @@ async fn story(
     let now = unix_now();
     let mut rng = StdRng::seed_from_u64(now);
     let t = Instant::now();
-    let a = Alliance::start(dir, p, Layout::default(), &prover.pk().vk).await?;
+    let a = match halo2 {
+        None => Alliance::start(dir, p, Layout::default(), &prover.pk().vk).await?,
+        Some(h) => {
+            Alliance::start_with_halo2(dir, p, Layout::default(), &prover.pk().vk, &h.vk).await?
+        }
+    };
     let (issuer, registry, verifier) = (
         a.issuer_client(&http),
         a.registry_client(&http),
@@ -430,7 +348,7 @@ async fn story(
         let witness = w.gather(&registry, &req, unix_now(), |_, _| {}).await?;
         let gather = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let proved = prove_blocking(prover, p, witness).await;
+        let proved = prove_blocking(prover, halo2, p, witness).await;
         let prove = t.elapsed().as_secs_f64();
         let (decision, verify, reason) = match proved {
             Ok(sub) => {

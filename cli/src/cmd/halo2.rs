@@ -4,8 +4,9 @@
 use super::{read_text, secs, CliError};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use zkcredit_circuits::eligibility::{EligibilityParams, PUBLIC_INPUT_NAMES};
+use zkcredit_circuits::eligibility::{EligibilityParams, NUM_PUBLIC_INPUTS, PUBLIC_INPUT_NAMES};
 use zkcredit_circuits::field::fr_to_dec;
+use zkcredit_halo2::evm::{verifier_solidity, VERIFIER_CONTRACT};
 use zkcredit_halo2::keys::VkFile;
 use zkcredit_halo2::system::{
     is_dev, verify_eligibility, Halo2Proof, Halo2Prover, KeySource, Powers,
@@ -20,7 +21,7 @@ use zkcredit_verifier::snarkjs::{parse_public, public_to_json};
 pub enum ProofSystem {
     /// Groth16 (a circuit-specific ceremony; 128-byte proofs).
     Groth16,
-    /// halo2 with KZG (a universal powers of tau; ≈ 4 KB proofs).
+    /// halo2 with KZG (a universal powers of tau; ≈ 3.3 KB proofs).
     Halo2,
 }
 
@@ -52,6 +53,11 @@ pub fn vk_path(params: &Path, circuit: &str) -> PathBuf {
     params.join(format!("{circuit}.halo2.vk.json"))
 }
 
+/// The generated Solidity verifier of `circuit`'s halo2 key in `params` (SPEC §11.5).
+pub fn verifier_path(params: &Path, circuit: &str) -> PathBuf {
+    params.join(format!("{circuit}.halo2.verifier.sol"))
+}
+
 /// Loads the prover; `ptau = None` is the insecure development powers of tau (warned).
 pub fn load_prover(
     circuit: EligibilityParams,
@@ -80,42 +86,66 @@ pub fn load_prover(
 }
 
 /// `zkcredit setup --system halo2`: keys from the powers of tau; writes the verifying-key
-/// file (`--check`: compares it with the one in `params`).
+/// file and its generated EVM verifier (`--check`: compares both with those in `params`).
+/// For a development key the verifier is written (or checked) only with
+/// `insecure_dev_keys`: anyone can forge proofs for it.
 pub fn setup(
     circuit: &str,
     ptau: Option<&Path>,
     params: &Path,
     cache: &Path,
     check: bool,
+    insecure_dev_keys: bool,
 ) -> Result<(), CliError> {
     let shape = eligibility_shape(circuit)?;
     let t = Instant::now();
     let prover = load_prover(shape, ptau, cache)?;
     let path = vk_path(params, circuit);
     let text = prover.vk.to_json();
+    let sol_path = verifier_path(params, circuit);
+    let with_verifier = insecure_dev_keys || !is_dev(&prover.vk);
+    let sol = verifier_solidity(&prover.vk, NUM_PUBLIC_INPUTS)?;
+    let mut files = vec![(path.clone(), text)];
+    if with_verifier {
+        files.push((sol_path.clone(), sol));
+    }
     if check {
-        let committed = read_text(&path)?;
-        if committed != text {
-            return Err(CliError::CheckFailed(format!(
-                "{}: differs from the key these powers of tau give (digest {})",
-                path.display(),
-                prover.vk.digest()
-            )));
+        for (file, want) in &files {
+            if &read_text(file)? != want {
+                return Err(CliError::CheckFailed(format!(
+                    "{}: differs from what these powers of tau give (key digest {})",
+                    file.display(),
+                    prover.vk.digest()
+                )));
+            }
         }
+        let names: Vec<_> = files.iter().map(|(f, _)| f.display().to_string()).collect();
         println!(
-            "{circuit}: {} is the key these powers of tau give",
-            path.display()
+            "{circuit}: {} what these powers of tau give",
+            names.join(" and ")
         );
         return Ok(());
     }
-    write_atomic(&path, text.as_bytes())?;
+    for (file, text) in &files {
+        write_atomic(file, text.as_bytes())?;
+    }
     println!(
         "halo2 keys for {circuit} (2^{} rows) in {}\n  verifying key: {} (sha256 {})",
         prover.k(),
         secs(t),
         path.display(),
-        prover.vk.digest()
+        prover.vk.digest(),
     );
+    if with_verifier {
+        println!(
+            "  EVM verifier: {} (compile: node contracts/compile.js --file FILE --contract {VERIFIER_CONTRACT} --no-yul-optimizer)",
+            sol_path.display()
+        );
+    } else {
+        println!(
+            "  no EVM verifier written for a development key (anyone can forge proofs for it); --insecure-dev-keys writes one for tests"
+        );
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_gas;
 pub mod bench_halo2;
 pub mod bench_identical;
 pub mod ceremony;

@@ -34,6 +34,10 @@ pub struct SetupArgs {
     /// development powers of tau.
     #[arg(long)]
     ptau: Option<PathBuf>,
+    /// halo2 without --ptau: also write the EVM verifier of the development key (forgeable
+    /// by anyone; demos and tests only). Without it none is written for that key.
+    #[arg(long)]
+    insecure_dev_keys: bool,
 }
 
 /// `zkcredit gen-contracts`.
@@ -58,7 +62,14 @@ pub struct GenContractsArgs {
 /// Runs `zkcredit setup`.
 pub fn setup(a: SetupArgs) -> Result<(), CliError> {
     if a.system == super::halo2::ProofSystem::Halo2 {
-        return super::halo2::setup(&a.circuit, a.ptau.as_deref(), &a.params, &a.cache, a.check);
+        return super::halo2::setup(
+            &a.circuit,
+            a.ptau.as_deref(),
+            &a.params,
+            &a.cache,
+            a.check,
+            a.insecure_dev_keys,
+        );
     }
     let id = CircuitId::parse(&a.circuit)?;
     let name = id.name();

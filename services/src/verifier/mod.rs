@@ -20,8 +20,8 @@
 //!
 //! With a halo2 verifying key ([`VerifierService::with_halo2`], `--halo2-vk`), a submission
 //! `{"proof_system": "halo2-kzg", …}` is checked the same way (spec §11): the same
-//! prechecks, then the KZG check, with the same error codes; in a batch its halo2 items are
-//! verified one by one. Without one such a submission is refused `proof_system_not_accepted`.
+//! prechecks, then the KZG check, with the same error codes; in a batch its halo2 items
+//! share one KZG accumulator (one final pairing). Without one such a submission is refused `proof_system_not_accepted`.
 //!
 //! A proof under a policy with a new-loan limit (spec §6.10) carries a non-zero origination
 //! tag, recorded in the nullifier's transaction ([`db`]);
@@ -56,7 +56,9 @@ use zkcredit_circuits::eligibility::{epoch_of, PublicInputs};
 use zkcredit_circuits::eligibility::{PI_CONTEXT, PI_NOW, PI_POLICY_HASH, PI_SCOPE};
 use zkcredit_circuits::field::{fr_to_dec, fr_to_u64};
 use zkcredit_halo2::keys::VkFile;
-use zkcredit_halo2::system::{is_dev, verify_eligibility, Halo2Proof, MAX_PROOF_BYTES};
+use zkcredit_halo2::system::{
+    is_dev, verify_eligibility, verify_eligibility_batch, Halo2Proof, MAX_PROOF_BYTES,
+};
 use zkcredit_verifier::snarkjs::public_from_json;
 use zkcredit_verifier::Verifier;
 
@@ -417,7 +419,7 @@ async fn verify_batch(
             }
         }
     }
-    // Groth16 items: one random linear combination; halo2 items: one by one (spec §11).
+    // Groth16 items: one random linear combination; halo2 items: one KZG accumulator (spec §11.4).
     let mut groth16 = Vec::new();
     let mut halo2 = Vec::new();
     for (k, (_, c)) in checked.iter().enumerate() {
@@ -436,10 +438,23 @@ async fn verify_batch(
         if let Err(e) = v.verify_batch(&items) {
             invalid.extend(e.invalid.into_iter().map(|j| groth16[j].0));
         }
-        for (k, p, public) in &halo2 {
-            let proof = CheckedProof::Halo2(p.clone());
-            if VerifierService::check_one(&v, vk.as_deref(), &proof, public).is_err() {
-                invalid.insert(*k);
+        if !halo2.is_empty() {
+            match vk.as_deref() {
+                Some(vk) => {
+                    let publics: Vec<Vec<_>> = halo2.iter().map(|(_, _, x)| x.to_vec()).collect();
+                    let items: Vec<_> = halo2
+                        .iter()
+                        .zip(&publics)
+                        .map(|((_, p, _), x)| (p, x.as_slice()))
+                        .collect();
+                    invalid.extend(
+                        verify_eligibility_batch(vk, &items)
+                            .into_iter()
+                            .map(|j| halo2[j].0),
+                    );
+                }
+                // Prechecked away (proof_system_not_accepted); never all invalid silently.
+                None => invalid.extend(halo2.iter().map(|(k, _, _)| *k)),
             }
         }
         invalid

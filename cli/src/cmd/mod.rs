@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_gas;
 pub mod bench_halo2;
 pub mod bench_identical;
+pub mod bench_report;
 pub mod ceremony;
 pub mod demo;
 pub mod halo2;

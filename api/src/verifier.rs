@@ -367,7 +367,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/verify/batch",
-        summary: "Verify up to 256 submissions (Groth16 ones with one random linear combination, halo2 ones one by one); one result per item (each refusal carries its code)",
+        summary: "Verify up to 256 submissions (Groth16 ones with one random linear combination, halo2 ones through one KZG accumulator); one result per item (each refusal carries its code)",
         auth: Auth::None,
         errors: &[E::BadBatchSize, E::MalformedJson, E::InvalidBody, E::DatabaseUnavailable],
         params: &[],

@@ -91,6 +91,18 @@ fn the_generated_verifier_fits_eip170_and_checks_proofs() {
             .unwrap();
         assert!(!o.success, "the verifier accepted public input {i} changed");
     }
+    // The last evaluation's low byte (SHPLONK's two opening points, 128 bytes, follow it):
+    // a well-formed proof that only the pairing refuses, on chain and natively.
+    let mut scalar = proof.clone();
+    let at = scalar.len() - 129;
+    scalar[at] ^= 1;
+    let o = d
+        .chain
+        .view(admin(), h.verifier, calldata(&inputs, &scalar))
+        .unwrap();
+    assert!(!o.success, "the verifier accepted a changed evaluation");
+    let vk = &prover().vk;
+    assert!(zkcredit_halo2::proof::verify(&vk.params, &vk.vk, &scalar, &inputs).is_err());
     for at in [0, proof.len() / 2, proof.len() - 1] {
         let mut bad = proof.clone();
         bad[at] ^= 1;

@@ -25,8 +25,8 @@ use zkcredit_circuits::Fr;
 /// Rows (`2^k`) and lookup bits of the eligibility circuit of a shape: about 6 advice
 /// columns at every size (`k = 14 + log2(slots)`, at least 15), the range table one row
 /// short of the whole height. Six columns, not eleven at half the rows, keep the generated
-/// EVM verifier under EIP-170's 24,576 bytes (SPEC §11.5): 18,936 bytes at 4 slots where
-/// eleven columns need 25,051, for a prover about 1.4× slower and a smaller proof.
+/// EVM verifier under EIP-170's 24,576 bytes (SPEC §11.1): 19,060 bytes at 16 slots where
+/// eleven columns need 25,230, for a prover about 1.25× slower and a smaller proof.
 pub fn layout(p: &EligibilityParams) -> (u32, usize) {
     let k = (14 + p.slots.max(2).trailing_zeros()).max(15);
     (k, k as usize - 1)

@@ -185,6 +185,13 @@ fn key_files_round_trip_and_verify_without_the_srs() {
     // Damaged files are refused with a message.
     assert!(VkFile::from_json(&text.replace("halo2-kzg", "groth16")).is_err());
     assert!(VkFile::from_json("{}").is_err());
+    // Regression (review): the circuit name is written into the generated verifier's
+    // comments, so only [A-Za-z0-9_] is read (a newline would inject Solidity).
+    for name in ["fraud_only_d32\nfunction x() {}", "", "a b", "é"] {
+        let renamed = text.replace("\"fraud_only_d32\"", &serde_json::to_string(name).unwrap());
+        assert_ne!(renamed, text);
+        assert!(VkFile::from_json(&renamed).is_err(), "{name:?}");
+    }
 
     // Regression (review): a file's G1/G2 must be the generators. Rescaling both G2 points
     // by `a` keeps honest proofs verifying but hides the development τ from `is_dev`;

@@ -124,29 +124,45 @@ async fn halo2_proofs_are_checked_like_groth16(backend: Backend) {
     let again = halo2_submission(&e, &e.borrower, &req2, policy, now);
     refused(client.verify(&again).await, 409, ErrorCode::NullifierReused);
 
-    // A mixed batch: halo2 and Groth16 accepted, a changed halo2 proof refused.
+    // A mixed batch: halo2 and Groth16 accepted; two changed halo2 proofs refused, one
+    // with a changed evaluation (well formed: only the accumulator's final pairing fails,
+    // and then each halo2 proof is checked alone), one with a point off the curve.
     let reqs = [
+        open(client.clone()).await,
         open(client.clone()).await,
         open(client.clone()).await,
         open(client.clone()).await,
     ];
     let a = halo2_submission(&e, &e.others[0], &reqs[0], policy, now);
     let b = e.submission_of(&e.others[1], &reqs[1], policy, now);
-    let mut c = halo2_submission(&e, &e.others[2], &reqs[2], policy, now);
-    if let zkcredit_api::verifier::SubmittedProof::Halo2(p) = &mut c.proof {
-        let mut bytes = hex::decode(&p.proof).unwrap();
-        bytes[100] ^= 1;
-        p.proof = hex::encode(bytes);
-    }
+    let change = |mut s: Submission, at: fn(usize) -> usize| {
+        if let zkcredit_api::verifier::SubmittedProof::Halo2(p) = &mut s.proof {
+            let mut bytes = hex::decode(&p.proof).unwrap();
+            let i = at(bytes.len());
+            bytes[i] ^= 1;
+            p.proof = hex::encode(bytes);
+        }
+        s
+    };
+    // The last evaluation's low byte: SHPLONK's two opening points (128 bytes) follow it.
+    let c = change(
+        halo2_submission(&e, &e.others[2], &reqs[2], policy, now),
+        |n| n - 129,
+    );
+    let d = change(
+        halo2_submission(&e, &e.others[3], &reqs[3], policy, now),
+        |_| 100,
+    );
     let results = client
         .verify_batch(&BatchSubmission {
-            items: vec![a, b, c],
+            items: vec![a, b, c, d],
         })
         .await
         .unwrap();
     let accepted: Vec<bool> = results.iter().map(|r| r.accepted).collect();
-    assert_eq!(accepted, vec![true, true, false], "{results:?}");
+    assert_eq!(accepted, vec![true, true, false, false], "{results:?}");
     assert_eq!(results[2].code.as_deref(), Some("invalid_proof"));
+    assert_eq!(results[3].code.as_deref(), Some("invalid_proof"));
 
     // A development halo2 key on a verifier that does not allow development keys.
     let mut strict = cfg;

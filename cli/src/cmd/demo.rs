@@ -352,7 +352,7 @@ async fn story(
         let prove = t.elapsed().as_secs_f64();
         let (decision, verify, reason) = match proved {
             Ok(sub) => {
-                // A forged nullifier (to apply twice) first: the Groth16 check refuses it.
+                // A forged nullifier (to apply twice) first: the proof check refuses it.
                 let mut forged = sub.clone();
                 forged.public_signals[PI_NULLIFIER] = "12345".into();
                 let f = wallet::apply(&verifier, &forged).await?;

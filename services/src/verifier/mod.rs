@@ -7,7 +7,8 @@
 //! - `GET /v1/verifier` → the identity a wallet pins.
 //! - `POST /v1/verify` `{proof, public_signals}` (snarkjs layouts) → `{accepted, nullifier}`.
 //! - `POST /v1/verify/batch` `{items: [...]}` → one result per item; one random linear
-//!   combination checks every proof, an invalid one is identified and never passes.
+//!   combination checks every Groth16 proof and one KZG accumulator every halo2 proof; an
+//!   invalid one is identified and never passes.
 //!
 //! Every check has its own error code: `unknown_request`, `request_expired`,
 //! `policy_mismatch`, `scope_mismatch`, `now_out_of_skew`, `unknown_registry_root`,

@@ -169,6 +169,33 @@ fn a_halo2_pool_lends_against_a_halo2_proof_once() {
     ));
 }
 
+/// Inputs are checked below r before the verifier, which reduces them modulo r: an input
+/// of r would otherwise stand for 0.
+#[test]
+fn a_halo2_pool_refuses_an_input_not_below_r() {
+    let (mut d, h) = deploy_halo2();
+    let (proof, public) = honest();
+    let r = U256::from_be_slice(&ark_ff::BigInteger::to_bytes_be(&Fr::MODULUS));
+    for i in 0..NUM_PUBLIC_INPUTS {
+        let mut input = input_words(public);
+        input[i] = r;
+        let data = Halo2LendingPool::borrowCall {
+            amount: U256::from(AMOUNT),
+            proof: proof.clone().into(),
+            input,
+        }
+        .abi_encode();
+        let o = d.chain.call(borrower(), h.pool, data, U256::ZERO).unwrap();
+        assert!(
+            matches!(
+                halo2_error(&o),
+                Halo2LendingPool::Halo2LendingPoolErrors::PublicInputNotInField(e) if e.index == U256::from(i)
+            ),
+            "input {i}"
+        );
+    }
+}
+
 #[test]
 fn a_development_halo2_key_is_refused_unless_allowed() {
     let mut d = deploy();

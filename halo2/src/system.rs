@@ -227,6 +227,13 @@ pub fn verify_eligibility(
     proof: &Halo2Proof,
     public: &[Fr],
 ) -> Result<(), Halo2Error> {
+    let (bytes, public) = read_item(proof, public)?;
+    verify(&vk.params, &vk.vk, &bytes, &public)
+}
+
+/// A proof's bytes and its public inputs as halo2 elements, after the shape checks every
+/// verification makes: seven inputs, hex of at most [`MAX_PROOF_BYTES`].
+fn read_item(proof: &Halo2Proof, public: &[Fr]) -> Result<(Vec<u8>, Vec<HFr>), Halo2Error> {
     if public.len() != NUM_PUBLIC_INPUTS {
         return Err(Halo2Error::Shape(format!(
             "{} public inputs, the statement has {NUM_PUBLIC_INPUTS}",
@@ -240,8 +247,7 @@ pub fn verify_eligibility(
             bytes.len()
         )));
     }
-    let public: Vec<HFr> = public.iter().map(to_halo2).collect();
-    verify(&vk.params, &vk.vk, &bytes, &public)
+    Ok((bytes, public.iter().map(to_halo2).collect()))
 }
 
 /// Verifies eligibility proofs of one key together ([`verify_batch`]: one final pairing);
@@ -251,11 +257,9 @@ pub fn verify_eligibility_batch(vk: &VkFile, items: &[(&Halo2Proof, &[Fr])]) -> 
     let mut invalid = Vec::new();
     let mut readable = Vec::new();
     for (i, (proof, public)) in items.iter().enumerate() {
-        match proof.bytes() {
-            Ok(b) if b.len() <= MAX_PROOF_BYTES && public.len() == NUM_PUBLIC_INPUTS => {
-                readable.push((i, b, public.iter().map(to_halo2).collect::<Vec<HFr>>()))
-            }
-            _ => invalid.push(i),
+        match read_item(proof, public) {
+            Ok((bytes, public)) => readable.push((i, bytes, public)),
+            Err(_) => invalid.push(i),
         }
     }
     let refs: Vec<(&[u8], &[HFr])> = readable

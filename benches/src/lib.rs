@@ -38,10 +38,25 @@ pub fn fraud_only_instance(depth: usize) -> (CircuitId, FraudOnlyCircuit) {
 /// The eligibility statement of the prover examples: an eligible applicant under the
 /// default parameters (16 slots × depth 32), with its circuit id.
 pub fn eligibility_instance() -> (CircuitId, EligibilityCircuit) {
-    let params = EligibilityParams::default();
+    eligibility_instance_slots(EligibilityParams::default().slots)
+}
+
+/// [`eligibility_instance`] with `slots` registry slots (depth 32; the layout of
+/// [`Layout::for_slots`]).
+pub fn eligibility_instance_slots(slots: usize) -> (CircuitId, EligibilityCircuit) {
+    let params = EligibilityParams {
+        slots,
+        ..EligibilityParams::default()
+    };
     let mut rng = StdRng::seed_from_u64(1);
-    let (_, _, w) = eligible_applicant(params, Layout::default(), &mut rng, 100, 1_790_000_000)
-        .expect("applicant");
+    let (_, _, w) = eligible_applicant(
+        params,
+        Layout::for_slots(slots),
+        &mut rng,
+        100,
+        1_790_000_000,
+    )
+    .expect("applicant");
     let public = w.check(&params).expect("eligible");
     (
         CircuitId::Eligibility(params),

@@ -2,13 +2,14 @@
 //! re-synthesis"). The stock arkworks prover synthesizes with matrix construction, inlines
 //! every linear combination and rebuilds the R1CS matrices on every proof. A [`Prover`]
 //! builds the matrices once (from the setup-mode synthesis, whose variable order is the
-//! proving order) and per proof only computes the assignment, then runs the Groth16 prover
-//! of `taceo-groth16` on arkworks' proving key: the same proof as arkworks'
-//! `create_proof_with_reduction_and_matrices` for the same `(r, s)` (tested below), with
-//! faster MSMs (signed digits, batch-affine buckets; issue 14) — and the witness map the
-//! key was made for ([`Qap`]: arkworks' own, or snarkjs's for a key imported from a
-//! ceremony).
+//! proving order) and per proof only computes the assignment, then runs the prover core
+//! (`proving.rs`: `taceo-groth16`'s witness maps and MSMs, GLV for small keys) on arkworks'
+//! proving key: the same proof as arkworks' `create_proof_with_reduction_and_matrices` for
+//! the same `(r, s)` (`prover/tests/qap.rs`), with faster MSMs (signed digits, batch-affine
+//! buckets, GLV; issue 14) — and the witness map the key was made for ([`Qap`]: arkworks'
+//! own, or snarkjs's for a key imported from a ceremony).
 
+use crate::proving::Core;
 use crate::ProverError;
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
@@ -149,6 +150,7 @@ pub struct Prover {
     pk: ProvingKey<Bn254>,
     matrices: taceo_groth16::ConstraintMatrices<Fr>,
     qap: Qap,
+    core: Core,
 }
 
 impl std::fmt::Debug for Prover {
@@ -183,7 +185,9 @@ impl Prover {
             });
         }
         let qap = Qap::of_key(&pk, r1cs.num_constraints, r1cs.num_inputs)?;
+        let core = Core::new(&pk, Core::glv_pays(&pk));
         Ok(Self {
+            core,
             pk,
             matrices: r1cs.into_constraint_matrices()?,
             qap,
@@ -193,6 +197,22 @@ impl Prover {
     /// The witness map this prover's key needs.
     pub fn qap(&self) -> Qap {
         self.qap
+    }
+
+    /// Whether this key's MSMs run with GLV (keys of at most
+    /// [`GLV_MAX_BASES`](crate::glv::GLV_MAX_BASES) bases per query).
+    pub fn uses_glv(&self) -> bool {
+        self.core.uses_glv()
+    }
+
+    /// This prover with GLV on or off whatever the key's size — to compare the two in
+    /// benchmarks and tests; [`Self::new`] chooses by size.
+    #[doc(hidden)]
+    pub fn with_glv(mut self, on: bool) -> Self {
+        if on != self.uses_glv() {
+            self.core = Core::new(&self.pk, on);
+        }
+        self
     }
 
     /// The proving key.
@@ -226,7 +246,6 @@ impl Prover {
     /// their witnesses' commitments. Hidden from the documentation for that reason.
     #[doc(hidden)]
     pub fn prove_assignment(&self, full: &[Fr], r: Fr, s: Fr) -> Result<Proof<Bn254>, ProverError> {
-        use taceo_groth16::{CircomReduction, Groth16, LibSnarkReduction};
         let m = &self.matrices;
         if full.len() != m.num_instance_variables + m.num_witness_variables {
             return Err(synth_err(format!(
@@ -235,14 +254,8 @@ impl Prover {
                 m.num_instance_variables + m.num_witness_variables
             )));
         }
-        match self.qap {
-            Qap::Arkworks => {
-                Groth16::<Bn254>::prove::<LibSnarkReduction>(&self.pk, r, s, &self.matrices, full)
-            }
-            Qap::Circom => {
-                Groth16::<Bn254>::prove::<CircomReduction>(&self.pk, r, s, &self.matrices, full)
-            }
-        }
-        .map_err(synth_err)
+        self.core
+            .prove(&self.pk, self.qap, &self.matrices, full, r, s)
+            .map_err(synth_err)
     }
 }

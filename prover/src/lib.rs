@@ -22,6 +22,8 @@ pub mod circuits;
 pub mod error;
 pub mod fast;
 pub mod files;
+pub mod glv;
+mod proving;
 pub mod resources;
 pub mod setup;
 pub mod witness_file;

@@ -316,11 +316,20 @@ fn same_proofs_at(depth: usize) {
     for (pk, qap) in [(circom_pk, Qap::Circom), (arkworks_pk, Qap::Arkworks)] {
         let prover = Prover::new(pk.clone(), setup_at(depth)).unwrap();
         assert_eq!(prover.qap(), qap);
+        // Keys this small run their MSMs with GLV; the plain MSMs (large keys) must give
+        // the same proof.
+        assert!(prover.uses_glv(), "depth {depth}");
+        let plain = Prover::new(pk.clone(), setup_at(depth))
+            .unwrap()
+            .with_glv(false);
+        assert!(!plain.uses_glv());
         for seed in 0..2u64 {
             let (c, public) = instance_at(depth, &mut rng);
             let full = assignment(c.clone()).unwrap();
             // `prove` draws r, then s, from the generator it is given.
-            let proof = prover.prove(c, &mut StdRng::seed_from_u64(seed)).unwrap();
+            let proof = prover
+                .prove(c.clone(), &mut StdRng::seed_from_u64(seed))
+                .unwrap();
             let mut same = StdRng::seed_from_u64(seed);
             let (r, s) = (Fr::rand(&mut same), Fr::rand(&mut same));
             let (m, ni, nc) = (&r1cs.matrices, r1cs.num_inputs, r1cs.num_constraints);
@@ -336,6 +345,11 @@ fn same_proofs_at(depth: usize) {
             }
             .unwrap();
             assert_eq!(proof, oracle, "{qap:?}, depth {depth}, seed {seed}");
+            let without = plain.prove(c, &mut StdRng::seed_from_u64(seed)).unwrap();
+            assert_eq!(
+                without, oracle,
+                "without GLV: {qap:?}, depth {depth}, seed {seed}"
+            );
             let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
             assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &public).unwrap());
         }

@@ -1,0 +1,177 @@
+//! The Groth16 prover core (issue 14; `benches/LEVERS.md`): `taceo-groth16`'s witness maps
+//! (the H FFTs without bit-reversal passes) and its signed-digit, batch-affine MSMs on
+//! arkworks' proving key — and, for keys of at most [`GLV_MAX_BASES`] bases per query, the
+//! MSMs with GLV ([`crate::glv`]). The proof is assembled as `taceo-groth16` and arkworks
+//! assemble it: for the same blinding `(r, s)` it is arkworks' proof, bit for bit
+//! (`prover/tests/qap.rs`).
+
+use crate::fast::Qap;
+use crate::glv::{Decomposed, Decomposer, GlvBases, GLV_MAX_BASES};
+use ark_bn254::{g1, g2, Bn254, Fr, G1Projective, G2Projective};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_groth16::{Proof, ProvingKey};
+use taceo_ark_algebra::msm::msm_unchecked;
+use taceo_groth16::{CircomReduction, ConstraintMatrices, LibSnarkReduction, R1CSToQAP};
+
+/// A proving key's queries with φ of every base beside it, and the two groups' scalar
+/// decompositions.
+struct GlvKey {
+    a: GlvBases<g1::Config>,
+    b_g1: GlvBases<g1::Config>,
+    b_g2: GlvBases<g2::Config>,
+    l: GlvBases<g1::Config>,
+    h: GlvBases<g1::Config>,
+    g1: Decomposer,
+    g2: Decomposer,
+}
+
+/// What the prover keeps per key beside the key: the GLV bases of a small key.
+pub(crate) struct Core {
+    glv: Option<GlvKey>,
+}
+
+/// The five MSMs of a proof: A, B in G1, B in G2 (over the wires after the constant one),
+/// L (the private wires) and H.
+type Sums = (
+    G1Projective,
+    G1Projective,
+    G2Projective,
+    G1Projective,
+    G1Projective,
+);
+
+impl Core {
+    /// Whether `pk`'s MSMs should run with GLV: no query has more than [`GLV_MAX_BASES`]
+    /// bases.
+    pub(crate) fn glv_pays(pk: &ProvingKey<Bn254>) -> bool {
+        [
+            pk.a_query.len(),
+            pk.b_g1_query.len(),
+            pk.b_g2_query.len(),
+            pk.l_query.len(),
+            pk.h_query.len(),
+        ]
+        .into_iter()
+        .all(|n| n <= GLV_MAX_BASES)
+    }
+
+    /// Prepares `pk`, with GLV bases if `glv`.
+    pub(crate) fn new(pk: &ProvingKey<Bn254>, glv: bool) -> Self {
+        let glv = (glv && !pk.a_query.is_empty()).then(|| GlvKey {
+            a: GlvBases::new(&pk.a_query[1..]),
+            b_g1: GlvBases::new(&pk.b_g1_query[1..]),
+            b_g2: GlvBases::new(&pk.b_g2_query[1..]),
+            l: GlvBases::new(&pk.l_query),
+            h: GlvBases::new(&pk.h_query),
+            g1: Decomposer::new::<g1::Config>(),
+            g2: Decomposer::new::<g2::Config>(),
+        });
+        Self { glv }
+    }
+
+    /// Whether this key's MSMs run with GLV.
+    pub(crate) fn uses_glv(&self) -> bool {
+        self.glv.is_some()
+    }
+
+    /// The proof of the full assignment `full` with blinding `(r, s)`.
+    pub(crate) fn prove(
+        &self,
+        pk: &ProvingKey<Bn254>,
+        qap: Qap,
+        matrices: &ConstraintMatrices<Fr>,
+        full: &[Fr],
+        r: Fr,
+        s: Fr,
+    ) -> Result<Proof<Bn254>, String> {
+        let h = match qap {
+            Qap::Arkworks => LibSnarkReduction::witness_map_from_matrices::<Bn254>(matrices, full),
+            Qap::Circom => CircomReduction::witness_map_from_matrices::<Bn254>(matrices, full),
+        }
+        .map_err(|e| e.to_string())?;
+        // A shorter h than the key's query means the reduction's domain is not the key's.
+        if h.len() + 1 < pk.h_query.len() || pk.a_query.is_empty() {
+            return Err(format!(
+                "h has {} coefficients but the proving key expects {}: domain size mismatch",
+                h.len(),
+                pk.h_query.len()
+            ));
+        }
+        let ni = matrices.num_instance_variables;
+        let (w1, aux) = (&full[1..], &full[ni..]);
+        let sums = self
+            .glv
+            .as_ref()
+            .and_then(|g| g.sums(w1, ni - 1, &h))
+            .unwrap_or_else(|| plain_sums(pk, w1, aux, &h));
+        Ok(assemble(pk, sums, r, s))
+    }
+}
+
+impl GlvKey {
+    /// The five MSMs with GLV; `None` if a scalar does not decompose (never for BN254; the
+    /// caller then runs the plain MSMs). `aux_from` is where the private wires start in `w1`.
+    fn sums(&self, w1: &[Fr], aux_from: usize, h: &[Fr]) -> Option<Sums> {
+        let ((d1, d2), dh) = rayon::join(
+            || {
+                rayon::join(
+                    || Decomposed::new(&self.g1, w1),
+                    || Decomposed::new(&self.g2, w1),
+                )
+            },
+            || Decomposed::new(&self.g1, h),
+        );
+        let (d1, d2, dh) = (d1?, d2?, dh?);
+        let ((a, b_g1), ((b_g2, l), hs)) = rayon::join(
+            || rayon::join(|| self.a.msm(&d1, 0), || self.b_g1.msm(&d1, 0)),
+            || {
+                rayon::join(
+                    || rayon::join(|| self.b_g2.msm(&d2, 0), || self.l.msm(&d1, aux_from)),
+                    || self.h.msm(&dh, 0),
+                )
+            },
+        );
+        Some((a, b_g1, b_g2, l, hs))
+    }
+}
+
+/// The five MSMs without GLV.
+fn plain_sums(pk: &ProvingKey<Bn254>, w1: &[Fr], aux: &[Fr], h: &[Fr]) -> Sums {
+    let ((a, b_g1), ((b_g2, l), hs)) = rayon::join(
+        || {
+            rayon::join(
+                || msm_unchecked(&pk.a_query[1..], w1),
+                || msm_unchecked(&pk.b_g1_query[1..], w1),
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    rayon::join(
+                        || msm_unchecked(&pk.b_g2_query[1..], w1),
+                        || msm_unchecked(&pk.l_query, aux),
+                    )
+                },
+                || msm_unchecked(&pk.h_query, h),
+            )
+        },
+    );
+    (a, b_g1, b_g2, l, hs)
+}
+
+/// `A = α + Σ a_i(x)·z_i + r·δ`, `B = β + Σ b_i(x)·z_i + s·δ` (in G1 and G2),
+/// `C = s·A + r·B − r·s·δ + Σ_private l_i·z_i + Σ h_i·h_query_i` (SPEC §10; Groth16 as
+/// arkworks computes it).
+fn assemble(pk: &ProvingKey<Bn254>, sums: Sums, r: Fr, s: Fr) -> Proof<Bn254> {
+    let (a_sum, b1_sum, b2_sum, l_sum, h_sum) = sums;
+    let delta_g1 = pk.delta_g1.into_group();
+    let g_a = delta_g1 * r + pk.a_query[0] + pk.vk.alpha_g1 + a_sum;
+    let g1_b = delta_g1 * s + pk.b_g1_query[0] + pk.beta_g1 + b1_sum;
+    let g2_b = pk.vk.delta_g2.into_group() * s + pk.b_g2_query[0] + pk.vk.beta_g2 + b2_sum;
+    let g_c = g_a * s + g1_b * r - delta_g1 * (r * s) + l_sum + h_sum;
+    Proof {
+        a: g_a.into_affine(),
+        b: g2_b.into_affine(),
+        c: g_c.into_affine(),
+    }
+}

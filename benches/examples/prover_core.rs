@@ -1,17 +1,22 @@
-//! Issue 14, the MSM lever: the Groth16 prover core we used (arkworks 0.6
-//! `create_proof_with_reduction_and_matrices`) against the one `zkcredit_prover::fast::Prover`
-//! runs now (`taceo-groth16`: signed-digit MSMs with batch-affine buckets), on ONE proving
-//! key and ONE full assignment per circuit, alternating proof by proof (the first of a pair
-//! alternates too), the same blinding `(r, s)` for both of a pair — so the two proofs must
-//! be identical, and every one is verified.
+//! Issue 14, two levers of the prover core, each measured on ONE proving key and ONE full
+//! assignment per circuit, alternating proof by proof (the first of a pair alternates too),
+//! the same blinding `(r, s)` for both of a pair — so the two proofs must be identical, and
+//! every one is verified.
 //!
-//! `cargo run --release -p zkcredit-benches --example prover_core -- [PAIRS]`
-//! (default 20 pairs per circuit: fraud-only depth 32 and eligibility 16 slots × depth 32).
+//! - `prover_core -- [PAIRS]` — the MSM lever: the core we used (arkworks 0.6
+//!   `create_proof_with_reduction_and_matrices`) against `zkcredit_prover::fast::Prover`'s
+//!   (`taceo-groth16`'s witness maps and signed-digit, batch-affine MSMs), on fraud-only
+//!   depth 32 and eligibility 16 slots × depth 32.
+//! - `prover_core -- glv [PAIRS]` — the GLV lever: `fast::Prover` with its MSMs plain
+//!   against with GLV, on fraud-only depth 20 and 32 and eligibility 4, 8 and 16 slots.
+//!
+//! `cargo run --release -p zkcredit-benches --example prover_core -- [glv] [PAIRS]`
+//! (default 20 pairs per circuit).
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey};
 use std::time::Instant;
-use zkcredit_benches::{eligibility_instance, fraud_only_instance};
+use zkcredit_benches::{eligibility_instance, eligibility_instance_slots, fraud_only_instance};
 use zkcredit_prover::circuits::CircuitId;
 use zkcredit_prover::fast::{assignment, Prover, Qap, R1cs};
 
@@ -57,7 +62,9 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-fn run(c: &Case, pairs: usize) {
+type Core<'a> = Box<dyn Fn(Fr, Fr) -> Proof<Bn254> + 'a>;
+
+fn run(c: &Case, pairs: usize, first: Core<'_>, second: Core<'_>) {
     let public = &c.full[1..c.r1cs.num_inputs];
     let check = |p: &Proof<Bn254>| {
         assert!(
@@ -69,23 +76,23 @@ fn run(c: &Case, pairs: usize) {
     let mut rng = rand::rngs::OsRng;
     // One of each first (page-in, thread-pool start), checked, not timed.
     let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
-    check(&arkworks(c, r, s));
-    check(&c.prover.prove_assignment(&c.full, r, s).expect("proof"));
+    check(&first(r, s));
+    check(&second(r, s));
     let (mut ta, mut tn) = (Vec::new(), Vec::new());
     for i in 0..pairs {
         let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
         let (mut pa, mut pn) = (None, None);
-        for first in [i % 2 == 0, i % 2 == 1] {
+        for which in [i % 2 == 0, i % 2 == 1] {
             let t = Instant::now();
-            if first {
-                pa = Some(arkworks(c, r, s));
+            if which {
+                pa = Some(first(r, s));
                 ta.push(t.elapsed().as_secs_f64() * 1e3);
             } else {
-                pn = Some(c.prover.prove_assignment(&c.full, r, s).expect("proof"));
+                pn = Some(second(r, s));
                 tn.push(t.elapsed().as_secs_f64() * 1e3);
             }
         }
-        let (pa, pn) = (pa.expect("arkworks ran"), pn.expect("ours ran"));
+        let (pa, pn) = (pa.expect("first ran"), pn.expect("second ran"));
         check(&pn);
         assert_eq!(pa, pn, "{}: the two cores disagree", c.name);
     }
@@ -99,18 +106,63 @@ fn run(c: &Case, pairs: usize) {
 }
 
 fn main() {
-    let pairs: usize = std::env::args()
-        .nth(1)
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let glv = args.first().is_some_and(|a| a == "glv");
+    if glv {
+        args.remove(0);
+    }
+    let pairs: usize = args
+        .first()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(20)
+        .max(1);
+    if glv {
+        println!(
+            "| circuit | constraints | pairs | plain MSMs median | GLV MSMs median | speed-up |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        let mut cases = Vec::new();
+        for depth in [20, 32] {
+            let (id, c) = fraud_only_instance(depth);
+            cases.push((id, assignment(c).expect("assignment")));
+        }
+        for slots in [4, 8, 16] {
+            let (id, c) = eligibility_instance_slots(slots);
+            cases.push((id, assignment(c).expect("assignment")));
+        }
+        for (id, full) in cases {
+            let c = case(id, full);
+            let plain = id.prover(c.pk.clone()).expect("prover").with_glv(false);
+            let with = id.prover(c.pk.clone()).expect("prover").with_glv(true);
+            run(
+                &c,
+                pairs,
+                Box::new(|r, s| plain.prove_assignment(&c.full, r, s).expect("proof")),
+                Box::new(|r, s| with.prove_assignment(&c.full, r, s).expect("proof")),
+            );
+        }
+        return;
+    }
     println!(
         "| circuit | constraints | pairs | arkworks core median | taceo-groth16 core median | speed-up |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
     // Fraud-only, depth 32: a non-member of a 1,000-row list.
     let (id, c) = fraud_only_instance(32);
-    run(&case(id, assignment(c).expect("assignment")), pairs);
+    let c = case(id, assignment(c).expect("assignment"));
+    run(
+        &c,
+        pairs,
+        Box::new(|r, s| arkworks(&c, r, s)),
+        Box::new(|r, s| c.prover.prove_assignment(&c.full, r, s).expect("proof")),
+    );
     // Eligibility, 16 slots × depth 32 (the default parameters).
     let (id, c) = eligibility_instance();
-    run(&case(id, assignment(c).expect("assignment")), pairs);
+    let c = case(id, assignment(c).expect("assignment"));
+    run(
+        &c,
+        pairs,
+        Box::new(|r, s| arkworks(&c, r, s)),
+        Box::new(|r, s| c.prover.prove_assignment(&c.full, r, s).expect("proof")),
+    );
 }

@@ -6,10 +6,12 @@
 //! per group). With φ(P) stored beside every base once per key ([`GlvBases`]), a scalar
 //! splits as k = k1 + λ·k2 with |k1|, |k2| < 2^128 ([`Decomposer`]), and an MSM of n bases
 //! with 254-bit scalars becomes one of 2n signed bases with 128-bit scalars: half the
-//! windows, each twice as long. Measured on this machine, that gains ≈ 16 % on the MSMs of
-//! a 6,500-constraint circuit and nothing at 118,000 (where the batch-affine bucket
-//! additions, which GLV does not reduce, are almost all of the cost), so the prover uses it
-//! up to [`GLV_MAX_BASES`].
+//! windows, each twice as long. Measured on this machine (`benches/LEVERS.md`), whole
+//! proofs gain 10–15 % at 4,700–6,500 constraints and 3–6 % from 31,700 to 118,000, where
+//! the batch-affine bucket additions, which GLV does not reduce, are most of the cost. The
+//! price is memory: the stored φ bases and each proof's signed copy raised the 16-slot
+//! prover's peak from 301 to 433 MiB (8 slots: 162 → 236 MiB; 4 slots: 104 → 126 MiB), so
+//! the prover uses GLV up to [`GLV_MAX_BASES`] bases per query (fraud-only and 4 slots).
 //!
 //! The MSM itself is `taceo-ark-algebra`'s (the prover's), whose window count follows the
 //! scalar field's width: it runs on [`HalfWidth<C>`], the curve `C` with a 128-bit scalar
@@ -26,7 +28,7 @@ use ruint::aliases::{U256, U512};
 use std::marker::PhantomData;
 
 /// The largest MSM (in bases) that runs with GLV; larger ones run the plain MSM.
-pub const GLV_MAX_BASES: usize = 1 << 16;
+pub const GLV_MAX_BASES: usize = 1 << 15;
 
 /// The field of 128-bit scalars: the largest prime below 2^128. Only its width is used (it
 /// sets the MSM's window count); no arithmetic is done in it.

@@ -90,7 +90,10 @@ impl Core {
         }
         .map_err(|e| e.to_string())?;
         // A shorter h than the key's query means the reduction's domain is not the key's.
-        if h.len() + 1 < pk.h_query.len() || pk.a_query.is_empty() {
+        if pk.a_query.is_empty() || pk.b_g1_query.is_empty() || pk.b_g2_query.is_empty() {
+            return Err("the proving key has an empty A or B query".into());
+        }
+        if h.len() + 1 < pk.h_query.len() {
             return Err(format!(
                 "h has {} coefficients but the proving key expects {}: domain size mismatch",
                 h.len(),

@@ -1,8 +1,8 @@
 //! Issue 14's GLV lever, measured on the prover's five MSMs one at a time (each on both
 //! cores), alternating pair by pair on one development key and one assignment:
 //! - **today**: taceo-ark-algebra's MSM (the prover's plain path) on the key's bases;
-//! - **GLV, MSM**: `zkcredit_prover::glv` — the 2n bases `(P, φ(P))` prepared once per key,
-//!   per proof the bases signed and the MSM run with 128-bit scalars;
+//! - **GLV, MSM**: `zkcredit_prover::glv::msm` — per proof the 2n signed bases `±P, ±φ(P)`
+//!   written and the MSM run with 128-bit scalars;
 //! - **GLV, decomposition**: splitting the scalars `k = k1 + λ·k2` (per proof).
 //!
 //! Every GLV result is checked equal to today's.
@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::Instant;
 use zkcredit_benches::{eligibility_instance_slots, fraud_only_instance};
 use zkcredit_prover::fast::assignment;
-use zkcredit_prover::glv::{Decomposed, Decomposer, GlvBases};
+use zkcredit_prover::glv::{self, Decomposed, Decomposer};
 
 struct Row {
     name: String,
@@ -42,12 +42,11 @@ fn measure<C: GLVConfig<ScalarField = Fr, ZeroFlag = ()>>(
 ) -> Row {
     let n = bases.len().min(scalars.len());
     let (bases, scalars) = (&bases[..n], &scalars[..n]);
-    let glv = GlvBases::new(bases);
     let dec = Decomposer::new::<C>();
     let expected: Projective<C> = taceo_ark_algebra::msm::msm_unchecked(bases, scalars);
     let d = Decomposed::new(&dec, scalars).expect("halves of at most 128 bits");
     assert_eq!(
-        glv.msm(&d, 0).into_affine(),
+        glv::msm(bases, &d, 0).into_affine(),
         expected.into_affine(),
         "{name}: GLV differs"
     );
@@ -68,7 +67,7 @@ fn measure<C: GLVConfig<ScalarField = Fr, ZeroFlag = ()>>(
             let d = Decomposed::new(&dec, scalars).expect("decomposes");
             row.decomp.push(ms(t));
             let t = Instant::now();
-            let _ = black_box(glv.msm(&d, 0));
+            let _ = black_box(glv::msm(bases, &d, 0));
             row.glv_msm.push(ms(t));
         };
         if i % 2 == 0 {

@@ -185,7 +185,7 @@ impl Prover {
             });
         }
         let qap = Qap::of_key(&pk, r1cs.num_constraints, r1cs.num_inputs)?;
-        let core = Core::new(&pk, Core::glv_pays(&pk));
+        let core = Core::new(Core::glv_pays(&pk));
         Ok(Self {
             core,
             pk,
@@ -210,7 +210,7 @@ impl Prover {
     #[doc(hidden)]
     pub fn with_glv(mut self, on: bool) -> Self {
         if on != self.uses_glv() {
-            self.core = Core::new(&self.pk, on);
+            self.core = Core::new(on);
         }
         self
     }

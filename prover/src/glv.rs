@@ -3,15 +3,16 @@
 //!
 //! BN254 has the endomorphism φ(x, y) = (ωx, y) (ω a cube root of unity in Fq) on G1 and on
 //! G2, acting on the prime-order subgroup as multiplication by λ (`GLVConfig::LAMBDA`, one
-//! per group). With φ(P) stored beside every base once per key ([`GlvBases`]), a scalar
-//! splits as k = k1 + λ·k2 with |k1|, |k2| < 2^128 ([`Decomposer`]), and an MSM of n bases
-//! with 254-bit scalars becomes one of 2n signed bases with 128-bit scalars: half the
-//! windows, each twice as long. Measured on this machine (`benches/LEVERS.md`), whole
+//! per group). A scalar splits as k = k1 + λ·k2 with |k1|, |k2| < 2^128 ([`Decomposer`]),
+//! and an MSM of n bases with 254-bit scalars becomes one of 2n signed bases `±P, ±φ(P)`
+//! (written per proof, [`msm`]) with 128-bit scalars: half the windows, each twice as
+//! long. Measured on this machine (`benches/LEVERS.md`), whole
 //! proofs gain 10–15 % at 4,700–6,500 constraints and 3–6 % from 31,700 to 118,000, where
 //! the batch-affine bucket additions, which GLV does not reduce, are most of the cost. The
-//! price is memory: the stored φ bases and each proof's signed copy raised the 16-slot
-//! prover's peak from 301 to 433 MiB (8 slots: 162 → 236 MiB; 4 slots: 104 → 126 MiB), so
-//! the prover uses GLV up to [`GLV_MAX_BASES`] bases per query (fraud-only and 4 slots).
+//! price is memory: each proof writes its 2n signed bases (and a first version that also
+//! kept φ of every base per key raised the 16-slot prover's peak from 301 to 433 MiB; 8
+//! slots: 162 → 236 MiB; 4 slots: 104 → 126 MiB), so the prover uses GLV up to
+//! [`GLV_MAX_BASES`] bases per query (fraud-only and 4 slots).
 //!
 //! The MSM itself is `taceo-ark-algebra`'s (the prover's), whose window count follows the
 //! scalar field's width: it runs on [`HalfWidth<C>`], the curve `C` with a 128-bit scalar
@@ -161,60 +162,35 @@ impl Decomposed {
     }
 }
 
-/// A proving-key query with φ of every base beside it: `[P0, φ(P0), P1, φ(P1), …]`, as
-/// points of [`HalfWidth<C>`]. Built once per key.
-pub struct GlvBases<C: SWCurveConfig<ZeroFlag = ()>> {
-    pairs: Vec<Affine<HalfWidth<C>>>,
-}
-
-impl<C: GLVConfig<ScalarField = Fr, ZeroFlag = ()>> GlvBases<C> {
-    /// φ of every base of `bases`.
-    pub fn new(bases: &[Affine<C>]) -> Self {
-        let half = |p: Affine<C>| {
-            if p.is_zero() {
-                Affine::<HalfWidth<C>>::identity()
-            } else {
-                Affine::<HalfWidth<C>>::new_unchecked(p.x, p.y)
-            }
-        };
-        Self {
-            pairs: bases
-                .par_iter()
-                .flat_map_iter(|p| [half(*p), half(C::endomorphism_affine(p))])
-                .collect(),
+/// `Σ k_(from+i)·P_i` over the first `min(bases, scalars − from)` bases, for scalars
+/// decomposed with `C`'s [`Decomposer`] (`from`: the scalars before it are not this
+/// query's, as the public wires before the private ones). Per proof it writes the MSM's
+/// 2n bases `±P_i, ±φ(P_i)` (φ is one multiplication of x) and runs taceo-ark-algebra's
+/// MSM on them as points of [`HalfWidth<C>`]; nothing is kept per key.
+pub fn msm<C: GLVConfig<ScalarField = Fr, ZeroFlag = ()>>(
+    bases: &[Affine<C>],
+    scalars: &Decomposed,
+    from: usize,
+) -> Projective<C> {
+    let signs = scalars.signs.get(from..).unwrap_or_default();
+    let halves = scalars.halves.get(2 * from..).unwrap_or_default();
+    let n = bases.len().min(signs.len());
+    let half = |p: Affine<C>, plus: bool| {
+        if p.is_zero() {
+            Affine::<HalfWidth<C>>::identity()
+        } else if plus {
+            Affine::<HalfWidth<C>>::new_unchecked(p.x, p.y)
+        } else {
+            Affine::<HalfWidth<C>>::new_unchecked(p.x, -p.y)
         }
-    }
-
-    /// Bases in this query.
-    pub fn len(&self) -> usize {
-        self.pairs.len() / 2
-    }
-
-    /// Whether the query has no base.
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-
-    /// `Σ k_(from+i)·P_i` over the first `min(len, scalars − from)` bases, for scalars
-    /// decomposed with this group's [`Decomposer`] (`from`: the scalars before it are not
-    /// this query's, as the public wires before the private ones).
-    pub fn msm(&self, scalars: &Decomposed, from: usize) -> Projective<C> {
-        let signs = scalars.signs.get(from..).unwrap_or_default();
-        let halves = scalars.halves.get(2 * from..).unwrap_or_default();
-        let n = self.len().min(signs.len());
-        let signed: Vec<Affine<HalfWidth<C>>> = self.pairs[..2 * n]
-            .par_chunks(2)
-            .zip(&signs[..n])
-            .flat_map_iter(|(pq, (s1, s2))| {
-                [
-                    if *s1 { pq[0] } else { -pq[0] },
-                    if *s2 { pq[1] } else { -pq[1] },
-                ]
-            })
-            .collect();
-        let sum = taceo_ark_algebra::msm::msm_bigint(&signed, &halves[..2 * n]);
-        Projective::new_unchecked(sum.x, sum.y, sum.z)
-    }
+    };
+    let signed: Vec<Affine<HalfWidth<C>>> = bases[..n]
+        .par_iter()
+        .zip(&signs[..n])
+        .flat_map_iter(|(p, (s1, s2))| [half(*p, *s1), half(C::endomorphism_affine(p), *s2)])
+        .collect();
+    let sum = taceo_ark_algebra::msm::msm_bigint(&signed, &halves[..2 * n]);
+    Projective::new_unchecked(sum.x, sum.y, sum.z)
 }
 
 #[cfg(test)]
@@ -261,7 +237,8 @@ mod tests {
             widest = widest.max(ark_ff::BigInteger::num_bits(&h2.1));
             assert_eq!(signed(h1) + C::LAMBDA * signed(h2), k, "k = {k}");
         }
-        assert!(widest <= 128, "{widest}");
+        // The rounding error bound gives |k1|, |k2| ≤ 2^126.1 for BN254's basis.
+        assert!(widest <= 127, "{widest}");
     }
 
     #[test]
@@ -302,16 +279,19 @@ mod tests {
                 scalars[n - 1] = -scalars[0];
             }
             let plain: Projective<C> = taceo_ark_algebra::msm::msm_unchecked(&bases, &scalars);
-            let glv = GlvBases::new(&bases);
             let d = Decomposed::new(&dec, &scalars).expect("decomposes");
-            assert_eq!(glv.msm(&d, 0).into_affine(), plain.into_affine(), "n = {n}");
+            assert_eq!(
+                msm(&bases, &d, 0).into_affine(),
+                plain.into_affine(),
+                "n = {n}"
+            );
             // Fewer scalars than bases: the MSM stops at the shorter, as the plain one does.
             if n > 1 {
                 let d = Decomposed::new(&dec, &scalars[..n - 1]).expect("decomposes");
                 let plain: Projective<C> =
                     taceo_ark_algebra::msm::msm_unchecked(&bases, &scalars[..n - 1]);
                 assert_eq!(
-                    glv.msm(&d, 0).into_affine(),
+                    msm(&bases, &d, 0).into_affine(),
                     plain.into_affine(),
                     "n = {n} − 1"
                 );
@@ -320,7 +300,7 @@ mod tests {
                     taceo_ark_algebra::msm::msm_unchecked(&bases, &scalars[2..]);
                 let d = Decomposed::new(&dec, &scalars).expect("decomposes");
                 assert_eq!(
-                    glv.msm(&d, 2).into_affine(),
+                    msm(&bases, &d, 2).into_affine(),
                     plain.into_affine(),
                     "n = {n}, from 2"
                 );

@@ -6,26 +6,20 @@
 //! (`prover/tests/qap.rs`).
 
 use crate::fast::Qap;
-use crate::glv::{Decomposed, Decomposer, GlvBases, GLV_MAX_BASES};
+use crate::glv::{self, Decomposed, Decomposer, GLV_MAX_BASES};
 use ark_bn254::{g1, g2, Bn254, Fr, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_groth16::{Proof, ProvingKey};
 use taceo_ark_algebra::msm::msm_unchecked;
 use taceo_groth16::{CircomReduction, ConstraintMatrices, LibSnarkReduction, R1CSToQAP};
 
-/// A proving key's queries with φ of every base beside it, and the two groups' scalar
-/// decompositions.
+/// The two groups' scalar decompositions (GLV on).
 struct GlvKey {
-    a: GlvBases<g1::Config>,
-    b_g1: GlvBases<g1::Config>,
-    b_g2: GlvBases<g2::Config>,
-    l: GlvBases<g1::Config>,
-    h: GlvBases<g1::Config>,
     g1: Decomposer,
     g2: Decomposer,
 }
 
-/// What the prover keeps per key beside the key: the GLV bases of a small key.
+/// How the prover runs a key's MSMs: with GLV (small keys) or plain.
 pub(crate) struct Core {
     glv: Option<GlvKey>,
 }
@@ -55,14 +49,9 @@ impl Core {
         .all(|n| n <= GLV_MAX_BASES)
     }
 
-    /// Prepares `pk`, with GLV bases if `glv`.
-    pub(crate) fn new(pk: &ProvingKey<Bn254>, glv: bool) -> Self {
-        let glv = (glv && !pk.a_query.is_empty()).then(|| GlvKey {
-            a: GlvBases::new(&pk.a_query[1..]),
-            b_g1: GlvBases::new(&pk.b_g1_query[1..]),
-            b_g2: GlvBases::new(&pk.b_g2_query[1..]),
-            l: GlvBases::new(&pk.l_query),
-            h: GlvBases::new(&pk.h_query),
+    /// A key's MSMs, with GLV if `glv`.
+    pub(crate) fn new(glv: bool) -> Self {
+        let glv = glv.then(|| GlvKey {
             g1: Decomposer::new::<g1::Config>(),
             g2: Decomposer::new::<g2::Config>(),
         });
@@ -84,15 +73,15 @@ impl Core {
         r: Fr,
         s: Fr,
     ) -> Result<Proof<Bn254>, String> {
+        if pk.a_query.is_empty() || pk.b_g1_query.is_empty() || pk.b_g2_query.is_empty() {
+            return Err("the proving key has an empty A or B query".into());
+        }
         let h = match qap {
             Qap::Arkworks => LibSnarkReduction::witness_map_from_matrices::<Bn254>(matrices, full),
             Qap::Circom => CircomReduction::witness_map_from_matrices::<Bn254>(matrices, full),
         }
         .map_err(|e| e.to_string())?;
         // A shorter h than the key's query means the reduction's domain is not the key's.
-        if pk.a_query.is_empty() || pk.b_g1_query.is_empty() || pk.b_g2_query.is_empty() {
-            return Err("the proving key has an empty A or B query".into());
-        }
         if h.len() + 1 < pk.h_query.len() {
             return Err(format!(
                 "h has {} coefficients but the proving key expects {}: domain size mismatch",
@@ -105,7 +94,7 @@ impl Core {
         let sums = self
             .glv
             .as_ref()
-            .and_then(|g| g.sums(w1, ni - 1, &h))
+            .and_then(|g| g.sums(pk, w1, ni - 1, &h))
             .unwrap_or_else(|| plain_sums(pk, w1, aux, &h));
         Ok(assemble(pk, sums, r, s))
     }
@@ -114,7 +103,7 @@ impl Core {
 impl GlvKey {
     /// The five MSMs with GLV; `None` if a scalar does not decompose (never for BN254; the
     /// caller then runs the plain MSMs). `aux_from` is where the private wires start in `w1`.
-    fn sums(&self, w1: &[Fr], aux_from: usize, h: &[Fr]) -> Option<Sums> {
+    fn sums(&self, pk: &ProvingKey<Bn254>, w1: &[Fr], aux_from: usize, h: &[Fr]) -> Option<Sums> {
         let ((d1, d2), dh) = rayon::join(
             || {
                 rayon::join(
@@ -126,11 +115,21 @@ impl GlvKey {
         );
         let (d1, d2, dh) = (d1?, d2?, dh?);
         let ((a, b_g1), ((b_g2, l), hs)) = rayon::join(
-            || rayon::join(|| self.a.msm(&d1, 0), || self.b_g1.msm(&d1, 0)),
             || {
                 rayon::join(
-                    || rayon::join(|| self.b_g2.msm(&d2, 0), || self.l.msm(&d1, aux_from)),
-                    || self.h.msm(&dh, 0),
+                    || glv::msm(&pk.a_query[1..], &d1, 0),
+                    || glv::msm(&pk.b_g1_query[1..], &d1, 0),
+                )
+            },
+            || {
+                rayon::join(
+                    || {
+                        rayon::join(
+                            || glv::msm(&pk.b_g2_query[1..], &d2, 0),
+                            || glv::msm(&pk.l_query, &d1, aux_from),
+                        )
+                    },
+                    || glv::msm(&pk.h_query, &dh, 0),
                 )
             },
         );

@@ -355,3 +355,26 @@ fn same_proofs_at(depth: usize) {
         }
     }
 }
+
+/// A key whose B query is empty (a crafted key file) is refused with an error when proving,
+/// with and without GLV, instead of panicking on an index.
+#[test]
+fn a_key_with_an_empty_b_query_is_refused_not_a_panic() {
+    use zkcredit_prover::fast::assignment;
+    let mut rng = StdRng::seed_from_u64(13);
+    let mut pk =
+        Groth16::<Bn254>::generate_random_parameters_with_reduction(setup_circuit(), &mut rng)
+            .unwrap();
+    pk.b_g2_query.clear();
+    let (c, _) = instance(&mut rng);
+    let full = assignment(c).unwrap();
+    for glv in [true, false] {
+        let prover = Prover::new(pk.clone(), setup_circuit())
+            .unwrap()
+            .with_glv(glv);
+        let err = prover
+            .prove_assignment(&full, Fr::from(1u64), Fr::from(2u64))
+            .unwrap_err();
+        assert!(err.to_string().contains("empty A or B query"), "{err}");
+    }
+}

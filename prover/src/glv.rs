@@ -1,4 +1,4 @@
-//! GLV multi-scalar multiplication for the prover's smaller MSMs (issue 14, the GLV lever;
+//! GLV multi-scalar multiplication for the prover's MSMs (issue 14, the GLV lever;
 //! `benches/LEVERS.md`).
 //!
 //! BN254 has the endomorphism φ(x, y) = (ωx, y) (ω a cube root of unity in Fq) on G1 and on
@@ -6,13 +6,13 @@
 //! per group). A scalar splits as k = k1 + λ·k2 with |k1|, |k2| < 2^128 ([`Decomposer`]),
 //! and an MSM of n bases with 254-bit scalars becomes one of 2n signed bases `±P, ±φ(P)`
 //! (written per proof, [`msm`]) with 128-bit scalars: half the windows, each twice as
-//! long. Measured on this machine (`benches/LEVERS.md`), whole
-//! proofs gain 10–15 % at 4,700–6,500 constraints and 3–6 % from 31,700 to 118,000, where
-//! the batch-affine bucket additions, which GLV does not reduce, are most of the cost. The
-//! price is memory: each proof writes its 2n signed bases (and a first version that also
-//! kept φ of every base per key raised the 16-slot prover's peak from 301 to 433 MiB; 8
-//! slots: 162 → 236 MiB; 4 slots: 104 → 126 MiB), so the prover uses GLV up to
-//! [`GLV_MAX_BASES`] bases per query (fraud-only and 4 slots).
+//! long. Measured on this machine (`benches/LEVERS.md`), whole proofs gain 10–16 % at
+//! 4,700–6,500 constraints and 4–6 % from 31,700 to 118,000, where the batch-affine bucket
+//! additions, which GLV does not reduce, are most of the cost. The price is memory: each
+//! proof writes its 2n signed bases; the 16-slot prover peaked at 369 MiB in the benchmark
+//! (301–313 MiB without GLV; a first version that also kept φ of every base per key peaked
+//! at 433 MiB). So the prover uses GLV up to [`GLV_MAX_BASES`] bases per query: every
+//! circuit up to the default 16 slots, where it was measured.
 //!
 //! The MSM itself is `taceo-ark-algebra`'s (the prover's), whose window count follows the
 //! scalar field's width: it runs on [`HalfWidth<C>`], the curve `C` with a 128-bit scalar
@@ -29,7 +29,7 @@ use ruint::aliases::{U256, U512};
 use std::marker::PhantomData;
 
 /// The largest MSM (in bases) that runs with GLV; larger ones run the plain MSM.
-pub const GLV_MAX_BASES: usize = 1 << 15;
+pub const GLV_MAX_BASES: usize = 1 << 17;
 
 /// The field of 128-bit scalars: the largest prime below 2^128. Only its width is used (it
 /// sets the MSM's window count); no arithmetic is done in it.

@@ -108,26 +108,17 @@ fn main() {
     };
     let pk = id.insecure_dev_setup().expect("setup");
     let r = id.r1cs().expect("r1cs");
-    let tm = taceo_groth16::ConstraintMatrices {
-        num_instance_variables: r.num_inputs,
-        num_witness_variables: r.num_witness,
-        num_constraints: r.num_constraints,
-        a_num_non_zero: r.matrices[0].iter().map(Vec::len).sum(),
-        b_num_non_zero: r.matrices[1].iter().map(Vec::len).sum(),
-        c_num_non_zero: r.matrices[2].iter().map(Vec::len).sum(),
-        a: r.matrices[0].clone(),
-        b: r.matrices[1].clone(),
-        c: r.matrices[2].clone(),
-    };
+    let (ni, nc) = (r.num_inputs, r.num_constraints);
+    let tm = r.into_constraint_matrices().expect("matrices");
     use taceo_groth16::R1CSToQAP as _;
     let h =
         taceo_groth16::LibSnarkReduction::witness_map_from_matrices::<ark_bn254::Bn254>(&tm, &full)
             .expect("witness map");
-    let (w1, aux) = (&full[1..], &full[r.num_inputs..]);
+    let (w1, aux) = (&full[1..], &full[ni..]);
     println!(
         "{}: {} constraints; median of {pairs} pairs (alternating), {} threads",
         id.name(),
-        r.num_constraints,
+        nc,
         rayon::current_num_threads()
     );
     let rows = [

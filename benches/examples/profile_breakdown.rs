@@ -53,18 +53,7 @@ fn main() {
     let pk = id.insecure_dev_setup().expect("setup");
     let r = id.r1cs().expect("r1cs");
     let (ni, nc) = (r.num_inputs, r.num_constraints);
-    let nnz = |m: &Vec<Vec<(Fr, usize)>>| m.iter().map(Vec::len).sum();
-    let tm = taceo_groth16::ConstraintMatrices {
-        num_instance_variables: ni,
-        num_witness_variables: r.num_witness,
-        num_constraints: nc,
-        a_num_non_zero: nnz(&r.matrices[0]),
-        b_num_non_zero: nnz(&r.matrices[1]),
-        c_num_non_zero: nnz(&r.matrices[2]),
-        a: r.matrices[0].clone(),
-        b: r.matrices[1].clone(),
-        c: r.matrices[2].clone(),
-    };
+    let tm = r.clone().into_constraint_matrices().expect("matrices");
     let small = full
         .iter()
         .filter(|x| x.into_bigint().num_bits() <= 64)

@@ -18,18 +18,22 @@ fn setup_prove_verify_with_halo2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     common::gen_small_witness(d, "20", "1", "w.json");
-    let setup = [
-        "setup",
-        "--system",
-        "halo2",
-        "--circuit",
-        "eligibility_s4_d8",
-        "--params",
-        "keys",
-        "--cache",
-        "keys/cache",
-        "--insecure-dev-keys",
-    ];
+    // `setup --system halo2` of the 4-slot depth-8 circuit into `params`.
+    let setup_into = |params: &'static str| {
+        vec![
+            "setup",
+            "--system",
+            "halo2",
+            "--circuit",
+            "eligibility_s4_d8",
+            "--params",
+            params,
+            "--cache",
+            "keys/cache",
+        ]
+    };
+    let mut setup = setup_into("keys");
+    setup.push("--insecure-dev-keys");
     let t = ok(zk(&setup, d), "setup");
     assert!(t.contains("INSECURE development powers of tau"), "{t}");
     assert!(
@@ -43,23 +47,13 @@ fn setup_prove_verify_with_halo2() {
         "{sol_text:.400}"
     );
     // Without --insecure-dev-keys no verifier is written for the development key.
-    let plain = [
-        "setup",
-        "--system",
-        "halo2",
-        "--circuit",
-        "eligibility_s4_d8",
-        "--params",
-        "keys2",
-        "--cache",
-        "keys/cache",
-    ];
+    let plain = setup_into("keys2");
     let t = ok(zk(&plain, d), "setup without --insecure-dev-keys");
     assert!(t.contains("no EVM verifier written"), "{t}");
     assert!(!d
         .join("keys2/eligibility_s4_d8.halo2.verifier.sol")
         .exists());
-    let mut check = setup.to_vec();
+    let mut check = setup.clone();
     check.push("--check");
     ok(zk(&check, d), "setup --check");
     // A changed verifier is found by --check.

@@ -91,8 +91,9 @@ impl R1cs {
 }
 
 impl R1cs {
-    /// The matrices in the prover's form (A, B, C moved out, non-zero counts recorded).
-    fn into_constraint_matrices(
+    /// The matrices in the prover's form (A, B, C moved out, non-zero counts recorded), as
+    /// `taceo-groth16`'s witness maps take them.
+    pub fn into_constraint_matrices(
         self,
     ) -> Result<taceo_groth16::ConstraintMatrices<Fr>, ProverError> {
         let nnz = |m: &Matrix<Fr>| m.iter().map(Vec::len).sum();

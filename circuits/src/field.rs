@@ -1,7 +1,7 @@
 //! Field-element encodings (spec §3.7): decimal strings, strictly canonical (`< r`).
 
 use crate::{CircuitError, Fr};
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::PrimeField;
 use std::str::FromStr;
 
 /// Parses a decimal string into `Fr`, rejecting anything that is not a canonical
@@ -39,9 +39,11 @@ pub fn fr_to_dec(x: &Fr) -> String {
 
 /// 32-byte big-endian encoding (EVM word).
 pub fn fr_to_be_bytes(x: &Fr) -> [u8; 32] {
-    let v = x.into_bigint().to_bytes_be();
+    let limbs = x.into_bigint().0;
     let mut out = [0u8; 32];
-    out[32 - v.len()..].copy_from_slice(&v);
+    for (i, l) in limbs.iter().enumerate() {
+        out[24 - 8 * i..32 - 8 * i].copy_from_slice(&l.to_be_bytes());
+    }
     out
 }
 
@@ -53,7 +55,9 @@ pub fn fr_from_be_bytes(b: &[u8; 32]) -> Result<Fr, CircuitError> {
     for (i, l) in limbs.iter_mut().enumerate() {
         *l = u64::from_le_bytes(le[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     }
-    Fr::from_bigint(ark_ff::BigInt::new(limbs)).ok_or(CircuitError::InvalidField {
+    // `ok_or_else`: the hex is formatted only for the error (an eager `ok_or` formatted it on
+    // every read, 8 % of a 10^6-row publication's CPU).
+    Fr::from_bigint(ark_ff::BigInt::new(limbs)).ok_or_else(|| CircuitError::InvalidField {
         value: hex_prefix(b),
         reason: "not below the field modulus r",
     })
@@ -116,7 +120,7 @@ pub mod serde_fr_vec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_ff::{Field, One, Zero};
+    use ark_ff::{BigInteger, Field, One, Zero};
 
     #[test]
     fn decimal_roundtrip_and_rejections() {
@@ -141,6 +145,23 @@ mod tests {
         let x = Fr::from(12345u64).pow([77u64]);
         assert_eq!(fr_from_be_bytes(&fr_to_be_bytes(&x)).unwrap(), x);
         assert!(fr_from_be_bytes(&[0xff; 32]).is_err());
+        // The limb-by-limb encoding is arkworks' big-endian bytes, zero-padded, and byte
+        // order is numeric order.
+        for x in [
+            Fr::zero(),
+            Fr::one(),
+            -Fr::one(),
+            Fr::from(u64::MAX),
+            x,
+            x.square(),
+        ] {
+            let v = x.into_bigint().to_bytes_be();
+            let mut want = [0u8; 32];
+            want[32 - v.len()..].copy_from_slice(&v);
+            assert_eq!(fr_to_be_bytes(&x), want);
+        }
+        assert!(fr_to_be_bytes(&Fr::from(1u128 << 70)) > fr_to_be_bytes(&Fr::from(u64::MAX)));
+        assert!(fr_to_be_bytes(&Fr::from(1u64 << 40)) > fr_to_be_bytes(&Fr::from(u32::MAX)));
         assert_eq!(fr_to_u64(&Fr::from(u64::MAX)), Some(u64::MAX));
         assert_eq!(fr_to_u64(&(Fr::from(u64::MAX) + Fr::one())), None);
     }

@@ -24,12 +24,41 @@ pub fn leaf_hash(key: &Fr, next_key: &Fr, commitment: &Fr) -> Fr {
     hash_n([*key, *next_key, *commitment])
 }
 
-/// A fresh salt from OS randomness: 64 random bytes reduced mod r (statistically uniform).
+/// A fresh salt from OS randomness, uniform below r: 254 random bits, drawn again while they
+/// are not below r (three draws in four are).
+///
+/// The bits are drawn from the OS 4 KiB at a time per thread (one system call per ~100
+/// salts, not one per salt: a rebuild draws a salt per changed row), and each 32 bytes are
+/// zeroed in the buffer once taken.
 pub fn fresh_salt() -> Fr {
     use rand::RngCore;
-    let mut b = [0u8; 64];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    Fr::from_le_bytes_mod_order(&b)
+    use std::cell::RefCell;
+    const WORDS: usize = 128;
+    thread_local! {
+        static POOL: RefCell<([u64; 4 * WORDS], usize)> = const { RefCell::new(([0; 4 * WORDS], WORDS)) };
+    }
+    POOL.with(|p| {
+        let (buf, next) = &mut *p.borrow_mut();
+        loop {
+            if *next == WORDS {
+                let mut bytes = [0u8; 32 * WORDS];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                for (w, b) in buf.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+                }
+                bytes.fill(0);
+                *next = 0;
+            }
+            let word = &mut buf[4 * *next..4 * (*next + 1)];
+            let mut limbs: [u64; 4] = word.try_into().expect("4 limbs");
+            word.fill(0);
+            *next += 1;
+            limbs[3] &= u64::MAX >> 2;
+            if let Some(salt) = Fr::from_bigint(ark_ff::BigInt::new(limbs)) {
+                return salt;
+            }
+        }
+    })
 }
 
 /// One leaf of an indexed tree, as the tree's owner holds it.

@@ -482,6 +482,35 @@ fn forged_salt_values_or_commitment_are_rejected_by_both_twins() {
     assert!(!gadget(root, k(35), &low, D).0);
 }
 
+/// Salts come from a per-thread buffer of OS randomness: they stay distinct across refills
+/// of the buffer and between threads.
+#[test]
+fn salts_are_distinct_across_refills_and_threads() {
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..1_000 {
+        assert!(seen.insert(crate::imt::leaf::fresh_salt()));
+    }
+    let other: Vec<Fr> =
+        std::thread::spawn(|| (0..200).map(|_| crate::imt::leaf::fresh_salt()).collect())
+            .join()
+            .unwrap();
+    for s in other {
+        assert!(seen.insert(s));
+    }
+    // Uniform below r (≈ 2^253.6): bit 253 is set in ≈ 1 − 2^253/r ≈ 33.6 % of salts; a
+    // mask one bit too narrow would give 0 %, no rejection ≈ 50 %.
+    let top = (0..4_000)
+        .filter(|_| {
+            use ark_ff::{BigInteger, PrimeField};
+            crate::imt::leaf::fresh_salt().into_bigint().get_bit(253)
+        })
+        .count();
+    assert!(
+        (1_120..=1_560).contains(&top),
+        "bit 253 set in {top} of 4,000 salts"
+    );
+}
+
 /// Every value change takes a fresh salt: equal values give an unrelated commitment, so a
 /// watcher of sealed commitments cannot tell an update that restored old values.
 #[test]

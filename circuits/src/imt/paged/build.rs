@@ -24,7 +24,11 @@ pub const CHUNK_LEVELS: usize = 7;
 /// Builds a tree from rows in strictly ascending key order (spec §4.4 bulk build) — the
 /// sentinel at index 0, row `n` at index `n + 1`, as [`IndexedMerkleTree::from_salted_rows`]
 /// lays them out — handing every leaf and group to `emit` in order, and returns the root and
-/// counts. Memory is one chunk of leaves, whatever the number of rows.
+/// counts. Memory is three chunks of leaves, whatever the number of rows.
+///
+/// Pipelined: a full chunk is hashed on the thread pool while this thread emits the chunk
+/// before it and reads the rows of the next one, so reading and writing the store (one
+/// thread) overlap the hashing (every core) instead of alternating with it.
 pub fn build_sorted<E>(
     depth: usize,
     rows: impl IntoIterator<Item = Result<SaltedRow, E>>,
@@ -44,40 +48,70 @@ where
     let mut first_index = 0u64;
     let mut last_key = Fr::zero();
     let mut n = 0u64;
-    for row in rows {
-        let (key, values, salt) = row?;
-        check_key(&key)?;
-        if key <= last_key {
-            return Err(storage(format!(
-                "bulk build: row {} is not in strictly ascending key order",
-                n + 1
-            ))
-            .into());
+    std::thread::scope(|scope| -> Result<(), E> {
+        let zeros = &zeros;
+        let hash = |leaves: Vec<Leaf>, first: u64| {
+            let handle = scope.spawn(move || {
+                let hashes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
+                (hash_levels(hashes, chunk_levels, zeros), leaves)
+            });
+            (handle, first)
+        };
+        // The chunk being hashed, emitted once the next one is full (or the rows end).
+        let mut hashing = None;
+        let mut finish = |h: Option<(std::thread::ScopedJoinHandle<'_, _>, u64)>,
+                          upper: &mut Upper<'_>|
+         -> Result<(), E> {
+            let Some((handle, first)) = h else {
+                return Ok(());
+            };
+            let (hashes, leaves): (ChunkHashes, Vec<Leaf>) = handle
+                .join()
+                .map_err(|_| E::from(storage("bulk build: a hashing thread panicked")))?;
+            for (i, l) in leaves.iter().enumerate() {
+                emit(Built::Leaf(first + i as u64, l))?;
+            }
+            let h = emit_groups(&hashes, first, &mut emit)?;
+            upper.push(chunk_levels, h, &mut emit)
+        };
+        for row in rows {
+            let (key, values, salt) = row?;
+            check_key(&key)?;
+            if key <= last_key {
+                return Err(storage(format!(
+                    "bulk build: row {} is not in strictly ascending key order",
+                    n + 1
+                ))
+                .into());
+            }
+            if depth < 64 && n + 2 > (1u64 << depth) {
+                return Err(CircuitError::TreeFull { depth }.into());
+            }
+            if let Some(prev) = pending.last_mut() {
+                prev.next_key = key;
+            }
+            if pending.len() == chunk {
+                // Every leaf of a full chunk has its next key now: hash it, and emit the
+                // one before it meanwhile.
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(chunk));
+                let prev = hashing.replace(hash(full, first_index));
+                finish(prev, &mut upper)?;
+                first_index += chunk as u64;
+            }
+            pending.push(Leaf {
+                key,
+                next_key: Fr::zero(),
+                values,
+                salt,
+            });
+            last_key = key;
+            n += 1;
         }
-        if depth < 64 && n + 2 > (1u64 << depth) {
-            return Err(CircuitError::TreeFull { depth }.into());
-        }
-        if let Some(prev) = pending.last_mut() {
-            prev.next_key = key;
-        }
-        if pending.len() == chunk {
-            // Every leaf of a full chunk has its next key now: hash and write it.
-            let h = leaf_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
-            upper.push(chunk_levels, h, &mut emit)?;
-            first_index += chunk as u64;
-            pending.clear();
-        }
-        pending.push(Leaf {
-            key,
-            next_key: Fr::zero(),
-            values,
-            salt,
-        });
-        last_key = key;
-        n += 1;
-    }
-    let h = leaf_chunk(&pending, first_index, chunk_levels, &zeros, &mut emit)?;
-    upper.push(chunk_levels, h, &mut emit)?;
+        let prev = hashing.replace(hash(pending, first_index));
+        finish(prev, &mut upper)?;
+        finish(hashing, &mut upper)
+    })?;
+    let mut emit = |b: Built<'_>| emit(b);
     let root = upper.flush(chunk_levels, &mut emit)?;
     Ok((
         root,
@@ -88,43 +122,46 @@ where
     ))
 }
 
-/// Hashes a chunk's leaf hashes (`nodes`, starting at index `first`, aligned to the chunk)
-/// up to its one node at level `chunk_levels`, emitting every group with a leaf below it.
-fn hash_chunk<E>(
-    mut nodes: Vec<Fr>,
-    first: u64,
-    chunk_levels: usize,
-    zeros: &[Fr],
-    emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
-) -> Result<Fr, E> {
-    let mut base = first;
-    for (l, zero) in zeros.iter().enumerate().take(chunk_levels) {
+/// The hashes of one chunk: its groups level by level (its lowest level first) and its one
+/// node at the chunk's top level.
+struct ChunkHashes {
+    groups: Vec<Vec<Group>>,
+    top: Fr,
+}
+
+/// Hashes a chunk's leaf hashes up to its one node at level `chunk_levels` (each level on
+/// the thread pool).
+fn hash_levels(mut nodes: Vec<Fr>, chunk_levels: usize, zeros: &[Fr]) -> ChunkHashes {
+    let mut levels = Vec::with_capacity(chunk_levels);
+    for zero in zeros.iter().take(chunk_levels) {
         let groups: Vec<Group> = nodes
             .chunks(ARITY)
             .map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or(*zero)))
             .collect();
         nodes = groups.par_iter().map(|g| node_hash(*g)).collect();
+        levels.push(groups);
+    }
+    ChunkHashes {
+        groups: levels,
+        top: nodes[0],
+    }
+}
+
+/// Emits a hashed chunk's groups (the chunk starting at index `first`, aligned to the
+/// chunk), lowest level first, and returns its top node.
+fn emit_groups<E>(
+    h: &ChunkHashes,
+    first: u64,
+    emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
+) -> Result<Fr, E> {
+    let mut base = first;
+    for (l, groups) in h.groups.iter().enumerate() {
         for (j, g) in groups.iter().enumerate() {
             emit(Built::Group(l, (base >> 2) + j as u64, g))?;
         }
         base >>= 2;
     }
-    Ok(nodes[0])
-}
-
-/// Hashes and emits a chunk of leaves of a bulk build.
-fn leaf_chunk<E>(
-    leaves: &[Leaf],
-    first: u64,
-    chunk_levels: usize,
-    zeros: &[Fr],
-    emit: &mut impl FnMut(Built<'_>) -> Result<(), E>,
-) -> Result<Fr, E> {
-    let hashes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
-    for (i, l) in leaves.iter().enumerate() {
-        emit(Built::Leaf(first + i as u64, l))?;
-    }
-    hash_chunk(hashes, first, chunk_levels, zeros, emit)
+    Ok(h.top)
 }
 
 /// Recomputes every group of a tree from its leaf table, given in ascending index order
@@ -162,7 +199,11 @@ where
                 .par_iter()
                 .map(|l| l.as_ref().map(Leaf::hash).unwrap_or_else(Fr::zero))
                 .collect();
-            hash_chunk(hashes, c * chunk, chunk_levels, &zeros, &mut emit)?
+            emit_groups(
+                &hash_levels(hashes, chunk_levels, &zeros),
+                c * chunk,
+                &mut emit,
+            )?
         };
         pending.clear();
         upper.push(chunk_levels, h, &mut emit)

@@ -155,6 +155,51 @@ fn a_bulk_build_equals_the_in_memory_build_across_chunk_boundaries() {
     }
 }
 
+/// The pipelined build emits leaves and groups in order (every leaf of a chunk, then its
+/// groups lowest level first, chunk after chunk), and an error raised while a chunk is being
+/// hashed — a bad row after it, or the store refusing a write — is returned, not lost.
+#[test]
+fn a_pipelined_bulk_build_emits_in_order_and_returns_errors_raised_mid_stream() {
+    let chunk = 1u64 << (2 * CHUNK_LEVELS);
+    let rows = |n: u64| (1..=n).map(|x| Ok::<_, CircuitError>((k(x * 3), vals(x), salt(x))));
+    let mut seen: Vec<(bool, usize, u64)> = Vec::new();
+    build_sorted(32, rows(2 * chunk + 5), |b| {
+        seen.push(match b {
+            Built::Leaf(i, _) => (true, 0, i),
+            Built::Group(l, p, _) => (false, l, p),
+        });
+        Ok::<(), CircuitError>(())
+    })
+    .unwrap();
+    let leaves: Vec<u64> = seen.iter().filter(|s| s.0).map(|s| s.2).collect();
+    assert_eq!(leaves, (0..2 * chunk + 6).collect::<Vec<_>>());
+    // The first group of chunk 1 comes after chunk 1's last leaf, and chunk 2's first leaf
+    // after chunk 1's groups.
+    let pos = |x: (bool, usize, u64)| seen.iter().position(|s| *s == x).unwrap();
+    assert!(pos((true, 0, 2 * chunk - 1)) < pos((false, 0, chunk / 4)));
+    assert!(pos((false, CHUNK_LEVELS - 1, 1)) < pos((true, 0, 2 * chunk)));
+
+    // A row out of order in chunk 2, while chunk 1 is being hashed.
+    let bad = (1..=2 * chunk + 5).map(|x| {
+        let x = if x == chunk + 9 { 1 } else { x };
+        Ok::<_, CircuitError>((k(x * 3), vals(x), salt(x)))
+    });
+    let r = build_sorted(32, bad, |_| Ok::<(), CircuitError>(()));
+    assert!(
+        matches!(&r, Err(CircuitError::Storage(m)) if m.contains(&format!("row {}", chunk + 9))),
+        "{r:?}"
+    );
+    // The store refuses the first leaf of chunk 1 (emitted while chunk 2 is hashed).
+    let r = build_sorted(32, rows(3 * chunk), |b| match b {
+        Built::Leaf(i, _) if i == chunk => Err(CircuitError::Storage("disk full".into())),
+        _ => Ok(()),
+    });
+    assert!(
+        matches!(&r, Err(CircuitError::Storage(m)) if m == "disk full"),
+        "{r:?}"
+    );
+}
+
 #[test]
 fn a_bulk_build_refuses_unsorted_duplicate_invalid_and_too_many_rows() {
     let b = |depth, keys: &[u64]| {

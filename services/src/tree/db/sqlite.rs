@@ -25,18 +25,23 @@ pub(super) fn sqlite_stage(
     conn: &mut rusqlite::Connection,
     changes: &[(Fr, Option<[Fr; 3]>)],
 ) -> Result<(), ApiError> {
+    // Inserted in key order (a stable sort: a key's entries keep their order, so their
+    // `seq`s still rise in the order they were given and the last one wins): the journal's
+    // `(key, seq)` index is then filled page after page instead of at random, which at 10^7
+    // staged rows is most of the staging time.
+    let mut rows: Vec<([u8; 32], Option<Vec<u8>>)> = changes
+        .iter()
+        .map(|(k, v)| (fr_to_be_bytes(k), v.as_ref().map(rec_bytes)))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     let tx = conn.transaction().map_err(db)?;
     {
         let mut st = tx.prepare(&lite(INSERT_CHANGE)).map_err(db)?;
-        for (i, (k, v)) in changes.iter().enumerate() {
-            if i == changes.len() / 2 && i > 0 {
+        for (i, (k, v)) in rows.iter().enumerate() {
+            if i == rows.len() / 2 && i > 0 {
                 crate::tree::crash_point("stage:middle");
             }
-            st.execute(params![
-                fr_to_be_bytes(k).to_vec(),
-                v.as_ref().map(rec_bytes)
-            ])
-            .map_err(db)?;
+            st.execute(params![&k[..], v.as_deref()]).map_err(db)?;
         }
     }
     tx.commit().map_err(db)

@@ -33,7 +33,7 @@ pub(super) fn sqlite_stage(
         .iter()
         .map(|(k, v)| (fr_to_be_bytes(k), v.as_ref().map(rec_bytes)))
         .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by_key(|r| r.0);
     let tx = conn.transaction().map_err(db)?;
     {
         let mut st = tx.prepare(&lite(INSERT_CHANGE)).map_err(db)?;

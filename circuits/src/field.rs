@@ -145,6 +145,14 @@ mod tests {
         let x = Fr::from(12345u64).pow([77u64]);
         assert_eq!(fr_from_be_bytes(&fr_to_be_bytes(&x)).unwrap(), x);
         assert!(fr_from_be_bytes(&[0xff; 32]).is_err());
+        // r itself is refused, r − 1 is read back.
+        let mut r = fr_to_be_bytes(&-Fr::one());
+        assert_eq!(fr_from_be_bytes(&r).unwrap(), -Fr::one());
+        r[31] += 1;
+        assert!(matches!(
+            fr_from_be_bytes(&r),
+            Err(CircuitError::InvalidField { value, .. }) if value.starts_with("30644e72")
+        ));
         // The limb-by-limb encoding is arkworks' big-endian bytes, zero-padded, and byte
         // order is numeric order.
         for x in [

@@ -27,30 +27,29 @@ pub fn leaf_hash(key: &Fr, next_key: &Fr, commitment: &Fr) -> Fr {
 /// A fresh salt from OS randomness, uniform below r: 254 random bits, drawn again while they
 /// are not below r (three draws in four are).
 ///
-/// The bits are drawn from the OS 4 KiB at a time per thread (one system call per ~100
-/// salts, not one per salt: a rebuild draws a salt per changed row), and each 32 bytes are
-/// zeroed in the buffer once taken.
+/// The bits are drawn from the OS 4 KiB at a time into a per-thread buffer (one system call
+/// per ~100 salts, not one per salt: a rebuild draws a salt per changed row); each 32 bytes
+/// are zeroed in the buffer once taken. (A process that forked would share the parent's
+/// unused buffer; nothing in zkcredit forks.)
 pub fn fresh_salt() -> Fr {
     use rand::RngCore;
     use std::cell::RefCell;
     const WORDS: usize = 128;
     thread_local! {
-        static POOL: RefCell<([u64; 4 * WORDS], usize)> = const { RefCell::new(([0; 4 * WORDS], WORDS)) };
+        static POOL: RefCell<([u8; 32 * WORDS], usize)> = const { RefCell::new(([0; 32 * WORDS], WORDS)) };
     }
     POOL.with(|p| {
         let (buf, next) = &mut *p.borrow_mut();
         loop {
             if *next == WORDS {
-                let mut bytes = [0u8; 32 * WORDS];
-                rand::rngs::OsRng.fill_bytes(&mut bytes);
-                for (w, b) in buf.iter_mut().zip(bytes.chunks_exact(8)) {
-                    *w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-                }
-                bytes.fill(0);
+                rand::rngs::OsRng.fill_bytes(buf);
                 *next = 0;
             }
-            let word = &mut buf[4 * *next..4 * (*next + 1)];
-            let mut limbs: [u64; 4] = word.try_into().expect("4 limbs");
+            let word = &mut buf[32 * *next..32 * (*next + 1)];
+            let mut limbs = [0u64; 4];
+            for (l, b) in limbs.iter_mut().zip(word.chunks_exact(8)) {
+                *l = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+            }
             word.fill(0);
             *next += 1;
             limbs[3] &= u64::MAX >> 2;

@@ -497,8 +497,9 @@ fn salts_are_distinct_across_refills_and_threads() {
     for s in other {
         assert!(seen.insert(s));
     }
-    // Uniform below r (≈ 2^253.6): bit 253 is set in ≈ 1 − 2^253/r ≈ 33.6 % of salts; a
-    // mask one bit too narrow would give 0 %, no rejection ≈ 50 %.
+    // Uniform below r (≈ 2^253.6): bit 253 is set in 1 − 2^253/r ≈ 33.9 % of salts; a mask
+    // one bit too narrow would give 0 %, and 254 bits reduced mod r instead of rejected
+    // ≈ 25.6 %.
     let top = (0..4_000)
         .filter(|_| {
             use ark_ff::{BigInteger, PrimeField};

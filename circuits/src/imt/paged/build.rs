@@ -1,5 +1,6 @@
-//! Streaming builds (spec §4.4): a tree from rows in key order, and every node from a leaf
-//! table in index order, one parallel chunk of `4^CHUNK_LEVELS` leaves at a time.
+//! Streaming builds (spec §4.4): a tree from rows in key order (one chunk of
+//! `4^CHUNK_LEVELS` leaves hashed in parallel while the one before is written), and every
+//! node from a leaf table in index order (a chunk at a time).
 
 use super::{storage, Counts, Group};
 use crate::imt::{
@@ -24,7 +25,8 @@ pub const CHUNK_LEVELS: usize = 7;
 /// Builds a tree from rows in strictly ascending key order (spec §4.4 bulk build) — the
 /// sentinel at index 0, row `n` at index `n + 1`, as [`IndexedMerkleTree::from_salted_rows`]
 /// lays them out — handing every leaf and group to `emit` in order, and returns the root and
-/// counts. Memory is three chunks of leaves, whatever the number of rows.
+/// counts. Memory is three chunks of leaves (the one read, the one hashed, the one
+/// written), whatever the number of rows.
 ///
 /// Pipelined: a full chunk is hashed on the thread pool while this thread emits the chunk
 /// before it and reads the rows of the next one, so reading and writing the store (one
@@ -48,26 +50,37 @@ where
     let mut first_index = 0u64;
     let mut last_key = Fr::zero();
     let mut n = 0u64;
+    // Called from a thread of a rayon pool, the hashing runs inline: a worker blocked in
+    // `join` would not steal the hashing's own jobs.
+    let inline = rayon::current_thread_index().is_some();
     std::thread::scope(|scope| -> Result<(), E> {
         let zeros = &zeros;
-        let hash = |leaves: Vec<Leaf>, first: u64| {
-            let handle = scope.spawn(move || {
-                let hashes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
-                (hash_levels(hashes, chunk_levels, zeros), leaves)
-            });
-            (handle, first)
+        let hash_now = move |leaves: Vec<Leaf>| {
+            let hashes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
+            (hash_levels(hashes, chunk_levels, zeros), leaves)
+        };
+        let hash = |leaves: Vec<Leaf>, first: u64| -> Result<InFlight<'_>, E> {
+            if inline {
+                return Ok(InFlight::Done(hash_now(leaves), first));
+            }
+            std::thread::Builder::new()
+                .name("bulk-build-hash".into())
+                .spawn_scoped(scope, move || hash_now(leaves))
+                .map(|h| InFlight::Thread(h, first))
+                .map_err(|e| E::from(storage(format!("bulk build: no hashing thread: {e}"))))
         };
         // The chunk being hashed, emitted once the next one is full (or the rows end).
-        let mut hashing = None;
-        let mut finish = |h: Option<(std::thread::ScopedJoinHandle<'_, _>, u64)>,
-                          upper: &mut Upper<'_>|
-         -> Result<(), E> {
-            let Some((handle, first)) = h else {
-                return Ok(());
+        let mut hashing: Option<InFlight<'_>> = None;
+        let mut finish = |h: Option<InFlight<'_>>, upper: &mut Upper<'_>| -> Result<(), E> {
+            let ((hashes, leaves), first) = match h {
+                None => return Ok(()),
+                Some(InFlight::Done(d, first)) => (d, first),
+                // A panic while hashing is a bug: it goes on as the same panic.
+                Some(InFlight::Thread(t, first)) => (
+                    t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    first,
+                ),
             };
-            let (hashes, leaves): (ChunkHashes, Vec<Leaf>) = handle
-                .join()
-                .map_err(|_| E::from(storage("bulk build: a hashing thread panicked")))?;
             for (i, l) in leaves.iter().enumerate() {
                 emit(Built::Leaf(first + i as u64, l))?;
             }
@@ -94,7 +107,7 @@ where
                 // Every leaf of a full chunk has its next key now: hash it, and emit the
                 // one before it meanwhile.
                 let full = std::mem::replace(&mut pending, Vec::with_capacity(chunk));
-                let prev = hashing.replace(hash(full, first_index));
+                let prev = hashing.replace(hash(full, first_index)?);
                 finish(prev, &mut upper)?;
                 first_index += chunk as u64;
             }
@@ -107,7 +120,7 @@ where
             last_key = key;
             n += 1;
         }
-        let prev = hashing.replace(hash(pending, first_index));
+        let prev = hashing.replace(hash(pending, first_index)?);
         finish(prev, &mut upper)?;
         finish(hashing, &mut upper)
     })?;
@@ -120,6 +133,16 @@ where
             table_len: n + 1,
         },
     ))
+}
+
+/// A chunk's hashes, computed on a thread of its own or already inline, with the chunk's
+/// leaves and first index.
+enum InFlight<'s> {
+    Thread(
+        std::thread::ScopedJoinHandle<'s, (ChunkHashes, Vec<Leaf>)>,
+        u64,
+    ),
+    Done((ChunkHashes, Vec<Leaf>), u64),
 }
 
 /// The hashes of one chunk: its groups level by level (its lowest level first) and its one

@@ -13,8 +13,8 @@
 //! reading through to the source and keeping its writes in memory; [`Overlay::finish`]
 //! rehashes the dirty paths level by level and returns the [`Delta`] a store writes in one
 //! transaction. **Bulk build.** [`build_sorted`] streams rows in ascending key order into
-//! leaves and groups, hashing one chunk of `4^7` leaves at a time in parallel, in memory
-//! bounded by the chunk.
+//! leaves and groups, hashing one chunk of `4^7` leaves in parallel while the chunk before it
+//! is written, in memory bounded by three chunks.
 //!
 //! [`MemSource`] is the in-memory source: the tests' twin of a database.
 

@@ -156,30 +156,64 @@ fn a_bulk_build_equals_the_in_memory_build_across_chunk_boundaries() {
 }
 
 /// The pipelined build emits leaves and groups in order (every leaf of a chunk, then its
-/// groups lowest level first, chunk after chunk), and an error raised while a chunk is being
-/// hashed — a bad row after it, or the store refusing a write — is returned, not lost.
+/// groups lowest level first, chunk after chunk; a group above the chunks once its fourth
+/// chunk is emitted), gives the same items inline (called from a rayon pool), and an error
+/// raised while a chunk is being hashed — a bad row after it, or the store refusing a
+/// write — is returned, not lost.
 #[test]
 fn a_pipelined_bulk_build_emits_in_order_and_returns_errors_raised_mid_stream() {
     let chunk = 1u64 << (2 * CHUNK_LEVELS);
+    let n = 5 * chunk + 5;
     let rows = |n: u64| (1..=n).map(|x| Ok::<_, CircuitError>((k(x * 3), vals(x), salt(x))));
-    let mut seen: Vec<(bool, usize, u64)> = Vec::new();
-    build_sorted(32, rows(2 * chunk + 5), |b| {
+    type Item = (bool, usize, u64, Vec<Fr>);
+    let record = |seen: &mut Vec<Item>, b: Built<'_>| {
         seen.push(match b {
-            Built::Leaf(i, _) => (true, 0, i),
-            Built::Group(l, p, _) => (false, l, p),
+            Built::Leaf(i, l) => (true, 0, i, vec![l.key, l.next_key, l.salt]),
+            Built::Group(l, p, g) => (false, l, p, g.to_vec()),
         });
         Ok::<(), CircuitError>(())
-    })
+    };
+    let mut seen = Vec::new();
+    let (root, _) = build_sorted(32, rows(n), |b| record(&mut seen, b)).unwrap();
+    let t = IndexedMerkleTree::from_salted_rows(
+        32,
+        &(1..=n)
+            .map(|x| (k(x * 3), vals(x), salt(x)))
+            .collect::<Vec<_>>(),
+    )
     .unwrap();
+    assert_eq!(root, t.root());
     let leaves: Vec<u64> = seen.iter().filter(|s| s.0).map(|s| s.2).collect();
-    assert_eq!(leaves, (0..2 * chunk + 6).collect::<Vec<_>>());
-    // The first group of chunk 1 comes after chunk 1's last leaf, and chunk 2's first leaf
-    // after chunk 1's groups.
-    let pos = |x: (bool, usize, u64)| seen.iter().position(|s| *s == x).unwrap();
-    assert!(pos((true, 0, 2 * chunk - 1)) < pos((false, 0, chunk / 4)));
-    assert!(pos((false, CHUNK_LEVELS - 1, 1)) < pos((true, 0, 2 * chunk)));
+    assert_eq!(leaves, (0..n + 1).collect::<Vec<_>>());
+    let pos = |leaf: bool, l: usize, p: u64| {
+        seen.iter()
+            .position(|s| s.0 == leaf && s.1 == l && s.2 == p)
+            .unwrap()
+    };
+    for c in 0..5 {
+        // Chunk c: its leaves, then its groups (level 0 first, its top group last), then
+        // chunk c + 1's first leaf.
+        let first_group = pos(false, 0, c * chunk / 4);
+        let top_group = pos(false, CHUNK_LEVELS - 1, c);
+        assert!(pos(true, 0, (c + 1) * chunk - 1) < first_group, "chunk {c}");
+        assert!(first_group < top_group, "chunk {c}");
+        assert!(top_group < pos(true, 0, (c + 1) * chunk), "chunk {c}");
+    }
+    // The group above chunks 0–3 closes when chunk 3's top node is pushed.
+    let above = pos(false, CHUNK_LEVELS, 0);
+    assert!(pos(false, CHUNK_LEVELS - 1, 3) < above && above < pos(true, 0, 4 * chunk));
 
-    // A row out of order in chunk 2, while chunk 1 is being hashed.
+    // Inline, from a thread of a rayon pool of one thread: the same items in the same order.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut inline = Vec::new();
+    pool.install(|| build_sorted(32, rows(n), |b| record(&mut inline, b)))
+        .unwrap();
+    assert!(inline == seen, "the inline build differs");
+
+    // A row out of order in chunk 1, read while chunk 0 is being hashed.
     let bad = (1..=2 * chunk + 5).map(|x| {
         let x = if x == chunk + 9 { 1 } else { x };
         Ok::<_, CircuitError>((k(x * 3), vals(x), salt(x)))

@@ -29,19 +29,21 @@ pub(super) fn sqlite_stage(
     // `seq`s still rise in the order they were given and the last one wins): the journal's
     // `(key, seq)` index is then filled page after page instead of at random, which at 10^7
     // staged rows is most of the staging time.
-    let mut rows: Vec<([u8; 32], Option<Vec<u8>>)> = changes
+    let mut order: Vec<([u8; 32], usize)> = changes
         .iter()
-        .map(|(k, v)| (fr_to_be_bytes(k), v.as_ref().map(rec_bytes)))
+        .enumerate()
+        .map(|(i, (k, _))| (fr_to_be_bytes(k), i))
         .collect();
-    rows.sort_by_key(|r| r.0);
+    order.sort_by_key(|r| r.0);
     let tx = conn.transaction().map_err(db)?;
     {
         let mut st = tx.prepare(&lite(INSERT_CHANGE)).map_err(db)?;
-        for (i, (k, v)) in rows.iter().enumerate() {
-            if i == rows.len() / 2 && i > 0 {
+        for (n, (k, i)) in order.iter().enumerate() {
+            if n == order.len() / 2 && n > 0 {
                 crate::tree::crash_point("stage:middle");
             }
-            st.execute(params![&k[..], v.as_deref()]).map_err(db)?;
+            let rec = changes[*i].1.as_ref().map(rec_bytes);
+            st.execute(params![&k[..], rec]).map_err(db)?;
         }
     }
     tx.commit().map_err(db)

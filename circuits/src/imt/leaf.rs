@@ -11,7 +11,7 @@ use super::{node_hash, path_len, place};
 use crate::poseidon::hash_n;
 use crate::tags::KEY_BITS;
 use crate::Fr;
-use ark_ff::{PrimeField, Zero};
+use ark_ff::Zero;
 use serde::{Deserialize, Serialize};
 
 /// `H(v0, v1, v2, salt)`: the commitment to a leaf's record (spec §4.1).
@@ -46,14 +46,12 @@ pub fn fresh_salt() -> Fr {
                 *next = 0;
             }
             let word = &mut buf[32 * *next..32 * (*next + 1)];
-            let mut limbs = [0u64; 4];
-            for (l, b) in limbs.iter_mut().zip(word.chunks_exact(8)) {
-                *l = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-            }
+            // arkworks' own rejection sampling: the bits above r's 254 masked off, `None`
+            // when the rest is not below r.
+            let salt = <Fr as ark_ff::Field>::from_random_bytes(word);
             word.fill(0);
             *next += 1;
-            limbs[3] &= u64::MAX >> 2;
-            if let Some(salt) = Fr::from_bigint(ark_ff::BigInt::new(limbs)) {
+            if let Some(salt) = salt {
                 return salt;
             }
         }

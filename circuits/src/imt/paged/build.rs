@@ -124,7 +124,6 @@ where
         finish(prev, &mut upper)?;
         finish(hashing, &mut upper)
     })?;
-    let mut emit = |b: Built<'_>| emit(b);
     let root = upper.flush(chunk_levels, &mut emit)?;
     Ok((
         root,

@@ -27,8 +27,8 @@ pub(super) fn sqlite_stage(
 ) -> Result<(), ApiError> {
     // Inserted in key order (a stable sort: a key's entries keep their order, so their
     // `seq`s still rise in the order they were given and the last one wins): the journal's
-    // `(key, seq)` index is then filled page after page instead of at random, which at 10^7
-    // staged rows is most of the staging time.
+    // `(key, seq)` index is then filled page after page instead of at random (staging 10^6
+    // rows in batches of 100,000: 5.6 s → 3.0 s, `benches/TREES.md`).
     let mut order: Vec<([u8; 32], usize)> = changes
         .iter()
         .enumerate()

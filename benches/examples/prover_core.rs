@@ -9,8 +9,11 @@
 //!   lever, with GLV too), on fraud-only depth 32 and eligibility 16 slots × depth 32.
 //! - `prover_core -- glv [PAIRS]` — the GLV lever: `fast::Prover` with its MSMs plain
 //!   against with GLV, on fraud-only depth 20 and 32 and eligibility 4, 8 and 16 slots.
+//! - `prover_core -- fixed [PAIRS]` — the fixed-base lever: `fast::Prover` as `new` makes it
+//!   (GLV) against the same with `with_fixed_base_tables`, on fraud-only depth 20 and 32,
+//!   and the time the tables took to build.
 //!
-//! `cargo run --release -p zkcredit-benches --example prover_core -- [glv] [PAIRS]`
+//! `cargo run --release -p zkcredit-benches --example prover_core -- [glv|fixed] [PAIRS]`
 //! (default 20 pairs per circuit).
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
@@ -108,7 +111,8 @@ fn run(c: &Case, pairs: usize, first: Core<'_>, second: Core<'_>) {
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let glv = args.first().is_some_and(|a| a == "glv");
-    if glv {
+    let fixed = args.first().is_some_and(|a| a == "fixed");
+    if glv || fixed {
         args.remove(0);
     }
     let pairs: usize = args
@@ -116,6 +120,32 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20)
         .max(1);
+    if fixed {
+        println!(
+            "| circuit | constraints | pairs | GLV MSMs median | fixed-base tables median | speed-up |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        for depth in [20, 32] {
+            let (id, circuit) = fraud_only_instance(depth);
+            let c = case(id, assignment(circuit).expect("assignment"));
+            let glv = id.prover(c.pk.clone()).expect("prover");
+            let t = Instant::now();
+            let tables = id
+                .prover(c.pk.clone())
+                .expect("prover")
+                .with_fixed_base_tables();
+            let built = t.elapsed().as_secs_f64();
+            assert!(tables.uses_fixed_base_tables());
+            run(
+                &c,
+                pairs,
+                Box::new(|r, s| glv.prove_assignment(&c.full, r, s).expect("proof")),
+                Box::new(|r, s| tables.prove_assignment(&c.full, r, s).expect("proof")),
+            );
+            println!("(tables for {}: built in {built:.2} s)", id.name());
+        }
+        return;
+    }
     if glv {
         println!(
             "| circuit | constraints | pairs | plain MSMs median | GLV MSMs median | speed-up |"

@@ -16,12 +16,14 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+mod bucket;
 pub mod cache;
 pub mod circom;
 pub mod circuits;
 pub mod error;
 pub mod fast;
 pub mod files;
+pub mod fixed;
 pub mod glv;
 mod proving;
 pub mod resources;

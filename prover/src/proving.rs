@@ -6,6 +6,7 @@
 //! (`prover/tests/qap.rs`).
 
 use crate::fast::Qap;
+use crate::fixed::{self, Table, FIXED_MAX_BASES};
 use crate::glv::{self, Decomposed, Decomposer, GLV_MAX_BASES};
 use ark_bn254::{g1, g2, Bn254, Fr, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup};
@@ -19,9 +20,21 @@ struct GlvKey {
     g2: Decomposer,
 }
 
-/// How the prover runs a key's MSMs: with GLV (small keys) or plain.
+/// The key's five queries as fixed-base tables ([`crate::fixed`]), over the same bases as
+/// the plain MSMs: A, B (G1), B (G2) without their constant-one base, L and H.
+struct FixedTables {
+    a: Table<g1::Config>,
+    b_g1: Table<g1::Config>,
+    b_g2: Table<g2::Config>,
+    l: Table<g1::Config>,
+    h: Table<g1::Config>,
+}
+
+/// How the prover runs a key's MSMs: from fixed-base tables (built on request), with GLV
+/// (small keys) or plain.
 pub(crate) struct Core {
     glv: Option<GlvKey>,
+    fixed: Option<FixedTables>,
 }
 
 /// The five MSMs of a proof: A, B in G1, B in G2 (over the wires after the constant one),
@@ -49,13 +62,71 @@ impl Core {
         .all(|n| n <= GLV_MAX_BASES)
     }
 
+    /// Whether fixed-base tables may be built for `pk`: no query has more than
+    /// [`FIXED_MAX_BASES`] bases.
+    pub(crate) fn fixed_fits(pk: &ProvingKey<Bn254>) -> bool {
+        [
+            pk.a_query.len(),
+            pk.b_g1_query.len(),
+            pk.b_g2_query.len(),
+            pk.l_query.len(),
+            pk.h_query.len(),
+        ]
+        .into_iter()
+        .all(|n| n <= FIXED_MAX_BASES)
+    }
+
+    /// Builds `pk`'s fixed-base tables (in parallel), which every later proof's MSMs use. A
+    /// query without its constant-one base (a crafted key) gives an empty table; proving
+    /// refuses such a key before any MSM.
+    pub(crate) fn build_fixed(&mut self, pk: &ProvingKey<Bn254>) {
+        let ((a, b_g1), ((b_g2, l), h)) = rayon::join(
+            || {
+                rayon::join(
+                    || Table::new(pk.a_query.get(1..).unwrap_or_default()),
+                    || Table::new(pk.b_g1_query.get(1..).unwrap_or_default()),
+                )
+            },
+            || {
+                rayon::join(
+                    || {
+                        rayon::join(
+                            || Table::new(pk.b_g2_query.get(1..).unwrap_or_default()),
+                            || Table::new(&pk.l_query),
+                        )
+                    },
+                    || Table::new(&pk.h_query),
+                )
+            },
+        );
+        self.fixed = Some(FixedTables {
+            a,
+            b_g1,
+            b_g2,
+            l,
+            h,
+        });
+    }
+
+    /// Whether this key's MSMs run from fixed-base tables.
+    pub(crate) fn uses_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
     /// A key's MSMs, with GLV if `glv`.
     pub(crate) fn new(glv: bool) -> Self {
         let glv = glv.then(|| GlvKey {
             g1: Decomposer::new::<g1::Config>(),
             g2: Decomposer::new::<g2::Config>(),
         });
-        Self { glv }
+        Self { glv, fixed: None }
+    }
+
+    /// GLV on or off (when no fixed-base tables are built).
+    pub(crate) fn set_glv(&mut self, on: bool) {
+        if on != self.uses_glv() {
+            self.glv = Self::new(on).glv;
+        }
     }
 
     /// Whether this key's MSMs run with GLV.
@@ -91,11 +162,13 @@ impl Core {
         }
         let ni = matrices.num_instance_variables;
         let (w1, aux) = (&full[1..], &full[ni..]);
-        let sums = self
-            .glv
-            .as_ref()
-            .and_then(|g| g.sums(pk, w1, ni - 1, &h))
-            .unwrap_or_else(|| plain_sums(pk, w1, aux, &h));
+        let sums = match (&self.fixed, &self.glv) {
+            (Some(t), _) => t.sums(w1, ni - 1, &h),
+            (None, Some(g)) => g
+                .sums(pk, w1, ni - 1, &h)
+                .unwrap_or_else(|| plain_sums(pk, w1, aux, &h)),
+            (None, None) => plain_sums(pk, w1, aux, &h),
+        };
         Ok(assemble(pk, sums, r, s))
     }
 }
@@ -134,6 +207,29 @@ impl GlvKey {
             },
         );
         Some((a, b_g1, b_g2, l, hs))
+    }
+}
+
+impl FixedTables {
+    /// The five MSMs from the tables, concurrently, each split into one part per four
+    /// threads (one part, so one bucket reduction, on 2 cores). Measured on 2 cores
+    /// (`benches/LEVERS.md`): this order beat starting B in G2 (the largest) first by 10 %,
+    /// and splitting B in G2 into two parts by 9 %. `aux_from` is where the private wires
+    /// start in `w1`; the scalars are recoded once for the four MSMs over the wires.
+    fn sums(&self, w1: &[Fr], aux_from: usize, h: &[Fr]) -> Sums {
+        let parts = rayon::current_num_threads().div_ceil(4);
+        let (dw, dh) = rayon::join(|| fixed::all_digits(w1), || fixed::all_digits(h));
+        let aux = dw.get(aux_from..).unwrap_or_default();
+        let ((a, b_g1), ((b_g2, l), hs)) = rayon::join(
+            || rayon::join(|| self.a.msm(&dw, parts), || self.b_g1.msm(&dw, parts)),
+            || {
+                rayon::join(
+                    || rayon::join(|| self.b_g2.msm(&dw, parts), || self.l.msm(aux, parts)),
+                    || self.h.msm(&dh, parts),
+                )
+            },
+        );
+        (a, b_g1, b_g2, l, hs)
     }
 }
 

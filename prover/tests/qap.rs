@@ -323,6 +323,11 @@ fn same_proofs_at(depth: usize) {
             .unwrap()
             .with_glv(false);
         assert!(!plain.uses_glv());
+        // And so must the MSMs from fixed-base tables (keys this small fit them).
+        let tables = Prover::new(pk.clone(), setup_at(depth))
+            .unwrap()
+            .with_fixed_base_tables();
+        assert!(tables.uses_fixed_base_tables() && !prover.uses_fixed_base_tables());
         for seed in 0..2u64 {
             let (c, public) = instance_at(depth, &mut rng);
             let full = assignment(c.clone()).unwrap();
@@ -345,6 +350,13 @@ fn same_proofs_at(depth: usize) {
             }
             .unwrap();
             assert_eq!(proof, oracle, "{qap:?}, depth {depth}, seed {seed}");
+            let from_tables = tables
+                .prove(c.clone(), &mut StdRng::seed_from_u64(seed))
+                .unwrap();
+            assert_eq!(
+                from_tables, oracle,
+                "fixed-base tables: {qap:?}, depth {depth}, seed {seed}"
+            );
             let without = plain.prove(c, &mut StdRng::seed_from_u64(seed)).unwrap();
             assert_eq!(
                 without, oracle,
@@ -357,7 +369,7 @@ fn same_proofs_at(depth: usize) {
 }
 
 /// A key whose B query is empty (a crafted key file) is refused with an error when proving,
-/// with and without GLV, instead of panicking on an index.
+/// with and without GLV and with fixed-base tables, instead of panicking on an index.
 #[test]
 fn a_key_with_an_empty_b_query_is_refused_not_a_panic() {
     use zkcredit_prover::fast::assignment;
@@ -368,10 +380,14 @@ fn a_key_with_an_empty_b_query_is_refused_not_a_panic() {
     pk.b_g2_query.clear();
     let (c, _) = instance(&mut rng);
     let full = assignment(c).unwrap();
-    for glv in [true, false] {
-        let prover = Prover::new(pk.clone(), setup_circuit())
+    for (glv, tables) in [(true, false), (false, false), (true, true)] {
+        let mut prover = Prover::new(pk.clone(), setup_circuit())
             .unwrap()
             .with_glv(glv);
+        if tables {
+            prover = prover.with_fixed_base_tables();
+            assert!(prover.uses_fixed_base_tables());
+        }
         let err = prover
             .prove_assignment(&full, Fr::from(1u64), Fr::from(2u64))
             .unwrap_err();

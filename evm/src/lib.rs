@@ -10,7 +10,8 @@
 //! - [`vm`]: an in-memory EVM (revm, BN254 precompiles on), used by the tests, the demo and
 //!   the gas benchmark; [`pool`]: a deployed zkcredit stack on it; [`halo2_pool`]: the
 //!   generated halo2 verifier and a pool lending against halo2 proofs (SPEC §11.5);
-//!   [`solc`]: compiling generated Solidity with the pinned solc-js, a verifier's gas.
+//!   [`solc`]: compiling generated Solidity with the pinned solc-js, a verifier's gas;
+//!   [`vm::Chain::verification_gas`]: the gas of a proof's verification inside a transaction.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod codegen;
 pub mod halo2_pool;
 pub mod pool;
 pub mod solc;
+mod span;
 pub mod vm;
 
 /// Errors of the EVM harness.

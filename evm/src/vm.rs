@@ -10,13 +10,14 @@ use revm::database::{CacheDB, EmptyDB};
 use revm::handler::{MainBuilder, MainContext, MainnetEvm};
 use revm::primitives::TxKind;
 use revm::state::AccountInfo;
-use revm::{ExecuteCommitEvm, ExecuteEvm};
+use revm::{ExecuteCommitEvm, ExecuteEvm, InspectEvm, Inspector};
 
 /// Chain id of the in-memory chain.
 pub const CHAIN_ID: u64 = 31337;
 
 type Db = CacheDB<EmptyDB>;
-type Evm = MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, Db>>;
+pub(crate) type Ctx = Context<BlockEnv, TxEnv, CfgEnv, Db>;
+type Evm = MainnetEvm<Ctx>;
 
 /// The outcome of a transaction.
 #[derive(Clone, Debug)]
@@ -45,6 +46,39 @@ pub fn intrinsic_gas(calldata: &[u8]) -> u64 {
             .iter()
             .map(|b| if *b == 0 { 4 } else { 16 })
             .sum::<u64>()
+}
+
+/// A transaction's result as an [`Outcome`].
+fn outcome(result: ExecutionResult) -> Outcome {
+    let gas_used = result.tx_gas_used();
+    match result {
+        ExecutionResult::Success { output, .. } => match output {
+            Output::Create(bytes, addr) => Outcome {
+                success: true,
+                output: bytes,
+                gas_used,
+                created: addr,
+            },
+            Output::Call(bytes) => Outcome {
+                success: true,
+                output: bytes,
+                gas_used,
+                created: None,
+            },
+        },
+        ExecutionResult::Revert { output, .. } => Outcome {
+            success: false,
+            output,
+            gas_used,
+            created: None,
+        },
+        ExecutionResult::Halt { reason, .. } => Outcome {
+            success: false,
+            output: Bytes::from(format!("halt: {reason:?}").into_bytes()),
+            gas_used,
+            created: None,
+        },
+    }
 }
 
 /// An in-memory chain.
@@ -120,15 +154,9 @@ impl Chain {
             .unwrap_or_default()
     }
 
-    fn tx(
-        &mut self,
-        from: Address,
-        kind: TxKind,
-        data: Vec<u8>,
-        value: U256,
-        commit: bool,
-    ) -> Result<Outcome, EvmError> {
-        let tx = TxEnv::builder()
+    /// The transaction `from` → `kind` with `data` and `value`.
+    fn tx_env(from: Address, kind: TxKind, data: Vec<u8>, value: U256) -> Result<TxEnv, EvmError> {
+        TxEnv::builder()
             .caller(from)
             .kind(kind)
             .data(Bytes::from(data))
@@ -137,7 +165,18 @@ impl Chain {
             .gas_price(0)
             .chain_id(Some(CHAIN_ID))
             .build()
-            .map_err(|e| EvmError::Evm(format!("{e:?}")))?;
+            .map_err(|e| EvmError::Evm(format!("{e:?}")))
+    }
+
+    fn tx(
+        &mut self,
+        from: Address,
+        kind: TxKind,
+        data: Vec<u8>,
+        value: U256,
+        commit: bool,
+    ) -> Result<Outcome, EvmError> {
+        let tx = Self::tx_env(from, kind, data, value)?;
         let result = if commit {
             self.evm
                 .transact_commit(tx)
@@ -148,35 +187,25 @@ impl Chain {
                 .map_err(|e| EvmError::Evm(e.to_string()))?
                 .result
         };
-        let gas_used = result.tx_gas_used();
-        Ok(match result {
-            ExecutionResult::Success { output, .. } => match output {
-                Output::Create(bytes, addr) => Outcome {
-                    success: true,
-                    output: bytes,
-                    gas_used,
-                    created: addr,
-                },
-                Output::Call(bytes) => Outcome {
-                    success: true,
-                    output: bytes,
-                    gas_used,
-                    created: None,
-                },
-            },
-            ExecutionResult::Revert { output, .. } => Outcome {
-                success: false,
-                output,
-                gas_used,
-                created: None,
-            },
-            ExecutionResult::Halt { reason, .. } => Outcome {
-                success: false,
-                output: Bytes::from(format!("halt: {reason:?}").into_bytes()),
-                gas_used,
-                created: None,
-            },
-        })
+        Ok(outcome(result))
+    }
+
+    /// Runs a call on a copy of the chain with `inspector` watching; nothing is committed.
+    pub(crate) fn inspect_copy<I: Inspector<Ctx>>(
+        &self,
+        from: Address,
+        to: Address,
+        data: Vec<u8>,
+        value: U256,
+        inspector: I,
+    ) -> Result<Outcome, EvmError> {
+        let tx = Self::tx_env(from, TxKind::Call(to), data, value)?;
+        let mut evm = self.evm.ctx.clone().build_mainnet_with_inspector(inspector);
+        let result = evm
+            .inspect_tx(tx)
+            .map_err(|e| EvmError::Evm(e.to_string()))?
+            .result;
+        Ok(outcome(result))
     }
 
     /// Deploys `creation_code ++ ctor_args` from `from` with `value`.

@@ -46,18 +46,38 @@ fn valid_proof_borrows_and_gas_is_reported() {
         input: input_words(&pub0),
     }
     .abi_encode();
+    // The proof's verification inside it, on a copy of the chain: 4 variable inputs (policy
+    // hash and scope are folded into the base point; the zero tag is skipped), so 4 ecMul +
+    // ecAdd and a pairing of 4 pairs — the precompiles alone are 205,600 gas.
+    let (copy, span) = d
+        .chain
+        .verification_gas(borrower(), d.pool, data.clone(), U256::ZERO)
+        .unwrap();
+    let span = span.expect("borrow calls the pairing");
     let o = expect_ok(
         d.chain
             .call(borrower(), d.pool, data.clone(), U256::ZERO)
             .unwrap(),
         "zero borrow",
     );
+    assert_eq!(
+        copy.gas_used, o.gas_used,
+        "the copy ran the same transaction"
+    );
+    assert!(
+        (PRECOMPILES_4_INPUTS..o.execution_gas(&data)).contains(&span),
+        "{span}"
+    );
     println!(
-        "GAS borrow (no payout): tx {} execution {}",
+        "GAS borrow (no payout): tx {} execution {}; its proof verification (first ecMul to the pairing's return) {span}",
         o.gas_used,
         o.execution_gas(&data)
     );
 }
+
+/// The BN254 precompiles' gas for a Groth16 check with 4 variable inputs (EIP-1108):
+/// pairing of 4 pairs 45,000 + 4 × 34,000, and 4 × (ecMul 6,000 + ecAdd 150).
+const PRECOMPILES_4_INPUTS: u64 = 45_000 + 4 * 34_000 + 4 * (6_000 + 150);
 
 #[test]
 fn verifier_alone_accepts_and_rejects() {
@@ -73,8 +93,18 @@ fn verifier_alone_accepts_and_rejects() {
         "verifyProof",
     );
     assert!(bool::abi_decode(&o.output).unwrap());
+    let (_, span) = d
+        .chain
+        .verification_gas(admin(), d.verifier, data.clone(), U256::ZERO)
+        .unwrap();
+    let span = span.expect("verifyProof calls the pairing");
+    // 7 inputs: 3 more ecMul + ecAdd than the pool's check.
+    assert!(
+        (PRECOMPILES_4_INPUTS + 3 * 6_150..o.execution_gas(&data)).contains(&span),
+        "{span}"
+    );
     println!(
-        "GAS verifyProof: tx {} execution {}",
+        "GAS verifyProof: tx {} execution {}; first ecMul to the pairing's return {span}",
         o.gas_used,
         o.execution_gas(&data)
     );

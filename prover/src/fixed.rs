@@ -9,7 +9,7 @@
 //! become one, and the doublings vanish. With one reduction to pay, the window can be wider
 //! than the windowed MSM can afford (13 bits here against 10–11), so there are fewer points
 //! to add as well. The price is memory (`W` = 20 points per base) and the table's
-//! construction (`W·c` = 260 doublings per base), so the prover builds tables only on request
+//! construction (`(W − 1)·c` = 247 doublings per base), so the prover builds tables only on request
 //! ([`crate::fast::Prover::with_fixed_base_tables`]) and only for keys of at most
 //! [`FIXED_MAX_BASES`] bases per query.
 //!
@@ -28,17 +28,17 @@ use rayon::prelude::*;
 pub const WINDOW: usize = 13;
 
 /// Windows per scalar: `20 · 13 = 260` bits, so that the signed recoding of any scalar below
-/// 2^256 ends without a carry and every digit lies in `[−2^12, 2^12]`.
+/// 2^256 ends without a carry and every digit lies in `[−2^12 + 1, 2^12]`.
 pub const WINDOWS: usize = 20;
 
 /// Buckets: one per digit magnitude `1..=2^(WINDOW−1)`.
 const BUCKETS: usize = 1 << (WINDOW - 1);
 
-/// The largest query (in bases) the prover builds a table for: 20 points per base, so a G1
-/// query of this size takes 23 MiB and a G2 query 43 MiB.
+/// The largest query (in bases) the prover builds a table for: 20 points per base of 64
+/// bytes (G1) or 128 (G2), so a query of this size takes 20 MiB in G1 and 40 MiB in G2.
 pub const FIXED_MAX_BASES: usize = 1 << 14;
 
-/// The signed base-2^13 digits of `k`: `k = Σ_j d_j·2^(13·j)` with `d_j ∈ [−2^12, 2^12]`.
+/// The signed base-2^13 digits of `k`: `k = Σ_j d_j·2^(13·j)` with `d_j ∈ [−2^12 + 1, 2^12]`.
 pub fn digits(k: &Fr) -> [i16; WINDOWS] {
     let limbs = k.into_bigint().0;
     let mut out = [0i16; WINDOWS];
@@ -73,24 +73,27 @@ impl<C: SWCurveConfig> std::fmt::Debug for Table<C> {
 }
 
 impl<C: SWCurveConfig<ScalarField = Fr>> Table<C> {
-    /// The table of `bases` (in parallel; 260 doublings per base).
+    /// The table of `bases` (in parallel; 247 doublings per base), written in place.
     pub fn new(bases: &[Affine<C>]) -> Self {
-        let points = bases
-            .par_chunks(256)
-            .flat_map_iter(|chunk| {
+        const CHUNK: usize = 256;
+        let mut points = vec![Affine::<C>::zero(); bases.len() * WINDOWS];
+        points
+            .par_chunks_mut(CHUNK * WINDOWS)
+            .zip(bases.par_chunks(CHUNK))
+            .for_each(|(out, chunk)| {
                 let mut row = Vec::with_capacity(chunk.len() * WINDOWS);
                 for p in chunk {
                     let mut q = p.into_group();
-                    for _ in 0..WINDOWS {
-                        row.push(q);
+                    row.push(q);
+                    for _ in 1..WINDOWS {
                         for _ in 0..WINDOW {
                             q.double_in_place();
                         }
+                        row.push(q);
                     }
                 }
-                Projective::normalize_batch(&row)
-            })
-            .collect();
+                out.copy_from_slice(&Projective::normalize_batch(&row));
+            });
         Self { points }
     }
 
@@ -220,6 +223,13 @@ mod tests {
                     table.msm(&all_digits(&scalars), parts).into_affine(),
                     plain.into_affine(),
                     "n = {n}, parts = {parts}"
+                );
+                // More scalars than bases: the extra ones are ignored, as the plain MSM does.
+                let longer: Vec<Fr> = scalars.iter().copied().chain([Fr::one(); 3]).collect();
+                assert_eq!(
+                    table.msm(&all_digits(&longer), parts).into_affine(),
+                    plain.into_affine(),
+                    "n = {n} + 3, parts = {parts}"
                 );
                 // Fewer scalars than bases: the MSM stops at the shorter.
                 if n > 1 {

@@ -328,6 +328,9 @@ fn same_proofs_at(depth: usize) {
             .unwrap()
             .with_fixed_base_tables();
         assert!(tables.uses_fixed_base_tables() && !prover.uses_fixed_base_tables());
+        // Turning GLV off keeps the tables (they are used whenever built).
+        let tables = tables.with_glv(false);
+        assert!(tables.uses_fixed_base_tables());
         for seed in 0..2u64 {
             let (c, public) = instance_at(depth, &mut rng);
             let full = assignment(c.clone()).unwrap();
@@ -393,4 +396,31 @@ fn a_key_with_an_empty_b_query_is_refused_not_a_panic() {
             .unwrap_err();
         assert!(err.to_string().contains("empty A or B query"), "{err}");
     }
+}
+
+/// A key with a query of more than `FIXED_MAX_BASES` bases gets no tables (they would take
+/// 20 points per base): `with_fixed_base_tables` leaves the prover as it was, and it still
+/// proves.
+#[test]
+fn a_key_too_large_for_tables_gets_none() {
+    use zkcredit_prover::fast::assignment;
+    use zkcredit_prover::fixed::FIXED_MAX_BASES;
+    let mut rng = StdRng::seed_from_u64(14);
+    let mut pk =
+        Groth16::<Bn254>::generate_random_parameters_with_reduction(setup_circuit(), &mut rng)
+            .unwrap();
+    // Bases past the wires' count are never multiplied: the key proves as before.
+    pk.a_query
+        .resize(FIXED_MAX_BASES + 1, ark_bn254::G1Affine::default());
+    let prover = Prover::new(pk.clone(), setup_circuit())
+        .unwrap()
+        .with_fixed_base_tables();
+    assert!(!prover.uses_fixed_base_tables());
+    let (c, public) = instance(&mut rng);
+    let full = assignment(c).unwrap();
+    let proof = prover
+        .prove_assignment(&full, Fr::from(3u64), Fr::from(4u64))
+        .unwrap();
+    let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+    assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &public).unwrap());
 }

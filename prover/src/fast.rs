@@ -215,8 +215,8 @@ impl Prover {
     }
 
     /// This prover with its key's MSMs run from fixed-base tables ([`crate::fixed`]), built
-    /// now: about 1.2 s on 2 cores and 60 MiB for fraud-only at depth 32, after which each
-    /// proof's MSMs take about a third less work. For provers that prove many times; a
+    /// now. For fraud-only at depth 32 they took 1.0 s on 2 cores and 50 MiB, and its proofs
+    /// 1.44–1.46× less time (`benches/LEVERS.md`). For provers that prove many times; a
     /// one-shot proof is faster without. Keys with a query of more than
     /// [`FIXED_MAX_BASES`](crate::fixed::FIXED_MAX_BASES) bases are left as they are
     /// (see [`Self::uses_fixed_base_tables`]).

@@ -14,7 +14,7 @@
 //! [`FIXED_MAX_BASES`] bases per query.
 //!
 //! Buckets are kept in affine coordinates and each batch of additions shares one inversion
-//! ([`crate::bucket`]), as `taceo-ark-algebra`'s windowed MSM does; its accumulator is private
+//! (`prover/src/bucket.rs`), as `taceo-ark-algebra`'s windowed MSM does; its accumulator is private
 //! to that crate.
 
 use crate::bucket::Buckets;

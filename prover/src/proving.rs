@@ -1,7 +1,8 @@
 //! The Groth16 prover core (issue 14; `benches/LEVERS.md`): `taceo-groth16`'s witness maps
 //! (the H FFTs without bit-reversal passes) and its signed-digit, batch-affine MSMs on
 //! arkworks' proving key — and, for keys of at most [`GLV_MAX_BASES`] bases per query, the
-//! MSMs with GLV ([`crate::glv`]). The proof is assembled as `taceo-groth16` and arkworks
+//! MSMs with GLV ([`crate::glv`]), or, once built on request for keys of at most
+//! [`FIXED_MAX_BASES`], from fixed-base tables ([`crate::fixed`]). The proof is assembled as `taceo-groth16` and arkworks
 //! assemble it: for the same blinding `(r, s)` it is arkworks' proof, bit for bit
 //! (`prover/tests/qap.rs`).
 

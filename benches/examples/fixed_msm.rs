@@ -16,19 +16,10 @@ use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::CurveGroup;
 use std::hint::black_box;
 use std::time::Instant;
-use zkcredit_benches::fraud_only_instance;
+use zkcredit_benches::{fraud_only_instance, median, ms, MsmCase};
 use zkcredit_prover::fast::assignment;
 use zkcredit_prover::fixed::{all_digits, Table, WINDOWS};
 use zkcredit_prover::glv::{self, Decomposed, Decomposer};
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// One MSM's row: GLV, tables on one thread, tables on two, table build ms and MiB.
 fn measure<C: GLVConfig<ScalarField = Fr, ZeroFlag = ()>>(
@@ -89,15 +80,9 @@ fn main() {
     let depth = if which == "fraud20" { 20 } else { 32 };
     let (id, c) = fraud_only_instance(depth);
     let full = assignment(c).expect("assignment");
-    let pk = id.insecure_dev_setup().expect("setup");
-    let r = id.r1cs().expect("r1cs");
-    let (ni, nc) = (r.num_inputs, r.num_constraints);
-    let tm = r.into_constraint_matrices().expect("matrices");
-    use taceo_groth16::R1CSToQAP as _;
-    let h =
-        taceo_groth16::LibSnarkReduction::witness_map_from_matrices::<ark_bn254::Bn254>(&tm, &full)
-            .expect("witness map");
-    let (w1, aux) = (&full[1..], &full[ni..]);
+    let case = MsmCase::new(&id, full);
+    let (pk, nc, h) = (&case.pk, case.num_constraints, &case.h);
+    let (w1, aux) = case.wires();
     println!(
         "{}: {nc} constraints; median of {pairs} rounds (the three alternate), {} threads",
         id.name(),
@@ -108,7 +93,7 @@ fn main() {
         ("MSM B (G1)", measure(&pk.b_g1_query[1..], w1, pairs)),
         ("MSM B (G2)", measure(&pk.b_g2_query[1..], w1, pairs)),
         ("MSM L (C, private wires)", measure(&pk.l_query, aux, pairs)),
-        ("MSM H", measure(&pk.h_query, &h, pairs)),
+        ("MSM H", measure(&pk.h_query, h, pairs)),
     ];
     println!("| MSM | GLV (2 threads) | tables, 1 part (1 thread) | tables, 2 parts (2 threads) | GLV / tables, 2 parts | table built in | table size |");
     println!("|---|---:|---:|---:|---:|---:|---:|");

@@ -14,7 +14,7 @@ use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::CurveGroup;
 use std::hint::black_box;
 use std::time::Instant;
-use zkcredit_benches::{eligibility_instance_slots, fraud_only_instance};
+use zkcredit_benches::{eligibility_instance_slots, fraud_only_instance, median, ms, MsmCase};
 use zkcredit_prover::fast::assignment;
 use zkcredit_prover::glv::{self, Decomposed, Decomposer};
 
@@ -23,15 +23,6 @@ struct Row {
     today: Vec<f64>,
     glv_msm: Vec<f64>,
     decomp: Vec<f64>,
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn measure<C: GLVConfig<ScalarField = Fr, ZeroFlag = ()>>(
@@ -106,15 +97,9 @@ fn main() {
             (id, assignment(c).expect("assignment"))
         }
     };
-    let pk = id.insecure_dev_setup().expect("setup");
-    let r = id.r1cs().expect("r1cs");
-    let (ni, nc) = (r.num_inputs, r.num_constraints);
-    let tm = r.into_constraint_matrices().expect("matrices");
-    use taceo_groth16::R1CSToQAP as _;
-    let h =
-        taceo_groth16::LibSnarkReduction::witness_map_from_matrices::<ark_bn254::Bn254>(&tm, &full)
-            .expect("witness map");
-    let (w1, aux) = (&full[1..], &full[ni..]);
+    let case = MsmCase::new(&id, full);
+    let (pk, nc, h) = (&case.pk, case.num_constraints, &case.h);
+    let (w1, aux) = case.wires();
     println!(
         "{}: {} constraints; median of {pairs} pairs (alternating), {} threads",
         id.name(),
@@ -126,7 +111,7 @@ fn main() {
         measure("MSM B (G1)", &pk.b_g1_query[1..], w1, pairs),
         measure("MSM B (G2)", &pk.b_g2_query[1..], w1, pairs),
         measure("MSM L (C, private wires)", &pk.l_query, aux, pairs),
-        measure("MSM H", &pk.h_query, &h, pairs),
+        measure("MSM H", &pk.h_query, h, pairs),
     ];
     println!("| MSM | today | GLV, MSM | GLV, decomposition | GLV total | today / GLV total |");
     println!("|---|---:|---:|---:|---:|---:|");

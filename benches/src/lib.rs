@@ -63,3 +63,56 @@ pub fn eligibility_instance_slots(slots: usize) -> (CircuitId, EligibilityCircui
         EligibilityCircuit::with_public(params, w, public),
     )
 }
+
+/// What the per-MSM examples measure on: one development key of `id`, a full assignment,
+/// and the witness map's `h` (arkworks' map, as the development keys need).
+pub struct MsmCase {
+    /// The development proving key.
+    pub pk: ark_groth16::ProvingKey<ark_bn254::Bn254>,
+    /// The full assignment (the constant one first).
+    pub full: Vec<Fr>,
+    /// Public inputs including the constant one: the private wires start there in `full`.
+    pub num_inputs: usize,
+    /// Constraints of the circuit.
+    pub num_constraints: usize,
+    /// The quotient's coefficients for `full`.
+    pub h: Vec<Fr>,
+}
+
+impl MsmCase {
+    /// The case of circuit `id` with assignment `full`.
+    pub fn new(id: &CircuitId, full: Vec<Fr>) -> Self {
+        use taceo_groth16::R1CSToQAP as _;
+        let pk = id.insecure_dev_setup().expect("setup");
+        let r = id.r1cs().expect("r1cs");
+        let (num_inputs, num_constraints) = (r.num_inputs, r.num_constraints);
+        let matrices = r.into_constraint_matrices().expect("matrices");
+        let h = taceo_groth16::LibSnarkReduction::witness_map_from_matrices::<ark_bn254::Bn254>(
+            &matrices, &full,
+        )
+        .expect("witness map");
+        Self {
+            pk,
+            full,
+            num_inputs,
+            num_constraints,
+            h,
+        }
+    }
+
+    /// The wires after the constant one (A's and B's scalars) and the private wires (L's).
+    pub fn wires(&self) -> (&[Fr], &[Fr]) {
+        (&self.full[1..], &self.full[self.num_inputs..])
+    }
+}
+
+/// Milliseconds since `t`.
+pub fn ms(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// The median of `v` (sorted in place); `v` must not be empty.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}

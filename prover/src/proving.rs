@@ -52,29 +52,13 @@ impl Core {
     /// Whether `pk`'s MSMs should run with GLV: no query has more than [`GLV_MAX_BASES`]
     /// bases.
     pub(crate) fn glv_pays(pk: &ProvingKey<Bn254>) -> bool {
-        [
-            pk.a_query.len(),
-            pk.b_g1_query.len(),
-            pk.b_g2_query.len(),
-            pk.l_query.len(),
-            pk.h_query.len(),
-        ]
-        .into_iter()
-        .all(|n| n <= GLV_MAX_BASES)
+        largest_query(pk) <= GLV_MAX_BASES
     }
 
     /// Whether fixed-base tables may be built for `pk`: no query has more than
     /// [`FIXED_MAX_BASES`] bases.
     pub(crate) fn fixed_fits(pk: &ProvingKey<Bn254>) -> bool {
-        [
-            pk.a_query.len(),
-            pk.b_g1_query.len(),
-            pk.b_g2_query.len(),
-            pk.l_query.len(),
-            pk.h_query.len(),
-        ]
-        .into_iter()
-        .all(|n| n <= FIXED_MAX_BASES)
+        largest_query(pk) <= FIXED_MAX_BASES
     }
 
     /// Builds `pk`'s fixed-base tables (in parallel), which every later proof's MSMs use. A
@@ -232,6 +216,20 @@ impl FixedTables {
         );
         (a, b_g1, b_g2, l, hs)
     }
+}
+
+/// The number of bases in `pk`'s largest query.
+fn largest_query(pk: &ProvingKey<Bn254>) -> usize {
+    [
+        pk.a_query.len(),
+        pk.b_g1_query.len(),
+        pk.b_g2_query.len(),
+        pk.l_query.len(),
+        pk.h_query.len(),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
 }
 
 /// The five MSMs without GLV.

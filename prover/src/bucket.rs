@@ -162,7 +162,7 @@ impl<C: SWCurveConfig> Buckets<C> {
     /// rare: a batch of 512 among 4,096 buckets meets busy buckets often enough that the
     /// queue of 32 overflows — a small repeated digit, a wire holding a bit, keeps one bucket
     /// busy. Counted once on fraud-only depth 32's A query: 6,208 of 111,430 additions, 5.6 %,
-    /// fell back, so they reached most buckets.)
+    /// fell back.)
     pub(crate) fn finish(mut self) -> Projective<C> {
         self.execute();
         self.flush_queue();

@@ -2,9 +2,9 @@
 //! (the H FFTs without bit-reversal passes) and its signed-digit, batch-affine MSMs on
 //! arkworks' proving key — and, for keys of at most [`GLV_MAX_BASES`] bases per query, the
 //! MSMs with GLV ([`crate::glv`]), or, once built on request for keys of at most
-//! [`FIXED_MAX_BASES`], from fixed-base tables ([`crate::fixed`]). The proof is assembled as `taceo-groth16` and arkworks
-//! assemble it: for the same blinding `(r, s)` it is arkworks' proof, bit for bit
-//! (`prover/tests/qap.rs`).
+//! [`FIXED_MAX_BASES`], from fixed-base tables ([`crate::fixed`]). The proof is assembled
+//! as `taceo-groth16` and arkworks assemble it: for the same blinding `(r, s)` it is
+//! arkworks' proof, bit for bit (`prover/tests/qap.rs`).
 
 use crate::fast::Qap;
 use crate::fixed::{self, Table, FIXED_MAX_BASES};
@@ -65,24 +65,12 @@ impl Core {
     /// query without its constant-one base (a crafted key) gives an empty table; proving
     /// refuses such a key before any MSM.
     pub(crate) fn build_fixed(&mut self, pk: &ProvingKey<Bn254>) {
-        let ((a, b_g1), ((b_g2, l), h)) = rayon::join(
-            || {
-                rayon::join(
-                    || Table::new(pk.a_query.get(1..).unwrap_or_default()),
-                    || Table::new(pk.b_g1_query.get(1..).unwrap_or_default()),
-                )
-            },
-            || {
-                rayon::join(
-                    || {
-                        rayon::join(
-                            || Table::new(pk.b_g2_query.get(1..).unwrap_or_default()),
-                            || Table::new(&pk.l_query),
-                        )
-                    },
-                    || Table::new(&pk.h_query),
-                )
-            },
+        let (a, b_g1, b_g2, l, h) = join5(
+            || Table::new(pk.a_query.get(1..).unwrap_or_default()),
+            || Table::new(pk.b_g1_query.get(1..).unwrap_or_default()),
+            || Table::new(pk.b_g2_query.get(1..).unwrap_or_default()),
+            || Table::new(&pk.l_query),
+            || Table::new(&pk.h_query),
         );
         self.fixed = Some(FixedTables {
             a,
@@ -172,26 +160,13 @@ impl GlvKey {
             || Decomposed::new(&self.g1, h),
         );
         let (d1, d2, dh) = (d1?, d2?, dh?);
-        let ((a, b_g1), ((b_g2, l), hs)) = rayon::join(
-            || {
-                rayon::join(
-                    || glv::msm(&pk.a_query[1..], &d1, 0),
-                    || glv::msm(&pk.b_g1_query[1..], &d1, 0),
-                )
-            },
-            || {
-                rayon::join(
-                    || {
-                        rayon::join(
-                            || glv::msm(&pk.b_g2_query[1..], &d2, 0),
-                            || glv::msm(&pk.l_query, &d1, aux_from),
-                        )
-                    },
-                    || glv::msm(&pk.h_query, &dh, 0),
-                )
-            },
-        );
-        Some((a, b_g1, b_g2, l, hs))
+        Some(join5(
+            || glv::msm(&pk.a_query[1..], &d1, 0),
+            || glv::msm(&pk.b_g1_query[1..], &d1, 0),
+            || glv::msm(&pk.b_g2_query[1..], &d2, 0),
+            || glv::msm(&pk.l_query, &d1, aux_from),
+            || glv::msm(&pk.h_query, &dh, 0),
+        ))
     }
 }
 
@@ -205,16 +180,13 @@ impl FixedTables {
         let parts = rayon::current_num_threads().div_ceil(4);
         let (dw, dh) = rayon::join(|| fixed::all_digits(w1), || fixed::all_digits(h));
         let aux = dw.get(aux_from..).unwrap_or_default();
-        let ((a, b_g1), ((b_g2, l), hs)) = rayon::join(
-            || rayon::join(|| self.a.msm(&dw, parts), || self.b_g1.msm(&dw, parts)),
-            || {
-                rayon::join(
-                    || rayon::join(|| self.b_g2.msm(&dw, parts), || self.l.msm(aux, parts)),
-                    || self.h.msm(&dh, parts),
-                )
-            },
-        );
-        (a, b_g1, b_g2, l, hs)
+        join5(
+            || self.a.msm(&dw, parts),
+            || self.b_g1.msm(&dw, parts),
+            || self.b_g2.msm(&dw, parts),
+            || self.l.msm(aux, parts),
+            || self.h.msm(&dh, parts),
+        )
     }
 }
 
@@ -234,26 +206,30 @@ fn largest_query(pk: &ProvingKey<Bn254>) -> usize {
 
 /// The five MSMs without GLV.
 fn plain_sums(pk: &ProvingKey<Bn254>, w1: &[Fr], aux: &[Fr], h: &[Fr]) -> Sums {
-    let ((a, b_g1), ((b_g2, l), hs)) = rayon::join(
-        || {
-            rayon::join(
-                || msm_unchecked(&pk.a_query[1..], w1),
-                || msm_unchecked(&pk.b_g1_query[1..], w1),
-            )
-        },
-        || {
-            rayon::join(
-                || {
-                    rayon::join(
-                        || msm_unchecked(&pk.b_g2_query[1..], w1),
-                        || msm_unchecked(&pk.l_query, aux),
-                    )
-                },
-                || msm_unchecked(&pk.h_query, h),
-            )
-        },
+    join5(
+        || msm_unchecked(&pk.a_query[1..], w1),
+        || msm_unchecked(&pk.b_g1_query[1..], w1),
+        || msm_unchecked(&pk.b_g2_query[1..], w1),
+        || msm_unchecked(&pk.l_query, aux),
+        || msm_unchecked(&pk.h_query, h),
+    )
+}
+
+/// The five per-query tasks (A, B in G1, B in G2, L, H) on the pool, nested as every MSM
+/// path has run them: `(A, B in G1)` beside `((B in G2, L), H)`. The order was measured for
+/// the fixed-base path (`benches/LEVERS.md`).
+fn join5<A: Send, B: Send, C: Send, D: Send, E: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+    c: impl FnOnce() -> C + Send,
+    d: impl FnOnce() -> D + Send,
+    e: impl FnOnce() -> E + Send,
+) -> (A, B, C, D, E) {
+    let ((a, b), ((c, d), e)) = rayon::join(
+        || rayon::join(a, b),
+        || rayon::join(|| rayon::join(c, d), e),
     );
-    (a, b_g1, b_g2, l, hs)
+    (a, b, c, d, e)
 }
 
 /// `A = α + Σ a_i(x)·z_i + r·δ`, `B = β + Σ b_i(x)·z_i + s·δ` (in G1 and G2),

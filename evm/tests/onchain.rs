@@ -66,7 +66,7 @@ fn valid_proof_borrows_and_gas_is_reported() {
     );
     // The code between the calls costs less than one more input would.
     assert!(
-        (PRECOMPILES_4_INPUTS..PRECOMPILES_4_INPUTS + 6_150).contains(&span),
+        (groth16_precompile_gas(4)..groth16_precompile_gas(4) + INPUT_GAS).contains(&span),
         "{span}"
     );
     println!(
@@ -75,10 +75,6 @@ fn valid_proof_borrows_and_gas_is_reported() {
         o.execution_gas(&data)
     );
 }
-
-/// The BN254 precompiles' gas for a Groth16 check with 4 variable inputs (EIP-1108):
-/// pairing of 4 pairs 45,000 + 4 × 34,000, and 4 × (ecMul 6,000 + ecAdd 150).
-const PRECOMPILES_4_INPUTS: u64 = 45_000 + 4 * 34_000 + 4 * (6_000 + 150);
 
 #[test]
 fn verifier_alone_accepts_and_rejects() {
@@ -103,8 +99,8 @@ fn verifier_alone_accepts_and_rejects() {
     let span = span.expect("verifyProof calls the pairing");
     // 7 inputs: 3 more ecMul + ecAdd than the pool's check; its input checks (< r) and the
     // choice of each input's point run between the calls.
-    let floor = PRECOMPILES_4_INPUTS + 3 * 6_150;
-    assert!((floor..floor + 6_150).contains(&span), "{span}");
+    let floor = groth16_precompile_gas(7);
+    assert!((floor..floor + INPUT_GAS).contains(&span), "{span}");
     println!(
         "GAS verifyProof: tx {} execution {}; first ecMul to the pairing's return {span}",
         o.gas_used,

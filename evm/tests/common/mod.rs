@@ -162,3 +162,12 @@ pub fn pool_error(o: &Outcome) -> LendingPool::LendingPoolErrors {
     LendingPool::LendingPoolErrors::abi_decode(&o.output)
         .unwrap_or_else(|e| panic!("undecodable revert 0x{}: {e}", hex::encode(&o.output)))
 }
+
+/// One more variable input's precompile gas (EIP-1108): ecMul 6,000 + ecAdd 150.
+pub const INPUT_GAS: u64 = 6_000 + 150;
+
+/// The BN254 precompiles' gas for a Groth16 check with `inputs` variable inputs (EIP-1108):
+/// the pairing of 4 pairs, 45,000 + 4 × 34,000, and an ecMul + ecAdd per input.
+pub fn groth16_precompile_gas(inputs: u64) -> u64 {
+    45_000 + 4 * 34_000 + inputs * INPUT_GAS
+}

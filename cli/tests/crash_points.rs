@@ -1,6 +1,8 @@
 //! Spec §4.4's crash rule on the disk store, at chosen points: a provider aborted (no
-//! destructor, no rollback, as SIGKILL or a power cut leaves it) at three points of a bulk
-//! import and three points of a row-by-row publication restarts — its node store passing
+//! destructor, no rollback, as SIGKILL or a power cut leaves it) at four points of a bulk
+//! import (in its stage; in its rebuild, after a part was committed; with the new tables
+//! swapped in; in the removal of what the publication replaced) and three points of a
+//! row-by-row publication restarts — its node store passing
 //! the start-up check — with the old tree or the new one, never a mix, and loses no staged
 //! row. The points are named by `ZKCREDIT_TEST_CRASH_AT` (`services/src/tree/mod.rs`).
 
@@ -60,6 +62,25 @@ fn import(dir: &Path, url: &str, file: &str) -> std::process::Output {
     )
 }
 
+/// What the provider's file holds besides the tree (read beside a running provider, or after
+/// an abort): the tables that are not the tree (`*_next`, `*_old`) and the journal's
+/// entries, applied or not.
+fn leftovers(dir: &Path) -> (Vec<String>, i64) {
+    let c = rusqlite::Connection::open(dir.join("fraud").join("provider.sqlite")).unwrap();
+    let mut st = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE '%\\_next' ESCAPE '\\' OR name LIKE '%\\_old' ESCAPE '\\')")
+        .unwrap();
+    let tables = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<Vec<String>, _>>()
+        .unwrap();
+    let journal = c
+        .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
+        .unwrap();
+    (tables, journal)
+}
+
 async fn status(http: &reqwest::Client, url: &str) -> AdminStatus {
     ProviderClient::new(http.clone(), url)
         .admin_status(ADMIN)
@@ -68,7 +89,7 @@ async fn status(http: &reqwest::Client, url: &str) -> AdminStatus {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_provider_aborted_at_six_points_restarts_whole() {
+async fn a_provider_aborted_at_seven_points_restarts_whole() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     std::fs::write(p.join("admin.token"), ADMIN).unwrap();
@@ -88,8 +109,8 @@ async fn a_provider_aborted_at_six_points_restarts_whole() {
     assert!(!o.status.success());
     aborted(child, "stage:middle");
 
-    // Import, points 2 and 3: inside the rebuild that publishes it (nodes half written;
-    // tables swapped, not committed). The staged journal survives each.
+    // Import, point 2: inside the rebuild that publishes it, a part of the new tables
+    // committed and the next being written. The staged journal survives.
     let (child, url) = start(p, Some("rebuild:middle"));
     let st = status(&http, &url).await;
     assert_eq!(
@@ -100,30 +121,52 @@ async fn a_provider_aborted_at_six_points_restarts_whole() {
     assert_eq!(st.status.root, empty_root);
     assert!(!import(p, &url, "big.csv").status.success());
     aborted(child, "rebuild:middle");
-    for point in ["rebuild:swapped", "overlay:written"] {
-        let (child, url) = start(p, Some(point));
-        let st = status(&http, &url).await;
-        assert_eq!(
-            (st.rows as u64, st.pending_changes),
-            (0, ROWS),
-            "before {point}"
-        );
-        assert_eq!(st.status.root, empty_root);
-        let c = ProviderClient::new(http.clone(), &url);
-        if point == "rebuild:swapped" {
-            assert!(c.publish(ADMIN).await.is_err());
-            aborted(child, point);
-            continue;
-        }
-        // The rebuild completes (this point is on the row-by-row path).
-        let rep = c.publish(ADMIN).await.unwrap();
-        assert!(rep.rebuilt);
-        assert_eq!(rep.rows, ROWS as usize);
-        // Publication, point 1: a row-by-row publication after its nodes are written.
-        c.delete(ADMIN, &(1_000_000u64).to_string()).await.unwrap();
-        assert!(!import(p, &url, "small.csv").status.success());
-        aborted(child, point);
-    }
+    assert_eq!(
+        leftovers(p),
+        (vec!["leaves_next".into(), "nodes_next".into()], ROWS as i64),
+        "a part of the new tables was committed before the abort"
+    );
+
+    // Import, point 3: the new tables swapped in, not committed. The committed parts point
+    // 2 left were removed at start (the rebuild could not create its tables otherwise).
+    let (child, url) = start(p, Some("rebuild:swapped"));
+    assert_eq!(leftovers(p), (vec![], ROWS as i64), "cleaned up at start");
+    let st = status(&http, &url).await;
+    assert_eq!((st.rows as u64, st.pending_changes), (0, ROWS));
+    assert_eq!(st.status.root, empty_root);
+    let c = ProviderClient::new(http.clone(), &url);
+    assert!(c.publish(ADMIN).await.is_err());
+    aborted(child, "rebuild:swapped");
+
+    // Import, point 4: published, then aborted after the first committed part of removing
+    // the applied journal (24,000 entries, 20,000 a part) and the replaced tables.
+    let (child, url) = start(p, Some("cleanup:journal"));
+    let st = status(&http, &url).await;
+    assert_eq!((st.rows as u64, st.pending_changes), (0, ROWS));
+    assert_eq!(st.status.root, empty_root);
+    let c = ProviderClient::new(http.clone(), &url);
+    assert!(c.publish(ADMIN).await.is_err());
+    aborted(child, "cleanup:journal");
+    assert_eq!(
+        leftovers(p),
+        (
+            vec!["leaves_old".into(), "nodes_old".into()],
+            ROWS as i64 - 20_000
+        ),
+        "published, its first 20,000 journal entries removed"
+    );
+
+    // Publication, point 1: a row-by-row publication after its nodes are written. At start
+    // the import's publication stands whole and what it left is gone.
+    let (child, url) = start(p, Some("overlay:written"));
+    assert_eq!(leftovers(p), (vec![], 0), "cleaned up at start");
+    let st = status(&http, &url).await;
+    assert_eq!((st.rows as u64, st.pending_changes), (ROWS, 0));
+    assert_ne!(st.status.root, empty_root);
+    let c = ProviderClient::new(http.clone(), &url);
+    c.delete(ADMIN, &(1_000_000u64).to_string()).await.unwrap();
+    assert!(!import(p, &url, "small.csv").status.success());
+    aborted(child, "overlay:written");
 
     // Publication, points 2 and 3: before and after the commit.
     let (child, url) = start(p, Some("publish:before-commit"));
@@ -145,6 +188,7 @@ async fn a_provider_aborted_at_six_points_restarts_whole() {
 
     // Committed before the abort: the new tree, and nothing left staged.
     let (mut child, url) = start(p, None);
+    assert_eq!(leftovers(p), (vec![], 0));
     let st = status(&http, &url).await;
     assert_eq!((st.rows as u64, st.pending_changes), (ROWS + 100 - 1, 0));
     assert_ne!(st.status.root, imported.status.root);

@@ -11,7 +11,7 @@ pub use postgres::{
     bounded, check_schema_name, is_transient, pg, pg_load_or_create_signing_key, write_tx, PgStore,
     DEFAULT_POOL_SIZE, QUERY_TIMEOUT,
 };
-pub use sql::{cells, pg_blocking_tx, pg_tx, sqlite_tx, Cell, PgTx, Sql, P};
+pub use sql::{cells, pg_blocking_tx, pg_tx, sqlite_tx, Cell, PartedTx, PgTx, Sql, P};
 pub use sqlite::{checkpoint_truncate, db, load_or_create_signing_key, Store};
 
 use zkcredit_api::{ApiError, ErrorCode};

@@ -93,6 +93,13 @@ pub trait Sql {
     /// table of another service in the same database).
     fn is_postgres(&self) -> bool;
 
+    /// Commits the work so far and goes on in a new write transaction, where the caller's
+    /// transaction is a [`PartedTx`] (a SQLite publication: its rebuild and its clean-up
+    /// commit in parts, spec §4.4); elsewhere nothing is committed and `false` is answered.
+    fn commit_part(&mut self) -> Result<bool, ApiError> {
+        Ok(false)
+    }
+
     /// The first row, if any.
     fn row(&mut self, sql: &str, params: &[P<'_>]) -> Result<Option<Vec<Cell>>, ApiError> {
         Ok(self.rows(sql, params)?.into_iter().next())
@@ -184,17 +191,74 @@ impl Sql for rusqlite::Transaction<'_> {
     }
 
     fn exec(&mut self, sql: &str, params: &[P<'_>]) -> Result<u64, ApiError> {
-        self.prepare_cached(&lite(sql))
-            .and_then(|mut st| {
-                st.execute(rusqlite::params_from_iter(params.iter().map(lite_param)))
-            })
-            .map(|n| n as u64)
-            .map_err(db)
+        exec_on(self, sql, params)
     }
 
     fn is_postgres(&self) -> bool {
         false
     }
+}
+
+/// A SQLite write transaction that commits in parts ([`Sql::commit_part`]): `BEGIN
+/// IMMEDIATE` at the start and again after each part, rolled back if dropped before
+/// [`PartedTx::commit`]. The connection stays locked by its owner throughout, so no other
+/// write of this process runs between two parts.
+pub struct PartedTx<'c> {
+    conn: &'c mut rusqlite::Connection,
+    open: bool,
+}
+
+impl<'c> PartedTx<'c> {
+    /// Begins the first part.
+    pub fn begin(conn: &'c mut rusqlite::Connection) -> Result<Self, ApiError> {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        Ok(Self { conn, open: true })
+    }
+
+    /// Commits the last part.
+    pub fn commit(mut self) -> Result<(), ApiError> {
+        self.open = false;
+        self.conn.execute_batch("COMMIT").map_err(db)
+    }
+}
+
+impl Drop for PartedTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // The part in progress is abandoned; a failed rollback leaves SQLite to roll it
+            // back at the next open (its WAL frames were never committed).
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl Sql for PartedTx<'_> {
+    fn rows(&mut self, sql: &str, params: &[P<'_>]) -> Result<Vec<Vec<Cell>>, ApiError> {
+        rows_on(self.conn, sql, params)
+    }
+
+    fn exec(&mut self, sql: &str, params: &[P<'_>]) -> Result<u64, ApiError> {
+        exec_on(self.conn, sql, params)
+    }
+
+    fn is_postgres(&self) -> bool {
+        false
+    }
+
+    fn commit_part(&mut self) -> Result<bool, ApiError> {
+        self.open = false;
+        self.conn.execute_batch("COMMIT").map_err(db)?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        self.open = true;
+        Ok(true)
+    }
+}
+
+fn exec_on(conn: &rusqlite::Connection, sql: &str, params: &[P<'_>]) -> Result<u64, ApiError> {
+    conn.prepare_cached(&lite(sql))
+        .and_then(|mut st| st.execute(rusqlite::params_from_iter(params.iter().map(lite_param))))
+        .map(|n| n as u64)
+        .map_err(db)
 }
 
 fn rows_on(

@@ -25,6 +25,7 @@
 //!   request carrying the issuer's attestation and a fresh holder signature
 //!   ([`zkcredit_api::auth::WitnessRequest`]); anyone else gets 401/403 before the tree is read.
 
+mod cleanup;
 mod db;
 mod import;
 mod nodes;
@@ -375,9 +376,11 @@ impl TreeService {
 /// The crash tests' hook (spec §4.4): when the environment variable
 /// `ZKCREDIT_TEST_CRASH_AT` names this point, the process aborts here — no destructor, no
 /// rollback, no flush, as a power cut or SIGKILL would leave it. Points: `stage:middle`,
-/// `rebuild:middle`, `rebuild:swapped`, `overlay:written`, `publish:before-commit`,
-/// `publish:after-commit`. Compiled in only with the `crash-points` feature (test builds);
-/// otherwise it does nothing and the variable is never read.
+/// `rebuild:middle` (a rebuild's first part committed, the second being written),
+/// `rebuild:swapped`, `overlay:written`, `publish:before-commit`, `publish:after-commit`,
+/// `cleanup:journal` (after the first committed part of removing the applied journal).
+/// Compiled in only with the `crash-points` feature (test builds); otherwise it does
+/// nothing and the variable is never read.
 #[cfg(feature = "crash-points")]
 pub(crate) fn crash_point(name: &str) {
     if std::env::var("ZKCREDIT_TEST_CRASH_AT").is_ok_and(|v| v == name) {

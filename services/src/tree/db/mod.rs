@@ -15,10 +15,10 @@ mod postgres;
 mod sqlite;
 
 use super::store::{rec_blob, rec_bytes};
-use super::{nodes, source};
+use super::{cleanup, nodes, source};
 use crate::store::{
     bounded, db, load_or_create_signing_key, pg, pg_blocking_tx, pg_load_or_create_signing_key,
-    write_tx, DatabaseUrl, Migration, PgStore, PgTx, Sql, Store, DEFAULT_POOL_SIZE, P,
+    write_tx, DatabaseUrl, Migration, PartedTx, PgStore, PgTx, Sql, Store, DEFAULT_POOL_SIZE, P,
     QUERY_TIMEOUT,
 };
 use postgres::*;
@@ -109,8 +109,10 @@ const META: &str = "SELECT v FROM meta WHERE k = $1";
 const SET_META: &str =
     "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
 const INSERT_CHANGE: &str = "INSERT INTO changes (key, rec) VALUES ($1, $2)";
-const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 ORDER BY seq DESC LIMIT 1";
-const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes";
+// The journal's readers skip the entries a SQLite publication applied and has not yet
+// removed (up to `journal_applied`, `cleanup`); PostgreSQL never sets the mark.
+const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 AND seq > COALESCE((SELECT CAST(v AS BIGINT) FROM meta WHERE k = 'journal_applied'), 0) ORDER BY seq DESC LIMIT 1";
+const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes WHERE seq > COALESCE((SELECT CAST(v AS BIGINT) FROM meta WHERE k = 'journal_applied'), 0)";
 /// SQLite spells positional parameters `?N`.
 fn lite(q: &str) -> String {
     q.replace('$', "?")
@@ -223,15 +225,16 @@ impl TreeDb {
     ) -> Result<(Self, Opened), ApiError> {
         let store = Store::open_migrated(path, MIGRATIONS)?;
         let checked = store.with_sync(|conn| {
-            let mut tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(db)?;
+            let mut tx = PartedTx::begin(conn)?;
             let stored = source::meta(&mut tx, "identity")?;
             if identity_check(stored, identity)? {
                 source::set_meta(&mut tx, "identity", identity)?;
             }
+            // What a crash left: parts of a rebuild never published, or the applied journal
+            // and replaced tables of one that was (spec §4.4's crash rule).
+            cleanup::clean_up(&mut tx)?;
             let out = open_checked(&mut tx, depth, rebuild)?;
-            tx.commit().map_err(db)?;
+            tx.commit()?;
             Ok(out)
         })?;
         let signing_key = load_or_create_signing_key(&store, "meta")?;
@@ -421,11 +424,24 @@ impl TreeDb {
             Self::Sqlite { store, .. } => {
                 store
                     .with(move |conn| {
-                        let mut tx = conn
-                            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                            .map_err(db)?;
+                        let mut tx = PartedTx::begin(conn)?;
+                        // What an interrupted publication left, first (its journal entries
+                        // would otherwise be read again).
+                        cleanup::clean_up(&mut tx)?;
                         let out = nodes::publish_tx(&mut tx, depth, None, check_writer_sql)?;
-                        tx.commit().map_err(db)?;
+                        tx.commit_part()?;
+                        // Published: the rest is removal, in parts. A failure here leaves
+                        // it for the next publication or start; the publication stands.
+                        match cleanup::clean_up(&mut tx) {
+                            Ok(()) => {
+                                if let Err(e) = tx.commit() {
+                                    tracing::warn!(error = %e, "removing what the publication replaced failed; retried at the next one");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "removing what the publication replaced failed; retried at the next one")
+                            }
+                        }
                         Ok(out)
                     })
                     .await

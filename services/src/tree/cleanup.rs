@@ -1,0 +1,76 @@
+//! What a SQLite publication leaves behind to remove after it commits (spec §4.4), removed
+//! in parts of [`PART_ROWS`] rows, each its own commit, so that no transaction — and so no
+//! stretch of the WAL — grows with the tree:
+//! - the applied journal: the entries up to the `journal_applied` mark, which the
+//!   publication's own transaction records in place of deleting them;
+//! - the tables a rebuild's swap replaced (`leaves_old`, `nodes_old`);
+//! - the tables of a rebuild a crash interrupted (`leaves_next`, `nodes_next`: parts of a
+//!   tree that was never published).
+//!
+//! None of these is read as the tree or the journal (the journal's readers skip entries up
+//! to the mark), so removing them in parts changes nothing anyone sees. It runs before every
+//! publication and at start, and after each publication has committed.
+
+use super::source::meta;
+use crate::store::{Sql, P};
+use zkcredit_api::ApiError;
+
+/// `meta` key: every journal entry with a `seq` up to this one is applied to the published
+/// tree (SQLite; PostgreSQL removes the applied entries in the publication's transaction).
+pub(super) const JOURNAL_APPLIED: &str = "journal_applied";
+
+/// Rows removed per committed part.
+pub(super) const PART_ROWS: i64 = 20_000;
+
+/// Tables that are never the tree, with the key a part is chosen by.
+const LEFTOVERS: [(&str, &str); 4] = [
+    ("leaves_next", "idx"),
+    ("nodes_next", "level, parent"),
+    ("leaves_old", "idx"),
+    ("nodes_old", "level, parent"),
+];
+
+/// Whether the SQLite table `t` exists.
+pub(super) fn table_exists(s: &mut dyn Sql, t: &str) -> Result<bool, ApiError> {
+    Ok(s.row(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
+        &[P::T(t)],
+    )?
+    .is_some())
+}
+
+/// Removes, in committed parts, the applied journal and the tables that are not the tree
+/// (SQLite; nothing on PostgreSQL). The `cleanup:journal` crash point follows the journal's
+/// first part.
+pub(super) fn clean_up(s: &mut dyn Sql) -> Result<(), ApiError> {
+    if s.is_postgres() {
+        return Ok(());
+    }
+    if let Some(max) = meta(s, JOURNAL_APPLIED)?.and_then(|v| v.parse::<i64>().ok()) {
+        let mut first = true;
+        while s.exec(
+            "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq <= $1 ORDER BY seq LIMIT $2)",
+            &[P::I(max), P::I(PART_ROWS)],
+        )? > 0
+        {
+            s.commit_part()?;
+            if std::mem::take(&mut first) {
+                super::crash_point("cleanup:journal");
+            }
+        }
+    }
+    for (t, key) in LEFTOVERS {
+        if !table_exists(s, t)? {
+            continue;
+        }
+        while s.exec(
+            &format!("DELETE FROM {t} WHERE ({key}) IN (SELECT {key} FROM {t} LIMIT $1)"),
+            &[P::I(PART_ROWS)],
+        )? > 0
+        {
+            s.commit_part()?;
+        }
+        s.exec(&format!("DROP TABLE {t}"), &[])?;
+    }
+    Ok(())
+}

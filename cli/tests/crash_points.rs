@@ -66,7 +66,13 @@ fn import(dir: &Path, url: &str, file: &str) -> std::process::Output {
 /// an abort): the tables that are not the tree (`*_next`, `*_old`) and the journal's
 /// entries, applied or not.
 fn leftovers(dir: &Path) -> (Vec<String>, i64) {
-    let c = rusqlite::Connection::open(dir.join("fraud").join("provider.sqlite")).unwrap();
+    // Read-only: a read-write connection, the last to close, would checkpoint and delete
+    // the WAL the crash left, and the restart would not recover from it itself.
+    let c = rusqlite::Connection::open_with_flags(
+        dir.join("fraud").join("provider.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
     let mut st = c
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE '%\\_next' ESCAPE '\\' OR name LIKE '%\\_old' ESCAPE '\\')")
         .unwrap();

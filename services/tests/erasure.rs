@@ -155,3 +155,52 @@ async fn erasure_a_deleted_subject_key_leaves_no_bytes_in_the_data_directory() {
     assert_eq!(svc.tree().row(victim).await.unwrap(), None);
     assert!(svc.tree().row(others[0]).await.unwrap().is_some());
 }
+
+/// The same through rebuilds (spec §4.4, SQLite in parts): a deletion published by a
+/// rebuild leaves the key in no file once the publication returns. The old leaf table and
+/// the applied journal (which held the key in its upsert and in its delete) are removed in
+/// parts after the commit, then the WAL is truncated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_a_key_deleted_by_a_rebuild_leaves_no_bytes_either() {
+    const ROWS: u64 = 24_000;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = ProviderService::open(
+        dir.path(),
+        TreeConfig {
+            role: Role::Bureau,
+            provider_id: Fr::from(1003u64),
+            depth: 16,
+            issuer_key: ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key(),
+            registry: None,
+            rebuild_nodes: false,
+        },
+        ADMIN,
+    )
+    .unwrap();
+    let tree = svc.tree();
+    let rec = |v: u64| Some([Fr::from(v), Fr::from(1_700_000_000u64), Fr::from(3u64)]);
+    let rows = |v: u64| (1..=ROWS).map(move |i| (Fr::from(i * 1_000_003), rec(v)));
+    let victim = key(0x5c);
+    tree.stage(rows(600).chain([(victim, rec(700))]).collect())
+        .await
+        .unwrap();
+    assert!(tree.publish().await.unwrap().rebuilt);
+    assert!(
+        !holding(dir.path(), &victim).is_empty(),
+        "the scan finds a published key"
+    );
+
+    // More than a quarter of the tree rewritten: the deletion is published by a rebuild.
+    tree.stage(rows(601).chain([(victim, None)]).collect())
+        .await
+        .unwrap();
+    let report = tree.publish().await.unwrap();
+    assert!(report.rebuilt);
+    assert_eq!(report.rows, ROWS as usize);
+    assert_eq!(
+        holding(dir.path(), &victim),
+        Vec::<PathBuf>::new(),
+        "deleted key still on disk after the rebuild that deleted it"
+    );
+    assert_eq!(tree.row(victim).await.unwrap(), None);
+}

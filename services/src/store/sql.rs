@@ -200,33 +200,32 @@ impl Sql for rusqlite::Transaction<'_> {
 }
 
 /// A SQLite write transaction that commits in parts ([`Sql::commit_part`]): `BEGIN
-/// IMMEDIATE` at the start and again after each part, rolled back if dropped before
-/// [`PartedTx::commit`]. The connection stays locked by its owner throughout, so no other
-/// write of this process runs between two parts.
+/// IMMEDIATE` at the start and again after each part, rolled back if dropped with a part
+/// open (an error, or a failed `COMMIT` that SQLite left open). The connection stays
+/// locked by its owner throughout, so no other write of this process runs between two
+/// parts; the file must have no writer in another process (one process serves a tree).
 pub struct PartedTx<'c> {
     conn: &'c mut rusqlite::Connection,
-    open: bool,
 }
 
 impl<'c> PartedTx<'c> {
     /// Begins the first part.
     pub fn begin(conn: &'c mut rusqlite::Connection) -> Result<Self, ApiError> {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-        Ok(Self { conn, open: true })
+        Ok(Self { conn })
     }
 
     /// Commits the last part.
-    pub fn commit(mut self) -> Result<(), ApiError> {
-        self.open = false;
+    pub fn commit(self) -> Result<(), ApiError> {
         self.conn.execute_batch("COMMIT").map_err(db)
     }
 }
 
 impl Drop for PartedTx<'_> {
     fn drop(&mut self) {
-        if self.open {
-            // The part in progress is abandoned; a failed rollback leaves SQLite to roll it
-            // back at the next open (its WAL frames were never committed).
+        if !self.conn.is_autocommit() {
+            // The part in progress is abandoned. Were the rollback to fail, the connection
+            // would still be in it: later writes fail with an error rather than commit it.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
@@ -246,10 +245,8 @@ impl Sql for PartedTx<'_> {
     }
 
     fn commit_part(&mut self) -> Result<bool, ApiError> {
-        self.open = false;
         self.conn.execute_batch("COMMIT").map_err(db)?;
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-        self.open = true;
         Ok(true)
     }
 }

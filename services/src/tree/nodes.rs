@@ -463,7 +463,9 @@ pub(in crate::tree) struct Outcome {
 /// One publication inside the caller's write transaction: the journal read (net of
 /// overwrites), the writer token checked (PostgreSQL: a process taken over stops there,
 /// before the tree is touched), the journal applied, the new root and time recorded with
-/// `registry_pending`, and exactly the applied journal entries removed.
+/// `registry_pending`, and exactly the applied journal entries removed (on SQLite: marked
+/// applied, `journal_applied`, and removed after the commit by [`super::cleanup`]). On
+/// SQLite a rebuild commits its new tables in parts inside this call.
 pub(in crate::tree) fn publish_tx(
     s: &mut dyn Sql,
     depth: usize,

@@ -171,7 +171,9 @@ impl TreeService {
     /// - every `schedule.refresh_every`, the tree is published even without changes
     ///   (refreshing `published_at`, so the root never ages out of a policy's `max_root_age`);
     /// - while an import in parts holds the schedule, pending publications wait, a refresh
-    ///   that is due does not.
+    ///   that is due does not;
+    /// - at every tick, what a publication left to remove and could not is removed (spec
+    ///   §4.4, SQLite).
     pub fn spawn_scheduler(&self, schedule: Schedule) -> tokio::task::JoinHandle<()> {
         let svc = self.clone();
         tokio::spawn(async move {
@@ -213,6 +215,10 @@ impl TreeService {
                     _ = async { refresh_tick.as_mut().unwrap().tick().await }, if refresh_tick.is_some() => true,
                     else => return,
                 };
+                // What a publication left to remove and could not (a full disk): again.
+                if let Err(e) = svc.db.clean_up().await {
+                    tracing::warn!(error = %e, "removing what a publication replaced failed; retried at the next tick");
+                }
                 // An import in parts holds the schedule (publish once it is complete), but
                 // never past the point where the root would age: a refresh that is due runs.
                 while svc.held() && !svc.refresh_due(schedule.refresh_every) {

@@ -100,6 +100,17 @@ CREATE TABLE free_slots (idx BIGINT PRIMARY KEY);
 CREATE INDEX leaves_key ON leaves (key);
 ",
     },
+    // No new table: a SQLite store now may hold a `journal_applied` mark and the
+    // `_next` / `_old` tables of a publication in parts (spec §4.4, `cleanup`), which an
+    // older binary would misread (re-applying marked entries, failing its own rebuild), so
+    // the version moves and older binaries refuse the store.
+    Migration {
+        version: 3,
+        name:
+            "publication in parts on SQLite: journal_applied mark, _next and _old tables (spec 4.4)",
+        sqlite: "SELECT 1;",
+        postgres: "SELECT 1;",
+    },
 ];
 
 /// The PostgreSQL schema a provider uses unless told otherwise (`--database-schema`).
@@ -230,11 +241,15 @@ impl TreeDb {
             if identity_check(stored, identity)? {
                 source::set_meta(&mut tx, "identity", identity)?;
             }
-            // What a crash left: parts of a rebuild never published, or the applied journal
-            // and replaced tables of one that was (spec §4.4's crash rule).
-            cleanup::clean_up(&mut tx)?;
             let out = open_checked(&mut tx, depth, rebuild)?;
             tx.commit()?;
+            // What a crash left: parts of a rebuild never published, or the applied journal
+            // and replaced tables of one that was (spec §4.4's crash rule). Nothing reads
+            // them, so a failure (a full disk) does not stop the start; the scheduler and the
+            // next publication try again.
+            if let Err(e) = sqlite_clean_up_and_truncate(conn) {
+                tracing::warn!(error = %e, "removing what an interrupted publication left failed; retried later");
+            }
             Ok(out)
         })?;
         let signing_key = load_or_create_signing_key(&store, "meta")?;
@@ -418,7 +433,8 @@ impl TreeDb {
     }
 
     /// Publishes: applies the journal to the tree and records the new root and time, in
-    /// one write transaction (spec §4.4).
+    /// one write transaction (spec §4.4); on SQLite a rebuild's new tables are committed in
+    /// parts before it, and what it replaced is removed in parts after it.
     pub(super) async fn publish(&self, depth: usize) -> Result<nodes::Outcome, ApiError> {
         match self {
             Self::Sqlite { store, .. } => {
@@ -429,18 +445,13 @@ impl TreeDb {
                         // would otherwise be read again).
                         cleanup::clean_up(&mut tx)?;
                         let out = nodes::publish_tx(&mut tx, depth, None, check_writer_sql)?;
-                        tx.commit_part()?;
+                        tx.commit()?;
                         // Published: the rest is removal, in parts. A failure here leaves
-                        // it for the next publication or start; the publication stands.
-                        match cleanup::clean_up(&mut tx) {
-                            Ok(()) => {
-                                if let Err(e) = tx.commit() {
-                                    tracing::warn!(error = %e, "removing what the publication replaced failed; retried at the next one");
-                                }
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "removing what the publication replaced failed; retried at the next one")
-                            }
+                        // it to the scheduler's next tick, the next publication or the next
+                        // start; the publication stands. (The WAL is truncated after it,
+                        // `TreeService::publish`.)
+                        if let Err(e) = sqlite_clean_up(conn) {
+                            tracing::warn!(error = %e, "removing what the publication replaced failed; retried later");
                         }
                         Ok(out)
                     })
@@ -458,6 +469,14 @@ impl TreeDb {
                 .await
                 .map_err(ApiError::internal)?
             }
+        }
+    }
+
+    /// Removes what publications left behind (SQLite, [`cleanup`]); nothing on PostgreSQL.
+    pub(super) async fn clean_up(&self) -> Result<(), ApiError> {
+        match self {
+            Self::Sqlite { store, .. } => store.with(sqlite_clean_up_and_truncate).await,
+            Self::Postgres { .. } => Ok(()),
         }
     }
 

@@ -93,6 +93,26 @@ impl Readers {
     }
 }
 
+/// Removes, in committed parts, what publications left behind ([`cleanup`]); whether there
+/// was anything.
+pub(super) fn sqlite_clean_up(conn: &mut rusqlite::Connection) -> Result<bool, ApiError> {
+    let mut tx = PartedTx::begin(conn)?;
+    let removed = cleanup::clean_up(&mut tx)?;
+    tx.commit()?;
+    Ok(removed)
+}
+
+/// [`sqlite_clean_up`], then, if anything was removed, the WAL copied into the file and
+/// truncated (the removed rows' page images were in it: spec §4.4's erasure).
+pub(super) fn sqlite_clean_up_and_truncate(
+    conn: &mut rusqlite::Connection,
+) -> Result<(), ApiError> {
+    if sqlite_clean_up(conn)? {
+        crate::store::checkpoint_truncate(conn).map_err(db)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

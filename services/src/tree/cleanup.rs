@@ -63,8 +63,8 @@ pub(super) fn clean_up(s: &mut dyn Sql) -> Result<bool, ApiError> {
     if let Some(mark) = mark.filter(|_| left) {
         // In key order, through the `(key, seq)` index: a stage inserts its batch in key
         // order, so a run of keys is a few runs of `seq` and each part rewrites few pages of
-        // either tree. (In `seq` order every entry of a part fell on its own index page:
-        // 10^7 entries wrote ≈ 80 GB of WAL.)
+        // either tree. (In `seq` order nearly every entry of a part falls on an index page
+        // of its own, each rewritten into the WAL.)
         let mut after: (Vec<u8>, i64) = (Vec::new(), 0);
         loop {
             let last = s.row(

@@ -68,7 +68,7 @@ async fn main() {
     let rep = svc.publish().await.unwrap();
     let total = t.elapsed().as_secs_f64();
     println!(
-        "import {rows} rows: staged {staged:.1} s, published {:.1} s (rebuilt: {}; tree {:.1} s, then commit, removal of the applied journal and WAL truncation {:.1} s), total {total:.1} s ({:.0} rows/s)",
+        "import {rows} rows: staged {staged:.1} s, published {:.1} s (rebuilt: {}; tree {:.1} s, the rest {:.1} s: journal count, clean-ups, commit, removal of what it replaced), total {total:.1} s ({:.0} rows/s)",
         total - staged,
         rep.rebuilt,
         rep.tree_seconds,

@@ -7,6 +7,7 @@
 use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
+use zkcredit_circuits::field::fr_to_be_bytes;
 use zkcredit_circuits::imt::Leaf;
 
 const ADMIN: &str = "disk-tests-admin-token";
@@ -301,4 +302,55 @@ async fn consecutive_rebuilds_in_parts_equal_the_in_memory_tree_and_leave_nothin
         same_as_in_memory(&svc, dir.path(), &model, &probes).await;
     }
     assert_eq!(index_names, ["leaves_key_b", "leaves_key", "leaves_key_b"]);
+}
+
+/// Spec §4.4: the clean-up removes exactly the journal entries at or below the
+/// `journal_applied` mark, in key order, whatever lies between them: 22,500 applied entries
+/// (two parts) interleaved in key order with 22,500 staged after the mark all survive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clean_up_removes_exactly_the_applied_journal_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(TreeService::open(dir.path(), FILE, cfg(16, false), ADMIN).unwrap());
+    let mut c = rusqlite::Connection::open(dir.path().join(FILE)).unwrap();
+    let insert = |c: &mut rusqlite::Connection, parity: u64| {
+        let tx = c.transaction().unwrap();
+        for i in (parity..45_000).step_by(2) {
+            tx.execute(
+                "INSERT INTO changes (key, rec) VALUES (?1, NULL)",
+                [fr_to_be_bytes(&Fr::from(i)).to_vec()],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    };
+    insert(&mut c, 0);
+    let mark: i64 = c
+        .query_row("SELECT MAX(seq) FROM changes", [], |r| r.get(0))
+        .unwrap();
+    c.execute(
+        "INSERT INTO meta (k, v) VALUES ('journal_applied', ?1)",
+        [mark.to_string()],
+    )
+    .unwrap();
+    insert(&mut c, 1);
+    let mut tx = crate::store::PartedTx::begin(&mut c).unwrap();
+    assert!(super::cleanup::clean_up(&mut tx).unwrap());
+    tx.commit().unwrap();
+    let left: Vec<(Vec<u8>, i64)> = {
+        let mut st = c
+            .prepare("SELECT key, seq FROM changes ORDER BY key")
+            .unwrap();
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    let odd: Vec<Vec<u8>> = (1..45_000u64)
+        .step_by(2)
+        .map(|i| fr_to_be_bytes(&Fr::from(i)).to_vec())
+        .collect();
+    assert_eq!(left.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), odd);
+    assert!(left.iter().all(|(_, seq)| *seq > mark));
+    // And the service, reopened, counts only those as pending.
+    drop(c);
+    let svc = TreeService::open(dir.path(), FILE, cfg(16, false), ADMIN).unwrap();
+    assert_eq!(svc.pending().await.unwrap().0, 22_500);
 }

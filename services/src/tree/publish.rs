@@ -200,6 +200,9 @@ impl TreeService {
                     i
                 })
             };
+            // Set when a tick's clean-up removed something, until the WAL truncation after it
+            // succeeds (a start-up clean-up truncates on its own, as a publication does).
+            let mut truncate_due = false;
             let mut pending_tick = tick(schedule.pending_every);
             let mut refresh_tick = tick(schedule.refresh_every);
             // The first tick of an interval fires at once; start has just been handled.
@@ -215,9 +218,21 @@ impl TreeService {
                     _ = async { refresh_tick.as_mut().unwrap().tick().await }, if refresh_tick.is_some() => true,
                     else => return,
                 };
-                // What a publication left to remove and could not (a full disk): again.
-                if let Err(e) = svc.db.clean_up().await {
-                    tracing::warn!(error = %e, "removing what a publication replaced failed; retried at the next tick");
+                // What a publication left to remove and could not (a full disk): again; then
+                // the WAL truncated (erasure), again at every tick until that succeeds.
+                match svc.db.clean_up().await {
+                    Ok(removed) => truncate_due |= removed,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "removing what a publication replaced failed; retried at the next tick")
+                    }
+                }
+                if truncate_due {
+                    match svc.db.after_publish().await {
+                        Ok(()) => truncate_due = false,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "WAL checkpoint after a clean-up failed; retried at the next tick")
+                        }
+                    }
                 }
                 // An import in parts holds the schedule (publish once it is complete), but
                 // never past the point where the root would age: a refresh that is due runs.

@@ -103,7 +103,8 @@ CREATE INDEX leaves_key ON leaves (key);
     // No new table: a SQLite store now may hold a `journal_applied` mark and the
     // `_next` / `_old` tables of a publication in parts (spec §4.4, `cleanup`), which an
     // older binary would misread (re-applying marked entries, failing its own rebuild), so
-    // the version moves and older binaries refuse the store.
+    // the version moves and older binaries refuse the store (on PostgreSQL too, which never
+    // holds either: versions are shared by both backends; harmless there).
     Migration {
         version: 3,
         name:
@@ -472,11 +473,13 @@ impl TreeDb {
         }
     }
 
-    /// Removes what publications left behind (SQLite, [`cleanup`]); nothing on PostgreSQL.
-    pub(super) async fn clean_up(&self) -> Result<(), ApiError> {
+    /// Removes what publications left behind (SQLite, [`cleanup`]); whether there was
+    /// anything (the WAL then holds the removed rows' page images: the caller truncates
+    /// it, [`Self::after_publish`]). Nothing on PostgreSQL.
+    pub(super) async fn clean_up(&self) -> Result<bool, ApiError> {
         match self {
-            Self::Sqlite { store, .. } => store.with(sqlite_clean_up_and_truncate).await,
-            Self::Postgres { .. } => Ok(()),
+            Self::Sqlite { store, .. } => store.with(sqlite_clean_up).await,
+            Self::Postgres { .. } => Ok(false),
         }
     }
 

@@ -87,6 +87,26 @@ fn leftovers(dir: &Path) -> (Vec<String>, i64) {
     (tables, journal)
 }
 
+/// Starts the provider to abort at `point` with the whole import staged on the empty tree
+/// (`check` first looks at the file beside it), and asks it to publish: the publication
+/// fails as the process aborts.
+async fn staged_publish_aborts(
+    p: &Path,
+    http: &reqwest::Client,
+    point: &str,
+    empty_root: &str,
+    check: impl FnOnce(&Path),
+) {
+    let (child, url) = start(p, Some(point));
+    check(p);
+    let st = status(http, &url).await;
+    assert_eq!((st.rows as u64, st.pending_changes), (0, ROWS), "{point}");
+    assert_eq!(st.status.root, empty_root, "{point}");
+    let c = ProviderClient::new(http.clone(), &url);
+    assert!(c.publish(ADMIN).await.is_err(), "{point}");
+    aborted(child, point);
+}
+
 async fn status(http: &reqwest::Client, url: &str) -> AdminStatus {
     ProviderClient::new(http.clone(), url)
         .admin_status(ADMIN)
@@ -135,24 +155,14 @@ async fn a_provider_aborted_at_seven_points_restarts_whole() {
 
     // Import, point 3: the new tables swapped in, not committed. The committed parts point
     // 2 left were removed at start (the rebuild could not create its tables otherwise).
-    let (child, url) = start(p, Some("rebuild:swapped"));
-    assert_eq!(leftovers(p), (vec![], ROWS as i64), "cleaned up at start");
-    let st = status(&http, &url).await;
-    assert_eq!((st.rows as u64, st.pending_changes), (0, ROWS));
-    assert_eq!(st.status.root, empty_root);
-    let c = ProviderClient::new(http.clone(), &url);
-    assert!(c.publish(ADMIN).await.is_err());
-    aborted(child, "rebuild:swapped");
+    staged_publish_aborts(p, &http, "rebuild:swapped", &empty_root, |p| {
+        assert_eq!(leftovers(p), (vec![], ROWS as i64), "cleaned up at start")
+    })
+    .await;
 
     // Import, point 4: published, then aborted after the first committed part of removing
     // the applied journal (24,000 entries, 20,000 a part) and the replaced tables.
-    let (child, url) = start(p, Some("cleanup:journal"));
-    let st = status(&http, &url).await;
-    assert_eq!((st.rows as u64, st.pending_changes), (0, ROWS));
-    assert_eq!(st.status.root, empty_root);
-    let c = ProviderClient::new(http.clone(), &url);
-    assert!(c.publish(ADMIN).await.is_err());
-    aborted(child, "cleanup:journal");
+    staged_publish_aborts(p, &http, "cleanup:journal", &empty_root, |_| ()).await;
     assert_eq!(
         leftovers(p),
         (

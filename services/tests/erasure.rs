@@ -53,23 +53,27 @@ fn holding(dir: &Path, k: &Fr) -> Vec<PathBuf> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasure_a_deleted_subject_key_leaves_no_bytes_in_the_data_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let issuer = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key();
-    let svc = ProviderService::open(
-        dir.path(),
+/// The bureau provider of these tests, opened on `dir` at `depth`.
+fn bureau(dir: &Path, depth: usize) -> ProviderService {
+    ProviderService::open(
+        dir,
         TreeConfig {
             role: Role::Bureau,
             provider_id: Fr::from(1003u64),
-            depth: 8,
-            issuer_key: issuer,
+            depth,
+            issuer_key: ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key(),
             registry: None,
             rebuild_nodes: false,
         },
         ADMIN,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_a_deleted_subject_key_leaves_no_bytes_in_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = bureau(dir.path(), 8);
     let server = spawn(svc.router(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -139,19 +143,7 @@ async fn erasure_a_deleted_subject_key_leaves_no_bytes_in_the_data_directory() {
     }
 
     // And the store reopens to the published tree without the victim.
-    let svc = ProviderService::open(
-        dir.path(),
-        TreeConfig {
-            role: Role::Bureau,
-            provider_id: Fr::from(1003u64),
-            depth: 8,
-            issuer_key: issuer,
-            registry: None,
-            rebuild_nodes: false,
-        },
-        ADMIN,
-    )
-    .unwrap();
+    let svc = bureau(dir.path(), 8);
     assert_eq!(svc.tree().row(victim).await.unwrap(), None);
     assert!(svc.tree().row(others[0]).await.unwrap().is_some());
 }
@@ -164,19 +156,7 @@ async fn erasure_a_deleted_subject_key_leaves_no_bytes_in_the_data_directory() {
 async fn erasure_a_key_deleted_by_a_rebuild_leaves_no_bytes_either() {
     const ROWS: u64 = 24_000;
     let dir = tempfile::tempdir().unwrap();
-    let svc = ProviderService::open(
-        dir.path(),
-        TreeConfig {
-            role: Role::Bureau,
-            provider_id: Fr::from(1003u64),
-            depth: 16,
-            issuer_key: ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key(),
-            registry: None,
-            rebuild_nodes: false,
-        },
-        ADMIN,
-    )
-    .unwrap();
+    let svc = bureau(dir.path(), 16);
     let tree = svc.tree();
     let rec = |v: u64| Some([Fr::from(v), Fr::from(1_700_000_000u64), Fr::from(3u64)]);
     let rows = |v: u64| (1..=ROWS).map(move |i| (Fr::from(i * 1_000_003), rec(v)));

@@ -61,40 +61,23 @@ pub(super) fn clean_up(s: &mut dyn Sql) -> Result<bool, ApiError> {
         None => false,
     };
     if let Some(mark) = mark.filter(|_| left) {
-        // In key order, through the `(key, seq)` index: a stage inserts its batch in key
-        // order, so a run of keys is a few runs of `seq` and each part rewrites few pages of
-        // either tree. (In `seq` order nearly every entry of a part falls on an index page
-        // of its own, each rewritten into the WAL.)
-        let mut after: (Vec<u8>, i64) = (Vec::new(), 0);
-        loop {
-            let last = s.row(
-                "SELECT key, seq FROM changes WHERE (key, seq) > ($1, $2) AND seq <= $3 ORDER BY key, seq LIMIT 1 OFFSET $4",
-                &[P::B(Some(&after.0)), P::I(after.1), P::I(mark), P::I(PART_ROWS - 1)],
-            )?;
-            let n = match last {
-                Some(row) => {
-                    let [key, seq] = crate::store::cells::<2>(row)?;
-                    let upto = (key.bytes("key")?, seq.int("seq")?);
-                    let n = s.exec(
-                        "DELETE FROM changes WHERE (key, seq) > ($1, $2) AND (key, seq) <= ($3, $4) AND seq <= $5",
-                        &[P::B(Some(&after.0)), P::I(after.1), P::B(Some(&upto.0)), P::I(upto.1), P::I(mark)],
-                    )?;
-                    after = upto;
-                    n
-                }
-                None => s.exec(
-                    "DELETE FROM changes WHERE (key, seq) > ($1, $2) AND seq <= $3",
-                    &[P::B(Some(&after.0)), P::I(after.1), P::I(mark)],
-                )?,
-            };
-            if n == 0 {
-                break;
-            }
+        // In `seq` order, a `seq` range a part: the journal has no key index on SQLite
+        // (`runs`), so a part rewrites only the table's pages that hold it.
+        while s.exec(
+            "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq <= $1 ORDER BY seq LIMIT $2)",
+            &[P::I(mark), P::I(PART_ROWS)],
+        )? > 0
+        {
             s.commit_part()?;
             if !std::mem::replace(&mut removed, true) {
                 super::crash_point("cleanup:journal");
             }
         }
+    }
+    if let Some(mark) = mark {
+        // The spans of the removed runs (no key in them; harmless if left: every reader
+        // skips the runs at or below the mark).
+        s.exec("DELETE FROM runs WHERE first_seq <= $1", &[P::I(mark)])?;
     }
     for (t, key) in LEFTOVERS {
         if !table_exists(s, t)? {

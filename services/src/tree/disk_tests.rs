@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use zkcredit_circuits::field::fr_to_be_bytes;
 use zkcredit_circuits::imt::Leaf;
 
-const ADMIN: &str = "disk-tests-admin-token";
-const FILE: &str = "tree.sqlite";
+pub(super) const ADMIN: &str = "disk-tests-admin-token";
+pub(super) const FILE: &str = "tree.sqlite";
 
-fn cfg(depth: usize, rebuild_nodes: bool) -> TreeConfig {
+pub(super) fn cfg(depth: usize, rebuild_nodes: bool) -> TreeConfig {
     TreeConfig {
         role: Role::FraudList,
         provider_id: Fr::from(7u64),
@@ -24,7 +24,7 @@ fn cfg(depth: usize, rebuild_nodes: bool) -> TreeConfig {
     }
 }
 
-fn rec(v: u64) -> [Fr; 3] {
+pub(super) fn rec(v: u64) -> [Fr; 3] {
     [Fr::from(v), Fr::from(v + 1), Fr::from(3u64)]
 }
 
@@ -61,7 +61,7 @@ fn stored_leaves(dir: &std::path::Path) -> Vec<(u64, Leaf)> {
 }
 
 /// Root, records and witnesses of the service equal those of the in-memory build.
-async fn same_as_in_memory(
+pub(super) async fn same_as_in_memory(
     svc: &TreeService,
     dir: &std::path::Path,
     model: &BTreeMap<u64, u64>,
@@ -237,7 +237,7 @@ async fn a_store_from_before_the_node_store_is_adopted() {
     {
         let c = rusqlite::Connection::open(dir.path().join(FILE)).unwrap();
         c.execute_batch(
-            "DROP TABLE nodes; DROP TABLE free_slots; DROP INDEX leaves_key;
+            "DROP TABLE nodes; DROP TABLE free_slots; DROP INDEX leaves_key; DROP TABLE runs;
              DELETE FROM meta WHERE k IN ('tree_format', 'len', 'table_len');
              PRAGMA user_version = 1;",
         )
@@ -250,7 +250,8 @@ async fn a_store_from_before_the_node_store_is_adopted() {
     assert_eq!(svc.publish().await.unwrap().rows, 199);
 }
 
-/// The file's tables that are not the tree, its key indexes, and its journal entries.
+/// The file's tables that are not the tree, its key indexes, and its journal entries and
+/// runs.
 fn beside_the_tree(dir: &std::path::Path) -> (Vec<String>, Vec<String>, i64) {
     let c = rusqlite::Connection::open(dir.join(FILE)).unwrap();
     let names = |q: &str| -> Vec<String> {
@@ -261,7 +262,12 @@ fn beside_the_tree(dir: &std::path::Path) -> (Vec<String>, Vec<String>, i64) {
     (
         names("SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE '%next' OR name LIKE '%old')"),
         names("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leaves' AND sql IS NOT NULL"),
-        c.query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0)).unwrap(),
+        c.query_row(
+            "SELECT (SELECT COUNT(*) FROM changes) + (SELECT COUNT(*) FROM runs)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap(),
     )
 }
 
@@ -305,8 +311,8 @@ async fn consecutive_rebuilds_in_parts_equal_the_in_memory_tree_and_leave_nothin
 }
 
 /// Spec §4.4: the clean-up removes exactly the journal entries at or below the
-/// `journal_applied` mark, in key order, whatever lies between them: 22,500 applied entries
-/// (two parts) interleaved in key order with 22,500 staged after the mark all survive.
+/// `journal_applied` mark and their runs: a run of 22,500 applied entries (two parts), then
+/// one of 22,500 staged after the mark, whose keys interleave with the first's, survives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clean_up_removes_exactly_the_applied_journal_entries() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,18 +327,22 @@ async fn the_clean_up_removes_exactly_the_applied_journal_entries() {
             )
             .unwrap();
         }
-        tx.commit().unwrap();
-    };
-    insert(&mut c, 0);
-    let mark: i64 = c
-        .query_row("SELECT MAX(seq) FROM changes", [], |r| r.get(0))
+        let last = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO runs (first_seq, last_seq) VALUES (?1, ?2)",
+            [last - 22_499, last],
+        )
         .unwrap();
+        tx.commit().unwrap();
+        last
+    };
+    let mark = insert(&mut c, 0);
     c.execute(
         "INSERT INTO meta (k, v) VALUES ('journal_applied', ?1)",
         [mark.to_string()],
     )
     .unwrap();
-    insert(&mut c, 1);
+    let later = insert(&mut c, 1);
     let mut tx = crate::store::PartedTx::begin(&mut c).unwrap();
     assert!(super::cleanup::clean_up(&mut tx).unwrap());
     tx.commit().unwrap();
@@ -349,6 +359,12 @@ async fn the_clean_up_removes_exactly_the_applied_journal_entries() {
         .collect();
     assert_eq!(left.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), odd);
     assert!(left.iter().all(|(_, seq)| *seq > mark));
+    let runs: Vec<(i64, i64)> = {
+        let mut st = c.prepare("SELECT first_seq, last_seq FROM runs").unwrap();
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    assert_eq!(runs, [(later - 22_499, later)]);
     // And the service, reopened, counts only those as pending.
     drop(c);
     let svc = TreeService::open(dir.path(), FILE, cfg(16, false), ADMIN).unwrap();

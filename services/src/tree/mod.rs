@@ -33,6 +33,7 @@ mod pages;
 mod publish;
 mod revocation;
 mod routes;
+mod runs;
 mod seqs;
 mod source;
 mod store;
@@ -419,3 +420,5 @@ fn check_config(cfg: &TreeConfig, admin_token: &str) -> Result<(), ApiError> {
 mod disk_tests;
 #[cfg(test)]
 mod hold_tests;
+#[cfg(test)]
+mod runs_tests;

@@ -1,6 +1,7 @@
 //! Streaming reads for a rebuild (spec §4.4): the old leaves and the journal, each in key
 //! order and a page at a time, so a rebuild holds one page of each, whatever the tree's size.
 
+use super::runs::RunMerge;
 use super::seqs::SeqSet;
 use super::source::leaf_row;
 use super::store::{fr_blob, rec_blob};
@@ -64,6 +65,8 @@ pub(super) struct JournalPages {
     /// largest).
     pub(super) seqs: SeqSet,
     pub(super) keys: usize,
+    /// SQLite's journal, merged from its sorted runs (`runs`).
+    runs: Option<RunMerge>,
 }
 
 impl JournalPages {
@@ -75,6 +78,7 @@ impl JournalPages {
             done: false,
             peeked: None,
             keys: 0,
+            runs: None,
         }
     }
 
@@ -84,6 +88,21 @@ impl JournalPages {
 
     fn refill(&mut self, s: &mut dyn Sql) -> Result<(), ApiError> {
         if !self.page.is_empty() || self.done {
+            return Ok(());
+        }
+        if !s.is_postgres() {
+            let merge = self.runs.get_or_insert_with(RunMerge::new);
+            for _ in 0..PAGE {
+                let Some((seq, key, rec)) = merge.next(s)? else {
+                    self.done = true;
+                    break;
+                };
+                self.page.push_back((
+                    seq,
+                    fr_blob(&key)?,
+                    rec.as_deref().map(rec_blob).transpose()?,
+                ));
+            }
             return Ok(());
         }
         let rows = s.rows(

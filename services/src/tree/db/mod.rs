@@ -15,7 +15,7 @@ mod postgres;
 mod sqlite;
 
 use super::store::{rec_blob, rec_bytes};
-use super::{cleanup, nodes, source};
+use super::{cleanup, nodes, runs, source};
 use crate::store::{
     bounded, db, load_or_create_signing_key, pg, pg_blocking_tx, pg_load_or_create_signing_key,
     write_tx, DatabaseUrl, Migration, PartedTx, PgStore, PgTx, Sql, Store, DEFAULT_POOL_SIZE, P,
@@ -112,6 +112,30 @@ CREATE INDEX leaves_key ON leaves (key);
         sqlite: "SELECT 1;",
         postgres: "SELECT 1;",
     },
+    // SQLite's journal becomes sorted runs without a key index (spec §4.4, `runs`). The
+    // entries staged before are cut into runs where their keys go down, their `seq`s skip,
+    // or the `journal_applied` mark falls (a run lies wholly on one side of it).
+    // PostgreSQL keeps its index.
+    Migration {
+        version: 4,
+        name: "journal as sorted runs on SQLite (spec 4.4)",
+        sqlite: "
+DROP INDEX IF EXISTS changes_key;
+CREATE TABLE runs (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
+INSERT INTO runs (first_seq, last_seq)
+SELECT MIN(seq), MAX(seq) FROM (
+    SELECT seq, SUM(brk) OVER (ORDER BY seq) AS run FROM (
+        SELECT seq, CASE
+            WHEN LAG(key) OVER w <= key AND LAG(seq) OVER w = seq - 1
+                AND seq - 1 <> COALESCE(
+                    (SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'journal_applied'), 0)
+            THEN 0 ELSE 1 END AS brk
+        FROM changes WINDOW w AS (ORDER BY seq)
+    )
+) GROUP BY run;
+",
+        postgres: "SELECT 1;",
+    },
 ];
 
 /// The PostgreSQL schema a provider uses unless told otherwise (`--database-schema`).
@@ -121,10 +145,9 @@ const META: &str = "SELECT v FROM meta WHERE k = $1";
 const SET_META: &str =
     "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
 const INSERT_CHANGE: &str = "INSERT INTO changes (key, rec) VALUES ($1, $2)";
-// The journal's readers skip the entries a SQLite publication applied and has not yet
-// removed (up to `journal_applied`, `cleanup`); PostgreSQL never sets the mark.
-const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 AND seq > COALESCE((SELECT CAST(v AS BIGINT) FROM meta WHERE k = 'journal_applied'), 0) ORDER BY seq DESC LIMIT 1";
-const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes WHERE seq > COALESCE((SELECT CAST(v AS BIGINT) FROM meta WHERE k = 'journal_applied'), 0)";
+// PostgreSQL's journal reads, through its `(key, seq)` index; SQLite's are `runs`.
+const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 ORDER BY seq DESC LIMIT 1";
+const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes";
 /// SQLite spells positional parameters `?N`.
 fn lite(q: &str) -> String {
     q.replace('$', "?")
@@ -357,14 +380,7 @@ impl TreeDb {
     pub(super) async fn staged(&self, key: Fr) -> Result<Option<Option<[Fr; 3]>>, ApiError> {
         let k = fr_to_be_bytes(&key).to_vec();
         let rec: Option<Option<Vec<u8>>> = match self {
-            Self::Sqlite { store: s, .. } => {
-                s.with(move |conn| {
-                    conn.query_row(&lite(STAGED_ROW), [k], |r| r.get(0))
-                        .optional()
-                        .map_err(db)
-                })
-                .await?
-            }
+            Self::Sqlite { store: s, .. } => s.with(move |conn| runs::staged(conn, &k)).await?,
             Self::Postgres { store, .. } => {
                 bounded(async {
                     let c = store.client().await?;
@@ -387,9 +403,7 @@ impl TreeDb {
         let (n, flag) = match self {
             Self::Sqlite { store: s, .. } => {
                 s.with(|conn| {
-                    let n: i64 = conn
-                        .query_row(COUNT_CHANGES, [], |r| r.get(0))
-                        .map_err(db)?;
+                    let n = runs::pending(conn)?;
                     Ok((n, sqlite_meta(conn, "registry_pending")?))
                 })
                 .await?

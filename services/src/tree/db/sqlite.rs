@@ -25,10 +25,12 @@ pub(super) fn sqlite_stage(
     conn: &mut rusqlite::Connection,
     changes: &[(Fr, Option<[Fr; 3]>)],
 ) -> Result<(), ApiError> {
-    // Inserted in key order (a stable sort: a key's entries keep their order, so their
-    // `seq`s still rise in the order they were given and the last one wins): the journal's
-    // `(key, seq)` index is then filled page after page instead of at random (staging 10^6
-    // rows in batches of 100,000: 5.6 s → 3.0 s, `benches/TREES.md`).
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // One sorted run (`runs`): inserted in key order by a stable sort, so a key's entries
+    // keep their order, their `seq`s still rise in the order they were given and the last
+    // one wins.
     let mut order: Vec<([u8; 32], usize)> = changes
         .iter()
         .enumerate()
@@ -36,6 +38,7 @@ pub(super) fn sqlite_stage(
         .collect();
     order.sort_by_key(|r| r.0);
     let tx = conn.transaction().map_err(db)?;
+    let mut first = 0;
     {
         let mut st = tx.prepare(&lite(INSERT_CHANGE)).map_err(db)?;
         for (n, (k, i)) in order.iter().enumerate() {
@@ -44,8 +47,12 @@ pub(super) fn sqlite_stage(
             }
             let rec = changes[*i].1.as_ref().map(rec_bytes);
             st.execute(params![&k[..], rec]).map_err(db)?;
+            if n == 0 {
+                first = tx.last_insert_rowid();
+            }
         }
     }
+    runs::record(&tx, first, tx.last_insert_rowid(), order.len())?;
     tx.commit().map_err(db)
 }
 

@@ -490,7 +490,16 @@ pub(in crate::tree) fn publish_tx(
     };
     let mut net = Net::new();
     if !stream {
-        for r in s.rows("SELECT seq, key, rec FROM changes ORDER BY seq", &[])? {
+        let rows = s.rows("SELECT seq, key, rec FROM changes ORDER BY seq", &[])?;
+        if !s.is_postgres() && rows.len() as u64 != entries {
+            // Read whole, not through the runs: they must agree (the stream's merge checks
+            // its own way).
+            return Err(super::runs::damaged(format!(
+                "its runs span {entries} entries, the journal holds {}",
+                rows.len()
+            )));
+        }
+        for r in rows {
             let [seq, key, rec] = crate::store::cells::<3>(r)?;
             seqs.insert(seq.int("seq")?);
             let rec = rec.opt_bytes("rec")?;

@@ -10,9 +10,17 @@
 //!   first ([`staged`]);
 //! - the pending count is the runs' lengths ([`pending`]).
 //!
-//! Every run lies wholly on one side of the `journal_applied` mark (a stage is one
-//! transaction and a publication reads under the same write lock), so the readers skip the
-//! runs that start at or below it. PostgreSQL keeps its `(key, seq)` index
+//! Every run lies wholly on one side of the `journal_applied` mark: a stage is one
+//! transaction; stages and a publication take turns on the store's one writer connection
+//! (its mutex is held for the whole publication, parts included); the merge fixes its runs
+//! when it starts; and the mark is the largest `seq` it read. So the readers skip the runs
+//! that start at or below the mark.
+//!
+//! Small stages (a single row) are merged into few runs as they come ([`append`]): the
+//! journal holds at most [`MAX_SMALL_RUNS`] runs shorter than [`SMALL_RUN`] entries, and
+//! at most one run per [`SMALL_RUN`] entries besides. A merge holds at most
+//! max([`MERGE_BUDGET`], 16 × runs) entries in memory, and a lookup reads about
+//! log2(length) entries per run. PostgreSQL keeps its `(key, seq)` index
 //! (`pages::JournalPages`), where concurrent stages may interleave their `seq`s.
 
 use super::cleanup::JOURNAL_APPLIED;
@@ -22,7 +30,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use zkcredit_api::ApiError;
 
-/// Journal entries a merge holds in memory at most, over all its runs' pages.
+/// Journal entries a merge holds in memory over all its runs' pages (at least
+/// [`MIN_RUN_PAGE`] per run).
 const MERGE_BUDGET: usize = 200_000;
 /// Rows per page of one run: at most the rebuild's page, at least this.
 const MIN_RUN_PAGE: usize = 16;
@@ -32,7 +41,7 @@ pub(super) type Entry = (i64, [u8; 32], Option<Vec<u8>>);
 
 /// Damage to the journal, named for the operator (the journal's readers are the
 /// publication and the admin's row lookup; the message holds `seq`s, never a key).
-fn damaged(what: String) -> ApiError {
+pub(super) fn damaged(what: String) -> ApiError {
     let message =
         format!("the provider store's journal is damaged: {what}; restore the store from a backup");
     tracing::error!(%message, "journal damaged");
@@ -54,14 +63,93 @@ fn mark_of(v: Option<String>) -> Result<i64, ApiError> {
     }
 }
 
-/// Records the run `first..=last` that a stage's transaction has just appended (SQLite),
-/// after checking that its `seq`s are consecutive (`n` entries).
-pub(super) fn record(
+/// Runs shorter than this are small: a small stage merges the newest small runs into its
+/// own once there are [`MAX_SMALL_RUNS`] of them, so single-row stages (an admin's upsert,
+/// a KYC approval) leave a bounded number of runs, and no entry of a bulk import (parts of
+/// 50,000 rows) is ever rewritten.
+pub(super) const SMALL_RUN: usize = 4_096;
+/// The most small runs the journal holds after a stage (the newest ones).
+pub(super) const MAX_SMALL_RUNS: usize = 32;
+
+/// Appends `batch` (in key order, a stable sort of what the stage was given) to the
+/// journal as one run inside the stage's transaction `tx` (SQLite): consecutive `seq`s,
+/// the span recorded in `runs`. A small batch that would leave more than
+/// [`MAX_SMALL_RUNS`] small runs first takes in the newest small runs: their entries are
+/// merged with it by a stable sort on the key (older entries first, so the last one still
+/// wins), deleted, and appended with it, all in `tx`. Only the newest runs are merged, so no
+/// entry moves past another run's entry for the same key.
+pub(super) fn append(
     tx: &rusqlite::Transaction<'_>,
-    first: i64,
-    last: i64,
-    n: usize,
+    mut batch: Vec<([u8; 32], Option<Vec<u8>>)>,
 ) -> Result<(), ApiError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    if batch.len() < SMALL_RUN {
+        let mark = sqlite_mark(tx)?;
+        let newest: Vec<(i64, i64)> = tx
+            .prepare_cached(
+                "SELECT first_seq, last_seq FROM runs WHERE first_seq > ?1 ORDER BY first_seq DESC LIMIT ?2",
+            )
+            .map_err(db)?
+            .query_map(rusqlite::params![mark, MAX_SMALL_RUNS as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        let small: Vec<(i64, i64)> = newest
+            .into_iter()
+            .take_while(|(f, l)| l - f + 1 < SMALL_RUN as i64)
+            .collect();
+        if let Some(&(from, _)) = small.last().filter(|_| small.len() >= MAX_SMALL_RUNS) {
+            let want: i64 = small.iter().map(|(f, l)| l - f + 1).sum();
+            let mut merged: Vec<([u8; 32], Option<Vec<u8>>)> = Vec::new();
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT seq, key, rec FROM changes WHERE seq >= ?1 ORDER BY seq",
+                    )
+                    .map_err(db)?;
+                let mut rows = st.query([from]).map_err(db)?;
+                while let Some(r) = rows.next().map_err(db)? {
+                    let seq: i64 = r.get(0).map_err(db)?;
+                    merged.push((key32(r.get(1).map_err(db)?, seq)?, r.get(2).map_err(db)?));
+                }
+            }
+            if merged.len() as i64 != want {
+                return Err(damaged(format!(
+                    "the {} newest runs from entry {from} span {want} entries, the journal holds {} from there",
+                    small.len(),
+                    merged.len()
+                )));
+            }
+            tx.execute("DELETE FROM changes WHERE seq >= ?1", [from])
+                .map_err(db)?;
+            tx.execute("DELETE FROM runs WHERE first_seq >= ?1", [from])
+                .map_err(db)?;
+            merged.append(&mut batch);
+            merged.sort_by_key(|r| r.0);
+            batch = merged;
+        }
+    }
+    let n = batch.len();
+    let mut first = 0;
+    {
+        let mut st = tx
+            .prepare_cached("INSERT INTO changes (key, rec) VALUES (?1, ?2)")
+            .map_err(db)?;
+        for (i, (k, rec)) in batch.iter().enumerate() {
+            if i == n / 2 && i > 0 {
+                crate::tree::crash_point("stage:middle");
+            }
+            st.execute(rusqlite::params![&k[..], rec]).map_err(db)?;
+            if i == 0 {
+                first = tx.last_insert_rowid();
+            }
+        }
+    }
+    let last = tx.last_insert_rowid();
     if last - first + 1 != n as i64 {
         return Err(ApiError::internal(format!(
             "provider store: a stage of {n} entries was given seqs {first}..={last}, not consecutive"
@@ -132,19 +220,19 @@ pub(super) fn staged(
             .ok_or_else(|| damaged(format!("entry {seq} of a recorded run is missing")))
     };
     for (first, last) in runs {
-        // The last position whose key is at most `key`.
+        // The last entry whose key is at most `key`.
         let (mut lo, mut hi, mut found) = (first, last, None);
         while lo <= hi {
             let mid = lo + (hi - lo) / 2;
-            if entry(mid)?.0.as_slice() <= key {
-                found = Some(mid);
+            let (k, rec) = entry(mid)?;
+            if k.as_slice() <= key {
+                found = Some((k, rec));
                 lo = mid + 1;
             } else {
                 hi = mid - 1;
             }
         }
-        if let Some(i) = found {
-            let (k, rec) = entry(i)?;
+        if let Some((k, rec)) = found {
             if k == key {
                 return Ok(Some(rec));
             }
@@ -200,6 +288,12 @@ impl RunMerge {
         )? {
             let [first, last] = crate::store::cells::<2>(r)?;
             let (first, last) = (first.int("first")?, last.int("last")?);
+            let after = self.cursors.last().map_or(mark, |c| c.last);
+            if first > last || first <= after {
+                return Err(damaged(format!(
+                    "the run {first}..={last} is empty or overlaps the run or mark before it ({after})"
+                )));
+            }
             self.cursors.push(Cursor {
                 first,
                 next: first,

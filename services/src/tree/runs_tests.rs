@@ -4,7 +4,7 @@
 //! into runs.
 
 use super::disk_tests::{cfg, rec, same_as_in_memory, ADMIN, FILE};
-use super::runs::{Entry, RunMerge};
+use super::runs::{Entry, RunMerge, MAX_SMALL_RUNS, SMALL_RUN};
 use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -34,6 +34,16 @@ fn sorted_journal(dir: &std::path::Path) -> Vec<Entry> {
             Ok((r.get(0)?, k.try_into().unwrap(), r.get(2)?))
         })
         .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+/// The `runs` table, oldest first.
+fn spans(dir: &std::path::Path) -> Vec<(i64, i64)> {
+    let c = rusqlite::Connection::open(dir.join(FILE)).unwrap();
+    let mut st = c
+        .prepare("SELECT first_seq, last_seq FROM runs ORDER BY first_seq")
+        .unwrap();
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     rows.collect::<Result<_, _>>().unwrap()
 }
 
@@ -151,6 +161,20 @@ async fn a_damaged_run_is_reported_not_merged() {
         "{e}"
     );
 
+    // A second run over the same entries.
+    c.execute(
+        "INSERT INTO runs (first_seq, last_seq) VALUES (?1, ?2)",
+        [first + 40, last + 1],
+    )
+    .unwrap();
+    let e = merged(dir.path(), 20).unwrap_err();
+    assert!(
+        e.to_string().contains("overlaps the run or mark before it"),
+        "{e}"
+    );
+    c.execute("DELETE FROM runs WHERE first_seq = ?1", [first + 40])
+        .unwrap();
+
     // The middle entry, the binary search's first probe, is gone.
     c.execute(
         "UPDATE changes SET key = ?1 WHERE seq = ?2",
@@ -177,8 +201,9 @@ async fn migration_4_cuts_an_older_journal_into_runs() {
         "DROP TABLE runs; CREATE INDEX changes_key ON changes (key, seq); PRAGMA user_version = 3;",
     )
     .unwrap();
-    // seq 1..=3 applied (the mark); 4, 5 continue their key order; then 5, 25; then 1.
-    for k in [10u64, 20, 30, 35, 36, 5, 25, 1] {
+    // seq 1..=3 applied (the mark); 4, 5 continue their key order; then 5, 25; then 1,
+    // 40, 50 with 40 (seq 9) removed: a gap.
+    for k in [10u64, 20, 30, 35, 36, 5, 25, 1, 40, 50] {
         c.execute(
             "INSERT INTO changes (key, rec) VALUES (?1, ?2)",
             rusqlite::params![
@@ -193,18 +218,12 @@ async fn migration_4_cuts_an_older_journal_into_runs() {
         [],
     )
     .unwrap();
+    c.execute("DELETE FROM changes WHERE seq = 9", []).unwrap();
     drop(c);
     let svc = TreeService::open(dir.path(), FILE, cfg(8, false), ADMIN).unwrap();
     let c = rusqlite::Connection::open(dir.path().join(FILE)).unwrap();
-    let runs: Vec<(i64, i64)> = {
-        let mut st = c
-            .prepare("SELECT first_seq, last_seq FROM runs ORDER BY first_seq")
-            .unwrap();
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
-    };
     // The applied run was removed with its entries by the clean-up at start.
-    assert_eq!(runs, [(4, 5), (6, 7), (8, 8)]);
+    assert_eq!(spans(dir.path()), [(4, 5), (6, 7), (8, 8), (10, 10)]);
     let index: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE name = 'changes_key'",
@@ -213,12 +232,90 @@ async fn migration_4_cuts_an_older_journal_into_runs() {
         )
         .unwrap();
     assert_eq!(index, 0);
-    assert_eq!(svc.pending().await.unwrap().0, 5);
-    for k in [35u64, 36, 5, 25, 1] {
+    assert_eq!(svc.pending().await.unwrap().0, 6);
+    for k in [35u64, 36, 5, 25, 1, 50] {
         assert_eq!(svc.row(Fr::from(k)).await.unwrap(), Some(rec(k)), "key {k}");
     }
     assert_eq!(svc.row(Fr::from(10u64)).await.unwrap(), None);
-    let model: BTreeMap<u64, u64> = [35u64, 36, 5, 25, 1].map(|k| (k, k)).into();
+    assert_eq!(svc.row(Fr::from(40u64)).await.unwrap(), None);
+    let model: BTreeMap<u64, u64> = [35u64, 36, 5, 25, 1, 50].map(|k| (k, k)).into();
     svc.publish().await.unwrap();
     same_as_in_memory(&svc, dir.path(), &model, &[1, 2, 10, 35, 40]).await;
+}
+
+/// Single-row stages leave at most `MAX_SMALL_RUNS` small runs (each small stage past them
+/// merges the newest small runs into its own), lose and reorder nothing, and never rewrite
+/// a stage of `SMALL_RUN` rows or more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_stages_are_merged_into_few_runs_and_big_ones_are_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = TreeService::open(dir.path(), FILE, cfg(16, false), ADMIN).unwrap();
+    let mut model: BTreeMap<u64, Option<u64>> = BTreeMap::new();
+    let big: Vec<Change> = (0..SMALL_RUN as u64)
+        .map(|k| upsert(k * 3 + 1, k))
+        .collect();
+    svc.stage(big.clone()).await.unwrap();
+    for k in 0..SMALL_RUN as u64 {
+        model.insert(k * 3 + 1, Some(k));
+    }
+    let big_run = spans(dir.path());
+    assert_eq!(big_run, [(1, SMALL_RUN as i64)]);
+    for i in 0..100u64 {
+        // Keys among the big stage's and new ones, some deleted, some rewritten.
+        let k = (i * 7_919) % 90 + 1;
+        let v = (i % 9 != 4).then_some(1_000 + i);
+        svc.stage(vec![(Fr::from(k), v.map(rec))]).await.unwrap();
+        model.insert(k, v);
+        let now = spans(dir.path());
+        assert_eq!(now[0], big_run[0], "stage {i}: the big run was rewritten");
+        assert!(
+            now.len() <= 1 + MAX_SMALL_RUNS,
+            "stage {i}: {} runs",
+            now.len()
+        );
+    }
+    // 100 single rows: 32 runs after the 32nd stage; the 33rd merges them with its row (one
+    // run of 33), the 65th likewise (65), the 97th (97); 3 single rows after it.
+    assert_eq!(spans(dir.path()).len(), 1 + 1 + 3);
+    assert_eq!(merged(dir.path(), 20).unwrap(), sorted_journal(dir.path()));
+    assert_eq!(svc.pending().await.unwrap().0, SMALL_RUN as u64 + 100);
+    for k in 1..100u64 {
+        let want = model.get(&k).copied().flatten().map(rec);
+        assert_eq!(svc.row(Fr::from(k)).await.unwrap(), want, "key {k}");
+    }
+    // A big stage after them is a run of its own; the small ones stay.
+    svc.stage(big).await.unwrap();
+    assert_eq!(spans(dir.path()).len(), 1 + 1 + 3 + 1);
+}
+
+/// The readers skip runs at or below the `journal_applied` mark that the clean-up has not
+/// removed yet (a crash after the publication's commit leaves them): the merge, the lookup
+/// and the pending count all read only the runs above it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_or_below_the_mark_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = TreeService::open(dir.path(), FILE, cfg(8, false), ADMIN).unwrap();
+    svc.stage((1..=10).map(|k| upsert(k, k)).collect())
+        .await
+        .unwrap();
+    svc.stage((11..=15).map(|k| upsert(k, k)).collect())
+        .await
+        .unwrap();
+    let c = rusqlite::Connection::open(dir.path().join(FILE)).unwrap();
+    c.execute(
+        "INSERT INTO meta (k, v) VALUES ('journal_applied', '10')",
+        [],
+    )
+    .unwrap();
+    let keys: Vec<[u8; 32]> = merged(dir.path(), 20)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.1)
+        .collect();
+    let k = |x: u64| fr_to_be_bytes(&Fr::from(x));
+    assert_eq!(keys, (11..=15u64).map(k).collect::<Vec<_>>());
+    assert_eq!(super::runs::pending(&c).unwrap(), 5);
+    assert_eq!(super::runs::staged(&c, &k(3)).unwrap(), None);
+    assert!(super::runs::staged(&c, &k(12)).unwrap().is_some());
+    drop(svc);
 }

@@ -22,7 +22,7 @@ use crate::store::{
     QUERY_TIMEOUT,
 };
 use postgres::*;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 use sqlite::*;
 use std::sync::Arc;
 use zkcredit_api::{ApiError, ErrorCode};
@@ -144,7 +144,6 @@ pub const DEFAULT_PG_SCHEMA: &str = "zkcredit_provider";
 const META: &str = "SELECT v FROM meta WHERE k = $1";
 const SET_META: &str =
     "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
-const INSERT_CHANGE: &str = "INSERT INTO changes (key, rec) VALUES ($1, $2)";
 // PostgreSQL's journal reads, through its `(key, seq)` index; SQLite's are `runs`.
 const STAGED_ROW: &str = "SELECT rec FROM changes WHERE key = $1 ORDER BY seq DESC LIMIT 1";
 const COUNT_CHANGES: &str = "SELECT COUNT(*) FROM changes";

@@ -28,31 +28,15 @@ pub(super) fn sqlite_stage(
     if changes.is_empty() {
         return Ok(());
     }
-    // One sorted run (`runs`): inserted in key order by a stable sort, so a key's entries
-    // keep their order, their `seq`s still rise in the order they were given and the last
-    // one wins.
-    let mut order: Vec<([u8; 32], usize)> = changes
+    // One sorted run (`runs`): in key order by a stable sort, so a key's entries keep their
+    // order, their `seq`s still rise in the order they were given and the last one wins.
+    let mut batch: Vec<([u8; 32], Option<Vec<u8>>)> = changes
         .iter()
-        .enumerate()
-        .map(|(i, (k, _))| (fr_to_be_bytes(k), i))
+        .map(|(k, v)| (fr_to_be_bytes(k), v.as_ref().map(rec_bytes)))
         .collect();
-    order.sort_by_key(|r| r.0);
+    batch.sort_by_key(|r| r.0);
     let tx = conn.transaction().map_err(db)?;
-    let mut first = 0;
-    {
-        let mut st = tx.prepare(&lite(INSERT_CHANGE)).map_err(db)?;
-        for (n, (k, i)) in order.iter().enumerate() {
-            if n == order.len() / 2 && n > 0 {
-                crate::tree::crash_point("stage:middle");
-            }
-            let rec = changes[*i].1.as_ref().map(rec_bytes);
-            st.execute(params![&k[..], rec]).map_err(db)?;
-            if n == 0 {
-                first = tx.last_insert_rowid();
-            }
-        }
-    }
-    runs::record(&tx, first, tx.last_insert_rowid(), order.len())?;
+    runs::append(&tx, batch)?;
     tx.commit().map_err(db)
 }
 

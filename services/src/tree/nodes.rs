@@ -549,7 +549,8 @@ pub(in crate::tree) fn publish_tx(
             )?;
         }
     } else if let Some(max) = seqs.max() {
-        // Writes are serialised by the file's lock: every entry up to the last one read is
+        // Writes are serialised by the store's one writer connection (its mutex is held for
+        // the whole publication, parts included): every entry up to the last one read is
         // applied. They are marked so here and removed after the commit, in parts
         // (`cleanup`): deleted in this transaction, a journal of 10^8 entries would pass
         // through the WAL whole.

@@ -16,9 +16,10 @@
 //! when it starts; and the mark is the largest `seq` it read. So the readers skip the runs
 //! that start at or below the mark.
 //!
-//! Small stages (a single row) are merged into few runs as they come ([`append`]): the
-//! journal holds at most [`MAX_SMALL_RUNS`] runs shorter than [`SMALL_RUN`] entries, and
-//! at most one run per [`SMALL_RUN`] entries besides. A merge holds at most
+//! Small stages (a single row) are merged into few runs as they come ([`append`]): at most
+//! [`MAX_SMALL_RUNS`] runs shorter than [`SMALL_RUN`] entries follow each big run (small
+//! runs older than a big run are never merged: they would pass its entries), and big runs
+//! number at most one per [`SMALL_RUN`] entries, so the runs are at most 33 × (big + 1). A merge holds at most
 //! max([`MERGE_BUDGET`], 16 × runs) entries in memory, and a lookup reads about
 //! log2(length) entries per run. PostgreSQL keeps its `(key, seq)` index
 //! (`pages::JournalPages`), where concurrent stages may interleave their `seq`s.
@@ -64,11 +65,14 @@ fn mark_of(v: Option<String>) -> Result<i64, ApiError> {
 }
 
 /// Runs shorter than this are small: a small stage merges the newest small runs into its
-/// own once there are [`MAX_SMALL_RUNS`] of them, so single-row stages (an admin's upsert,
-/// a KYC approval) leave a bounded number of runs, and no entry of a bulk import (parts of
-/// 50,000 rows) is ever rewritten.
+/// own once there are [`MAX_SMALL_RUNS`] of them after the newest big run, so single-row
+/// stages (an admin's upsert, a KYC approval) leave a bounded number of runs, and no entry
+/// of a bulk import (parts of 50,000 rows) is ever rewritten. The price: with single-row
+/// stages every 32nd rewrites the newest small runs (≈ 64 entries a stage on average, at
+/// most ≈ 4,100 in one); with stages just under this size, one stage may read and rewrite
+/// ≈ 135,000 entries (≈ 20 MB) in its transaction.
 pub(super) const SMALL_RUN: usize = 4_096;
-/// The most small runs the journal holds after a stage (the newest ones).
+/// The most small runs after a big run (or at the journal's start) once a stage is done.
 pub(super) const MAX_SMALL_RUNS: usize = 32;
 
 /// Appends `batch` (in key order, a stable sort of what the stage was given) to the
@@ -104,6 +108,21 @@ pub(super) fn append(
             .collect();
         if let Some(&(from, _)) = small.last().filter(|_| small.len() >= MAX_SMALL_RUNS) {
             let want: i64 = small.iter().map(|(f, l)| l - f + 1).sum();
+            // The run before them ends before `from` (else the deletion would cut it).
+            let before: Option<i64> = tx
+                .query_row(
+                    "SELECT MAX(last_seq) FROM runs WHERE first_seq < ?1",
+                    [from],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            if before.is_some_and(|b| b >= from) {
+                return Err(damaged(format!(
+                    "a run ending at entry {} overlaps the run from entry {from}",
+                    before.unwrap_or_default()
+                )));
+            }
+            let mut spans = small.iter().rev().peekable();
             let mut merged: Vec<([u8; 32], Option<Vec<u8>>)> = Vec::new();
             {
                 let mut st = tx
@@ -114,6 +133,13 @@ pub(super) fn append(
                 let mut rows = st.query([from]).map_err(db)?;
                 while let Some(r) = rows.next().map_err(db)? {
                     let seq: i64 = r.get(0).map_err(db)?;
+                    // Every entry read lies in one of the runs merged (ascending spans).
+                    while spans.peek().is_some_and(|(_, l)| seq > *l) {
+                        spans.next();
+                    }
+                    if spans.peek().is_none_or(|(f, _)| seq < *f) {
+                        return Err(damaged(format!("entry {seq} lies in no recorded run")));
+                    }
                     merged.push((key32(r.get(1).map_err(db)?, seq)?, r.get(2).map_err(db)?));
                 }
             }

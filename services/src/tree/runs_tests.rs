@@ -261,8 +261,9 @@ async fn small_stages_are_merged_into_few_runs_and_big_ones_are_left() {
     let big_run = spans(dir.path());
     assert_eq!(big_run, [(1, SMALL_RUN as i64)]);
     for i in 0..100u64 {
-        // Keys among the big stage's and new ones, some deleted, some rewritten.
-        let k = (i * 7_919) % 90 + 1;
+        // Keys among the big stage's and new ones, some deleted, each rewritten by stages
+        // 40 apart (so across the merges at stages 32, 64 and 96).
+        let k = (i * 7) % 40 + 1;
         let v = (i % 9 != 4).then_some(1_000 + i);
         svc.stage(vec![(Fr::from(k), v.map(rec))]).await.unwrap();
         model.insert(k, v);
@@ -283,9 +284,30 @@ async fn small_stages_are_merged_into_few_runs_and_big_ones_are_left() {
         let want = model.get(&k).copied().flatten().map(rec);
         assert_eq!(svc.row(Fr::from(k)).await.unwrap(), want, "key {k}");
     }
-    // A big stage after them is a run of its own; the small ones stay.
+    // A big stage after them is a run of its own; the small ones before it stay. Of 33
+    // single-row stages after it, the 33rd merges the 32 runs after the big one with its
+    // row, and nothing before.
     svc.stage(big).await.unwrap();
-    assert_eq!(spans(dir.path()).len(), 1 + 1 + 3 + 1);
+    for k in 0..SMALL_RUN as u64 {
+        model.insert(k * 3 + 1, Some(k));
+    }
+    let before_big = spans(dir.path());
+    assert_eq!(before_big.len(), 1 + 1 + 3 + 1);
+    for i in 0..33u64 {
+        svc.stage(vec![upsert(i + 1, 2_000 + i)]).await.unwrap();
+        model.insert(i + 1, Some(2_000 + i));
+    }
+    let now = spans(dir.path());
+    assert_eq!(now[..before_big.len()], before_big[..]);
+    assert_eq!(now.len(), before_big.len() + 1);
+    // And the publication (the journal read whole, checked against its runs) gives the
+    // in-memory tree.
+    svc.publish().await.unwrap();
+    let model: BTreeMap<u64, u64> = model
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    same_as_in_memory(&svc, dir.path(), &model, &[1, 2, 40, 41, 85, 4_000, 12_289]).await;
 }
 
 /// The readers skip runs at or below the `journal_applied` mark that the clean-up has not

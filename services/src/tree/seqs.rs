@@ -1,7 +1,7 @@
 //! The journal entries one publication read, by `seq` (spec §4.4): on PostgreSQL the
 //! publication removes exactly those (concurrent stages commit out of `seq` order, so "every
 //! entry up to the largest read" could remove one not yet applied); on SQLite, where the
-//! file's lock serialises writes, every entry up to the largest.
+//! store's one writer connection serialises writes, every entry up to the largest.
 //!
 //! A publication of 10^8 entries kept every `seq` as an `i64` (800 MB). Here they are a
 //! bitmap over the range the journal spanned when the publication began — one bit per

@@ -37,6 +37,10 @@ const MERGE_BUDGET: usize = 200_000;
 /// Rows per page of one run: at most the rebuild's page, at least this.
 const MIN_RUN_PAGE: usize = 16;
 
+/// The entries of the runs above the mark `$1`, counted from their spans.
+const PENDING: &str =
+    "SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM runs WHERE first_seq > $1";
+
 /// One journal entry as stored: `seq`, the 32-byte key, the record (`None`: a delete).
 pub(super) type Entry = (i64, [u8; 32], Option<Vec<u8>>);
 
@@ -75,6 +79,86 @@ pub(super) const SMALL_RUN: usize = 4_096;
 /// The most small runs after a big run (or at the journal's start) once a stage is done.
 pub(super) const MAX_SMALL_RUNS: usize = 32;
 
+/// The compaction of [`append`]: when `batch` is small and [`MAX_SMALL_RUNS`] small runs
+/// follow the newest big run, their entries are read (each checked to lie in one of them),
+/// deleted with their runs, and put before `batch`'s in one stable sort by key.
+fn take_in_small_runs(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &mut Vec<([u8; 32], Option<Vec<u8>>)>,
+) -> Result<(), ApiError> {
+    if batch.len() >= SMALL_RUN {
+        return Ok(());
+    }
+    let mark = sqlite_mark(tx)?;
+    let newest: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT first_seq, last_seq FROM runs WHERE first_seq > ?1 ORDER BY first_seq DESC LIMIT ?2",
+        )
+        .map_err(db)?
+        .query_map(rusqlite::params![mark, MAX_SMALL_RUNS as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    let small: Vec<(i64, i64)> = newest
+        .into_iter()
+        .take_while(|(f, l)| l - f + 1 < SMALL_RUN as i64)
+        .collect();
+    let Some(&(from, _)) = small.last().filter(|_| small.len() >= MAX_SMALL_RUNS) else {
+        return Ok(());
+    };
+    let want: i64 = small.iter().map(|(f, l)| l - f + 1).sum();
+    // The run before them ends before `from` (else the deletion would cut it).
+    let before: Option<i64> = tx
+        .query_row(
+            "SELECT MAX(last_seq) FROM runs WHERE first_seq < ?1",
+            [from],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if before.is_some_and(|b| b >= from) {
+        return Err(damaged(format!(
+            "a run ending at entry {} overlaps the run from entry {from}",
+            before.unwrap_or_default()
+        )));
+    }
+    let mut spans = small.iter().rev().peekable();
+    let mut merged: Vec<([u8; 32], Option<Vec<u8>>)> = Vec::new();
+    {
+        let mut st = tx
+            .prepare_cached("SELECT seq, key, rec FROM changes WHERE seq >= ?1 ORDER BY seq")
+            .map_err(db)?;
+        let mut rows = st.query([from]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let seq: i64 = r.get(0).map_err(db)?;
+            // Every entry read lies in one of the runs merged (ascending spans).
+            while spans.peek().is_some_and(|(_, l)| seq > *l) {
+                spans.next();
+            }
+            if spans.peek().is_none_or(|(f, _)| seq < *f) {
+                return Err(damaged(format!("entry {seq} lies in no recorded run")));
+            }
+            merged.push((key32(r.get(1).map_err(db)?, seq)?, r.get(2).map_err(db)?));
+        }
+    }
+    if merged.len() as i64 != want {
+        return Err(damaged(format!(
+            "the {} newest runs from entry {from} span {want} entries, the journal holds {} from there",
+            small.len(),
+            merged.len()
+        )));
+    }
+    tx.execute("DELETE FROM changes WHERE seq >= ?1", [from])
+        .map_err(db)?;
+    tx.execute("DELETE FROM runs WHERE first_seq >= ?1", [from])
+        .map_err(db)?;
+    merged.append(batch);
+    merged.sort_by_key(|r| r.0);
+    *batch = merged;
+    Ok(())
+}
+
 /// Appends `batch` (in key order, a stable sort of what the stage was given) to the
 /// journal as one run inside the stage's transaction `tx` (SQLite): consecutive `seq`s,
 /// the span recorded in `runs`. A small batch that would leave more than
@@ -89,76 +173,7 @@ pub(super) fn append(
     if batch.is_empty() {
         return Ok(());
     }
-    if batch.len() < SMALL_RUN {
-        let mark = sqlite_mark(tx)?;
-        let newest: Vec<(i64, i64)> = tx
-            .prepare_cached(
-                "SELECT first_seq, last_seq FROM runs WHERE first_seq > ?1 ORDER BY first_seq DESC LIMIT ?2",
-            )
-            .map_err(db)?
-            .query_map(rusqlite::params![mark, MAX_SMALL_RUNS as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)?;
-        let small: Vec<(i64, i64)> = newest
-            .into_iter()
-            .take_while(|(f, l)| l - f + 1 < SMALL_RUN as i64)
-            .collect();
-        if let Some(&(from, _)) = small.last().filter(|_| small.len() >= MAX_SMALL_RUNS) {
-            let want: i64 = small.iter().map(|(f, l)| l - f + 1).sum();
-            // The run before them ends before `from` (else the deletion would cut it).
-            let before: Option<i64> = tx
-                .query_row(
-                    "SELECT MAX(last_seq) FROM runs WHERE first_seq < ?1",
-                    [from],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            if before.is_some_and(|b| b >= from) {
-                return Err(damaged(format!(
-                    "a run ending at entry {} overlaps the run from entry {from}",
-                    before.unwrap_or_default()
-                )));
-            }
-            let mut spans = small.iter().rev().peekable();
-            let mut merged: Vec<([u8; 32], Option<Vec<u8>>)> = Vec::new();
-            {
-                let mut st = tx
-                    .prepare_cached(
-                        "SELECT seq, key, rec FROM changes WHERE seq >= ?1 ORDER BY seq",
-                    )
-                    .map_err(db)?;
-                let mut rows = st.query([from]).map_err(db)?;
-                while let Some(r) = rows.next().map_err(db)? {
-                    let seq: i64 = r.get(0).map_err(db)?;
-                    // Every entry read lies in one of the runs merged (ascending spans).
-                    while spans.peek().is_some_and(|(_, l)| seq > *l) {
-                        spans.next();
-                    }
-                    if spans.peek().is_none_or(|(f, _)| seq < *f) {
-                        return Err(damaged(format!("entry {seq} lies in no recorded run")));
-                    }
-                    merged.push((key32(r.get(1).map_err(db)?, seq)?, r.get(2).map_err(db)?));
-                }
-            }
-            if merged.len() as i64 != want {
-                return Err(damaged(format!(
-                    "the {} newest runs from entry {from} span {want} entries, the journal holds {} from there",
-                    small.len(),
-                    merged.len()
-                )));
-            }
-            tx.execute("DELETE FROM changes WHERE seq >= ?1", [from])
-                .map_err(db)?;
-            tx.execute("DELETE FROM runs WHERE first_seq >= ?1", [from])
-                .map_err(db)?;
-            merged.append(&mut batch);
-            merged.sort_by_key(|r| r.0);
-            batch = merged;
-        }
-    }
+    take_in_small_runs(tx, &mut batch)?;
     let n = batch.len();
     let mut first = 0;
     {
@@ -202,21 +217,16 @@ fn sqlite_mark(conn: &rusqlite::Connection) -> Result<i64, ApiError> {
 /// The number of journal entries not yet applied (SQLite): the lengths of the runs above
 /// the mark, without reading an entry.
 pub(super) fn pending(conn: &rusqlite::Connection) -> Result<i64, ApiError> {
-    conn.query_row(
-        "SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM runs WHERE first_seq > ?1",
-        [sqlite_mark(conn)?],
-        |r| r.get(0),
-    )
+    conn.query_row(&PENDING.replace('$', "?"), [sqlite_mark(conn)?], |r| {
+        r.get(0)
+    })
     .map_err(db)
 }
 
 /// [`pending`] inside the caller's transaction.
 pub(super) fn entries(s: &mut dyn Sql) -> Result<u64, ApiError> {
     let mark = mark_of(super::source::meta(s, JOURNAL_APPLIED)?)?;
-    s.count(
-        "SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM runs WHERE first_seq > $1",
-        &[P::I(mark)],
-    )
+    s.count(PENDING, &[P::I(mark)])
 }
 
 /// The last staged record for `key` (SQLite): `None` nothing staged, `Some(None)` a delete.

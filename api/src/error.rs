@@ -128,6 +128,8 @@ error_codes! {
     /// Another process opened this provider tree's PostgreSQL schema after this one and now
     /// writes it; this one refuses every write (spec §4.4).
     TreeTakenOver = (409, "tree_taken_over", "another process has taken this provider tree over; this one no longer writes it"),
+    /// A SQLite tree's file is held by another process (its lock file), which writes it.
+    TreeInUse = (409, "tree_in_use", "the tree's SQLite file is open in another process, which writes it"),
     /// The provider has no fresh revocation list from the issuer, so it answers no witness.
     RevocationsUnavailable = (503, "revocations_unavailable", "no fresh revocation list from the issuer; witnesses are withheld until there is one"),
     // --- verifier, the lender's API (spec §7)

@@ -4,6 +4,10 @@
 //!
 //! `/usr/bin/time -v cargo run --release -p zkcredit-benches --example disk_tree -- ROWS DIR`
 //! (DIR must not hold a tree yet; peak memory is the process's maximum resident set).
+//!
+//! `… --example disk_tree -- changes DIR ROWS N SEED` reopens the tree such a run left in
+//! DIR (`ROWS` rows) and publishes `N` changed rows, chosen at random with `SEED`: the last
+//! step again, on the same store, so that two builds can be compared on one tree.
 
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
@@ -49,6 +53,19 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("changes") {
+        let arg =
+            |i: usize, what: &str| -> u64 { args.get(i).and_then(|a| a.parse().ok()).expect(what) };
+        let dir = std::path::PathBuf::from(args.get(2).expect("DIR"));
+        let (rows, n, seed) = (arg(3, "ROWS"), arg(4, "N"), arg(5, "SEED"));
+        let t = Instant::now();
+        let svc = TreeService::open(&dir, "provider.sqlite", cfg(), ADMIN).unwrap();
+        println!("open: {:.3} s", t.elapsed().as_secs_f64());
+        assert_eq!(svc.rows(), rows, "DIR holds another tree");
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        publish_changes(&svc, &mut rng, rows, n, 1 + seed).await;
+        return;
+    }
     let rows: u64 = args.get(1).and_then(|a| a.parse().ok()).expect("ROWS");
     let dir = std::path::PathBuf::from(args.get(2).expect("DIR"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -103,11 +120,22 @@ async fn main() {
         pct(&lat, 0.99)
     );
 
-    let changed: Vec<u64> = (0..10_000).map(|_| rng.gen_range(0..rows)).collect();
+    publish_changes(&svc, &mut rng, rows, 10_000, 1).await;
+}
+
+/// Stages `n` changes of random existing rows (record round `round`) and publishes them.
+async fn publish_changes(
+    svc: &TreeService,
+    rng: &mut rand_chacha::ChaCha20Rng,
+    rows: u64,
+    n: u64,
+    round: u64,
+) {
+    let changed: Vec<u64> = (0..n).map(|_| rng.gen_range(0..rows)).collect();
     svc.stage(
         changed
             .iter()
-            .map(|j| (key(*j), Some(rec(*j, 1))))
+            .map(|j| (key(*j), Some(rec(*j, round))))
             .collect(),
     )
     .await
@@ -115,9 +143,11 @@ async fn main() {
     let t = Instant::now();
     let rep = svc.publish().await.unwrap();
     println!(
-        "publish 10,000 changed rows: {:.2} s (rebuilt: {}, {} distinct)",
+        "publish {n} changed rows: {:.2} s (rebuilt: {}, {} distinct; tree {:.2} s, the rest {:.2} s)",
         t.elapsed().as_secs_f64(),
         rep.rebuilt,
-        rep.changes_applied
+        rep.changes_applied,
+        rep.tree_seconds,
+        rep.persist_seconds
     );
 }

@@ -218,4 +218,118 @@ async fn a_provider_aborted_at_seven_points_restarts_whole() {
     );
     let _ = child.kill();
     let _ = child.wait();
+
+    // `--rebuild-tree`, aborted with its new nodes committed in parts but not swapped in:
+    // the next start removes them and serves the tree it had; a whole one then rebuilds
+    // to the same root and leaves nothing behind.
+    let published = st.status;
+    let out = rebuild_tree_run(p, Some("prepare:written"));
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("crash point prepare:written reached"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(leftovers(p), (vec!["nodes_next".into()], 0));
+    let (mut child, url) = start(p, None);
+    assert_eq!(leftovers(p), (vec![], 0), "cleaned up at start");
+    assert_eq!(
+        status(&http, &url).await.status,
+        published,
+        "the tree it had"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let (mut child, url) = start_rebuilding(p);
+    assert_eq!(leftovers(p), (vec![], 0), "the replaced nodes removed");
+    assert_eq!(
+        status(&http, &url).await.status,
+        published,
+        "rebuilt to the same root"
+    );
+    second_writer_refused(p);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `provider serve --rebuild-tree`, run to its end (an abort at `crash_at`, or a failure).
+fn rebuild_tree_run(dir: &Path, crash_at: Option<&str>) -> std::process::Output {
+    let args = common::provider_args(
+        "fraud_list",
+        "fraud",
+        "1001",
+        "32",
+        ISSUER_KEY,
+        "http://127.0.0.1:9",
+        &["--publish-pending-every", "0", "--rebuild-tree"],
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zkcredit"));
+    cmd.args(&args).current_dir(dir).env("RUST_LOG", "warn");
+    if let Some(c) = crash_at {
+        cmd.env("ZKCREDIT_TEST_CRASH_AT", c);
+    }
+    cmd.output().unwrap()
+}
+
+/// `provider serve --rebuild-tree`, serving.
+fn start_rebuilding(dir: &Path) -> (Child, String) {
+    let args = common::provider_args(
+        "fraud_list",
+        "fraud",
+        "1001",
+        "32",
+        ISSUER_KEY,
+        "http://127.0.0.1:9",
+        &["--publish-pending-every", "0", "--rebuild-tree"],
+    );
+    let (child, url, _) = serve_env(dir, &common::strs(&args), &[]);
+    (child, url)
+}
+
+/// A second `provider serve` on a data directory whose tree a running provider holds is
+/// refused at start (`tree_in_use`, spec §4.4 "one writer process per file"), and never
+/// listens: two processes writing one SQLite tree could break the journal's mark. (The
+/// aborts above also show that the kernel releases the lock of a killed process.)
+fn second_writer_refused(dir: &Path) {
+    let args = common::provider_args(
+        "fraud_list",
+        "fraud",
+        "1001",
+        "32",
+        ISSUER_KEY,
+        "http://127.0.0.1:9",
+        &["--publish-pending-every", "0"],
+    );
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_zkcredit"))
+        .args(&args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while second.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("a second provider on the same tree kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = second.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("is open in another process") && said.contains("provider.sqlite.lock"),
+        "{said}"
+    );
 }

@@ -369,16 +369,20 @@ async fn whole_story(pg: Option<&PgCluster>) {
         a.stop().await.unwrap();
         return;
     }
-    // Restart: the fraud list reopens its store with the same root.
+    // Restart: the fraud list reopens its store with the same root. While the running
+    // service holds its SQLite file a second opener is refused (spec §4.4, one writer
+    // process per file); once stopped, the file opens to the same committed state.
     let root = fraud.tree.status().root;
-    let reopened = zkcredit_services::provider::ProviderService::open(
-        &dir.path().join(format!("provider-{}", fraud.slot)),
-        fraud.tree.config().clone(),
-        &a.admin,
-    );
-    // The running service holds the store; a second opener sees the same committed state.
-    assert_eq!(reopened.unwrap().tree().status().root, root);
+    let at = dir.path().join(format!("provider-{}", fraud.slot));
+    let cfg = fraud.tree.config().clone();
+    let admin = a.admin.clone();
+    match zkcredit_services::provider::ProviderService::open(&at, cfg.clone(), &admin) {
+        Ok(_) => panic!("a second writer of the running provider's file was let in"),
+        Err(e) => assert_eq!(e.code, ErrorCode::TreeInUse, "{e:?}"),
+    }
     a.stop().await.unwrap();
+    let reopened = zkcredit_services::provider::ProviderService::open(&at, cfg, &admin).unwrap();
+    assert_eq!(reopened.tree().status().root, root);
 }
 
 /// A provider tree on PostgreSQL (spec §4.4): the tree lives in the database (no copy in

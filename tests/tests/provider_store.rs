@@ -59,10 +59,14 @@ async fn a_rebuild_and_row_by_row_publications_survive_reopening(backend: Backen
     );
     assert_eq!((rep.rows, rep.changes_applied), (n as usize, n as usize));
 
-    // Reopened (on PostgreSQL: a second process taking the tree over): the same tree.
+    // Reopened (on PostgreSQL: a second process taking the tree over): the same tree. A
+    // SQLite file is refused to a second writer while the first holds it (spec §4.4).
+    let first = tree.status();
+    refused_while_held(&backend, dir.path()).await;
+    drop(tree);
     let again = open(&backend, dir.path()).await.unwrap();
-    assert_eq!(again.status().root, tree.status().root);
-    assert_eq!(again.status().public_key, tree.status().public_key);
+    assert_eq!(again.status().root, first.root);
+    assert_eq!(again.status().public_key, first.public_key);
 
     // Row by row: three upserts (one new key), two deletes, one delete of a missing key.
     let changes = vec![
@@ -84,9 +88,11 @@ async fn a_rebuild_and_row_by_row_publications_survive_reopening(backend: Backen
     assert!(!rep.rebuilt);
     assert_eq!(rep.rows, n as usize - 1);
 
+    let second = again.status();
+    drop(again);
     let third = open(&backend, dir.path()).await.unwrap();
-    assert_eq!(third.status().root, again.status().root);
-    assert_ne!(third.status().root, tree.status().root);
+    assert_eq!(third.status().root, second.root);
+    assert_ne!(third.status().root, first.root);
     for (k, want) in [
         (5, Some(rec(5, 2))),
         (6, Some(rec(6, 1))),
@@ -112,8 +118,10 @@ async fn a_rebuild_and_row_by_row_publications_survive_reopening(backend: Backen
     assert!(rep.rebuilt);
     // Key 9 (odd, deleted before) comes back.
     assert_eq!(rep.rows, n as usize - 1 + 1 + (n / 2) as usize - 2);
+    let before = third.status();
+    drop(third);
     let fourth = open(&backend, dir.path()).await.unwrap();
-    assert_eq!(fourth.status().root, third.status().root);
+    assert_eq!(fourth.status().root, before.root);
     for (k, want) in [
         (5, Some(rec(5, 3))),
         (6, None),
@@ -175,14 +183,27 @@ async fn stages_racing_publications_lose_no_row(backend: Backend) {
     assert!(publications > 1, "publications ran while rows were staged");
     let rep = tree.publish().await.unwrap();
     assert_eq!(rep.rows, (WRITERS * ROWS) as usize);
+    let last = tree.status();
+    drop(tree);
     let reopened = open(&backend, dir.path()).await.unwrap();
-    assert_eq!(reopened.status().root, tree.status().root);
+    assert_eq!(reopened.status().root, last.root);
     for k in 1..=WRITERS * ROWS {
         assert_eq!(
             reopened.row(Fr::from(k)).await.unwrap(),
             Some(rec(k, 2)),
             "key {k}"
         );
+    }
+}
+
+/// On SQLite, opening the tree while another service holds it is refused (`tree_in_use`);
+/// on PostgreSQL the newcomer takes it over (tested where the older writer is refused).
+async fn refused_while_held(backend: &Backend, dir: &std::path::Path) {
+    if let Backend::Sqlite = backend {
+        match open(backend, dir).await {
+            Ok(_) => panic!("a second writer of a held SQLite tree was let in"),
+            Err(e) => assert_eq!(e.code, zkcredit_api::ErrorCode::TreeInUse, "{e:?}"),
+        }
     }
 }
 

@@ -128,13 +128,11 @@ async fn finding_05_non_membership_witness_reveals_no_neighbour_record() {
     };
     assert_ne!(renewed, commitment, "a value change takes a fresh salt");
 
-    // Salts are persisted: the store reopens to the same root (which commits to them).
-    let reopened = zkcredit_services::provider::ProviderService::open(
-        &dir.path().join(format!("provider-{}", fraud.slot)),
-        fraud.tree.config().clone(),
-        &a.admin,
-    )
-    .unwrap();
-    assert_eq!(reopened.tree().status().root, again.root);
+    // Salts are persisted: the store, once its service stops (one process holds a SQLite
+    // tree), reopens to the same root (which commits to them).
+    let at = dir.path().join(format!("provider-{}", fraud.slot));
+    let (cfg, admin) = (fraud.tree.config().clone(), a.admin.clone());
     a.stop().await.unwrap();
+    let reopened = zkcredit_services::provider::ProviderService::open(&at, cfg, &admin).unwrap();
+    assert_eq!(reopened.tree().status().root, again.root);
 }

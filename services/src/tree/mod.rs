@@ -379,7 +379,8 @@ impl TreeService {
 /// rollback, no flush, as a power cut or SIGKILL would leave it. Points: `stage:middle`,
 /// `rebuild:middle` (a rebuild's first part committed, the second being written),
 /// `rebuild:swapped`, `overlay:written`, `publish:before-commit`, `publish:after-commit`,
-/// `cleanup:journal` (after the first committed part of removing the applied journal).
+/// `cleanup:journal` (after the first committed part of removing the applied journal),
+/// `prepare:written` (a `--rebuild-tree`'s new nodes committed, not swapped in).
 /// Compiled in only with the `crash-points` feature (test builds); otherwise it does
 /// nothing and the variable is never read.
 #[cfg(feature = "crash-points")]

@@ -47,6 +47,8 @@ const PART_FLUSHES: usize = 4;
 /// statement.
 struct Writer {
     flushes: usize,
+    /// Committing a part every [`PART_FLUSHES`] flushes (SQLite: tables no reader reads).
+    parted: bool,
     /// Writing a rebuild (the `rebuild:middle` crash point).
     rebuilding: bool,
     leaves_t: &'static str,
@@ -60,6 +62,7 @@ impl Writer {
     fn new(leaves_t: &'static str, nodes_t: &'static str, upsert: bool) -> Self {
         Self {
             flushes: 0,
+            parted: false,
             rebuilding: false,
             leaves_t,
             nodes_t,
@@ -133,7 +136,7 @@ impl Writer {
             )?;
             self.groups.clear();
         }
-        if self.rebuilding && self.flushes.is_multiple_of(PART_FLUSHES) {
+        if self.parted && self.flushes.is_multiple_of(PART_FLUSHES) {
             s.commit_part()?;
         }
         Ok(())
@@ -186,12 +189,15 @@ fn create_next_tables(s: &mut dyn Sql) -> Result<(), ApiError> {
     for q in [
         "CREATE TABLE leaves_next (idx INTEGER PRIMARY KEY, key BLOB NOT NULL, next_key BLOB NOT NULL, rec BLOB NOT NULL, salt BLOB NOT NULL)",
         &format!("CREATE INDEX {index} ON leaves_next (key)"),
-        "CREATE TABLE nodes_next (level INTEGER NOT NULL, parent INTEGER NOT NULL, c BLOB NOT NULL, PRIMARY KEY (level, parent)) WITHOUT ROWID",
+        NODES_NEXT,
     ] {
         s.exec(q, &[])?;
     }
     Ok(())
 }
+
+/// The table a SQLite rebuild (of the tree, or of the node store alone) writes its groups into.
+const NODES_NEXT: &str = "CREATE TABLE nodes_next (level INTEGER NOT NULL, parent INTEGER NOT NULL, c BLOB NOT NULL, PRIMARY KEY (level, parent)) WITHOUT ROWID";
 
 /// Puts the `_next` tables in place of `leaves` and `nodes`, which become `_old` (removed in
 /// parts after the commit, [`super::cleanup`]), and empties the free list (SQLite).
@@ -273,7 +279,9 @@ fn rebuild(s: &mut dyn Sql, depth: usize, journal: &mut JournalPages) -> Result<
         ("rebuild_old", Writer::new("leaves", "nodes", false))
     } else {
         create_next_tables(s)?;
-        ("leaves", Writer::new("leaves_next", "nodes_next", false))
+        let mut w = Writer::new("leaves_next", "nodes_next", false);
+        w.parted = true;
+        ("leaves", w)
     };
     w.rebuilding = true;
     let s = RefCell::new(s);
@@ -354,12 +362,26 @@ impl From<ApiError> for TreeErr {
 /// Makes the node store whole: on a store that has none yet (created by an earlier release,
 /// or new) or when `rebuild` is asked, recomputes every node and the free list from the
 /// leaf table (streaming, in index order); a new store gets its sentinel leaf.
+///
+/// On SQLite (`s` a [`PartedTx`](crate::store::PartedTx)) the groups are written into
+/// `nodes_next` in committed parts, as a rebuild's are, and swapped in with the free list,
+/// the counts and `tree_format` in the caller's last transaction; the old nodes become
+/// `nodes_old`, removed in parts after it ([`super::cleanup`]). In one transaction the WAL
+/// held the whole node table (≈ 5 GB at 10^8 rows). A crash before the swap leaves the old
+/// node store and a `nodes_next` that the next start removes; after it, the new one.
 pub(super) fn prepare(s: &mut dyn Sql, depth: usize, rebuild: bool) -> Result<(), ApiError> {
     if meta(s, "tree_format")?.as_deref() == Some("2") && !rebuild {
         return Ok(());
     }
-    s.exec("DELETE FROM nodes", &[])?;
-    s.exec("DELETE FROM free_slots", &[])?;
+    let pg = s.is_postgres();
+    if pg {
+        s.exec("DELETE FROM nodes", &[])?;
+        s.exec("DELETE FROM free_slots", &[])?;
+    } else {
+        // What a crash left (a `nodes_next` among it) goes first.
+        super::cleanup::clean_up(s)?;
+        s.exec(NODES_NEXT, &[])?;
+    }
     let has_sentinel = s
         .row("SELECT idx FROM leaves WHERE idx = 0", &[])?
         .is_some();
@@ -418,13 +440,25 @@ pub(super) fn prepare(s: &mut dyn Sql, depth: usize, rebuild: bool) -> Result<()
         page = got.into_iter();
         page.next().map(Ok)
     });
-    let mut w = Writer::new("leaves", "nodes", false);
+    let mut w = Writer::new("leaves", if pg { "nodes" } else { "nodes_next" }, false);
+    w.parted = !pg;
     let (_, counts) = hash_leaf_table(depth, leaves, |b| {
         w.put(*s.borrow_mut(), b).map_err(TreeErr)
     })
     .map_err(|e| e.0)?;
     let s = s.into_inner();
     w.flush(s)?;
+    if !pg {
+        s.commit_part()?;
+        super::crash_point("prepare:written");
+        for q in [
+            "ALTER TABLE nodes RENAME TO nodes_old",
+            "ALTER TABLE nodes_next RENAME TO nodes",
+            "DELETE FROM free_slots",
+        ] {
+            s.exec(q, &[])?;
+        }
+    }
     let free: Vec<P<'_>> = holes.iter().map(|i| P::I(*i as i64)).collect();
     s.insert_many("INSERT INTO free_slots (idx)", "", 1, &free)?;
     write_counts(s, counts)?;

@@ -63,8 +63,14 @@ pub(super) struct Opened {
 pub(super) enum TreeDb {
     /// The embedded file of one process: `store` writes, `readers` answer witnesses (their
     /// own connections, so a publication's write transaction never holds them up, and
-    /// concurrent witness requests do not queue behind one connection).
-    Sqlite { store: Store, readers: Arc<Readers> },
+    /// concurrent witness requests do not queue behind one connection); `_lock` is the
+    /// process's exclusive hold on the file ([`WriterLock`]), held, never read, until the
+    /// last clone is dropped.
+    Sqlite {
+        store: Store,
+        readers: Arc<Readers>,
+        _lock: Arc<WriterLock>,
+    },
     /// A PostgreSQL schema; `writer` is this process's token (module docs); `journal` the
     /// connections a publication uses.
     Postgres {
@@ -153,6 +159,7 @@ impl TreeDb {
         depth: usize,
         rebuild: bool,
     ) -> Result<(Self, Opened), ApiError> {
+        let lock = Arc::new(WriterLock::take(path)?);
         let store = Store::open_migrated(path, MIGRATIONS)?;
         let checked = store.with_sync(|conn| {
             let mut tx = PartedTx::begin(conn)?;
@@ -174,7 +181,11 @@ impl TreeDb {
         let signing_key = load_or_create_signing_key(&store, "meta")?;
         let readers = Arc::new(Readers::open(path, Readers::default_count())?);
         Ok((
-            Self::Sqlite { store, readers },
+            Self::Sqlite {
+                store,
+                readers,
+                _lock: lock,
+            },
             Opened {
                 root: checked.root,
                 published_at: checked.published_at,

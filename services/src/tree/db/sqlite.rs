@@ -40,6 +40,54 @@ pub(super) fn sqlite_stage(
     tx.commit().map_err(db)
 }
 
+/// A process's exclusive hold on a SQLite tree (spec §4.4, "one writer"): an advisory lock
+/// (`flock`) on the file `<tree file>.lock` beside it, taken before the store is opened and
+/// held until the tree is dropped or the process ends (a kill included: the kernel releases
+/// it). The journal's `journal_applied` mark, the compaction of small runs and a rebuild's
+/// parts all assume that one process writes the file: a second one could delete runs a
+/// merge of the first is reading, or move the mark past entries it never applied. A second
+/// open — from another process, or from this one while the first tree is alive — is
+/// refused with [`ErrorCode::TreeInUse`](zkcredit_api::ErrorCode::TreeInUse).
+#[derive(Debug)]
+pub(in crate::tree) struct WriterLock {
+    _file: std::fs::File,
+}
+
+impl WriterLock {
+    /// Takes the lock for the tree file `path` (creating `<path>.lock`), or refuses.
+    pub(in crate::tree) fn take(path: &std::path::Path) -> Result<Self, ApiError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let at = std::path::PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&at)
+            .map_err(|e| ApiError::internal(format!("cannot open {}: {e}", at.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(ApiError::new(
+                zkcredit_api::ErrorCode::TreeInUse,
+                format!(
+                    "the tree {} is open in another process (it holds {}): one process writes a SQLite tree; stop the other one, or give this one its own --data-dir",
+                    path.display(),
+                    at.display()
+                ),
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(ApiError::internal(format!(
+                "cannot lock {}: {e}",
+                at.display()
+            ))),
+        }
+    }
+}
+
 /// The read-only connections of a SQLite tree (WAL: each reads its own committed snapshot
 /// while the writer works).
 #[derive(Debug)]
@@ -107,6 +155,36 @@ pub(super) fn sqlite_clean_up_and_truncate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A second open of a SQLite tree while the first is alive is refused, naming the file
+    /// and its lock, and changes nothing; once the first is dropped the tree opens again
+    /// (spec §4.4, one writer process per file; the cross-process case, a killed holder
+    /// included, is `cli/tests/crash_points.rs`).
+    #[test]
+    fn a_second_open_of_a_held_tree_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("t.sqlite");
+        let (first, opened) = TreeDb::open_sqlite(&path, "fraud_list:7:8", 8, false).unwrap();
+        let refused =
+            |path: &std::path::Path| match TreeDb::open_sqlite(path, "fraud_list:7:8", 8, false) {
+                Ok(_) => panic!("a second open of a held tree was allowed"),
+                Err(e) => e,
+            };
+        let e = refused(&path);
+        assert_eq!(e.code, zkcredit_api::ErrorCode::TreeInUse, "{e:?}");
+        assert!(e.message.contains("is open in another process"), "{e:?}");
+        assert!(e.message.contains("t.sqlite.lock"), "{e:?}");
+        let held = first.clone();
+        drop(first);
+        assert_eq!(
+            refused(&path).code,
+            zkcredit_api::ErrorCode::TreeInUse,
+            "a clone still holds it"
+        );
+        drop(held);
+        let (_again, reopened) = TreeDb::open_sqlite(&path, "fraud_list:7:8", 8, false).unwrap();
+        assert_eq!(reopened.root, opened.root);
+    }
 
     /// A read is never queued behind a busy reader while another is idle (issue 13: the
     /// witnesses of a SQLite tree used to share one connection).

@@ -16,10 +16,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use zkcredit_api::ApiError;
 
+/// What a [`Store`] keeps alive with its connection: every clone holds it, and so does every
+/// closure [`Store::with`] runs, to its end.
+pub type Held = Arc<dyn std::any::Any + Send + Sync>;
+
 /// A shared SQLite connection.
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    held: Option<Held>,
 }
 
 impl std::fmt::Debug for Store {
@@ -51,7 +56,19 @@ impl Store {
         conn.execute_batch(schema)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            held: None,
         })
+    }
+
+    /// This store, keeping `held` alive as long as the connection is in use: while any
+    /// clone exists and while any closure given to [`Self::with`] runs (a provider tree's
+    /// writer lock, which must outlive a publication still running when the service is
+    /// dropped).
+    pub fn holding(self, held: Held) -> Self {
+        Self {
+            held: Some(held),
+            ..self
+        }
     }
 
     /// Opens (creating) `path` and applies the `migrations` it has not seen yet, in one
@@ -125,11 +142,15 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
     {
         let conn = self.conn.clone();
+        let held = self.held.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
                 .map_err(|_| ApiError::internal("store mutex poisoned"))?;
-            f(&mut guard)
+            let out = f(&mut guard);
+            drop(guard);
+            drop(held);
+            out
         })
         .await
         .map_err(ApiError::internal)?

@@ -341,3 +341,50 @@ async fn runs_at_or_below_the_mark_are_not_read() {
     assert!(super::runs::staged(&c, &k(12)).unwrap().is_some());
     drop(svc);
 }
+
+/// An operator's row lookup and the pending count answer while a publication holds the
+/// writer connection: they read the runs on a read connection, in one snapshot (the
+/// writer is held here by hand; the timeout only turns a wait for it into a failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_reads_do_not_wait_for_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = TreeService::open(dir.path(), FILE, cfg(16, false), ADMIN).unwrap();
+    svc.stage(vec![upsert(5, 1), upsert(7, 1)]).await.unwrap();
+    svc.publish().await.unwrap();
+    svc.stage(vec![upsert(5, 2), upsert(6, 3), (Fr::from(7u64), None)])
+        .await
+        .unwrap();
+    let TreeDb::Sqlite { store, .. } = &svc.db else {
+        unreachable!("a SQLite tree")
+    };
+    let held = store.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        held.with_sync(|_| {
+            locked_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let reads = async {
+        (
+            svc.row(Fr::from(5u64)).await,
+            svc.row(Fr::from(6u64)).await,
+            svc.row(Fr::from(7u64)).await,
+            svc.row(Fr::from(8u64)).await,
+            svc.pending().await,
+        )
+    };
+    let got = tokio::time::timeout(std::time::Duration::from_secs(120), reads).await;
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let (five, six, seven, eight, pending) = got.expect("the reads waited for the writer");
+    assert_eq!(five.unwrap(), Some(rec(2)), "staged over the published row");
+    assert_eq!(six.unwrap(), Some(rec(3)), "staged, new");
+    assert_eq!(seven.unwrap(), None, "a staged delete");
+    assert_eq!(eight.unwrap(), None, "never written");
+    assert_eq!(pending.unwrap().0, 3);
+}

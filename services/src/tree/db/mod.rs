@@ -63,14 +63,10 @@ pub(super) struct Opened {
 pub(super) enum TreeDb {
     /// The embedded file of one process: `store` writes, `readers` answer witnesses (their
     /// own connections, so a publication's write transaction never holds them up, and
-    /// concurrent witness requests do not queue behind one connection); `_lock` is the
-    /// process's exclusive hold on the file ([`WriterLock`]), held, never read, until the
-    /// last clone is dropped.
-    Sqlite {
-        store: Store,
-        readers: Arc<Readers>,
-        _lock: Arc<WriterLock>,
-    },
+    /// concurrent witness requests do not queue behind one connection). `store` holds the
+    /// process's exclusive lock on the file ([`WriterLock`]) until its last clone is dropped
+    /// and its last closure has returned.
+    Sqlite { store: Store, readers: Arc<Readers> },
     /// A PostgreSQL schema; `writer` is this process's token (module docs); `journal` the
     /// connections a publication uses.
     Postgres {
@@ -159,33 +155,34 @@ impl TreeDb {
         depth: usize,
         rebuild: bool,
     ) -> Result<(Self, Opened), ApiError> {
-        let lock = Arc::new(WriterLock::take(path)?);
-        let store = Store::open_migrated(path, MIGRATIONS)?;
+        let lock: crate::store::Held = Arc::new(WriterLock::take(path)?);
+        let store = Store::open_migrated(path, MIGRATIONS)?.holding(lock);
         let checked = store.with_sync(|conn| {
             let mut tx = PartedTx::begin(conn)?;
             let stored = source::meta(&mut tx, "identity")?;
             if identity_check(stored, identity)? {
                 source::set_meta(&mut tx, "identity", identity)?;
             }
-            let out = open_checked(&mut tx, depth, rebuild)?;
-            tx.commit()?;
-            // What a crash left: parts of a rebuild never published, or the applied journal
-            // and replaced tables of one that was (spec §4.4's crash rule). Nothing reads
-            // them, so a failure (a full disk) does not stop the start; the scheduler and the
-            // next publication try again.
+            let out = open_checked(&mut tx, depth, rebuild);
+            match out {
+                Ok(_) => tx.commit()?,
+                Err(_) => drop(tx),
+            }
+            // What a crash left: parts of a rebuild never published (of the tree, or of the
+            // node store by `--rebuild-tree`), or the applied journal and replaced tables of
+            // one that was (spec §4.4's crash rule) — also when the start is refused, so a
+            // damaged store does not keep them until it is rebuilt. Nothing reads them, so
+            // a failure (a full disk) does not stop the start; the scheduler and the next
+            // publication try again.
             if let Err(e) = sqlite_clean_up_and_truncate(conn) {
                 tracing::warn!(error = %e, "removing what an interrupted publication left failed; retried later");
             }
-            Ok(out)
+            out
         })?;
         let signing_key = load_or_create_signing_key(&store, "meta")?;
         let readers = Arc::new(Readers::open(path, Readers::default_count())?);
         Ok((
-            Self::Sqlite {
-                store,
-                readers,
-                _lock: lock,
-            },
+            Self::Sqlite { store, readers },
             Opened {
                 root: checked.root,
                 published_at: checked.published_at,
@@ -282,11 +279,15 @@ impl TreeDb {
         Ok(())
     }
 
-    /// The last staged record for `key`: `None` nothing staged, `Some(None)` a delete.
+    /// The last staged record for `key`: `None` nothing staged, `Some(None)` a delete. On
+    /// SQLite read in one read transaction on a read connection ([`sqlite_read`]), so an
+    /// operator's lookup does not wait for a publication holding the writer.
     pub(super) async fn staged(&self, key: Fr) -> Result<Option<Option<[Fr; 3]>>, ApiError> {
         let k = fr_to_be_bytes(&key).to_vec();
         let rec: Option<Option<Vec<u8>>> = match self {
-            Self::Sqlite { store: s, .. } => s.with(move |conn| runs::staged(conn, &k)).await?,
+            Self::Sqlite { readers, .. } => {
+                sqlite_read(readers, move |conn| runs::staged(conn, &k)).await?
+            }
             Self::Postgres { store, .. } => {
                 bounded(async {
                     let c = store.client().await?;
@@ -304,11 +305,11 @@ impl TreeDb {
     }
 
     /// The number of staged journal entries, and whether the registry has not acknowledged
-    /// the last publication.
+    /// the last publication (on SQLite on a read connection, as [`Self::staged`]).
     pub(super) async fn pending(&self) -> Result<(u64, bool), ApiError> {
         let (n, flag) = match self {
-            Self::Sqlite { store: s, .. } => {
-                s.with(|conn| {
+            Self::Sqlite { readers, .. } => {
+                sqlite_read(readers, |conn| {
                     let n = runs::pending(conn)?;
                     Ok((n, sqlite_meta(conn, "registry_pending")?))
                 })

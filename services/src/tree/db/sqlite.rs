@@ -41,9 +41,10 @@ pub(super) fn sqlite_stage(
 }
 
 /// A process's exclusive hold on a SQLite tree (spec §4.4, "one writer"): an advisory lock
-/// (`flock`) on the file `<tree file>.lock` beside it, taken before the store is opened and
-/// held until the tree is dropped or the process ends (a kill included: the kernel releases
-/// it). The journal's `journal_applied` mark, the compaction of small runs and a rebuild's
+/// (`flock`) on the file `<tree file>.lock` beside it (the tree file's path resolved, so a
+/// symbolic link to it takes the same lock), taken before the store is opened and held by
+/// the writer's [`Store`] — every clone, and every closure running on its connection — or
+/// until the process ends (a kill included: the kernel releases it). The journal's `journal_applied` mark, the compaction of small runs and a rebuild's
 /// parts all assume that one process writes the file: a second one could delete runs a
 /// merge of the first is reading, or move the mark past entries it never applied. A second
 /// open — from another process, or from this one while the first tree is alive — is
@@ -56,10 +57,17 @@ pub(in crate::tree) struct WriterLock {
 impl WriterLock {
     /// Takes the lock for the tree file `path` (creating `<path>.lock`), or refuses.
     pub(in crate::tree) fn take(path: &std::path::Path) -> Result<Self, ApiError> {
-        if let Some(dir) = path.parent() {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // The file itself if it exists, else its directory, resolved.
+        let resolved = std::fs::canonicalize(path).ok().or_else(|| {
+            let dir = std::fs::canonicalize(dir.unwrap_or(std::path::Path::new("."))).ok()?;
+            Some(dir.join(path.file_name()?))
+        });
+        let path = resolved.as_deref().unwrap_or(path);
         let mut name = path.as_os_str().to_owned();
         name.push(".lock");
         let at = std::path::PathBuf::from(name);
@@ -132,6 +140,26 @@ impl Readers {
     }
 }
 
+/// Runs `f` in one read transaction on a read connection: one committed snapshot, so a
+/// lookup of the runs never sees a publication's mark move and its clean-up remove entries
+/// halfway through (spec §4.4), and never waits for the writer.
+pub(super) async fn sqlite_read<T: Send + 'static>(
+    readers: &Readers,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    readers
+        .pick()
+        .with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+                .map_err(db)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+}
+
 /// Removes, in committed parts, what publications left behind ([`cleanup`]); whether there
 /// was anything.
 pub(super) fn sqlite_clean_up(conn: &mut rusqlite::Connection) -> Result<bool, ApiError> {
@@ -174,6 +202,10 @@ mod tests {
         assert_eq!(e.code, zkcredit_api::ErrorCode::TreeInUse, "{e:?}");
         assert!(e.message.contains("is open in another process"), "{e:?}");
         assert!(e.message.contains("t.sqlite.lock"), "{e:?}");
+        // A symbolic link to the file takes the same lock.
+        let link = dir.path().join("link.sqlite");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(refused(&link).code, zkcredit_api::ErrorCode::TreeInUse);
         let held = first.clone();
         drop(first);
         assert_eq!(

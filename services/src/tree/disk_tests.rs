@@ -370,3 +370,50 @@ async fn the_clean_up_removes_exactly_the_applied_journal_entries() {
     let svc = TreeService::open(dir.path(), FILE, cfg(16, false), ADMIN).unwrap();
     assert_eq!(svc.pending().await.unwrap().0, 22_500);
 }
+
+/// Row-by-row publications large enough to be prefetched (`WARM_MIN_ROWS`) — new keys,
+/// updates, deletes, with the prefetch reading on its own connections beside them — give
+/// the in-memory tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetched_row_by_row_publications_equal_the_in_memory_tree() {
+    use super::db::{TreeDb, WARM_MIN_ROWS, WARM_THREADS};
+    let dir = tempfile::tempdir().unwrap();
+    let svc = TreeService::open(dir.path(), FILE, cfg(16, false), ADMIN).unwrap();
+    let mut model = BTreeMap::new();
+    let changes: Vec<Change> = (1..=3_000u64)
+        .map(|k| {
+            model.insert(7 * k, k);
+            (Fr::from(7 * k), Some(rec(k)))
+        })
+        .collect();
+    svc.stage(changes).await.unwrap();
+    assert!(!svc.publish().await.unwrap().rebuilt);
+    let mut changes = Vec::new();
+    for k in 1..=800u64 {
+        let key = 7 * (k * 3);
+        match k % 4 {
+            0 => {
+                model.remove(&key);
+                changes.push((Fr::from(key), None));
+            }
+            1 => {
+                model.insert(key + 2, k);
+                changes.push((Fr::from(key + 2), Some(rec(k))));
+            }
+            _ => {
+                model.insert(key, k + 9);
+                changes.push((Fr::from(key), Some(rec(k + 9))));
+            }
+        }
+    }
+    assert!(changes.len() >= WARM_MIN_ROWS);
+    svc.stage(changes).await.unwrap();
+    let rep = svc.publish().await.unwrap();
+    assert!(!rep.rebuilt);
+    let TreeDb::Sqlite { prefetch, .. } = &svc.db else {
+        unreachable!("a SQLite tree")
+    };
+    assert_eq!(prefetch.opened(), WARM_THREADS, "the prefetch ran");
+    let probes: Vec<u64> = (0..60).map(|i| i * 347 + 1).collect();
+    same_as_in_memory(&svc, dir.path(), &model, &probes).await;
+}

@@ -178,6 +178,11 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
         if self.index_of(&key)?.is_some() {
             return Err(CircuitError::DuplicateKey);
         }
+        self.insert_absent(key, values, salt)
+    }
+
+    /// [`Self::insert_salted`] for a key already checked and looked up, and absent.
+    fn insert_absent(&mut self, key: Fr, values: [Fr; 3], salt: Fr) -> Result<(), CircuitError> {
         let index = self.allocate()?;
         let (_, low) = self.low(&key)?;
         let mut low_leaf = self.occupied(low)?;
@@ -210,6 +215,11 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
             return Err(CircuitError::KeyNotFound);
         }
         let index = self.index_of(&key)?.ok_or(CircuitError::KeyNotFound)?;
+        self.rewrite(index, values, salt)
+    }
+
+    /// Replaces the record of the leaf at `index`, occupied.
+    fn rewrite(&mut self, index: u64, values: [Fr; 3], salt: Fr) -> Result<(), CircuitError> {
         let mut leaf = self.occupied(index)?;
         leaf.values = values;
         leaf.salt = salt;
@@ -224,11 +234,15 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
         values: [Fr; 3],
         salt: Fr,
     ) -> Result<(), CircuitError> {
-        if !key.is_zero() && self.index_of(&key)?.is_some() {
-            self.update_salted(key, values, salt)
-        } else {
-            self.insert_salted(key, values, salt)
+        // One lookup of the key (on a store, one query), not one here and one again in
+        // the update or insert.
+        if !key.is_zero() {
+            if let Some(index) = self.index_of(&key)? {
+                return self.rewrite(index, values, salt);
+            }
         }
+        check_key(&key)?;
+        self.insert_absent(key, values, salt)
     }
 
     /// Deletes a key ([`IndexedMerkleTree::delete`]).
@@ -260,11 +274,13 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
     pub fn finish(self) -> Result<Delta, CircuitError> {
         let zeros = zero_hashes(self.depth);
         let top = levels(self.depth);
-        let mut changed: BTreeMap<u64, Fr> = self
+        // The leaves' hashes on every core, as each level's groups below.
+        let hashed: Vec<(u64, Fr)> = self
             .leaves
-            .iter()
+            .par_iter()
             .map(|(i, l)| (*i, l.map(|l| l.hash()).unwrap_or_else(Fr::zero)))
             .collect();
+        let mut changed: BTreeMap<u64, Fr> = hashed.into_iter().collect();
         let mut groups = Vec::new();
         let mut root = None;
         for (l, zero) in zeros.iter().enumerate().take(top) {

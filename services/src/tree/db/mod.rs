@@ -27,6 +27,8 @@ use crate::store::{
 use postgres::*;
 use rusqlite::OptionalExtension;
 use sqlite::*;
+#[cfg(test)]
+pub(super) use sqlite::{WARM_MIN_ROWS, WARM_THREADS};
 use std::sync::Arc;
 use zkcredit_api::{ApiError, ErrorCode};
 use zkcredit_circuits::field::fr_to_be_bytes;
@@ -66,7 +68,12 @@ pub(super) enum TreeDb {
     /// concurrent witness requests do not queue behind one connection). `store` holds the
     /// process's exclusive lock on the file ([`WriterLock`]) until its last clone is dropped
     /// and its last closure has returned.
-    Sqlite { store: Store, readers: Arc<Readers> },
+    /// `prefetch` warms a row-by-row publication's pages.
+    Sqlite {
+        store: Store,
+        readers: Arc<Readers>,
+        prefetch: Arc<Prefetch>,
+    },
     /// A PostgreSQL schema; `writer` is this process's token (module docs); `journal` the
     /// connections a publication uses.
     Postgres {
@@ -182,7 +189,11 @@ impl TreeDb {
         let signing_key = load_or_create_signing_key(&store, "meta")?;
         let readers = Arc::new(Readers::open(path, Readers::default_count())?);
         Ok((
-            Self::Sqlite { store, readers },
+            Self::Sqlite {
+                store,
+                readers,
+                prefetch: Arc::new(Prefetch::new(path)),
+            },
             Opened {
                 root: checked.root,
                 published_at: checked.published_at,
@@ -359,14 +370,19 @@ impl TreeDb {
     /// parts before it, and what it replaced is removed in parts after it.
     pub(super) async fn publish(&self, depth: usize) -> Result<nodes::Outcome, ApiError> {
         match self {
-            Self::Sqlite { store, .. } => {
+            Self::Sqlite {
+                store, prefetch, ..
+            } => {
+                let prefetch = prefetch.clone();
                 store
                     .with(move |conn| {
                         let mut tx = PartedTx::begin(conn)?;
                         // What an interrupted publication left, first (its journal entries
                         // would otherwise be read again).
                         cleanup::clean_up(&mut tx)?;
-                        let out = nodes::publish_tx(&mut tx, depth, None, check_writer_sql)?;
+                        let warm = |keys: &[Fr]| prefetch.warm(depth, keys);
+                        let out =
+                            nodes::publish_tx(&mut tx, depth, None, check_writer_sql, Some(&warm))?;
                         tx.commit()?;
                         // Published: the rest is removal, in parts. A failure here leaves
                         // it to the scheduler's next tick, the next publication or the next
@@ -385,7 +401,7 @@ impl TreeDb {
                 let (rt, st, w) = (journal.handle()?, journal.store.clone(), writer.clone());
                 tokio::task::spawn_blocking(move || {
                     pg_blocking_tx(&rt, &st, bulk_tx(), |s| {
-                        nodes::publish_tx(s, depth, Some(&w), check_writer_sql)
+                        nodes::publish_tx(s, depth, Some(&w), check_writer_sql, None)
                     })
                 })
                 .await

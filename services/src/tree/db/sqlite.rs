@@ -140,6 +140,96 @@ impl Readers {
     }
 }
 
+/// Reads that bring the pages a row-by-row publication will touch into the operating
+/// system's page cache ahead of it, many at once (spec §4.4). On a store much larger than
+/// memory the publication's own reads — a key lookup, a leaf and one group per level for
+/// each changed row — miss the cache, and one connection waits for each in turn; these
+/// reads, on connections of their own, let the disk serve [`WARM_THREADS`] at a time. Their
+/// results are dropped: they change nothing, and a failure only costs the head start.
+#[derive(Debug)]
+pub(in crate::tree) struct Prefetch {
+    path: std::path::PathBuf,
+    conns: std::sync::OnceLock<Vec<Store>>,
+}
+
+/// Connections (and threads) a [`Prefetch`] reads on.
+pub(in crate::tree) const WARM_THREADS: usize = 8;
+
+/// Publications of fewer changed rows are not prefetched (the threads would cost more).
+pub(in crate::tree) const WARM_MIN_ROWS: usize = 256;
+
+impl Prefetch {
+    /// For the tree file `path`; its connections are opened at the first use.
+    pub(in crate::tree) fn new(path: &std::path::Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            conns: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The connections opened so far (tests).
+    #[cfg(test)]
+    pub(in crate::tree) fn opened(&self) -> usize {
+        self.conns.get().map_or(0, Vec::len)
+    }
+
+    /// Reads, for each of `keys`, its leaf (or, for a key not in the tree, the leaf below
+    /// it) and the groups of that leaf's path in a tree of `depth`.
+    pub(in crate::tree) fn warm(&self, depth: usize, keys: &[Fr]) {
+        if keys.len() < WARM_MIN_ROWS {
+            return;
+        }
+        let conns = self.conns.get_or_init(|| {
+            (0..WARM_THREADS)
+                .filter_map(|_| Store::open(&self.path, "").ok())
+                .collect()
+        });
+        if conns.is_empty() {
+            return;
+        }
+        let per = keys.len().div_ceil(conns.len());
+        std::thread::scope(|scope| {
+            for (conn, part) in conns.iter().zip(keys.chunks(per)) {
+                scope.spawn(move || {
+                    let r = conn.with_sync(|c| warm_part(c, depth, part).map_err(db));
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "prefetch of a publication's pages stopped");
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// [`Prefetch::warm`] for one part of the keys (in key order), in one read transaction.
+fn warm_part(c: &mut rusqlite::Connection, depth: usize, keys: &[Fr]) -> rusqlite::Result<()> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+    {
+        let mut by_key = tx.prepare_cached("SELECT idx FROM leaves WHERE key = ?1")?;
+        let mut below =
+            tx.prepare_cached("SELECT idx FROM leaves WHERE key < ?1 ORDER BY key DESC LIMIT 1")?;
+        let mut leaf = tx.prepare_cached("SELECT rec, salt FROM leaves WHERE idx = ?1")?;
+        let mut group =
+            tx.prepare_cached("SELECT c FROM nodes WHERE level = ?1 AND parent = ?2")?;
+        for k in keys {
+            let kb = fr_to_be_bytes(k);
+            let idx: Option<i64> = match by_key.query_row([&kb[..]], |r| r.get(0)).optional()? {
+                Some(i) => Some(i),
+                None => below.query_row([&kb[..]], |r| r.get(0)).optional()?,
+            };
+            let Some(idx) = idx else { continue };
+            leaf.query_row([idx], |_| Ok(())).optional()?;
+            for l in 0..zkcredit_circuits::imt::levels(depth) {
+                let parent = (idx as u64).checked_shr(2 * (l as u32 + 1)).unwrap_or(0);
+                group
+                    .query_row([l as i64, parent as i64], |_| Ok(()))
+                    .optional()?;
+            }
+        }
+    }
+    tx.commit()
+}
+
 /// Runs `f` in one read transaction on a read connection: one committed snapshot, so a
 /// lookup of the runs never sees a publication's mark move and its clean-up remove entries
 /// halfway through (spec §4.4), and never waits for the writer.

@@ -89,8 +89,8 @@ pub trait Sql {
     fn rows(&mut self, sql: &str, params: &[P<'_>]) -> Result<Vec<Vec<Cell>>, ApiError>;
     /// Runs a statement and returns the number of rows it changed.
     fn exec(&mut self, sql: &str, params: &[P<'_>]) -> Result<u64, ApiError>;
-    /// Whether this is PostgreSQL (for the one statement that differs: a schema-qualified
-    /// table of another service in the same database).
+    /// Whether this is PostgreSQL, for what differs between the backends (a schema-qualified
+    /// table of another service in the same database; a provider tree's publication).
     fn is_postgres(&self) -> bool;
 
     /// Commits the work so far and goes on in a new write transaction, where the caller's

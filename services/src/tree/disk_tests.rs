@@ -414,6 +414,20 @@ async fn prefetched_row_by_row_publications_equal_the_in_memory_tree() {
         unreachable!("a SQLite tree")
     };
     assert_eq!(prefetch.opened(), WARM_THREADS, "the prefetch ran");
+    assert_eq!(
+        prefetch.counts(),
+        (3_000 + 800, 0),
+        "every key of both publications warmed, no part failed"
+    );
+    let wal = std::fs::metadata(dir.path().join(format!("{FILE}-wal")))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    // Truncated after the publication; the one frame is the registry flag cleared after it
+    // (no registry here). A snapshot held open would have kept the publication's frames.
+    assert!(
+        wal <= 32 + 4096 + 24,
+        "no prefetch snapshot kept the WAL from being truncated: {wal} bytes"
+    );
     let probes: Vec<u64> = (0..60).map(|i| i * 347 + 1).collect();
     same_as_in_memory(&svc, dir.path(), &model, &probes).await;
 }

@@ -145,11 +145,15 @@ impl Readers {
 /// memory the publication's own reads — a key lookup, a leaf and one group per level for
 /// each changed row — miss the cache, and one connection waits for each in turn; these
 /// reads, on connections of their own, let the disk serve [`WARM_THREADS`] at a time. Their
-/// results are dropped: they change nothing, and a failure only costs the head start.
+/// results are dropped: they change nothing, and a failure (a connection or a thread that
+/// cannot be had, a read error) only costs the head start and is logged.
 #[derive(Debug)]
 pub(in crate::tree) struct Prefetch {
     path: std::path::PathBuf,
     conns: std::sync::OnceLock<Vec<Store>>,
+    /// Keys whose leaf and path were read, and parts that stopped on an error (tests).
+    warmed: std::sync::atomic::AtomicUsize,
+    failed: std::sync::atomic::AtomicUsize,
 }
 
 /// Connections (and threads) a [`Prefetch`] reads on.
@@ -158,13 +162,28 @@ pub(in crate::tree) const WARM_THREADS: usize = 8;
 /// Publications of fewer changed rows are not prefetched (the threads would cost more).
 pub(in crate::tree) const WARM_MIN_ROWS: usize = 256;
 
+/// At most this many keys (the first, in the order the publication applies them) are
+/// prefetched: ≈ 18 pages each, ≈ 7 GB at most, so that on a machine whose memory is smaller
+/// than the store the first pages read are still cached when the publication reaches them.
+/// (A row-by-row publication may reach a quarter of the tree.)
+pub(in crate::tree) const WARM_MAX_ROWS: usize = 100_000;
+
 impl Prefetch {
     /// For the tree file `path`; its connections are opened at the first use.
     pub(in crate::tree) fn new(path: &std::path::Path) -> Self {
         Self {
             path: path.to_path_buf(),
             conns: std::sync::OnceLock::new(),
+            warmed: std::sync::atomic::AtomicUsize::new(0),
+            failed: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Keys warmed and parts failed so far (tests).
+    #[cfg(test)]
+    pub(in crate::tree) fn counts(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.warmed.load(Relaxed), self.failed.load(Relaxed))
     }
 
     /// The connections opened so far (tests).
@@ -176,13 +195,22 @@ impl Prefetch {
     /// Reads, for each of `keys`, its leaf (or, for a key not in the tree, the leaf below
     /// it) and the groups of that leaf's path in a tree of `depth`.
     pub(in crate::tree) fn warm(&self, depth: usize, keys: &[Fr]) {
+        use std::sync::atomic::Ordering::Relaxed;
         if keys.len() < WARM_MIN_ROWS {
             return;
         }
+        let keys = &keys[..keys.len().min(WARM_MAX_ROWS)];
         let conns = self.conns.get_or_init(|| {
-            (0..WARM_THREADS)
-                .filter_map(|_| Store::open(&self.path, "").ok())
-                .collect()
+            let conns: Vec<Store> = (0..WARM_THREADS)
+                .filter_map(|_| match Store::open(&self.path, "") {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a prefetch connection could not be opened; publications prefetch with fewer");
+                        None
+                    }
+                })
+                .collect();
+            conns
         });
         if conns.is_empty() {
             return;
@@ -190,12 +218,23 @@ impl Prefetch {
         let per = keys.len().div_ceil(conns.len());
         std::thread::scope(|scope| {
             for (conn, part) in conns.iter().zip(keys.chunks(per)) {
-                scope.spawn(move || {
-                    let r = conn.with_sync(|c| warm_part(c, depth, part).map_err(db));
-                    if let Err(e) = r {
-                        tracing::debug!(error = %e, "prefetch of a publication's pages stopped");
+                // A thread the system refuses is a part not prefetched, never a panic (it
+                // would poison the writer's connection, on whose thread this runs).
+                let started = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    match conn.with_sync(|c| warm_part(c, depth, part).map_err(db)) {
+                        Ok(()) => {
+                            self.warmed.fetch_add(part.len(), Relaxed);
+                        }
+                        Err(e) => {
+                            self.failed.fetch_add(1, Relaxed);
+                            tracing::warn!(error = %e, "prefetch of a publication's pages stopped");
+                        }
                     }
                 });
+                if let Err(e) = started {
+                    self.failed.fetch_add(1, Relaxed);
+                    tracing::warn!(error = %e, "a prefetch thread could not be started");
+                }
             }
         });
     }

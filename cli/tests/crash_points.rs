@@ -20,20 +20,30 @@ const ROWS: u64 = 24_000;
 /// The Ed25519 base point: a valid issuer key (no witness is asked in this test).
 const ISSUER_KEY: &str = "5866666666666666666666666666666666666666666666666666666666666666";
 
-fn start(dir: &Path, crash_at: Option<&str>) -> (Child, String) {
-    let env: Vec<(&str, &str)> = crash_at
-        .map(|c| vec![("ZKCREDIT_TEST_CRASH_AT", c)])
-        .unwrap_or_default();
-    // Nothing listens at the issuer URL: no witness is asked in this test.
-    let args = common::provider_args(
+/// `provider serve` of this test's fraud list (nothing listens at the issuer URL: no
+/// witness is asked), with `--rebuild-tree` when `rebuild`.
+fn provider_args(rebuild: bool) -> Vec<String> {
+    let extra: &[&str] = if rebuild {
+        &["--publish-pending-every", "0", "--rebuild-tree"]
+    } else {
+        &["--publish-pending-every", "0"]
+    };
+    common::provider_args(
         "fraud_list",
         "fraud",
         "1001",
         "32",
         ISSUER_KEY,
         "http://127.0.0.1:9",
-        &["--publish-pending-every", "0"],
-    );
+        extra,
+    )
+}
+
+fn start(dir: &Path, crash_at: Option<&str>) -> (Child, String) {
+    let env: Vec<(&str, &str)> = crash_at
+        .map(|c| vec![("ZKCREDIT_TEST_CRASH_AT", c)])
+        .unwrap_or_default();
+    let args = provider_args(false);
     let (child, url, _) = serve_env(dir, &common::strs(&args), &env);
     (child, url)
 }
@@ -263,15 +273,7 @@ async fn a_provider_aborted_at_seven_points_restarts_whole() {
 
 /// `provider serve --rebuild-tree`, run to its end (an abort at `crash_at`, or a failure).
 fn rebuild_tree_run(dir: &Path, crash_at: Option<&str>) -> std::process::Output {
-    let args = common::provider_args(
-        "fraud_list",
-        "fraud",
-        "1001",
-        "32",
-        ISSUER_KEY,
-        "http://127.0.0.1:9",
-        &["--publish-pending-every", "0", "--rebuild-tree"],
-    );
+    let args = provider_args(true);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zkcredit"));
     cmd.args(&args).current_dir(dir).env("RUST_LOG", "warn");
     if let Some(c) = crash_at {
@@ -282,15 +284,7 @@ fn rebuild_tree_run(dir: &Path, crash_at: Option<&str>) -> std::process::Output 
 
 /// `provider serve --rebuild-tree`, serving.
 fn start_rebuilding(dir: &Path) -> (Child, String) {
-    let args = common::provider_args(
-        "fraud_list",
-        "fraud",
-        "1001",
-        "32",
-        ISSUER_KEY,
-        "http://127.0.0.1:9",
-        &["--publish-pending-every", "0", "--rebuild-tree"],
-    );
+    let args = provider_args(true);
     let (child, url, _) = serve_env(dir, &common::strs(&args), &[]);
     (child, url)
 }
@@ -300,15 +294,7 @@ fn start_rebuilding(dir: &Path) -> (Child, String) {
 /// listens: two processes writing one SQLite tree could break the journal's mark. (The
 /// aborts above also show that the kernel releases the lock of a killed process.)
 fn second_writer_refused(dir: &Path) {
-    let args = common::provider_args(
-        "fraud_list",
-        "fraud",
-        "1001",
-        "32",
-        ISSUER_KEY,
-        "http://127.0.0.1:9",
-        &["--publish-pending-every", "0"],
-    );
+    let args = provider_args(false);
     let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_zkcredit"))
         .args(&args)
         .current_dir(dir)

@@ -12,6 +12,8 @@ pub use postgres::{
     DEFAULT_POOL_SIZE, QUERY_TIMEOUT,
 };
 pub use sql::{cells, pg_blocking_tx, pg_tx, sqlite_tx, Cell, PartedTx, PgTx, Sql, P};
+#[cfg(test)]
+pub(crate) use sqlite::HeldBusy;
 pub use sqlite::{checkpoint_truncate, db, load_or_create_signing_key, Held, Store};
 
 use zkcredit_api::{ApiError, ErrorCode};

@@ -157,6 +157,47 @@ impl Store {
     }
 }
 
+/// A [`Store`]'s connection held by another thread until this is dropped (tests: a
+/// publication, or a busy reader, that does not end).
+#[cfg(test)]
+pub(crate) struct HeldBusy {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    holder: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(test)]
+impl HeldBusy {
+    /// Holds `store`'s connection from a thread of its own; returns once it is held.
+    pub(crate) fn hold(store: &Store) -> Self {
+        let held = store.clone();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            held.with_sync(|_| {
+                let _ = locked_tx.send(());
+                let _ = release_rx.recv();
+                Ok(())
+            })
+            .expect("the connection was held");
+        });
+        locked_rx.recv().expect("the holder took the connection");
+        Self {
+            release: Some(release_tx),
+            holder: Some(holder),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Drop for HeldBusy {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(h) = self.holder.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// `PRAGMA wal_checkpoint(TRUNCATE)` on `conn`: an error unless every WAL frame was copied
 /// into the database file and the WAL truncated (the `busy` column must be 0).
 pub fn checkpoint_truncate(conn: &Connection) -> Result<(), rusqlite::Error> {

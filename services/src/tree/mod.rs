@@ -30,6 +30,7 @@ mod db;
 mod import;
 mod nodes;
 mod pages;
+mod prepare;
 mod publish;
 mod revocation;
 mod routes;

@@ -357,18 +357,7 @@ async fn admin_reads_do_not_wait_for_the_writer() {
     let TreeDb::Sqlite { store, .. } = &svc.db else {
         unreachable!("a SQLite tree")
     };
-    let held = store.clone();
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        held.with_sync(|_| {
-            locked_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-            Ok(())
-        })
-        .unwrap();
-    });
-    locked_rx.recv().unwrap();
+    let held = crate::store::HeldBusy::hold(store);
     let reads = async {
         (
             svc.row(Fr::from(5u64)).await,
@@ -379,8 +368,7 @@ async fn admin_reads_do_not_wait_for_the_writer() {
         )
     };
     let got = tokio::time::timeout(std::time::Duration::from_secs(120), reads).await;
-    release_tx.send(()).unwrap();
-    holder.join().unwrap();
+    drop(held);
     let (five, six, seven, eight, pending) = got.expect("the reads waited for the writer");
     assert_eq!(five.unwrap(), Some(rec(2)), "staged over the published row");
     assert_eq!(six.unwrap(), Some(rec(3)), "staged, new");

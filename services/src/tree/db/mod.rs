@@ -18,7 +18,7 @@ mod sqlite;
 pub use migrations::MIGRATIONS;
 
 use super::store::{rec_blob, rec_bytes};
-use super::{cleanup, nodes, runs, source};
+use super::{cleanup, nodes, prepare, runs, source};
 use crate::store::{
     bounded, db, load_or_create_signing_key, pg, pg_blocking_tx, pg_load_or_create_signing_key,
     write_tx, DatabaseUrl, PartedTx, PgStore, PgTx, Sql, Store, DEFAULT_POOL_SIZE, P,
@@ -503,7 +503,7 @@ fn check_writer_sql(s: &mut dyn Sql, writer: &str) -> Result<(), ApiError> {
 
 /// Start-up inside the caller's transaction: the node store made whole, then checked.
 fn open_checked(s: &mut dyn Sql, depth: usize, rebuild: bool) -> Result<Checked, ApiError> {
-    nodes::prepare(s, depth, rebuild)?;
+    prepare::prepare(s, depth, rebuild)?;
     let (root, counts) = source::verify(s, depth)?;
     let n = |v: Option<String>| v.and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(Checked {

@@ -355,18 +355,7 @@ mod tests {
         let path = dir.path().join("t.sqlite");
         Store::open(&path, "CREATE TABLE t (x INTEGER);").unwrap();
         let readers = Readers::open(&path, 2).unwrap();
-        let held = readers.conns()[0].clone();
-        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let holder = std::thread::spawn(move || {
-            held.with_sync(|_| {
-                locked_tx.send(()).unwrap();
-                release_rx.recv().unwrap();
-                Ok(())
-            })
-            .unwrap();
-        });
-        locked_rx.recv().unwrap();
+        let held = crate::store::HeldBusy::hold(&readers.conns()[0]);
         assert!(readers.conns()[0].is_busy());
         for _ in 0..4 {
             let picked = readers.pick();
@@ -381,8 +370,7 @@ mod tests {
                 })
                 .unwrap();
         }
-        release_tx.send(()).unwrap();
-        holder.join().unwrap();
+        drop(held);
         assert_eq!(Readers::open(&path, 0).unwrap().conns().len(), 1);
         assert!((2..=8).contains(&Readers::default_count()));
     }

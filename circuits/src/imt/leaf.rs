@@ -24,6 +24,34 @@ pub fn leaf_hash(key: &Fr, next_key: &Fr, commitment: &Fr) -> Fr {
     hash_n([*key, *next_key, *commitment])
 }
 
+/// The hashes of many leaves at once (an empty slot hashes to 0), on every core and in
+/// eight lanes where the processor allows ([`crate::poseidon::hash_many`]): the
+/// commitments, then the leaf hashes. Equal to [`Leaf::hash`] leaf by leaf.
+pub fn leaf_hashes<'a>(leaves: impl IntoIterator<Item = Option<&'a Leaf>>) -> Vec<Fr> {
+    let leaves: Vec<Option<&Leaf>> = leaves.into_iter().collect();
+    let opened: Vec<[Fr; 4]> = leaves
+        .iter()
+        .flatten()
+        .map(|l| [l.values[0], l.values[1], l.values[2], l.salt])
+        .collect();
+    let commitments = crate::poseidon::hash_many(&opened);
+    let mut commitments = commitments.into_iter();
+    let keyed: Vec<[Fr; 3]> = leaves
+        .iter()
+        .flatten()
+        .zip(commitments.by_ref())
+        .map(|(l, c)| [l.key, l.next_key, c])
+        .collect();
+    let mut hashed = crate::poseidon::hash_many(&keyed).into_iter();
+    leaves
+        .iter()
+        .map(|l| match l {
+            Some(_) => hashed.next().unwrap_or_else(Fr::zero),
+            None => Fr::zero(),
+        })
+        .collect()
+}
+
 /// A fresh salt from OS randomness, uniform below r: 254 random bits, drawn again while they
 /// are not below r (three draws in four are).
 ///

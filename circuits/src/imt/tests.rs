@@ -528,3 +528,33 @@ fn updates_take_a_fresh_salt() {
     assert_eq!(r.root(), t.root());
     assert_eq!(r.leaf_of(&k(20)), Some(after));
 }
+
+/// The batch hashes (eight lanes where available) equal the one-by-one ones: leaves with and
+/// without empty slots between them, the sentinel, and groups.
+#[test]
+fn leaf_and_node_hashes_in_batches_equal_one_by_one() {
+    use ark_ff::UniformRand;
+    let mut rng = ark_std::test_rng();
+    let leaves: Vec<Option<Leaf>> = (0..77)
+        .map(|i| {
+            (i % 5 != 3).then(|| Leaf {
+                key: Fr::rand(&mut rng),
+                next_key: Fr::rand(&mut rng),
+                values: [Fr::rand(&mut rng), Fr::from(i as u64), Fr::zero()],
+                salt: fresh_salt(),
+            })
+        })
+        .chain([Some(Leaf::default())])
+        .collect();
+    let want: Vec<Fr> = leaves
+        .iter()
+        .map(|l| l.map(|l| l.hash()).unwrap_or_else(Fr::zero))
+        .collect();
+    assert_eq!(leaf_hashes(leaves.iter().map(Option::as_ref)), want);
+    let groups: Vec<[Fr; ARITY]> = want
+        .chunks(ARITY)
+        .map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or_else(Fr::zero)))
+        .collect();
+    let nodes: Vec<Fr> = groups.iter().map(|g| node_hash(*g)).collect();
+    assert_eq!(node_hashes(&groups), nodes);
+}

@@ -9,11 +9,14 @@
 //! [`hash`] runs the optimised permutation (`optimized.rs`: constants moved out of the
 //! partial rounds, sparse partial-round matrices), derived from those constants once per
 //! width; [`hash_reference`] is the textbook form, kept as its twin in the tests and as the
-//! benchmarks' baseline.
+//! benchmarks' baseline. [`hash_many`] hashes many inputs at once, eight at a time in
+//! AVX-512 IFMA lanes where the processor has them (`many.rs`, `zkcredit_simd`).
 
 pub mod constraints;
+mod many;
 mod optimized;
 
+pub use many::{hash_many, hash_many_on_thread};
 pub use optimized::Optimized;
 
 use crate::{CircuitError, Fr};

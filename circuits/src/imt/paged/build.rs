@@ -4,11 +4,11 @@
 
 use super::{storage, Counts, Group};
 use crate::imt::{
-    check_key, levels, node_hash, zero_hashes, IndexedMerkleTree, Leaf, SaltedRow, ARITY,
+    check_key, leaf_hashes, levels, node_hash, node_hashes, zero_hashes, IndexedMerkleTree, Leaf,
+    SaltedRow, ARITY,
 };
 use crate::{CircuitError, Fr};
 use ark_ff::Zero;
-use rayon::prelude::*;
 
 /// One item a bulk build writes.
 #[derive(Clone, Copy, Debug)]
@@ -56,7 +56,7 @@ where
     std::thread::scope(|scope| -> Result<(), E> {
         let zeros = &zeros;
         let hash_now = move |leaves: Vec<Leaf>| {
-            let hashes: Vec<Fr> = leaves.par_iter().map(Leaf::hash).collect();
+            let hashes = leaf_hashes(leaves.iter().map(Some));
             (hash_levels(hashes, chunk_levels, zeros), leaves)
         };
         let hash = |leaves: Vec<Leaf>, first: u64| -> Result<InFlight<'_>, E> {
@@ -152,7 +152,7 @@ struct ChunkHashes {
 }
 
 /// Hashes a chunk's leaf hashes up to its one node at level `chunk_levels` (each level on
-/// the thread pool).
+/// the thread pool, in eight lanes where the processor allows).
 fn hash_levels(mut nodes: Vec<Fr>, chunk_levels: usize, zeros: &[Fr]) -> ChunkHashes {
     let mut levels = Vec::with_capacity(chunk_levels);
     for zero in zeros.iter().take(chunk_levels) {
@@ -160,7 +160,7 @@ fn hash_levels(mut nodes: Vec<Fr>, chunk_levels: usize, zeros: &[Fr]) -> ChunkHa
             .chunks(ARITY)
             .map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or(*zero)))
             .collect();
-        nodes = groups.par_iter().map(|g| node_hash(*g)).collect();
+        nodes = node_hashes(&groups);
         levels.push(groups);
     }
     ChunkHashes {
@@ -217,10 +217,7 @@ where
         let h = if pending.iter().all(Option::is_none) {
             zeros[chunk_levels]
         } else {
-            let hashes: Vec<Fr> = pending
-                .par_iter()
-                .map(|l| l.as_ref().map(Leaf::hash).unwrap_or_else(Fr::zero))
-                .collect();
+            let hashes = leaf_hashes(pending.iter().map(Option::as_ref));
             emit_groups(
                 &hash_levels(hashes, chunk_levels, &zeros),
                 c * chunk,

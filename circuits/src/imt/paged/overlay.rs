@@ -2,10 +2,11 @@
 //! in-memory tree does and rehashes the dirty paths into a [`Delta`] (spec §4.4).
 
 use super::{root_of, storage, Counts, Group, NodeSource};
-use crate::imt::{check_key, levels, node_hash, zero_hashes, IndexedMerkleTree, Leaf, ARITY};
+use crate::imt::{
+    check_key, leaf_hashes, levels, node_hashes, zero_hashes, IndexedMerkleTree, Leaf, ARITY,
+};
 use crate::{CircuitError, Fr};
 use ark_ff::Zero;
-use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What an [`Overlay`] changed: what a store writes, in one transaction, to move from the
@@ -275,12 +276,8 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
         let zeros = zero_hashes(self.depth);
         let top = levels(self.depth);
         // The leaves' hashes on every core, as each level's groups below.
-        let hashed: Vec<(u64, Fr)> = self
-            .leaves
-            .par_iter()
-            .map(|(i, l)| (*i, l.map(|l| l.hash()).unwrap_or_else(Fr::zero)))
-            .collect();
-        let mut changed: BTreeMap<u64, Fr> = hashed.into_iter().collect();
+        let hashed = leaf_hashes(self.leaves.values().map(Option::as_ref));
+        let mut changed: BTreeMap<u64, Fr> = self.leaves.keys().copied().zip(hashed).collect();
         let mut groups = Vec::new();
         let mut root = None;
         for (l, zero) in zeros.iter().enumerate().take(top) {
@@ -307,12 +304,8 @@ impl<'a, S: NodeSource + ?Sized> Overlay<'a, S> {
                     (p, g)
                 })
                 .collect();
-            let above: BTreeMap<u64, Fr> = level
-                .par_iter()
-                .map(|(p, g)| (*p, node_hash(*g)))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .collect();
+            let hashed = node_hashes(&level.iter().map(|(_, g)| *g).collect::<Vec<_>>());
+            let above: BTreeMap<u64, Fr> = level.iter().map(|(p, _)| *p).zip(hashed).collect();
             groups.extend(level.into_iter().map(|(p, g)| (l, p, g)));
             changed = above;
         }

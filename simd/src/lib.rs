@@ -1,0 +1,59 @@
+//! # zkcredit-simd
+//!
+//! Poseidon's permutation over BN254's scalar field in **eight lanes**: eight independent
+//! states permuted at once with AVX-512 IFMA (52-bit multiply-accumulate), for the places
+//! that hash many independent inputs — a provider tree's bulk build, its rebuild and a
+//! publication's changed paths (spec §3.2, §4.4).
+//!
+//! The crate knows nothing of Poseidon's parameters: [`Poseidon8::new`] takes the optimised
+//! constants (`zkcredit_circuits::poseidon::Optimized`), and the permutation here is the
+//! same sequence of operations as the scalar one there, so the two are bit-identical (the
+//! circuits crate's tests drive both on the same inputs).
+//!
+//! ## Why this crate holds the project's only `unsafe`
+//!
+//! An AVX-512 function can only be called where the processor has AVX-512; Rust marks such a
+//! call `unsafe`. The arithmetic itself is safe code (`#[target_feature]` functions, whose
+//! intrinsics are safe inside them). The one call into it, [`Poseidon8::permute`], checks at
+//! run time that the processor has `avx512f` and `avx512ifma` first, and otherwise answers
+//! `None` so the caller hashes with the scalar permutation. Every other crate keeps
+//! `#![forbid(unsafe_code)]`; this one denies it everywhere but that call.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+#[cfg(target_arch = "x86_64")]
+mod field;
+mod limbs;
+mod poseidon;
+
+pub use error::SimdError;
+pub use poseidon::{Constants, Poseidon8};
+
+/// Eight states at a time.
+pub const LANES: usize = 8;
+
+/// Whether this processor runs the eight-lane arithmetic (`avx512f` and `avx512ifma`),
+/// detected once. `ZKCREDIT_SIMD=off` in the environment turns it off (for measuring the
+/// scalar path on the same machine).
+pub fn available() -> bool {
+    use std::sync::OnceLock;
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        if std::env::var("ZKCREDIT_SIMD").is_ok_and(|v| v == "off") {
+            return false;
+        }
+        detected()
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detected() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512ifma")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detected() -> bool {
+    false
+}

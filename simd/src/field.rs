@@ -12,10 +12,11 @@
 //!
 //! **Bounds instead of reductions.** The result of `mont(a, b)` is `(a·b + m·r)/R` with
 //! `m < R`, so it is below `a·b/R + r`, and `R > 84·r`: nothing is ever reduced below `r`
-//! until the last step. Inputs to a multiplication need only normalised limbs (each below
-//! `2^52`, which IFMA requires) and a value below `2^260` (≈ 84.6·r); the permutation's
-//! bounds (`poseidon.rs`) keep every value below 40·r. Sums are limb-wise and then
-//! normalised (carries propagated).
+//! until the last step. A multiplication needs normalised limbs (each below `2^52`, which
+//! IFMA requires: it reads only those bits) and operands whose bound `a·b/R + r` is below
+//! `2^260` (≈ 84.6·r), so that its result fits five limbs again; a sum likewise must stay
+//! below `2^260`. The permutation's bounds (`poseidon.rs`) keep every value below 36.5·r.
+//! Sums are limb-wise and then normalised (carries propagated).
 #![allow(clippy::needless_range_loop)]
 
 use crate::limbs::{MASK, N0P, P};
@@ -131,7 +132,7 @@ pub fn dot(c: &[[u64; 5]], s: &[V]) -> V {
     reduce(t)
 }
 
-/// `x^5` (below `r·1.2` for `x < 12·r`; below `35·r` for `x < 70·r`).
+/// `x^5` (below `1.2·r` for `x < 12·r`; below `2.9·r` for `x < 36.5·r`).
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
 pub fn pow5(x: &V) -> V {
@@ -227,8 +228,8 @@ mod tests {
             xs[0] = Fr::from(0u64);
             xs[1] = Fr::from(1u64);
             xs[2] = -Fr::from(1u64);
-            // a < (ka + 1)·r and b < (kb + 1)·r with (ka + 1)·(kb + 1) ≤ 41·41: the product
-            // inputs the permutation's bounds allow and more.
+            // a < (ka + 1)·r and b < (kb + 1)·r, (ka + 1)·(kb + 1) up to 1,476: beyond the
+            // permutation's largest product, 36.5·r squared (≈ 1,332).
             let (ka, kb) = (round % 41, (round * 7) % 41);
             let a: [[u64; 5]; 8] = std::array::from_fn(|k| lifted(&xs[k], ka));
             let b: [[u64; 5]; 8] = std::array::from_fn(|k| lifted(&ys[k], kb));
@@ -246,6 +247,41 @@ mod tests {
                 assert_eq!(value(sum[k]), want, "dot, lane {k}, round {round}");
             }
         }
+    }
+
+    /// The largest dot product the permutation takes: 13 state elements at the bound's
+    /// 36·r + x against 13 constants below r, one reduction (the accumulators' worst load).
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_dot_product_of_thirteen_at_the_bound_equals_arkworks() {
+        if !crate::available() {
+            eprintln!("NOTE: no AVX-512 IFMA here (or ZKCREDIT_SIMD=off): not exercised");
+            return;
+        }
+        let mut rng = ark_std::test_rng();
+        let inv_r = limbs::two_to(260).inverse().unwrap();
+        for _ in 0..50 {
+            let xs: [[Fr; 8]; 13] =
+                std::array::from_fn(|_| std::array::from_fn(|_| Fr::rand(&mut rng)));
+            let mut cs: [Fr; 13] = std::array::from_fn(|_| Fr::rand(&mut rng));
+            cs[0] = -Fr::from(1u64);
+            let state: [[[u64; 5]; 8]; 13] =
+                std::array::from_fn(|j| std::array::from_fn(|k| lifted(&xs[j][k], 36)));
+            let consts: Vec<[u64; 5]> = cs.iter().map(limbs::canonical).collect();
+            // SAFETY: `available()` detected avx512f and avx512ifma above.
+            let got = unsafe { run_dot(&consts, &state) };
+            for k in 0..8 {
+                let want = cs.iter().zip(&xs).map(|(c, x)| *c * x[k]).sum::<Fr>() * inv_r;
+                assert_eq!(value(got[k]), want, "lane {k}");
+                assert!(below(got[k], 7), "bound, lane {k}");
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn run_dot(c: &[[u64; 5]], s: &[[[u64; 5]; 8]; 13]) -> [[u64; 5]; 8] {
+        let v: Vec<V> = s.iter().map(|x| load(x)).collect();
+        store(&dot(c, &v))
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]

@@ -7,7 +7,8 @@
 //!
 //! **Bounds** (`R = 2^260 ≈ 84.6·r`; a product `mont(a, b)` is below `a·b/R + r`; widths up
 //! to 13, at most 68 partial rounds):
-//! - a state enters below `2r` (canonical input, plus a constant below `r`); a full round
+//! - a state enters below `2.02r` (a canonical input taken into Montgomery form is below
+//!   `1.02r`, plus a constant below `r`); a full round
 //!   keeps it below `2.1r` (`x^5 < 1.1r`, plus a constant, then a mixing `< 13·2.1r·r/R + r`);
 //! - in a partial round `s_0^5 + c < 2.2r` (for `s_0 < 12r`), each other element grows by at
 //!   most `1.03r` (`+ v_i·s_0`), and the new `s_0` is a dot product below `6.2r`;
@@ -61,7 +62,8 @@ pub struct Poseidon8 {
     sparse: Vec<[u64; 5]>,
 }
 
-/// Most partial rounds a width may have (circomlib's largest is 68).
+/// Most partial rounds a width may have (circomlib's largest up to width 13 is 66; the
+/// bounds above are computed for 68).
 const MAX_PARTIAL: usize = 68;
 
 impl Poseidon8 {
@@ -137,16 +139,18 @@ impl Poseidon8 {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     fn hash_lanes(&self, inputs: &[&[Fr]; LANES]) -> Result<[[u64; 5]; LANES], SimdError> {
-        let canonical: Vec<[[u64; 5]; LANES]> = (0..self.width - 1)
-            .map(|i| std::array::from_fn(|k| limbs::canonical(&inputs[k][i])))
-            .collect();
+        let mut canonical = [[[0u64; 5]; LANES]; 12];
+        for (i, c) in canonical.iter_mut().enumerate().take(self.width - 1) {
+            *c = std::array::from_fn(|k| limbs::canonical(&inputs[k][i]));
+        }
+        let canonical = &canonical[..self.width - 1];
         macro_rules! run {
             ($t:literal) => {{
                 // SAFETY: `hash` calls this only after `crate::available()` detected `avx512f`
                 // and `avx512ifma` on this processor, the only features `lanes::hash` and
                 // everything it calls are compiled for; they touch no memory but their
                 // arguments and results.
-                unsafe { lanes::hash::<$t>(self, &canonical) }
+                unsafe { lanes::hash::<$t>(self, canonical) }
             }};
         }
         Ok(match self.width {

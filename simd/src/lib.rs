@@ -14,7 +14,7 @@
 //!
 //! An AVX-512 function can only be called where the processor has AVX-512; Rust marks such a
 //! call `unsafe`. The arithmetic itself is safe code (`#[target_feature]` functions, whose
-//! intrinsics are safe inside them). The one call into it, [`Poseidon8::permute`], checks at
+//! intrinsics are safe inside them). The one call into it, in [`Poseidon8::hash`], checks at
 //! run time that the processor has `avx512f` and `avx512ifma` first, and otherwise answers
 //! `None` so the caller hashes with the scalar permutation. Every other crate keeps
 //! `#![forbid(unsafe_code)]`; this one denies it everywhere but that call.

@@ -1,4 +1,5 @@
-//! BN254 scalar-field arithmetic in eight lanes with AVX-512 IFMA.
+//! BN254 field arithmetic (the scalar field `r` for Poseidon, the base field `q` for G1) in
+//! eight lanes with AVX-512 IFMA, generic over the modulus ([`crate::limbs::Modulus`]).
 //!
 //! An element is five 52-bit limbs, one `__m512i` per limb holding that limb of all eight
 //! lanes; every function here is compiled for `avx512f` and `avx512ifma` and is only called
@@ -19,7 +20,7 @@
 //! Sums are limb-wise and then normalised (carries propagated).
 #![allow(clippy::needless_range_loop)]
 
-use crate::limbs::{MASK, N0P, P};
+use crate::limbs::{Modulus, MASK};
 use std::arch::x86_64::*;
 
 /// Eight field elements: limb `i` of all eight lanes in `v[i]`.
@@ -93,13 +94,13 @@ fn accumulate(t: &mut [__m512i; 10], a: &V, b: &V) {
     }
 }
 
-/// `t / R mod r` (Montgomery reduction), normalised.
+/// `t / R mod P` (Montgomery reduction), normalised.
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn reduce(mut t: [__m512i; 10]) -> V {
+fn reduce<M: Modulus>(mut t: [__m512i; 10]) -> V {
     let zero = _mm512_setzero_si512();
-    let n0p = _mm512_set1_epi64(N0P as i64);
-    let p = splat(&P);
+    let n0p = _mm512_set1_epi64(M::N0P as i64);
+    let p = splat(&M::P);
     for i in 0..5 {
         // t_i + m·r_0 ≡ 0 (mod 2^52); IFMA reads only t_i's low 52 bits, which is all m needs.
         let m = _mm512_madd52lo_epu64(zero, t[i], n0p);
@@ -112,33 +113,43 @@ fn reduce(mut t: [__m512i; 10]) -> V {
     normalize([t[5], t[6], t[7], t[8], t[9]])
 }
 
-/// `a·b / R mod r` (below `a·b/R + r`).
+/// `a·b / R mod P` (below `a·b/R + P`).
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
-pub fn mul(a: &V, b: &V) -> V {
+pub fn mul<M: Modulus>(a: &V, b: &V) -> V {
     let mut t = [_mm512_setzero_si512(); 10];
     accumulate(&mut t, a, b);
-    reduce(t)
+    reduce::<M>(t)
 }
 
-/// `Σ c_j·s_j / R mod r` with one reduction (below `Σ c_j·s_j / R + r`).
+/// `a + c − b` with `c` a multiple of `P` in [`crate::limbs::borrowed`] form (each limb of
+/// `c` at least the matching limb of `b`), normalised: `a − b` modulo `P`, below `a + c`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
-pub fn dot(c: &[[u64; 5]], s: &[V]) -> V {
+pub fn sub(a: &V, b: &V, c: &[u64; 5]) -> V {
+    normalize(std::array::from_fn(|i| {
+        _mm512_sub_epi64(_mm512_add_epi64(a[i], _mm512_set1_epi64(c[i] as i64)), b[i])
+    }))
+}
+
+/// `Σ c_j·s_j / R mod P` with one reduction (below `Σ c_j·s_j / R + P`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub fn dot<M: Modulus>(c: &[[u64; 5]], s: &[V]) -> V {
     let mut t = [_mm512_setzero_si512(); 10];
     for (c, s) in c.iter().zip(s) {
         accumulate(&mut t, &splat(c), s);
     }
-    reduce(t)
+    reduce::<M>(t)
 }
 
 /// `x^5` (below `1.2·r` for `x < 12·r`; below `2.9·r` for `x < 36.5·r`).
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
-pub fn pow5(x: &V) -> V {
-    let x2 = mul(x, x);
-    let x4 = mul(&x2, &x2);
-    mul(x, &x4)
+pub fn pow5<M: Modulus>(x: &V) -> V {
+    let x2 = mul::<M>(x, x);
+    let x4 = mul::<M>(&x2, &x2);
+    mul::<M>(x, &x4)
 }
 
 #[cfg(test)]
@@ -146,7 +157,7 @@ mod tests {
     //! The lanes' multiplication and dot product against arkworks, on values up to the
     //! bounds the permutation relies on (non-canonical, up to 80·r).
     use super::*;
-    use crate::limbs::{self, BITS};
+    use crate::limbs::{self, Scalar, BITS};
     use ark_bn254::Fr;
     use ark_ff::{BigInteger, Field, PrimeField, UniformRand};
 
@@ -281,18 +292,18 @@ mod tests {
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn run_dot(c: &[[u64; 5]], s: &[[[u64; 5]; 8]; 13]) -> [[u64; 5]; 8] {
         let v: Vec<V> = s.iter().map(|x| load(x)).collect();
-        store(&dot(c, &v))
+        store(&dot::<Scalar>(c, &v))
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn run(a: &[[u64; 5]; 8], b: &[[u64; 5]; 8]) -> ([[u64; 5]; 8], [[u64; 5]; 8]) {
         let (va, vb) = (load(a), load(b));
-        let prod = store(&mul(&va, &vb));
+        let prod = store(&mul::<Scalar>(&va, &vb));
         // Σ of three products with one reduction: a·b + a·a + b·1 (1 as a plain limb value).
         let mut t = [_mm512_setzero_si512(); 10];
         accumulate(&mut t, &va, &vb);
         accumulate(&mut t, &va, &va);
         accumulate(&mut t, &vb, &splat(&[1, 0, 0, 0, 0]));
-        (prod, store(&reduce(t)))
+        (prod, store(&reduce::<Scalar>(t)))
     }
 }

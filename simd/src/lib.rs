@@ -24,6 +24,7 @@
 mod error;
 #[cfg(target_arch = "x86_64")]
 mod field;
+pub mod g1;
 mod limbs;
 mod poseidon;
 

@@ -40,6 +40,118 @@ pub const ONE: [u64; 5] = [
     0x1f16424e1bb7,
 ];
 
+/// A prime below 2^254 the lanes compute modulo: its limbs and Montgomery factor.
+pub trait Modulus {
+    /// The prime in 52-bit limbs.
+    const P: [u64; 5];
+    /// `−P⁻¹ mod 2^52`.
+    const N0P: u64;
+    /// `2^264 mod P`: multiplying arkworks' Montgomery form (`x·2^256`) by it gives the
+    /// lanes' (`x·2^260`).
+    const K_IN: [u64; 5];
+    /// `2^256 mod P`: multiplying the lanes' form by it gives arkworks'.
+    const K_OUT: [u64; 5];
+    /// `2^260 mod P`: one in the lanes' Montgomery form.
+    const ONE: [u64; 5];
+}
+
+/// BN254's scalar field `r` (Poseidon's field).
+pub struct Scalar;
+
+impl Modulus for Scalar {
+    const P: [u64; 5] = P;
+    const N0P: u64 = N0P;
+    const K_IN: [u64; 5] = [
+        0x31f8c9ffffab6,
+        0xac31329faef6e,
+        0x9e2a3495d7570,
+        0xe357276f48b70,
+        0xd791464ef86,
+    ];
+    const K_OUT: [u64; 5] = [
+        0x6341c4ffffffb,
+        0x959f60cd29ac9,
+        0x879462e36fc76,
+        0xdf2f666ea36f7,
+        0xe0a77c19a07,
+    ];
+    const ONE: [u64; 5] = ONE;
+}
+
+/// BN254's base field `q` (G1's coordinates).
+pub struct Base;
+
+impl Modulus for Base {
+    const P: [u64; 5] = [
+        0x8c16d87cfd47,
+        0x916871ca8d3c2,
+        0x181585d97816a,
+        0xa029b85045b68,
+        0x30644e72e131,
+    ];
+    const N0P: u64 = 0x20782e4866389;
+    const K_IN: [u64; 5] = [
+        0xb0f2afaec667a,
+        0xed9626b0fffbd,
+        0x9e2a0fcad825a,
+        0xe357276f48b70,
+        0xd791464ef86,
+    ];
+    const K_OUT: [u64; 5] = [
+        0xd438dc58f0d9d,
+        0x28f5c70b3dd35,
+        0x879462c0a78eb,
+        0xdf2f666ea36f7,
+        0xe0a77c19a07,
+    ];
+    const ONE: [u64; 5] = [
+        0x20880f6fce4b4,
+        0x49baa989a8455,
+        0x18f014a498908,
+        0x724f85a9201d8,
+        0x1f16424e1bb7,
+    ];
+}
+
+/// `k·P` in limbs arranged so that subtracting any normalised value below `k·P − 2^208`
+/// limb by limb never goes below zero: each lower limb borrows `2^52` from the one above.
+pub const fn borrowed(p: [u64; 5], k: u64) -> [u64; 5] {
+    let mut wide = [0u64; 5];
+    let mut carry = 0u64;
+    let mut i = 0;
+    while i < 5 {
+        let v = p[i] * k + carry;
+        wide[i] = v & MASK;
+        carry = v >> BITS;
+        i += 1;
+    }
+    wide[4] += carry << BITS;
+    [
+        wide[0] + (1 << BITS),
+        wide[1] + (1 << BITS) - 1,
+        wide[2] + (1 << BITS) - 1,
+        wide[3] + (1 << BITS) - 1,
+        wide[4] - 1,
+    ]
+}
+
+/// The 256-bit integer of limbs whose value is below `2·M::P` (normalised), reduced once
+/// below `P`; `None` from `2·P` up.
+pub fn below<M: Modulus>(l: [u64; 5]) -> Option<[u64; 4]> {
+    if l[4] >> 48 != 0 || l.iter().any(|x| x >> BITS != 0) {
+        return None;
+    }
+    let p = ark_ff::BigInt::<4>(join(M::P));
+    let mut v = ark_ff::BigInt::<4>(join(l));
+    if v >= p {
+        let borrow = v.sub_with_borrow(&p);
+        if borrow || v >= p {
+            return None;
+        }
+    }
+    Some(v.0)
+}
+
 /// Five 52-bit limbs of a 256-bit integer, least significant first.
 pub fn split(x: [u64; 4]) -> [u64; 5] {
     [
@@ -79,17 +191,7 @@ pub fn two_to(k: u64) -> Fr {
 /// The field element of a limb value `v < 2r` (the lanes' last step leaves `v ≤ r`). `None`
 /// from `2r` up, which the bounds of the lanes' arithmetic exclude.
 pub fn element(l: [u64; 5]) -> Option<Fr> {
-    if l[4] >> 48 != 0 || l.iter().any(|x| x >> BITS != 0) {
-        return None;
-    }
-    let mut v = ark_ff::BigInt::<4>(join(l));
-    if v >= Fr::MODULUS {
-        let borrow = v.sub_with_borrow(&Fr::MODULUS);
-        if borrow || v >= Fr::MODULUS {
-            return None;
-        }
-    }
-    Fr::from_bigint(v)
+    Fr::from_bigint(ark_ff::BigInt::<4>(below::<Scalar>(l)?))
 }
 
 #[cfg(test)]
@@ -104,6 +206,15 @@ mod tests {
         assert_eq!(ONE, canonical(&two_to(260)));
         // r·(−r⁻¹) ≡ −1 (mod 2^52)
         assert_eq!(P[0].wrapping_mul(N0P) & MASK, MASK);
+        assert_eq!(Scalar::K_IN, canonical(&two_to(264)));
+        assert_eq!(Scalar::K_OUT, canonical(&two_to(256)));
+        use ark_bn254::Fq;
+        let q_pow = |k: u64| split(Fq::from(2u64).pow([k]).into_bigint().0);
+        assert_eq!(Base::P, split(Fq::MODULUS.0));
+        assert_eq!(Base::P[0].wrapping_mul(Base::N0P) & MASK, MASK);
+        assert_eq!(Base::K_IN, q_pow(264));
+        assert_eq!(Base::K_OUT, q_pow(256));
+        assert_eq!(Base::ONE, q_pow(260));
     }
 
     #[test]

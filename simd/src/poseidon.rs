@@ -182,7 +182,7 @@ impl Poseidon8 {
 mod lanes {
     use super::Poseidon8;
     use crate::field::{add, dot, load, mul, pow5, splat, store, V};
-    use crate::limbs::{ONE, R2};
+    use crate::limbs::{Scalar as S, ONE, R2};
     use crate::LANES;
 
     /// `s_0` of the permutation of `[0, inputs…]` in each lane, canonical limbs in and out
@@ -196,10 +196,10 @@ mod lanes {
         let zero = splat(&[0; 5]);
         let mut s: [V; T] = [zero; T];
         for (x, input) in s[1..].iter_mut().zip(inputs) {
-            *x = mul(&load(input), &r2);
+            *x = mul::<S>(&load(input), &r2);
         }
         permute::<T>(c, &mut s);
-        store(&mul(&s[0], &splat(&[1, 0, 0, 0, 0])))
+        store(&mul::<S>(&s[0], &splat(&[1, 0, 0, 0, 0])))
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]
@@ -213,7 +213,7 @@ mod lanes {
     fn mix<const T: usize>(m: &[[u64; 5]], s: &mut [V; T]) {
         let old = *s;
         for (x, row) in s.iter_mut().zip(m.chunks_exact(T)) {
-            *x = dot(row, &old);
+            *x = dot::<S>(row, &old);
         }
     }
 
@@ -223,7 +223,7 @@ mod lanes {
         let mut full = c.full.chunks_exact(T);
         for r in 0..c.half {
             for x in s.iter_mut() {
-                *x = pow5(x);
+                *x = pow5::<S>(x);
             }
             add_constants(s, full.next().unwrap_or(&[]));
             mix::<T>(
@@ -242,23 +242,23 @@ mod lanes {
             .zip(c.sparse.chunks_exact(2 * T - 1))
             .enumerate()
         {
-            s[0] = add(&pow5(&s[0]), &splat(k));
+            s[0] = add(&pow5::<S>(&s[0]), &splat(k));
             let (row, col) = sp.split_at(T);
-            let s0 = dot(row, s);
+            let s0 = dot::<S>(row, s);
             let x0 = s[0];
             for (x, v) in s[1..].iter_mut().zip(col) {
-                *x = add(x, &mul(&splat(v), &x0));
+                *x = add(x, &mul::<S>(&splat(v), &x0));
             }
             s[0] = s0;
             if r + 1 == c.partial / 2 {
                 for x in s[1..].iter_mut() {
-                    *x = mul(x, &one);
+                    *x = mul::<S>(x, &one);
                 }
             }
         }
         for _ in 0..c.half {
             for x in s.iter_mut() {
-                *x = pow5(x);
+                *x = pow5::<S>(x);
             }
             add_constants(s, full.next().unwrap_or(&[]));
             mix::<T>(&c.mds, s);

@@ -1,0 +1,248 @@
+//! BN254 G1 chord additions in eight lanes: the inner step of a batch-affine MSM. For each
+//! pending `(x, y) + (bx, by)` with `x ≠ bx`: `l = (y − by)/(x − bx)`, `x3 = l² − bx − x`,
+//! `y3 = l·(bx − x3) − by`, every denominator inverted with one field inversion
+//! (Montgomery's trick, each lane over its share of the batch, then the eight lanes' products
+//! inverted together).
+//!
+//! Coordinates go in and out in arkworks' own Montgomery form (`x·2^256 mod q`): one lane
+//! multiplication by `2^264 mod q` takes it to the lanes' `x·2^260`, one by `2^256 mod q`
+//! back, so no scalar multiplication is spent on conversions.
+//!
+//! **Bounds** (`R = 2^260 ≈ 84.6·q`; a product is below `a·b/R + q`): converted inputs are
+//! below `1.02q`; `x − bx` and `y − by` (computed as `a + 4q − b`) below `5.1q`; the
+//! inversion's products and `l` below `1.1q`; `x3 = l² + 4q − bx + 4q − x` below `9.1q`;
+//! `bx − x3` (as `bx + 16q − x3`) below `17.1q`; `y3` (as `l·(bx − x3) + 4q − by`) below
+//! `5.3q`; the outputs leave the lanes below `1.12q` and are reduced once. Every
+//! subtrahend is below its multiple of `q` minus `2^208`, as [`crate::limbs::borrowed`]
+//! requires.
+
+use crate::error::SimdError;
+#[cfg(target_arch = "x86_64")]
+use crate::limbs::{self, Base};
+#[cfg(target_arch = "x86_64")]
+use crate::LANES;
+use ark_bn254::Fq;
+
+/// Resolves a batch of chord additions: `pending[i] = [x, y, bx, by]` (with `x ≠ bx`), the
+/// sums into `out[i] = [x3, y3]`. `Ok(false)` when the processor has no AVX-512 IFMA (or
+/// `ZKCREDIT_SIMD=off`): the caller then adds in scalar. An error if a denominator is zero
+/// (some `x = bx`; nothing is written then) or the slices' lengths differ.
+pub fn chord_additions(pending: &[[Fq; 4]], out: &mut [[Fq; 2]]) -> Result<bool, SimdError> {
+    if pending.len() != out.len() {
+        return Err(SimdError::Shape(format!(
+            "{} pending additions, {} outputs",
+            pending.len(),
+            out.len()
+        )));
+    }
+    if !crate::available() {
+        return Ok(false);
+    }
+    if pending.is_empty() {
+        return Ok(true);
+    }
+    run(pending, out)?;
+    Ok(true)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn run(_: &[[Fq; 4]], _: &mut [[Fq; 2]]) -> Result<(), SimdError> {
+    Err(SimdError::Shape(
+        "no eight-lane arithmetic on this architecture".into(),
+    ))
+}
+
+/// arkworks' Montgomery form of `x` in 52-bit limbs. (`Fp.0` is that form, below `q`,
+/// public in arkworks 0.6, which the workspace pins; `Fp::new_unchecked` is its documented
+/// inverse.)
+#[cfg(target_arch = "x86_64")]
+fn raw(x: &Fq) -> [u64; 5] {
+    limbs::split(x.0 .0)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn from_raw(l: [u64; 5]) -> Result<Fq, SimdError> {
+    let v = limbs::below::<Base>(l).ok_or_else(|| {
+        SimdError::Shape("a lane's output at or above 2q (a bound was wrong)".into())
+    })?;
+    Ok(Fq::new_unchecked(ark_ff::BigInt(v)))
+}
+
+/// One row of eight additions: the four coordinates of each lane in arkworks' form.
+#[cfg(target_arch = "x86_64")]
+type Row = [[[u64; 5]; LANES]; 4];
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn run(pending: &[[Fq; 4]], out: &mut [[Fq; 2]]) -> Result<(), SimdError> {
+    let n = pending.len();
+    // Row j, lane k: addition 8j + k; the last row's missing lanes repeat addition 0, whose
+    // result is not written.
+    let rows: Vec<Row> = (0..n.div_ceil(LANES))
+        .map(|j| {
+            std::array::from_fn(|f| {
+                std::array::from_fn(|k| {
+                    raw(&pending[if j * LANES + k < n { j * LANES + k } else { 0 }][f])
+                })
+            })
+        })
+        .collect();
+    // SAFETY: `chord_additions` calls this only after `crate::available()` detected
+    // `avx512f` and `avx512ifma`, the only features `lanes::add` and what it calls are
+    // compiled for; they read and write only their arguments.
+    let sums = unsafe { lanes::add(&rows, &invert_eight)? };
+    for (o, (x3, y3)) in out
+        .iter_mut()
+        .zip(sums.iter().flat_map(|[xs, ys]| xs.iter().zip(ys.iter())))
+    {
+        *o = [from_raw(*x3)?, from_raw(*y3)?];
+    }
+    Ok(())
+}
+
+/// The inverses of eight values (arkworks' form in and out), with one inversion; an error
+/// if one is zero.
+#[cfg(target_arch = "x86_64")]
+fn invert_eight(t: &[[u64; 5]; LANES]) -> Result<[[u64; 5]; LANES], SimdError> {
+    use ark_ff::Field;
+    let t: Vec<Fq> = t.iter().map(|l| from_raw(*l)).collect::<Result<_, _>>()?;
+    let mut prefix = [Fq::from(1u64); LANES];
+    let mut acc = Fq::from(1u64);
+    for (p, x) in prefix.iter_mut().zip(&t) {
+        *p = acc;
+        acc *= x;
+    }
+    let mut inv = acc
+        .inverse()
+        .ok_or_else(|| SimdError::Shape("a chord addition with x = bx".into()))?;
+    let mut res = [[0u64; 5]; LANES];
+    for k in (0..LANES).rev() {
+        res[k] = raw(&(inv * prefix[k]));
+        inv *= t[k];
+    }
+    Ok(res)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use super::Row;
+    use crate::error::SimdError;
+    use crate::field::{load, mul, splat, store, sub, V};
+    use crate::limbs::{borrowed, Base as B, Modulus};
+    use crate::LANES;
+
+    type Inverse<'a> = &'a dyn Fn(&[[u64; 5]; LANES]) -> Result<[[u64; 5]; LANES], SimdError>;
+
+    /// The sums of every row's eight additions (`[x3, y3]` per lane, arkworks' form).
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn add(
+        rows: &[Row],
+        invert: Inverse<'_>,
+    ) -> Result<Vec<[[[u64; 5]; LANES]; 2]>, SimdError> {
+        const Q4: [u64; 5] = borrowed(B::P, 4);
+        const Q16: [u64; 5] = borrowed(B::P, 16);
+        let k_in = splat(&B::K_IN);
+        let k_out = splat(&B::K_OUT);
+        // The coordinates in the lanes' form, the denominators, and the products before each.
+        let points: Vec<[V; 4]> = rows
+            .iter()
+            .map(|r| std::array::from_fn(|f| mul::<B>(&load(&r[f]), &k_in)))
+            .collect();
+        let mut acc = splat(&B::ONE);
+        let mut before = Vec::with_capacity(rows.len());
+        let mut dens = Vec::with_capacity(rows.len());
+        for [x, _, bx, _] in &points {
+            let d = sub(x, bx, &Q4);
+            before.push(acc);
+            acc = mul::<B>(&acc, &d);
+            dens.push(d);
+        }
+        let inv = invert(&store(&mul::<B>(&acc, &k_out)))?;
+        let mut inv = mul::<B>(&load(&inv), &k_in);
+        let mut sums = vec![[[[0u64; 5]; LANES]; 2]; rows.len()];
+        for j in (0..rows.len()).rev() {
+            let [x, y, bx, by] = &points[j];
+            let d_inv = mul::<B>(&inv, &before[j]);
+            inv = mul::<B>(&inv, &dens[j]);
+            let l = mul::<B>(&sub(y, by, &Q4), &d_inv);
+            let x3 = sub(&sub(&mul::<B>(&l, &l), bx, &Q4), x, &Q4);
+            let y3 = sub(&mul::<B>(&l, &sub(bx, &x3, &Q16)), by, &Q4);
+            sums[j] = [store(&mul::<B>(&x3, &k_out)), store(&mul::<B>(&y3, &k_out))];
+        }
+        Ok(sums)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_bn254::{G1Affine, G1Projective};
+    use ark_ec::{AffineRepr, CurveGroup};
+    use ark_ff::UniformRand;
+
+    fn points(n: usize, rng: &mut impl ark_std::rand::Rng) -> Vec<G1Affine> {
+        let g = G1Projective::rand(rng);
+        // Multiples of one point and random ones, so that coordinates vary widely.
+        (0..n)
+            .map(|i| {
+                if i % 3 == 0 {
+                    (g * ark_bn254::Fr::from(i as u64 + 2)).into_affine()
+                } else {
+                    G1Projective::rand(rng).into_affine()
+                }
+            })
+            .collect()
+    }
+
+    /// Every batch size around the lanes (1, a partial row, a full row, several rows and a
+    /// partial one, a whole MSM batch) against arkworks' addition.
+    #[test]
+    fn chord_additions_equal_arkworks() {
+        if !crate::available() {
+            eprintln!("NOTE: no AVX-512 IFMA here (or ZKCREDIT_SIMD=off): not exercised");
+            let mut out = [[Fq::from(0u64); 2]; 1];
+            let one = G1Affine::generator();
+            let (x, y) = one.xy().unwrap();
+            assert_eq!(chord_additions(&[[x, y, x, y]], &mut out), Ok(false));
+            return;
+        }
+        let mut rng = ark_std::test_rng();
+        for n in [1usize, 5, 8, 9, 16, 63, 512, 515] {
+            let a = points(n, &mut rng);
+            let b = points(n, &mut rng);
+            let pending: Vec<[Fq; 4]> = a
+                .iter()
+                .zip(&b)
+                .map(|(p, q)| {
+                    let (x, y) = p.xy().unwrap();
+                    let (bx, by) = q.xy().unwrap();
+                    [x, y, bx, by]
+                })
+                .collect();
+            let mut out = vec![[Fq::from(0u64); 2]; n];
+            assert_eq!(chord_additions(&pending, &mut out), Ok(true));
+            for i in 0..n {
+                let want = (a[i] + b[i]).into_affine();
+                let (x, y) = want.xy().unwrap();
+                assert_eq!(out[i], [x, y], "n {n}, addition {i}");
+            }
+        }
+    }
+
+    /// `P + (−P)`'s chord has no slope: refused, nothing written; mismatched lengths refused.
+    #[test]
+    fn a_vertical_chord_and_a_wrong_length_are_refused() {
+        if !crate::available() {
+            eprintln!("NOTE: no AVX-512 IFMA here (or ZKCREDIT_SIMD=off): not exercised");
+            return;
+        }
+        let p = G1Affine::generator();
+        let (x, y) = p.xy().unwrap();
+        let q = (p + p).into_affine();
+        let (qx, qy) = q.xy().unwrap();
+        let mut out = vec![[Fq::from(7u64); 2]; 2];
+        assert!(chord_additions(&[[qx, qy, x, y], [x, y, x, -y]], &mut out).is_err());
+        assert_eq!(out, vec![[Fq::from(7u64); 2]; 2]);
+        assert!(chord_additions(&[[qx, qy, x, y]], &mut out).is_err());
+    }
+}

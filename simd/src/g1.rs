@@ -13,7 +13,7 @@
 //! inversion's products and `l` below `1.1q`; `x3 = l² + 4q − bx + 4q − x` below `9.1q`;
 //! `bx − x3` (as `bx + 16q − x3`) below `17.1q`; `y3` (as `l·(bx − x3) + 4q − by`) below
 //! `5.3q`; the outputs leave the lanes below `1.12q` and are reduced once. Every
-//! subtrahend is below its multiple of `q` minus `2^208`, as [`crate::limbs::borrowed`]
+//! subtrahend is below its multiple of `q` minus `2^208`, as `limbs::borrowed`
 //! requires.
 
 use crate::error::SimdError;

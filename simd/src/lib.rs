@@ -1,23 +1,26 @@
 //! # zkcredit-simd
 //!
-//! Poseidon's permutation over BN254's scalar field in **eight lanes**: eight independent
-//! states permuted at once with AVX-512 IFMA (52-bit multiply-accumulate), for the places
-//! that hash many independent inputs — a provider tree's bulk build, its rebuild and a
-//! publication's changed paths (spec §3.2, §4.4).
+//! BN254 arithmetic in **eight lanes** with AVX-512 IFMA (52-bit multiply-accumulate):
 //!
-//! The crate knows nothing of Poseidon's parameters: [`Poseidon8::new`] takes the optimised
-//! constants (`zkcredit_circuits::poseidon::Optimized`), and the permutation here is the
-//! same sequence of operations as the scalar one there, so the two are bit-identical (the
-//! circuits crate's tests drive both on the same inputs).
+//! - [`Poseidon8`]: Poseidon's permutation over the scalar field on eight independent states
+//!   at once, for the places that hash many independent inputs — a provider tree's bulk
+//!   build, its rebuild and a publication's changed paths (spec §3.2, §4.4). The crate knows
+//!   nothing of Poseidon's parameters: [`Poseidon8::new`] takes the optimised constants
+//!   (`zkcredit_circuits::poseidon::Optimized`), and the permutation here is the same
+//!   sequence of operations as the scalar one there, so the two are bit-identical (the
+//!   circuits crate's tests drive both on the same inputs).
+//! - [`g1::chord_additions`]: a batch of G1 affine additions over the base field with one
+//!   inversion, for the prover's batch-affine buckets.
 //!
 //! ## Why this crate holds the project's only `unsafe`
 //!
 //! An AVX-512 function can only be called where the processor has AVX-512; Rust marks such a
 //! call `unsafe`. The arithmetic itself is safe code (`#[target_feature]` functions, whose
-//! intrinsics are safe inside them). The one call into it, in [`Poseidon8::hash`], checks at
-//! run time that the processor has `avx512f` and `avx512ifma` first, and otherwise answers
-//! `None` so the caller hashes with the scalar permutation. Every other crate keeps
-//! `#![forbid(unsafe_code)]`; this one denies it everywhere but that call.
+//! intrinsics are safe inside them). The two calls into it, in [`Poseidon8::hash`] and
+//! [`g1::chord_additions`], check at run time that the processor has `avx512f` and
+//! `avx512ifma` first, and otherwise answer so that the caller takes its scalar path. Every
+//! other crate keeps `#![forbid(unsafe_code)]`; this one denies it everywhere but those two
+//! calls.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -31,7 +34,7 @@ mod poseidon;
 pub use error::SimdError;
 pub use poseidon::{Constants, Poseidon8};
 
-/// Eight states at a time.
+/// Eight field elements at a time.
 pub const LANES: usize = 8;
 
 /// Whether this processor runs the eight-lane arithmetic (`avx512f` and `avx512ifma`),

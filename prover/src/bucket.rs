@@ -144,6 +144,9 @@ impl<C: SWCurveConfig> Buckets<C> {
     /// `execute` then resolves it in scalar.
     fn execute_in_lanes(&mut self) -> bool {
         use std::any::Any;
+        if !zkcredit_simd::available() {
+            return false;
+        }
         let Some(batch) = (&self.batch as &dyn Any).downcast_ref::<Vec<Pending<Fq>>>() else {
             return false;
         };

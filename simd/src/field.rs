@@ -2,8 +2,9 @@
 //! eight lanes with AVX-512 IFMA, generic over the modulus ([`crate::limbs::Modulus`]).
 //!
 //! An element is five 52-bit limbs, one `__m512i` per limb holding that limb of all eight
-//! lanes; every function here is compiled for `avx512f` and `avx512ifma` and is only called
-//! from [`crate::Poseidon8`] once those were detected.
+//! lanes; every function here is compiled for `avx512f` and `avx512ifma` and is only reached
+//! through [`crate::Poseidon8::hash`] and [`crate::g1::chord_additions`], once those were
+//! detected.
 //!
 //! **Montgomery multiplication** (`R = 2^260`): the 10-limb product by 25 `vpmadd52luq` /
 //! `vpmadd52huq` pairs into 64-bit accumulators, then five word-by-word reduction steps

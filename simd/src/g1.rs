@@ -25,8 +25,10 @@ use ark_bn254::Fq;
 
 /// Resolves a batch of chord additions: `pending[i] = [x, y, bx, by]` (with `x ≠ bx`), the
 /// sums into `out[i] = [x3, y3]`. `Ok(false)` when the processor has no AVX-512 IFMA (or
-/// `ZKCREDIT_SIMD=off`): the caller then adds in scalar. An error if a denominator is zero
-/// (some `x = bx`; nothing is written then) or the slices' lengths differ.
+/// `ZKCREDIT_SIMD=off`): the caller then adds in scalar. [`SimdError::VerticalChord`] if
+/// some `x = bx` (nothing is written then), [`SimdError::Shape`] if the slices' lengths
+/// differ; [`SimdError::Bound`] would be a bug in the bounds below, and may leave `out`
+/// partly written.
 pub fn chord_additions(pending: &[[Fq; 4]], out: &mut [[Fq; 2]]) -> Result<bool, SimdError> {
     if pending.len() != out.len() {
         return Err(SimdError::Shape(format!(
@@ -62,9 +64,7 @@ fn raw(x: &Fq) -> [u64; 5] {
 
 #[cfg(target_arch = "x86_64")]
 fn from_raw(l: [u64; 5]) -> Result<Fq, SimdError> {
-    let v = limbs::below::<Base>(l).ok_or_else(|| {
-        SimdError::Shape("a lane's output at or above 2q (a bound was wrong)".into())
-    })?;
+    let v = limbs::below::<Base>(l).ok_or(SimdError::Bound("a G1 coordinate at or above 2q"))?;
     Ok(Fq::new_unchecked(ark_ff::BigInt(v)))
 }
 
@@ -112,9 +112,7 @@ fn invert_eight(t: &[[u64; 5]; LANES]) -> Result<[[u64; 5]; LANES], SimdError> {
         *p = acc;
         acc *= x;
     }
-    let mut inv = acc
-        .inverse()
-        .ok_or_else(|| SimdError::Shape("a chord addition with x = bx".into()))?;
+    let mut inv = acc.inverse().ok_or(SimdError::VerticalChord)?;
     let mut res = [[0u64; 5]; LANES];
     for k in (0..LANES).rev() {
         res[k] = raw(&(inv * prefix[k]));
@@ -178,7 +176,7 @@ mod tests {
     use super::*;
     use ark_bn254::{G1Affine, G1Projective};
     use ark_ec::{AffineRepr, CurveGroup};
-    use ark_ff::UniformRand;
+    use ark_ff::{Field, UniformRand};
 
     fn points(n: usize, rng: &mut impl ark_std::rand::Rng) -> Vec<G1Affine> {
         let g = G1Projective::rand(rng);
@@ -207,9 +205,17 @@ mod tests {
             return;
         }
         let mut rng = ark_std::test_rng();
+        // φ(x, y) = (ω·x, y), ω a cube root of one: a chord with y = by, so l = 0.
+        let omega = (-Fq::from(1u64) + (-Fq::from(3u64)).sqrt().unwrap()) / Fq::from(2u64);
+        assert_eq!(omega * omega * omega, Fq::from(1u64));
         for n in [1usize, 5, 8, 9, 16, 63, 512, 515] {
             let a = points(n, &mut rng);
-            let b = points(n, &mut rng);
+            let mut b = points(n, &mut rng);
+            for i in (0..n).step_by(7) {
+                let (x, y) = a[i].xy().unwrap();
+                b[i] = G1Affine::new_unchecked(omega * x, y);
+                assert!(b[i].is_on_curve());
+            }
             let pending: Vec<[Fq; 4]> = a
                 .iter()
                 .zip(&b)
@@ -241,8 +247,27 @@ mod tests {
         let q = (p + p).into_affine();
         let (qx, qy) = q.xy().unwrap();
         let mut out = vec![[Fq::from(7u64); 2]; 2];
-        assert!(chord_additions(&[[qx, qy, x, y], [x, y, x, -y]], &mut out).is_err());
+        assert_eq!(
+            chord_additions(&[[qx, qy, x, y], [x, y, x, -y]], &mut out),
+            Err(SimdError::VerticalChord)
+        );
         assert_eq!(out, vec![[Fq::from(7u64); 2]; 2]);
-        assert!(chord_additions(&[[qx, qy, x, y]], &mut out).is_err());
+        assert!(matches!(
+            chord_additions(&[[qx, qy, x, y]], &mut out),
+            Err(SimdError::Shape(_))
+        ));
+        // The vertical chord as addition 0 (the one the last row's padding repeats) and in
+        // a later row of a longer batch.
+        let ok = [qx, qy, x, y];
+        for at in [0usize, 13] {
+            let mut pending = vec![ok; 20];
+            pending[at] = [x, y, x, -y];
+            let mut out = vec![[Fq::from(7u64); 2]; 20];
+            assert_eq!(
+                chord_additions(&pending, &mut out),
+                Err(SimdError::VerticalChord)
+            );
+            assert_eq!(out, vec![[Fq::from(7u64); 2]; 20]);
+        }
     }
 }

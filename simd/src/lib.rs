@@ -16,8 +16,8 @@
 //!
 //! An AVX-512 function can only be called where the processor has AVX-512; Rust marks such a
 //! call `unsafe`. The arithmetic itself is safe code (`#[target_feature]` functions, whose
-//! intrinsics are safe inside them). The two calls into it, in [`Poseidon8::hash`] and
-//! [`g1::chord_additions`], check at run time that the processor has `avx512f` and
+//! intrinsics are safe inside them). The two calls into it, reached only through [`Poseidon8::hash`]
+//! and [`g1::chord_additions`], are made after checking at run time that the processor has `avx512f` and
 //! `avx512ifma` first, and otherwise answer so that the caller takes its scalar path. Every
 //! other crate keeps `#![forbid(unsafe_code)]`; this one denies it everywhere but those two
 //! calls.

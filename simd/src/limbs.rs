@@ -1,9 +1,10 @@
 //! Field elements as five 52-bit limbs (radix 2^52, 260 bits), the form the eight-lane
-//! arithmetic works in, and the constants of BN254's scalar field `r` in that form.
+//! arithmetic works in, and the constants of BN254's scalar field `r` and base field `q` in
+//! that form ([`Modulus`]).
 //!
-//! Montgomery form here is `x·2^260 mod r` (arkworks' is `x·2^256`); the lanes convert
-//! canonical integers in and out themselves (`R2`, one multiplication), so nothing depends
-//! on arkworks' internal representation.
+//! Montgomery form here is `x·2^260` (arkworks' is `x·2^256`). Poseidon's lanes convert
+//! canonical integers in and out (`R2`, one multiplication); the G1 lanes read and write
+//! arkworks' Montgomery form itself (`K_IN`, `K_OUT`), which the tests check is `x·2^256`.
 
 use ark_bn254::Fr;
 use ark_ff::{BigInteger, Field, PrimeField};
@@ -215,6 +216,32 @@ mod tests {
         assert_eq!(Base::K_IN, q_pow(264));
         assert_eq!(Base::K_OUT, q_pow(256));
         assert_eq!(Base::ONE, q_pow(260));
+    }
+
+    /// `borrowed(P, k)` is `k·P` with every lower limb at least `2^52 − 1` (`2^52` for the
+    /// lowest), so any normalised limb can be taken from it.
+    #[test]
+    fn borrowed_multiples_keep_their_value_and_their_limbs_high() {
+        for k in [1u64, 4, 16] {
+            let b = borrowed(Base::P, k);
+            let mut value = ark_ff::BigInt::<5>([0; 5]);
+            for (i, limb) in b.iter().enumerate() {
+                let mut term = ark_ff::BigInt::<5>([*limb, 0, 0, 0, 0]);
+                term <<= 52 * i as u32;
+                value.add_with_carry(&term);
+            }
+            let mut want = ark_ff::BigInt::<5>([0; 5]);
+            for _ in 0..k {
+                let mut p = ark_ff::BigInt::<5>([0; 5]);
+                p.0[..4].copy_from_slice(&join(Base::P));
+                want.add_with_carry(&p);
+            }
+            assert_eq!(value, want, "k = {k}");
+            assert!(
+                b[0] >= 1 << BITS && b[1..4].iter().all(|l| *l >= MASK),
+                "k = {k}"
+            );
+        }
     }
 
     #[test]

@@ -129,9 +129,7 @@ impl Poseidon8 {
         let out = self.hash_lanes(&inputs)?;
         let mut res = [Fr::from(0u64); LANES];
         for (r, l) in res.iter_mut().zip(out) {
-            *r = limbs::element(l).ok_or_else(|| {
-                SimdError::Shape("a lane's output above r (a bound was wrong)".into())
-            })?;
+            *r = limbs::element(l).ok_or(SimdError::Bound("a Poseidon output above r"))?;
         }
         Ok(Some(res))
     }

@@ -158,14 +158,13 @@ impl<C: SWCurveConfig> Buckets<C> {
         ) {
             return false;
         }
-        for (p, [x3, y3]) in self.batch.iter().zip(sums) {
-            let (Some(x3), Some(y3)) = (
-                (&x3 as &dyn Any).downcast_ref::<C::BaseField>(),
-                (&y3 as &dyn Any).downcast_ref::<C::BaseField>(),
-            ) else {
-                return false;
-            };
-            self.sums[p.bucket] = Affine::new_unchecked(*x3, *y3);
+        // The same type as the batch's field (the downcast above): one cast back, not one per
+        // coordinate.
+        let Ok(sums) = (Box::new(sums) as Box<dyn Any>).downcast::<Vec<[C::BaseField; 2]>>() else {
+            return false;
+        };
+        for (p, [x3, y3]) in self.batch.iter().zip(*sums) {
+            self.sums[p.bucket] = Affine::new_unchecked(x3, y3);
             self.in_batch[p.bucket] = false;
         }
         self.batch.clear();

@@ -160,7 +160,7 @@ mod tests {
     use super::*;
     use crate::limbs::{self, Scalar, BITS};
     use ark_bn254::Fr;
-    use ark_ff::{BigInteger, Field, PrimeField, UniformRand};
+    use ark_ff::{Field, PrimeField, UniformRand};
 
     /// `x + k·r` in five 52-bit limbs (`x < r`, `k ≤ 80`: below 2^260).
     fn lifted(x: &Fr, k: u64) -> [u64; 5] {
@@ -205,19 +205,7 @@ mod tests {
     }
 
     fn below(l: [u64; 5], bound_r: u64) -> bool {
-        l.iter().all(|x| x >> BITS == 0) && {
-            let mut v = ark_ff::BigInt::<5>([0; 5]);
-            let joined = limbs::join([l[0], l[1], l[2], l[3], l[4] & ((1 << 48) - 1)]);
-            v.0[..4].copy_from_slice(&joined);
-            v.0[4] = l[4] >> 48;
-            let mut bound = ark_ff::BigInt::<5>([0; 5]);
-            bound.0[..4].copy_from_slice(&Fr::MODULUS.0);
-            let mut b = ark_ff::BigInt::<5>([0; 5]);
-            for _ in 0..bound_r {
-                b.add_with_carry(&bound);
-            }
-            v < b
-        }
+        l.iter().all(|x| x >> BITS == 0) && limbs::wide(l) < limbs::times(Fr::MODULUS.0, bound_r)
     }
 
     #[test]

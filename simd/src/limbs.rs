@@ -153,6 +153,25 @@ pub fn below<M: Modulus>(l: [u64; 5]) -> Option<[u64; 4]> {
     Some(v.0)
 }
 
+/// The value of five normalised limbs (up to 260 bits), for the tests' bound checks.
+#[cfg(test)]
+pub fn wide(l: [u64; 5]) -> ark_ff::BigInt<5> {
+    let low = join([l[0], l[1], l[2], l[3], l[4] & ((1 << 48) - 1)]);
+    ark_ff::BigInt([low[0], low[1], low[2], low[3], l[4] >> 48])
+}
+
+/// `k·p` for a 256-bit `p`, for the tests.
+#[cfg(test)]
+pub fn times(p: [u64; 4], k: u64) -> ark_ff::BigInt<5> {
+    let mut one = ark_ff::BigInt::<5>([0; 5]);
+    one.0[..4].copy_from_slice(&p);
+    let mut acc = ark_ff::BigInt::<5>([0; 5]);
+    for _ in 0..k {
+        acc.add_with_carry(&one);
+    }
+    acc
+}
+
 /// Five 52-bit limbs of a 256-bit integer, least significant first.
 pub fn split(x: [u64; 4]) -> [u64; 5] {
     [
@@ -224,19 +243,14 @@ mod tests {
     fn borrowed_multiples_keep_their_value_and_their_limbs_high() {
         for k in [1u64, 4, 16] {
             let b = borrowed(Base::P, k);
+            // The borrowed limbs are not normalised: sum them term by term.
             let mut value = ark_ff::BigInt::<5>([0; 5]);
             for (i, limb) in b.iter().enumerate() {
                 let mut term = ark_ff::BigInt::<5>([*limb, 0, 0, 0, 0]);
                 term <<= 52 * i as u32;
                 value.add_with_carry(&term);
             }
-            let mut want = ark_ff::BigInt::<5>([0; 5]);
-            for _ in 0..k {
-                let mut p = ark_ff::BigInt::<5>([0; 5]);
-                p.0[..4].copy_from_slice(&join(Base::P));
-                want.add_with_carry(&p);
-            }
-            assert_eq!(value, want, "k = {k}");
+            assert_eq!(value, times(join(Base::P), k), "k = {k}");
             assert!(
                 b[0] >= 1 << BITS && b[1..4].iter().all(|l| *l >= MASK),
                 "k = {k}"

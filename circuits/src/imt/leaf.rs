@@ -16,12 +16,22 @@ use serde::{Deserialize, Serialize};
 
 /// `H(v0, v1, v2, salt)`: the commitment to a leaf's record (spec §4.1).
 pub fn value_commitment(values: &[Fr; 3], salt: &Fr) -> Fr {
-    hash_n([values[0], values[1], values[2], *salt])
+    hash_n(commitment_inputs(values, salt))
 }
 
 /// `H(key, next_key, commitment)`: the leaf hash (spec §4.1).
 pub fn leaf_hash(key: &Fr, next_key: &Fr, commitment: &Fr) -> Fr {
-    hash_n([*key, *next_key, *commitment])
+    hash_n(leaf_inputs(key, next_key, commitment))
+}
+
+/// The commitment's inputs in order (one place for the format, one hash or many).
+fn commitment_inputs(values: &[Fr; 3], salt: &Fr) -> [Fr; 4] {
+    [values[0], values[1], values[2], *salt]
+}
+
+/// The leaf hash's inputs in order.
+fn leaf_inputs(key: &Fr, next_key: &Fr, commitment: &Fr) -> [Fr; 3] {
+    [*key, *next_key, *commitment]
 }
 
 /// The hashes of many leaves at once (an empty slot hashes to 0), on every core and in
@@ -29,26 +39,19 @@ pub fn leaf_hash(key: &Fr, next_key: &Fr, commitment: &Fr) -> Fr {
 /// commitments, then the leaf hashes. Equal to [`Leaf::hash`] leaf by leaf.
 pub fn leaf_hashes<'a>(leaves: impl IntoIterator<Item = Option<&'a Leaf>>) -> Vec<Fr> {
     let leaves: Vec<Option<&Leaf>> = leaves.into_iter().collect();
-    let opened: Vec<[Fr; 4]> = leaves
-        .iter()
-        .flatten()
-        .map(|l| [l.values[0], l.values[1], l.values[2], l.salt])
+    let present = || leaves.iter().flatten();
+    let opened: Vec<[Fr; 4]> = present()
+        .map(|l| commitment_inputs(&l.values, &l.salt))
         .collect();
-    let commitments = crate::poseidon::hash_many(&opened);
-    let mut commitments = commitments.into_iter();
-    let keyed: Vec<[Fr; 3]> = leaves
-        .iter()
-        .flatten()
-        .zip(commitments.by_ref())
-        .map(|(l, c)| [l.key, l.next_key, c])
+    let keyed: Vec<[Fr; 3]> = present()
+        .zip(crate::poseidon::hash_many(&opened))
+        .map(|(l, c)| leaf_inputs(&l.key, &l.next_key, &c))
         .collect();
     let mut hashed = crate::poseidon::hash_many(&keyed).into_iter();
+    // `hashed` has one hash per present leaf, in order.
     leaves
         .iter()
-        .map(|l| match l {
-            Some(_) => hashed.next().unwrap_or_else(Fr::zero),
-            None => Fr::zero(),
-        })
+        .map(|l| l.and_then(|_| hashed.next()).unwrap_or_else(Fr::zero))
         .collect()
 }
 

@@ -12,8 +12,12 @@
 //! - `prover_core -- fixed [PAIRS]` — the fixed-base lever: `fast::Prover` as `new` makes it
 //!   (GLV) against the same with `with_fixed_base_tables`, on fraud-only depth 20 and 32,
 //!   and the time the tables took to build.
+//! - `prover_core -- lanes [PAIRS]` — the lanes MSM lever: `fast::Prover` with its G1 MSMs
+//!   as before (`with_lanes(false)`: GLV, taceo-ark-algebra's MSM) against in the lanes
+//!   (`zkcredit_simd::g1_msm`), on fraud-only depth 20 and 32 and eligibility 4, 8 and 16
+//!   slots; needs AVX-512 IFMA.
 //!
-//! `cargo run --release -p zkcredit-benches --example prover_core -- [glv|fixed] [PAIRS]`
+//! `cargo run --release -p zkcredit-benches --example prover_core -- [glv|fixed|lanes] [PAIRS]`
 //! (default 20 pairs per circuit).
 use ark_bn254::{Bn254, Fr};
 use ark_ff::UniformRand;
@@ -112,7 +116,8 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let glv = args.first().is_some_and(|a| a == "glv");
     let fixed = args.first().is_some_and(|a| a == "fixed");
-    if glv || fixed {
+    let lanes = args.first().is_some_and(|a| a == "lanes");
+    if glv || fixed || lanes {
         args.remove(0);
     }
     let pairs: usize = args
@@ -146,10 +151,16 @@ fn main() {
         }
         return;
     }
-    if glv {
-        println!(
-            "| circuit | constraints | pairs | plain MSMs median | GLV MSMs median | speed-up |"
-        );
+    if glv || lanes {
+        if glv {
+            println!(
+                "| circuit | constraints | pairs | plain MSMs median | GLV MSMs median | speed-up |"
+            );
+        } else {
+            println!(
+                "| circuit | constraints | pairs | G1 MSMs before median | G1 MSMs in lanes median | speed-up |"
+            );
+        }
         println!("|---|---:|---:|---:|---:|---:|");
         let mut cases = Vec::new();
         for depth in [20, 32] {
@@ -162,8 +173,18 @@ fn main() {
         }
         for (id, full) in cases {
             let c = case(id, full);
-            let plain = id.prover(c.pk.clone()).expect("prover").with_glv(false);
-            let with = id.prover(c.pk.clone()).expect("prover").with_glv(true);
+            let (plain, with) = if glv {
+                let p = |on| id.prover(c.pk.clone()).expect("prover").with_glv(on);
+                (p(false), p(true))
+            } else {
+                let p = |on| id.prover(c.pk.clone()).expect("prover").with_lanes(on);
+                let (before, after) = (p(false), p(true));
+                assert!(
+                    after.uses_lanes(),
+                    "no AVX-512 IFMA here (or ZKCREDIT_SIMD=off)"
+                );
+                (before, after)
+            };
             run(
                 &c,
                 pairs,

@@ -214,6 +214,21 @@ impl Prover {
         self
     }
 
+    /// Whether this prover's G1 MSMs run in eight AVX-512 IFMA lanes
+    /// (`zkcredit_simd::g1_msm`): where the processor has them (and `ZKCREDIT_SIMD` is not
+    /// `off`), unless fixed-base tables were built.
+    pub fn uses_lanes(&self) -> bool {
+        self.core.uses_lanes()
+    }
+
+    /// This prover with its G1 MSMs in the lanes or not (on only where the processor has
+    /// them) — to compare the two in benchmarks and tests.
+    #[doc(hidden)]
+    pub fn with_lanes(mut self, on: bool) -> Self {
+        self.core.set_lanes(on);
+        self
+    }
+
     /// This prover with its key's MSMs run from fixed-base tables ([`crate::fixed`]), built
     /// now. For fraud-only at depth 32 they took 1.0 s on 2 cores and 50 MiB, and its proofs
     /// 1.44–1.46× less time (`benches/LEVERS.md`). For provers that prove many times; a

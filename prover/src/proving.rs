@@ -31,11 +31,13 @@ struct FixedTables {
     h: Table<g1::Config>,
 }
 
-/// How the prover runs a key's MSMs: from fixed-base tables (built on request), with GLV
-/// (small keys) or plain.
+/// How the prover runs a key's MSMs: from fixed-base tables (built on request); otherwise
+/// the G1 ones in the lanes where the processor has them ([`Core::uses_lanes`]), and the
+/// rest with GLV (small keys) or plain.
 pub(crate) struct Core {
     glv: Option<GlvKey>,
     fixed: Option<FixedTables>,
+    lanes: bool,
 }
 
 /// The five MSMs of a proof: A, B in G1, B in G2 (over the wires after the constant one),
@@ -92,7 +94,22 @@ impl Core {
             g1: Decomposer::new::<g1::Config>(),
             g2: Decomposer::new::<g2::Config>(),
         });
-        Self { glv, fixed: None }
+        Self {
+            glv,
+            fixed: None,
+            lanes: zkcredit_simd::available(),
+        }
+    }
+
+    /// The G1 MSMs in the lanes on or off (on only where the processor has them).
+    pub(crate) fn set_lanes(&mut self, on: bool) {
+        self.lanes = on && zkcredit_simd::available();
+    }
+
+    /// Whether this key's G1 MSMs run in the lanes (`zkcredit_simd::g1_msm`): where the
+    /// processor has AVX-512 IFMA, unless fixed-base tables were built.
+    pub(crate) fn uses_lanes(&self) -> bool {
+        self.lanes && self.fixed.is_none()
     }
 
     /// GLV on or off (when no fixed-base tables are built).
@@ -135,12 +152,17 @@ impl Core {
         }
         let ni = matrices.num_instance_variables;
         let (w1, aux) = (&full[1..], &full[ni..]);
-        let sums = match (&self.fixed, &self.glv) {
-            (Some(t), _) => t.sums(w1, ni - 1, &h),
-            (None, Some(g)) => g
+        let in_lanes = self
+            .uses_lanes()
+            .then(|| lanes_sums(pk, self.glv.as_ref(), w1, ni - 1, &h))
+            .flatten();
+        let sums = match (in_lanes, &self.fixed, &self.glv) {
+            (Some(sums), _, _) => sums,
+            (None, Some(t), _) => t.sums(w1, ni - 1, &h),
+            (None, None, Some(g)) => g
                 .sums(pk, w1, ni - 1, &h)
                 .unwrap_or_else(|| plain_sums(pk, w1, aux, &h)),
-            (None, None) => plain_sums(pk, w1, aux, &h),
+            (None, None, None) => plain_sums(pk, w1, aux, &h),
         };
         Ok(assemble(pk, sums, r, s))
     }
@@ -168,6 +190,40 @@ impl GlvKey {
             || glv::msm(&pk.h_query, &dh, 0),
         ))
     }
+}
+
+/// The five MSMs with the four in G1 in the lanes (`zkcredit_simd::g1_msm`, over the
+/// scalars' 13-bit signed digits, recoded once for the three queries over the wires) and B
+/// in G2 with GLV (if `glv`) or plain; `None` if the lanes refused (no IFMA, or an error,
+/// which would be a bug: the caller then runs its other path).
+fn lanes_sums(
+    pk: &ProvingKey<Bn254>,
+    glv: Option<&GlvKey>,
+    w1: &[Fr],
+    aux_from: usize,
+    h: &[Fr],
+) -> Option<Sums> {
+    let ((dw, dh), d2) = rayon::join(
+        || rayon::join(|| fixed::all_digits(w1), || fixed::all_digits(h)),
+        || glv.and_then(|g| Decomposed::new(&g.g2, w1)),
+    );
+    let aux = dw.get(aux_from..).unwrap_or_default();
+    let g1 = |bases: &[ark_bn254::G1Affine], digits: &[[i16; fixed::WINDOWS]]| {
+        let sum = zkcredit_simd::g1_msm(bases, digits, fixed::WINDOW as u32);
+        debug_assert!(sum.is_ok(), "the lanes refused an MSM: {sum:?}");
+        sum.ok().flatten()
+    };
+    let (a, b1, b2, l, h) = join5(
+        || g1(&pk.a_query[1..], &dw),
+        || g1(&pk.b_g1_query[1..], &dw),
+        || match &d2 {
+            Some(d2) => glv::msm(&pk.b_g2_query[1..], d2, 0),
+            None => msm_unchecked(&pk.b_g2_query[1..], w1),
+        },
+        || g1(&pk.l_query, aux),
+        || g1(&pk.h_query, &dh),
+    );
+    Some((a?, b1?, b2, l?, h?))
 }
 
 impl FixedTables {

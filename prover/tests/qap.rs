@@ -323,11 +323,19 @@ fn same_proofs_at(depth: usize) {
             .unwrap()
             .with_glv(false);
         assert!(!plain.uses_glv());
+        // Where the processor has AVX-512 IFMA the G1 MSMs run in the lanes; without them
+        // (the MSMs before) the proof is the same.
+        assert_eq!(prover.uses_lanes(), zkcredit_simd::available());
+        let no_lanes = Prover::new(pk.clone(), setup_at(depth))
+            .unwrap()
+            .with_lanes(false);
+        assert!(!no_lanes.uses_lanes() && no_lanes.uses_glv());
         // And so must the MSMs from fixed-base tables (keys this small fit them).
         let tables = Prover::new(pk.clone(), setup_at(depth))
             .unwrap()
             .with_fixed_base_tables();
         assert!(tables.uses_fixed_base_tables() && !prover.uses_fixed_base_tables());
+        assert!(!tables.uses_lanes());
         // Turning GLV off keeps the tables (they are used whenever built).
         let tables = tables.with_glv(false);
         assert!(tables.uses_fixed_base_tables());
@@ -359,6 +367,13 @@ fn same_proofs_at(depth: usize) {
             assert_eq!(
                 from_tables, oracle,
                 "fixed-base tables: {qap:?}, depth {depth}, seed {seed}"
+            );
+            let before = no_lanes
+                .prove(c.clone(), &mut StdRng::seed_from_u64(seed))
+                .unwrap();
+            assert_eq!(
+                before, oracle,
+                "without the lanes: {qap:?}, depth {depth}, seed {seed}"
             );
             let without = plain.prove(c, &mut StdRng::seed_from_u64(seed)).unwrap();
             assert_eq!(

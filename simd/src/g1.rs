@@ -68,6 +68,47 @@ fn from_raw(l: [u64; 5]) -> Result<Fq, SimdError> {
     Ok(Fq::new_unchecked(ark_ff::BigInt(v)))
 }
 
+/// A G1 point in the lanes' form: `[x, y]`, each `v·2^260 mod q` in five 52-bit limbs (not
+/// necessarily below `q`; [`add_pairs`] keeps them below `1.12q`).
+pub(crate) type Pt = [[u64; 5]; 2];
+
+/// `src[a] + src[b]` for every `(a, b)` of `adds` (indices into `src`), every point in the
+/// lanes' form, with one inversion: the G1 MSM's layers ([`crate::msm`]). The sums come out
+/// below `1.11q`, ready to be added again. [`SimdError::VerticalChord`] if some pair
+/// shares `x` (a doubling or `P + (−P)`: the caller adds that chunk another way), an error
+/// too without the lanes.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) fn add_pairs(src: &[Pt], adds: &[(u32, u32)]) -> Result<Vec<Pt>, SimdError> {
+    if !crate::available() {
+        return Err(SimdError::Shape("no eight-lane arithmetic here".into()));
+    }
+    if adds.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(&(a, b)) = adds
+        .iter()
+        .find(|&&(a, b)| a as usize >= src.len() || b as usize >= src.len())
+    {
+        return Err(SimdError::Shape(format!(
+            "pair ({a}, {b}) outside {} points",
+            src.len()
+        )));
+    }
+    // SAFETY: `crate::available()` detected `avx512f` and `avx512ifma` above, the only
+    // features `lanes::add_in_lanes_form` and what it calls are compiled for; they read
+    // only their arguments (every index checked above) and return a new vector.
+    unsafe { lanes::add_in_lanes_form(src, adds, &invert_eight) }
+}
+
+/// Without the lanes' architecture: always an error (the MSM checks first).
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn add_pairs(_: &[Pt], _: &[(u32, u32)]) -> Result<Vec<Pt>, SimdError> {
+    Err(SimdError::Shape(
+        "no eight-lane arithmetic on this architecture".into(),
+    ))
+}
+
 /// One row of eight additions: the four coordinates of each lane in arkworks' form.
 #[cfg(target_arch = "x86_64")]
 type Row = [[[u64; 5]; LANES]; 4];
@@ -123,7 +164,7 @@ fn invert_eight(t: &[[u64; 5]; LANES]) -> Result<[[u64; 5]; LANES], SimdError> {
 
 #[cfg(target_arch = "x86_64")]
 mod lanes {
-    use super::Row;
+    use super::{Pt, Row};
     use crate::error::SimdError;
     use crate::field::{load, mul, splat, store, sub, V};
     use crate::limbs::{borrowed, Base as B, Modulus};
@@ -137,19 +178,70 @@ mod lanes {
         rows: &[Row],
         invert: Inverse<'_>,
     ) -> Result<Vec<[[[u64; 5]; LANES]; 2]>, SimdError> {
-        const Q4: [u64; 5] = borrowed(B::P, 4);
-        const Q16: [u64; 5] = borrowed(B::P, 16);
         let k_in = splat(&B::K_IN);
         let k_out = splat(&B::K_OUT);
-        // The coordinates in the lanes' form, the denominators, and the products before each.
+        // The coordinates in the lanes' form.
         let points: Vec<[V; 4]> = rows
             .iter()
             .map(|r| std::array::from_fn(|f| mul::<B>(&load(&r[f]), &k_in)))
             .collect();
+        Ok(chords(&points, invert)?
+            .iter()
+            .map(|[x3, y3]| [store(&mul::<B>(x3, &k_out)), store(&mul::<B>(y3, &k_out))])
+            .collect())
+    }
+
+    /// `src[b] + src[a]` for every `(a, b)` of `adds`, all in the lanes' form (coordinates
+    /// below `1.12q`), the sums reduced below `1.11q` (a multiplication by one), so that they
+    /// can be added again.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[allow(clippy::needless_range_loop)] // lane k of four arrays at once
+    pub(super) fn add_in_lanes_form(
+        src: &[Pt],
+        adds: &[(u32, u32)],
+        invert: Inverse<'_>,
+    ) -> Result<Vec<Pt>, SimdError> {
+        let one = splat(&B::ONE);
+        // Row j, lane k: addition 8j + k; the last row's missing lanes repeat addition 0.
+        let rows = adds.len().div_ceil(LANES);
+        let mut points: Vec<[V; 4]> = Vec::with_capacity(rows);
+        let mut t = [[[0u64; 5]; LANES]; 4];
+        for j in 0..rows {
+            let row = &adds[j * LANES..adds.len().min((j + 1) * LANES)];
+            for k in 0..LANES {
+                let (a, b) = row.get(k).copied().unwrap_or(adds[0]);
+                // [x, y, bx, by]: the second point onto the first.
+                let (p, q) = (&src[b as usize], &src[a as usize]);
+                t[0][k] = p[0];
+                t[1][k] = p[1];
+                t[2][k] = q[0];
+                t[3][k] = q[1];
+            }
+            points.push([load(&t[0]), load(&t[1]), load(&t[2]), load(&t[3])]);
+        }
+        let mut out = Vec::with_capacity(points.len() * LANES);
+        for [x3, y3] in chords(&points, invert)? {
+            let (xs, ys) = (store(&mul::<B>(&x3, &one)), store(&mul::<B>(&y3, &one)));
+            out.extend(xs.into_iter().zip(ys).map(|(x, y)| [x, y]));
+        }
+        out.truncate(adds.len());
+        Ok(out)
+    }
+
+    /// The chord additions of `points` (`[x, y, bx, by]` per lane, the lanes' form, every
+    /// coordinate below `1.12q`), with one inversion: `[x3, y3]` per row, unreduced (below
+    /// `9.1q` and `5.3q`).
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn chords(points: &[[V; 4]], invert: Inverse<'_>) -> Result<Vec<[V; 2]>, SimdError> {
+        const Q4: [u64; 5] = borrowed(B::P, 4);
+        const Q16: [u64; 5] = borrowed(B::P, 16);
+        let k_in = splat(&B::K_IN);
+        let k_out = splat(&B::K_OUT);
+        // The denominators, and the products before each.
         let mut acc = splat(&B::ONE);
-        let mut before = Vec::with_capacity(rows.len());
-        let mut dens = Vec::with_capacity(rows.len());
-        for [x, _, bx, _] in &points {
+        let mut before = Vec::with_capacity(points.len());
+        let mut dens = Vec::with_capacity(points.len());
+        for [x, _, bx, _] in points {
             let d = sub(x, bx, &Q4);
             before.push(acc);
             acc = mul::<B>(&acc, &d);
@@ -157,15 +249,15 @@ mod lanes {
         }
         let inv = invert(&store(&mul::<B>(&acc, &k_out)))?;
         let mut inv = mul::<B>(&load(&inv), &k_in);
-        let mut sums = vec![[[[0u64; 5]; LANES]; 2]; rows.len()];
-        for j in (0..rows.len()).rev() {
+        let mut sums = vec![[splat(&[0; 5]); 2]; points.len()];
+        for j in (0..points.len()).rev() {
             let [x, y, bx, by] = &points[j];
             let d_inv = mul::<B>(&inv, &before[j]);
             inv = mul::<B>(&inv, &dens[j]);
             let l = mul::<B>(&sub(y, by, &Q4), &d_inv);
             let x3 = sub(&sub(&mul::<B>(&l, &l), bx, &Q4), x, &Q4);
             let y3 = sub(&mul::<B>(&l, &sub(bx, &x3, &Q16)), by, &Q4);
-            sums[j] = [store(&mul::<B>(&x3, &k_out)), store(&mul::<B>(&y3, &k_out))];
+            sums[j] = [x3, y3];
         }
         Ok(sums)
     }

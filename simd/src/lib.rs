@@ -29,9 +29,11 @@ mod error;
 mod field;
 pub mod g1;
 mod limbs;
+mod msm;
 mod poseidon;
 
 pub use error::SimdError;
+pub use msm::g1_msm;
 pub use poseidon::{Constants, Poseidon8};
 
 /// Eight field elements at a time.

@@ -214,14 +214,21 @@ impl Prover {
         self
     }
 
-    /// Whether this prover's G1 MSMs run in eight AVX-512 IFMA lanes
-    /// (`zkcredit_simd::g1_msm`): where the processor has them (and `ZKCREDIT_SIMD` is not
-    /// `off`), unless fixed-base tables were built.
+    /// Whether this prover's MSMs run in eight AVX-512 IFMA lanes
+    /// (`zkcredit_simd::g1_msm`, `g2_msm`): where the processor has them (and `ZKCREDIT_SIMD` is not
+    /// `off`), unless fixed-base tables were built (whose own buckets use the lanes for G1).
     pub fn uses_lanes(&self) -> bool {
         self.core.uses_lanes()
     }
 
-    /// This prover with its G1 MSMs in the lanes or not (on only where the processor has
+    /// How many proofs in this process had their MSMs refused by the lanes, and ran the MSMs
+    /// without them (the same proof): zero unless there is a bug; for the tests.
+    #[doc(hidden)]
+    pub fn lanes_refusals() -> usize {
+        crate::proving::lanes_refusals()
+    }
+
+    /// This prover with its MSMs in the lanes or not (on only where the processor has
     /// them) — to compare the two in benchmarks and tests.
     #[doc(hidden)]
     pub fn with_lanes(mut self, on: bool) -> Self {

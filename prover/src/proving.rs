@@ -1,8 +1,9 @@
 //! The Groth16 prover core (issue 14; `benches/LEVERS.md`): `taceo-groth16`'s witness maps
 //! (the H FFTs without bit-reversal passes) and its signed-digit, batch-affine MSMs on
-//! arkworks' proving key — and, for keys of at most [`GLV_MAX_BASES`] bases per query, the
-//! MSMs with GLV ([`crate::glv`]), or, once built on request for keys of at most
-//! [`FIXED_MAX_BASES`], from fixed-base tables ([`crate::fixed`]). The proof is assembled
+//! arkworks' proving key — and where the processor has AVX-512 IFMA, the five MSMs in eight
+//! lanes (`zkcredit_simd::g1_msm`, `g2_msm`); otherwise, for keys of at most
+//! [`GLV_MAX_BASES`] bases per query, with GLV ([`crate::glv`]); or, once built on request
+//! for keys of at most [`FIXED_MAX_BASES`], from fixed-base tables ([`crate::fixed`]). The proof is assembled
 //! as `taceo-groth16` and arkworks assemble it: for the same blinding `(r, s)` it is
 //! arkworks' proof, bit for bit (`prover/tests/qap.rs`).
 
@@ -12,6 +13,7 @@ use crate::glv::{self, Decomposed, Decomposer, GLV_MAX_BASES};
 use ark_bn254::{g1, g2, Bn254, Fr, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_groth16::{Proof, ProvingKey};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use taceo_ark_algebra::msm::msm_unchecked;
 use taceo_groth16::{CircomReduction, ConstraintMatrices, LibSnarkReduction, R1CSToQAP};
 
@@ -32,8 +34,8 @@ struct FixedTables {
 }
 
 /// How the prover runs a key's MSMs: from fixed-base tables (built on request); otherwise
-/// the G1 ones in the lanes where the processor has them ([`Core::uses_lanes`]), and the
-/// rest with GLV (small keys) or plain.
+/// all five in the lanes where the processor has them ([`Core::uses_lanes`]); otherwise
+/// with GLV (small keys) or plain.
 pub(crate) struct Core {
     glv: Option<GlvKey>,
     fixed: Option<FixedTables>,
@@ -101,13 +103,14 @@ impl Core {
         }
     }
 
-    /// The G1 MSMs in the lanes on or off (on only where the processor has them).
+    /// The MSMs in the lanes on or off (on only where the processor has them).
     pub(crate) fn set_lanes(&mut self, on: bool) {
         self.lanes = on && zkcredit_simd::available();
     }
 
-    /// Whether this key's G1 MSMs run in the lanes (`zkcredit_simd::g1_msm`): where the
-    /// processor has AVX-512 IFMA, unless fixed-base tables were built.
+    /// Whether this key's MSMs run as `zkcredit_simd::g1_msm` and `g2_msm`: where the
+    /// processor has AVX-512 IFMA, unless fixed-base tables were built (whose buckets use
+    /// the lanes for G1 chord additions, `crate::bucket`).
     pub(crate) fn uses_lanes(&self) -> bool {
         self.lanes && self.fixed.is_none()
     }
@@ -154,7 +157,13 @@ impl Core {
         let (w1, aux) = (&full[1..], &full[ni..]);
         let in_lanes = self
             .uses_lanes()
-            .then(|| lanes_sums(pk, self.glv.as_ref(), w1, ni - 1, &h))
+            .then(|| {
+                let sums = lanes_sums(pk, w1, ni - 1, &h);
+                if sums.is_none() {
+                    LANES_REFUSED.fetch_add(1, Ordering::Relaxed);
+                }
+                sums
+            })
             .flatten();
         let sums = match (in_lanes, &self.fixed, &self.glv) {
             (Some(sums), _, _) => sums,
@@ -192,38 +201,40 @@ impl GlvKey {
     }
 }
 
-/// The five MSMs with the four in G1 in the lanes (`zkcredit_simd::g1_msm`, over the
-/// scalars' 13-bit signed digits, recoded once for the three queries over the wires) and B
-/// in G2 with GLV (if `glv`) or plain; `None` if the lanes refused (no IFMA, or an error,
-/// which would be a bug: the caller then runs its other path).
-fn lanes_sums(
-    pk: &ProvingKey<Bn254>,
-    glv: Option<&GlvKey>,
-    w1: &[Fr],
-    aux_from: usize,
-    h: &[Fr],
-) -> Option<Sums> {
-    let ((dw, dh), d2) = rayon::join(
-        || rayon::join(|| fixed::all_digits(w1), || fixed::all_digits(h)),
-        || glv.and_then(|g| Decomposed::new(&g.g2, w1)),
-    );
+/// How many proofs' MSMs the lanes refused in this process (each then ran the other path):
+/// zero unless there is a bug; the tests read it ([`lanes_refusals`]).
+static LANES_REFUSED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many proofs' MSMs the lanes refused in this process (each then ran its other path).
+pub(crate) fn lanes_refusals() -> usize {
+    LANES_REFUSED.load(Ordering::Relaxed)
+}
+
+/// The five MSMs in the lanes (`zkcredit_simd::g1_msm` and `g2_msm`, over the scalars'
+/// 13-bit signed digits, recoded once for the four queries over the wires); `None` if the
+/// lanes refused (no IFMA, or an error, which would be a bug: the caller then runs its other
+/// path).
+fn lanes_sums(pk: &ProvingKey<Bn254>, w1: &[Fr], aux_from: usize, h: &[Fr]) -> Option<Sums> {
+    let (dw, dh) = rayon::join(|| fixed::all_digits(w1), || fixed::all_digits(h));
     let aux = dw.get(aux_from..).unwrap_or_default();
+    let window = fixed::WINDOW as u32;
     let g1 = |bases: &[ark_bn254::G1Affine], digits: &[[i16; fixed::WINDOWS]]| {
-        let sum = zkcredit_simd::g1_msm(bases, digits, fixed::WINDOW as u32);
+        let sum = zkcredit_simd::g1_msm(bases, digits, window);
         debug_assert!(sum.is_ok(), "the lanes refused an MSM: {sum:?}");
         sum.ok().flatten()
     };
     let (a, b1, b2, l, h) = join5(
         || g1(&pk.a_query[1..], &dw),
         || g1(&pk.b_g1_query[1..], &dw),
-        || match &d2 {
-            Some(d2) => glv::msm(&pk.b_g2_query[1..], d2, 0),
-            None => msm_unchecked(&pk.b_g2_query[1..], w1),
+        || {
+            let sum = zkcredit_simd::g2_msm(&pk.b_g2_query[1..], &dw, window);
+            debug_assert!(sum.is_ok(), "the lanes refused an MSM: {sum:?}");
+            sum.ok().flatten()
         },
         || g1(&pk.l_query, aux),
         || g1(&pk.h_query, &dh),
     );
-    Some((a?, b1?, b2, l?, h?))
+    Some((a?, b1?, b2?, l?, h?))
 }
 
 impl FixedTables {

@@ -321,8 +321,9 @@ fn same_proofs_at(depth: usize) {
         assert!(prover.uses_glv(), "depth {depth}");
         let plain = Prover::new(pk.clone(), setup_at(depth))
             .unwrap()
-            .with_glv(false);
-        assert!(!plain.uses_glv());
+            .with_glv(false)
+            .with_lanes(false);
+        assert!(!plain.uses_glv() && !plain.uses_lanes());
         // Where the processor has AVX-512 IFMA the G1 MSMs run in the lanes; without them
         // (the MSMs before) the proof is the same.
         assert_eq!(prover.uses_lanes(), zkcredit_simd::available());
@@ -384,6 +385,8 @@ fn same_proofs_at(depth: usize) {
             assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &public).unwrap());
         }
     }
+    // The lanes' proofs above were the lanes' own, not the other path's after a refusal.
+    assert_eq!(Prover::lanes_refusals(), 0);
 }
 
 /// A key whose B query is empty (a crafted key file) is refused with an error when proving,

@@ -1,10 +1,11 @@
-//! BN254 field arithmetic (the scalar field `r` for Poseidon, the base field `q` for G1) in
-//! eight lanes with AVX-512 IFMA, generic over the modulus ([`crate::limbs::Modulus`]).
+//! BN254 field arithmetic (the scalar field `r` for Poseidon, the base field `q` for G1 and,
+//! component by component, G2) in eight lanes with AVX-512 IFMA, generic over the modulus
+//! ([`crate::limbs::Modulus`]).
 //!
 //! An element is five 52-bit limbs, one `__m512i` per limb holding that limb of all eight
 //! lanes; every function here is compiled for `avx512f` and `avx512ifma` and is only reached
-//! through [`crate::Poseidon8::hash`] and [`crate::g1::chord_additions`], once those were
-//! detected.
+//! through [`crate::Poseidon8::hash`], [`crate::g1::chord_additions`], [`crate::g1_msm`] and
+//! [`crate::g2_msm`], once those were detected.
 //!
 //! **Montgomery multiplication** (`R = 2^260`): the 10-limb product by 25 `vpmadd52luq` /
 //! `vpmadd52huq` pairs into 64-bit accumulators, then five word-by-word reduction steps
@@ -120,6 +121,17 @@ fn reduce<M: Modulus>(mut t: [__m512i; 10]) -> V {
 pub fn mul<M: Modulus>(a: &V, b: &V) -> V {
     let mut t = [_mm512_setzero_si512(); 10];
     accumulate(&mut t, a, b);
+    reduce::<M>(t)
+}
+
+/// `(a·b + c·d) / R mod P` with one reduction (below `(a·b + c·d)/R + P`): a component of
+/// an `Fq2` product.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub fn mul2<M: Modulus>(a: &V, b: &V, c: &V, d: &V) -> V {
+    let mut t = [_mm512_setzero_si512(); 10];
+    accumulate(&mut t, a, b);
+    accumulate(&mut t, c, d);
     reduce::<M>(t)
 }
 

@@ -4,15 +4,18 @@
 //! (Montgomery's trick, each lane over its share of the batch, then the eight lanes' products
 //! inverted together).
 //!
-//! Coordinates go in and out in arkworks' own Montgomery form (`x·2^256 mod q`): one lane
-//! multiplication by `2^264 mod q` takes it to the lanes' `x·2^260`, one by `2^256 mod q`
-//! back, so no scalar multiplication is spent on conversions.
+//! Two entries: [`chord_additions`] takes and gives coordinates in arkworks' own Montgomery
+//! form (`x·2^256 mod q`; one lane multiplication by `2^264 mod q` takes it to the lanes'
+//! `x·2^260`, one by `2^256 mod q` back, so no scalar multiplication is spent on
+//! conversions); [`add_pairs`] (the MSM's layers, `crate::msm`) keeps points in the lanes'
+//! form throughout, its sums multiplied by one so that they can be added again.
 //!
-//! **Bounds** (`R = 2^260 ≈ 84.6·q`; a product is below `a·b/R + q`): converted inputs are
-//! below `1.02q`; `x − bx` and `y − by` (computed as `a + 4q − b`) below `5.1q`; the
-//! inversion's products and `l` below `1.1q`; `x3 = l² + 4q − bx + 4q − x` below `9.1q`;
-//! `bx − x3` (as `bx + 16q − x3`) below `17.1q`; `y3` (as `l·(bx − x3) + 4q − by`) below
-//! `5.3q`; the outputs leave the lanes below `1.12q` and are reduced once. Every
+//! **Bounds** (`R = 2^260 ≈ 84.6·q`; a product is below `a·b/R + q`): inputs below `1.12q`
+//! (converted ones below `1.02q`); `x − bx` and `y − by` (computed as `a + 4q − b`) below
+//! `5.12q`; the inversion's products and `l` below `1.1q`; `x3 = l² + 4q − bx + 4q − x`
+//! below `9.1q`; `bx − x3` (as `bx + 16q − x3`) below `17.12q`; `y3` (as `l·(bx − x3) + 4q
+//! − by`) below `5.3q`; the outputs leave the lanes below `1.12q` (converted, then reduced
+//! once) or below `1.11q` (multiplied by one). Every
 //! subtrahend is below its multiple of `q` minus `2^208`, as `limbs::borrowed`
 //! requires.
 
@@ -58,12 +61,12 @@ fn run(_: &[[Fq; 4]], _: &mut [[Fq; 2]]) -> Result<(), SimdError> {
 /// public in arkworks 0.6, which the workspace pins; `Fp::new_unchecked` is its documented
 /// inverse.)
 #[cfg(target_arch = "x86_64")]
-fn raw(x: &Fq) -> [u64; 5] {
+pub(crate) fn raw(x: &Fq) -> [u64; 5] {
     limbs::split(x.0 .0)
 }
 
 #[cfg(target_arch = "x86_64")]
-fn from_raw(l: [u64; 5]) -> Result<Fq, SimdError> {
+pub(crate) fn from_raw(l: [u64; 5]) -> Result<Fq, SimdError> {
     let v = limbs::below::<Base>(l).ok_or(SimdError::Bound("a G1 coordinate at or above 2q"))?;
     Ok(Fq::new_unchecked(ark_ff::BigInt(v)))
 }
@@ -97,7 +100,8 @@ pub(crate) fn add_pairs(src: &[Pt], adds: &[(u32, u32)]) -> Result<Vec<Pt>, Simd
     }
     // SAFETY: `crate::available()` detected `avx512f` and `avx512ifma` above, the only
     // features `lanes::add_in_lanes_form` and what it calls are compiled for; they read
-    // only their arguments (every index checked above) and return a new vector.
+    // only their arguments and return a new vector. (The index check above only turns a
+    // bad index into an error instead of a panic.)
     unsafe { lanes::add_in_lanes_form(src, adds, &invert_eight) }
 }
 

@@ -1,16 +1,18 @@
-//! Issue 14's lanes MSM, measured on the prover's four G1 MSMs one at a time (each on both
+//! Issue 14's lanes MSM, measured on the prover's five MSMs one at a time (each on both
 //! cores), alternating pair by pair on one development key and one assignment:
 //! - **GLV**: the prover's path before it (`zkcredit_prover::glv`: the scalars decomposed,
 //!   then taceo-ark-algebra's MSM over the 2n signed bases);
-//! - **lanes**: `zkcredit_simd::g1_msm` (the scalars recoded into 13-bit signed digits, the
-//!   buckets summed as sorted runs in eight AVX-512 IFMA lanes).
+//! - **lanes**: `zkcredit_simd::g1_msm` / `g2_msm` (the scalars recoded into 13-bit signed
+//!   digits, the buckets summed as sorted runs in eight AVX-512 IFMA lanes).
 //!
 //! Every lanes result is checked equal to the GLV one. Run with `ZKCREDIT_SIMD=off` to see
 //! that the lanes path is refused (it then panics: nothing to compare).
 //!
 //! `cargo run --release -p zkcredit-benches --example lanes_msm -- [fraud20|fraud32|elig4|elig8|elig16] [PAIRS] [only]`
 //! (`only`: time the lanes alone, for a profiler; the GLV column is then empty).
-use ark_bn254::{g1, Fr, G1Affine};
+use ark_bn254::{g1, g2, Fr};
+use ark_ec::scalar_mul::glv::GLVConfig;
+use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::CurveGroup;
 use std::hint::black_box;
 use std::time::Instant;
@@ -19,23 +21,27 @@ use zkcredit_prover::fast::assignment;
 use zkcredit_prover::fixed::{all_digits, WINDOW};
 use zkcredit_prover::glv::{self, Decomposed, Decomposer};
 
-fn measure(
+type Lanes<C> =
+    fn(&[Affine<C>], &[[i16; 20]], u32) -> Result<Option<Projective<C>>, zkcredit_simd::SimdError>;
+
+fn measure<C: GLVConfig<ScalarField = Fr, ZeroFlag = ()>>(
     name: &str,
-    bases: &[G1Affine],
+    bases: &[Affine<C>],
     scalars: &[Fr],
     pairs: usize,
     only: bool,
+    lanes: Lanes<C>,
 ) -> (String, f64, f64) {
     let n = bases.len().min(scalars.len());
     let (bases, scalars) = (&bases[..n], &scalars[..n]);
-    let dec = Decomposer::new::<g1::Config>();
+    let dec = Decomposer::new::<C>();
     let with_glv = || {
         let d = Decomposed::new(&dec, scalars).expect("halves of at most 128 bits");
         glv::msm(bases, &d, 0)
     };
     let in_lanes = || {
         let d = all_digits(scalars);
-        zkcredit_simd::g1_msm(bases, &d, WINDOW as u32)
+        lanes(bases, &d, WINDOW as u32)
             .expect("no lanes error")
             .expect("the lanes are available")
     };
@@ -107,10 +113,39 @@ fn main() {
         rayon::current_num_threads()
     );
     let rows = [
-        measure("MSM A (G1)", &pk.a_query[1..], w1, pairs, only),
-        measure("MSM B (G1)", &pk.b_g1_query[1..], w1, pairs, only),
-        measure("MSM L (C, private wires)", &pk.l_query, aux, pairs, only),
-        measure("MSM H", &pk.h_query, h, pairs, only),
+        measure::<g1::Config>(
+            "MSM A (G1)",
+            &pk.a_query[1..],
+            w1,
+            pairs,
+            only,
+            zkcredit_simd::g1_msm,
+        ),
+        measure::<g1::Config>(
+            "MSM B (G1)",
+            &pk.b_g1_query[1..],
+            w1,
+            pairs,
+            only,
+            zkcredit_simd::g1_msm,
+        ),
+        measure::<g2::Config>(
+            "MSM B (G2)",
+            &pk.b_g2_query[1..],
+            w1,
+            pairs,
+            only,
+            zkcredit_simd::g2_msm,
+        ),
+        measure::<g1::Config>(
+            "MSM L (C, private wires)",
+            &pk.l_query,
+            aux,
+            pairs,
+            only,
+            zkcredit_simd::g1_msm,
+        ),
+        measure::<g1::Config>("MSM H", &pk.h_query, h, pairs, only, zkcredit_simd::g1_msm),
     ];
     println!("| MSM | GLV (decomposition + MSM) | lanes (digits + MSM) | speed-up |");
     println!("|---|---:|---:|---:|");

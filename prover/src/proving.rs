@@ -1,9 +1,10 @@
 //! The Groth16 prover core (issue 14; `benches/LEVERS.md`): `taceo-groth16`'s witness maps
 //! (the H FFTs without bit-reversal passes) and its signed-digit, batch-affine MSMs on
-//! arkworks' proving key — and where the processor has AVX-512 IFMA, the five MSMs in eight
-//! lanes (`zkcredit_simd::g1_msm`, `g2_msm`); otherwise, for keys of at most
-//! [`GLV_MAX_BASES`] bases per query, with GLV ([`crate::glv`]); or, once built on request
-//! for keys of at most [`FIXED_MAX_BASES`], from fixed-base tables ([`crate::fixed`]). The proof is assembled
+//! arkworks' proving key. Which MSMs run, in order of precedence: once built on request for
+//! keys of at most [`FIXED_MAX_BASES`] bases per query, from fixed-base tables
+//! ([`crate::fixed`]); where the processor has AVX-512 IFMA, the five MSMs in eight lanes
+//! (`zkcredit_simd::g1_msm`, `g2_msm`); otherwise, for keys of at most [`GLV_MAX_BASES`]
+//! bases per query, with GLV ([`crate::glv`]), or plain. The proof is assembled
 //! as `taceo-groth16` and arkworks assemble it: for the same blinding `(r, s)` it is
 //! arkworks' proof, bit for bit (`prover/tests/qap.rs`).
 
@@ -212,8 +213,8 @@ pub(crate) fn lanes_refusals() -> usize {
 
 /// The five MSMs in the lanes (`zkcredit_simd::g1_msm` and `g2_msm`, over the scalars'
 /// 13-bit signed digits, recoded once for the four queries over the wires); `None` if the
-/// lanes refused (no IFMA, or an error, which would be a bug: the caller then runs its other
-/// path).
+/// lanes refused (no IFMA, or an error or a sum off the curve, either of which would be a
+/// bug: the caller then runs its other path).
 fn lanes_sums(pk: &ProvingKey<Bn254>, w1: &[Fr], aux_from: usize, h: &[Fr]) -> Option<Sums> {
     let (dw, dh) = rayon::join(|| fixed::all_digits(w1), || fixed::all_digits(h));
     let aux = dw.get(aux_from..).unwrap_or_default();
@@ -234,7 +235,16 @@ fn lanes_sums(pk: &ProvingKey<Bn254>, w1: &[Fr], aux_from: usize, h: &[Fr]) -> O
         || g1(&pk.l_query, aux),
         || g1(&pk.h_query, &dh),
     );
-    Some((a?, b1?, b2?, l?, h?))
+    let sums = (a?, b1?, b2?, l?, h?);
+    // A lanes' sum off the curve would be a bug (a bound, say) and a wrong proof: refused,
+    // so the caller runs its other path (and counts it). One inversion per sum.
+    let on_curve = sums.0.into_affine().is_on_curve()
+        && sums.1.into_affine().is_on_curve()
+        && sums.2.into_affine().is_on_curve()
+        && sums.3.into_affine().is_on_curve()
+        && sums.4.into_affine().is_on_curve();
+    debug_assert!(on_curve, "a lanes' MSM left the curve");
+    on_curve.then_some(sums)
 }
 
 impl FixedTables {

@@ -316,16 +316,16 @@ fn same_proofs_at(depth: usize) {
     for (pk, qap) in [(circom_pk, Qap::Circom), (arkworks_pk, Qap::Arkworks)] {
         let prover = Prover::new(pk.clone(), setup_at(depth)).unwrap();
         assert_eq!(prover.qap(), qap);
-        // Keys this small run their MSMs with GLV; the plain MSMs (large keys) must give
-        // the same proof.
+        // Keys this small have GLV on (used where the processor has no AVX-512 IFMA); the
+        // plain MSMs (large keys, no IFMA) must give the same proof.
         assert!(prover.uses_glv(), "depth {depth}");
         let plain = Prover::new(pk.clone(), setup_at(depth))
             .unwrap()
             .with_glv(false)
             .with_lanes(false);
         assert!(!plain.uses_glv() && !plain.uses_lanes());
-        // Where the processor has AVX-512 IFMA the G1 MSMs run in the lanes; without them
-        // (the MSMs before) the proof is the same.
+        // Where the processor has AVX-512 IFMA the five MSMs run in the lanes; without them
+        // (GLV) the proof is the same.
         assert_eq!(prover.uses_lanes(), zkcredit_simd::available());
         let no_lanes = Prover::new(pk.clone(), setup_at(depth))
             .unwrap()

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// Errors of the lanes ([`crate::Poseidon8`], [`crate::g1`]).
+/// Errors of the lanes ([`crate::Poseidon8`], [`crate::g1`], [`crate::g1_msm`], [`crate::g2_msm`]).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SimdError {

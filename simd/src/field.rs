@@ -290,6 +290,41 @@ mod tests {
         }
     }
 
+    /// `mul2` (a component of an `Fq2` product) on operands well past the G2 chord's largest,
+    /// `1.31·r × 49·r` (`g2.rs`): `(a·b + c·d)/R`, below its bound.
+    #[test]
+    #[allow(unsafe_code)]
+    fn mul2_equals_arkworks_past_the_g2_bounds() {
+        if !crate::available() {
+            eprintln!("NOTE: no AVX-512 IFMA here (or ZKCREDIT_SIMD=off): not exercised");
+            return;
+        }
+        let mut rng = ark_std::test_rng();
+        let inv_r = limbs::two_to(260).inverse().unwrap();
+        for round in 0..100u64 {
+            let v: [[Fr; 8]; 4] =
+                std::array::from_fn(|_| std::array::from_fn(|_| Fr::rand(&mut rng)));
+            // a, c below 2·r; b, d below 50·r.
+            let ks = [1, 49, round % 2, (round * 3) % 50];
+            let l: [[[u64; 5]; 8]; 4] =
+                std::array::from_fn(|f| std::array::from_fn(|k| lifted(&v[f][k], ks[f])));
+            // SAFETY: `available()` detected avx512f and avx512ifma above.
+            let got = unsafe { run_mul2(&l) };
+            for k in 0..8 {
+                let want = (v[0][k] * v[1][k] + v[2][k] * v[3][k]) * inv_r;
+                assert_eq!(value(got[k]), want, "lane {k}, round {round}");
+                // (2·50 + 2·50)/84.6 + 1 < 4
+                assert!(below(got[k], 4), "bound, lane {k}, round {round}");
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn run_mul2(l: &[[[u64; 5]; 8]; 4]) -> [[u64; 5]; 8] {
+        let [a, b, c, d] = l.each_ref().map(|x| load(x));
+        store(&mul2::<Scalar>(&a, &b, &c, &d))
+    }
+
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn run_dot(c: &[[u64; 5]], s: &[[[u64; 5]; 8]; 13]) -> [[u64; 5]; 8] {
         let v: Vec<V> = s.iter().map(|x| load(x)).collect();

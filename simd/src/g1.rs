@@ -67,7 +67,7 @@ pub(crate) fn raw(x: &Fq) -> [u64; 5] {
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn from_raw(l: [u64; 5]) -> Result<Fq, SimdError> {
-    let v = limbs::below::<Base>(l).ok_or(SimdError::Bound("a G1 coordinate at or above 2q"))?;
+    let v = limbs::below::<Base>(l).ok_or(SimdError::Bound("a coordinate at or above 2q"))?;
     Ok(Fq::new_unchecked(ark_ff::BigInt(v)))
 }
 

@@ -7,9 +7,10 @@
 //! **Bounds** (per component; `R = 2^260 ≈ 84.6·q`; a reduced sum of two products is below
 //! `(a·b + c·d)/R + q`). Inputs below `1.12q`. `x − bx`, `y − by` below `5.12q` (`+ 4q`).
 //! The running products and the inverses stay below `1.2q` (`(1.2·5.12 + 1.2·8)/84.6 + 1 <
-//! 1.19`, with `8q − d1`); `l` below `1.31q`; `l²` below `1.09q`; `x3 = l² + 4q − bx + 4q − x`
-//! below `9.1q`; `bx − x3` (`+ 16q`) below `17.12q`; `l·(bx − x3)` (with `32q − t1`) below
-//! `1.76q`; `y3` below `5.76q`. The outputs are multiplied by one (below `9.1/84.6 + 1 <
+//! 1.19`, with `8q − d1`); each `1/d = inv·before` below `1.08q` (`(1.2·1.2 + 1.2·4)/84.6 +
+//! 1`); `l` below `1.31q`; `l²` below `1.09q`; `x3 = l² + 4q − bx + 4q − x` below `9.1q`;
+//! `bx − x3` (`+ 16q`) below `17.12q`; `l·(bx − x3)` (with `32q − t1`) below `1.77q`; `y3`
+//! below `5.77q`. The outputs are multiplied by one (below `9.1/84.6 + 1 <
 //! 1.11q`), ready to be added again. Every subtrahend is below its multiple minus `2^208`,
 //! as `limbs::borrowed` requires.
 
@@ -194,6 +195,7 @@ mod lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limbs::{self, Base, Modulus};
     use crate::msm::LaneCurve;
     use ark_bn254::{g2, G2Affine, G2Projective};
     use ark_ec::{AffineRepr, CurveGroup};
@@ -220,6 +222,16 @@ mod tests {
             let sums = add_pairs(&src, &adds).expect("no vertical chord");
             assert_eq!(sums.len(), n);
             for (i, s) in sums.iter().enumerate() {
+                // Below 1.11q, so that the sums can be added again.
+                for c in s {
+                    let v = limbs::wide(*c);
+                    let (low, top) = ([v.0[0], v.0[1], v.0[2], v.0[3]], v.0[4]);
+                    assert!(
+                        top == 0
+                            && limbs::times(low, 100) < limbs::times(limbs::join(Base::P), 111),
+                        "n {n}, pair {i}: a coordinate at or above 1.11q"
+                    );
+                }
                 let want = (points[2 * i] + points[2 * i + 1]).into_affine();
                 assert_eq!(
                     g2::Config::affine(s).expect("bounded"),

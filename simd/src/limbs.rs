@@ -3,8 +3,9 @@
 //! that form ([`Modulus`]).
 //!
 //! Montgomery form here is `x·2^260` (arkworks' is `x·2^256`). Poseidon's lanes convert
-//! canonical integers in and out (`R2`, one multiplication); the G1 lanes read and write
-//! arkworks' Montgomery form itself (`K_IN`, `K_OUT`), which the tests check is `x·2^256`.
+//! canonical integers in and out (`R2`, one multiplication); G1's `chord_additions` reads and
+//! writes arkworks' Montgomery form itself (`K_IN`, `K_OUT`), which the tests check is
+//! `x·2^256`; the MSMs take arkworks' form of `16·x` as the lanes' form of `x` and keep it.
 
 use ark_bn254::Fr;
 use ark_ff::{BigInteger, Field, PrimeField};
@@ -79,7 +80,7 @@ impl Modulus for Scalar {
     const ONE: [u64; 5] = ONE;
 }
 
-/// BN254's base field `q` (G1's coordinates).
+/// BN254's base field `q` (G1's coordinates, and each component of G2's).
 pub struct Base;
 
 impl Modulus for Base {
@@ -241,7 +242,7 @@ mod tests {
     /// lowest), so any normalised limb can be taken from it.
     #[test]
     fn borrowed_multiples_keep_their_value_and_their_limbs_high() {
-        for k in [1u64, 4, 16] {
+        for k in [1u64, 4, 8, 16, 32] {
             let b = borrowed(Base::P, k);
             // The borrowed limbs are not normalised: sum them term by term.
             let mut value = ark_ff::BigInt::<5>([0; 5]);

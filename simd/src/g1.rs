@@ -7,7 +7,7 @@
 //! Two entries: [`chord_additions`] takes and gives coordinates in arkworks' own Montgomery
 //! form (`x·2^256 mod q`; one lane multiplication by `2^264 mod q` takes it to the lanes'
 //! `x·2^260`, one by `2^256 mod q` back, so no scalar multiplication is spent on
-//! conversions); [`add_pairs`] (the MSM's layers, `crate::msm`) keeps points in the lanes'
+//! conversions); `add_pairs` (the MSM's layers, `crate::msm`) keeps points in the lanes'
 //! form throughout, its sums multiplied by one so that they can be added again.
 //!
 //! **Bounds** (`R = 2^260 ≈ 84.6·q`; a product is below `a·b/R + q`): inputs below `1.12q`

@@ -75,6 +75,24 @@ pub(crate) fn from_raw(l: [u64; 5]) -> Result<Fq, SimdError> {
 /// necessarily below `q`; [`add_pairs`] keeps them below `1.12q`).
 pub(crate) type Pt = [[u64; 5]; 2];
 
+/// Whether `add_pairs` (G1's or G2's) has work: an error without the lanes or for a pair
+/// outside `points` (an error, not a panic), `false` for no pairs.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn check_pairs(points: usize, adds: &[(u32, u32)]) -> Result<bool, SimdError> {
+    if !crate::available() {
+        return Err(SimdError::Shape("no eight-lane arithmetic here".into()));
+    }
+    if let Some(&(a, b)) = adds
+        .iter()
+        .find(|&&(a, b)| a as usize >= points || b as usize >= points)
+    {
+        return Err(SimdError::Shape(format!(
+            "pair ({a}, {b}) outside {points} points"
+        )));
+    }
+    Ok(!adds.is_empty())
+}
+
 /// `src[a] + src[b]` for every `(a, b)` of `adds` (indices into `src`), every point in the
 /// lanes' form, with one inversion: the G1 MSM's layers ([`crate::msm`]). The sums come out
 /// below `1.11q`, ready to be added again. [`SimdError::VerticalChord`] if some pair
@@ -83,24 +101,12 @@ pub(crate) type Pt = [[u64; 5]; 2];
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub(crate) fn add_pairs(src: &[Pt], adds: &[(u32, u32)]) -> Result<Vec<Pt>, SimdError> {
-    if !crate::available() {
-        return Err(SimdError::Shape("no eight-lane arithmetic here".into()));
-    }
-    if adds.is_empty() {
+    if !check_pairs(src.len(), adds)? {
         return Ok(Vec::new());
-    }
-    if let Some(&(a, b)) = adds
-        .iter()
-        .find(|&&(a, b)| a as usize >= src.len() || b as usize >= src.len())
-    {
-        return Err(SimdError::Shape(format!(
-            "pair ({a}, {b}) outside {} points",
-            src.len()
-        )));
     }
     // SAFETY: `crate::available()` detected `avx512f` and `avx512ifma` above, the only
     // features `lanes::add_in_lanes_form` and what it calls are compiled for; they read
-    // only their arguments and return a new vector. (The index check above only turns a
+    // only their arguments and return a new vector. (`check_pairs` only turns a
     // bad index into an error instead of a panic.)
     unsafe { lanes::add_in_lanes_form(src, adds, &invert_eight) }
 }

@@ -16,7 +16,7 @@
 
 use crate::error::SimdError;
 #[cfg(target_arch = "x86_64")]
-use crate::g1::{from_raw, raw};
+use crate::g1::{check_pairs, from_raw, raw};
 #[cfg(target_arch = "x86_64")]
 use crate::LANES;
 use ark_bn254::Fq2;
@@ -30,24 +30,12 @@ pub(crate) type Pt = [[u64; 5]; 4];
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub(crate) fn add_pairs(src: &[Pt], adds: &[(u32, u32)]) -> Result<Vec<Pt>, SimdError> {
-    if !crate::available() {
-        return Err(SimdError::Shape("no eight-lane arithmetic here".into()));
-    }
-    if adds.is_empty() {
+    if !check_pairs(src.len(), adds)? {
         return Ok(Vec::new());
-    }
-    if let Some(&(a, b)) = adds
-        .iter()
-        .find(|&&(a, b)| a as usize >= src.len() || b as usize >= src.len())
-    {
-        return Err(SimdError::Shape(format!(
-            "pair ({a}, {b}) outside {} points",
-            src.len()
-        )));
     }
     // SAFETY: `crate::available()` detected `avx512f` and `avx512ifma` above, the only
     // features `lanes::add_in_lanes_form` and what it calls are compiled for; they read
-    // only their arguments and return a new vector. (The index check above only turns a
+    // only their arguments and return a new vector. (`check_pairs` only turns a
     // bad index into an error instead of a panic.)
     unsafe { lanes::add_in_lanes_form(src, adds, &invert_eight) }
 }
